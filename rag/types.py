@@ -1,0 +1,133 @@
+"""Frozen dataclasses passed between pipeline stages: transcripts, turns and chunks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["operator", "executive", "analyst", "unknown"]
+Section = Literal["summary", "prepared", "qa"]
+ROLES: tuple[str, ...] = ("operator", "executive", "analyst", "unknown")
+SECTIONS: tuple[str, ...] = ("summary", "prepared", "qa")
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    """What a transcript is about; every chunk carries its document's metadata."""
+
+    doc_id: str
+    source: str  # file name the transcript was read from
+    company: str | None = None
+    ticker: str | None = None
+    period: str | None = None  # normalised, e.g. "FY2025Q4"
+    call_date: str | None = None  # ISO date
+    language: str = "en"  # "en" or "zh"
+    layout: str = "unknown"
+    aliases: tuple[str, ...] = ()  # other names of the company (e.g. Chinese name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["aliases"] = list(self.aliases)
+        return d
+
+
+@dataclass(frozen=True)
+class Speaker:
+    name: str | None
+    role: str = "unknown"  # one of ROLES
+    title: str | None = None  # job title, e.g. "Chief Financial Officer"
+    firm: str | None = None  # employer, for analysts the research firm
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker's uninterrupted contribution; `source[start:end] == text`."""
+
+    speaker: Speaker
+    section: str  # one of SECTIONS
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    meta: DocMeta
+    text: str  # the whole decoded source text; offsets point into it
+    turns: tuple[Turn, ...]
+    warnings: tuple[str, ...] = ()
+    source_hash: str = ""  # sha256 of the raw file bytes
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage. `text` is exactly `transcript.text[start:end]`."""
+
+    id: str
+    doc_id: str
+    section: str
+    speakers: tuple[Speaker, ...]
+    text: str
+    embed_text: str
+    start: int
+    end: int
+    question: str | None = None  # the analyst question, for Q&A chunks
+    analyst: str | None = None
+    analyst_firm: str | None = None
+    boilerplate: bool = False  # safe-harbor language, operator instructions
+    part: int = 0  # index of this piece when a long turn or exchange was split
+    meta: DocMeta | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "doc_id": self.doc_id,
+            "section": self.section,
+            "speakers": [s.to_dict() for s in self.speakers],
+            "question": self.question,
+            "analyst": self.analyst,
+            "analyst_firm": self.analyst_firm,
+            "boilerplate": self.boilerplate,
+            "part": self.part,
+            "text": self.text,
+            "embed_text": self.embed_text,
+            "start": self.start,
+            "end": self.end,
+        }
+        if self.meta is not None:
+            m = self.meta.to_dict()
+            m.pop("doc_id")
+            d.update(m)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Chunk":
+        meta_keys = set(DocMeta.__dataclass_fields__) - {"doc_id"}
+        meta = None
+        if "source" in d:
+            mk = {k: d[k] for k in meta_keys if k in d}
+            mk["aliases"] = tuple(mk.get("aliases") or ())
+            meta = DocMeta(doc_id=d["doc_id"], **mk)
+        return cls(
+            id=d["id"],
+            doc_id=d["doc_id"],
+            section=d["section"],
+            speakers=tuple(Speaker(**s) for s in d["speakers"]),
+            text=d["text"],
+            embed_text=d["embed_text"],
+            start=d["start"],
+            end=d["end"],
+            question=d.get("question"),
+            analyst=d.get("analyst"),
+            analyst_firm=d.get("analyst_firm"),
+            boilerplate=d.get("boilerplate", False),
+            part=d.get("part", 0),
+            meta=meta,
+        )
