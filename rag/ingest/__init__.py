@@ -1,0 +1,169 @@
+"""Reading transcript files of every supported layout into `Transcript`s with turns and metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag.companies import aliases_for, name_for
+from rag.errors import TranscriptError
+from rag.ingest.layouts import fool, plain, refinitiv, tsv, zh_press
+from rag.ingest.meta import detect_language, from_filename, read_sidecar
+from rag.ingest.parsed import Parsed
+from rag.types import DocMeta, Transcript
+
+log = logging.getLogger(__name__)
+
+# Tried in order; the first whose detector accepts the text parses it. The generic reader is last.
+LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
+    ("tsv", tsv.detect, tsv.parse),
+    ("fool", fool.detect, fool.parse),
+    ("refinitiv", refinitiv.detect, refinitiv.parse),
+    ("zh-press", zh_press.detect, zh_press.parse),
+    ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
+]
+TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md"}
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def decode(raw: bytes, name: str) -> str:
+    """Text of a transcript file; errors name the file and the problem."""
+    if not raw.strip():
+        raise TranscriptError(f"{name}: file is empty")
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise TranscriptError(f"{name}: looks like a binary file (NUL bytes), not a text transcript")
+    bom16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    # Chinese sites still serve GB18030/GBK; it is tried after UTF-8 and kept only if it decodes cleanly.
+    for enc in ("utf-16",) if bom16 else ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text
+    raise TranscriptError(f"{name}: cannot decode as UTF-8, UTF-16 or GB18030 text")
+
+
+def _looks_like_text(text: str) -> bool:
+    sample = text[:20000]
+    bad = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f") or 0xE000 <= ord(c) <= 0xF8FF or c == "\ufffd")
+    return bad <= len(sample) * 0.01
+
+
+def parse_text(text: str, name: str = "<text>") -> Parsed:
+    """Detect the layout and parse; never raises for readable text (falls back to paragraphs)."""
+    for layout, detect, parse in LAYOUTS:
+        if detect(text):
+            parsed = parse(text)
+            if parsed.turns:
+                return parsed
+            log.warning("%s: looked like %s but gave no turns; trying other layouts", name, layout)
+    return plain.parse_generic(text)
+
+
+def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
+    """Read and parse one transcript file (or `text` given for it)."""
+    path = Path(path)
+    if text is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise TranscriptError(f"{path}: cannot read file: {e.strerror or e}") from e
+        if len(raw) > MAX_BYTES:
+            raise TranscriptError(f"{path}: file is {len(raw)} bytes; the limit is {MAX_BYTES}")
+        text = decode(raw, str(path))
+    else:
+        raw = text.encode("utf-8")
+    if not text.strip():
+        raise TranscriptError(f"{path}: file is empty")
+    parsed = parse_text(text, str(path))
+    if not parsed.turns:
+        raise TranscriptError(f"{path}: no readable text found")
+    meta, warnings = _metadata(path, text, parsed)
+    turns = tuple(
+        replace(t, speaker=replace(t.speaker, firm=meta.company))
+        if t.speaker.role == "executive" and t.speaker.firm is None and t.speaker.name and meta.company
+        else t
+        for t in parsed.turns
+    )
+    return Transcript(
+        meta=meta,
+        text=text,
+        turns=turns,
+        warnings=tuple(parsed.warnings + warnings),
+        source_hash=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]]:
+    warnings: list[str] = []
+    named = from_filename(path)
+    header = {k: v for k, v in parsed.header.items() if v}
+    for key in ("ticker", "period"):
+        if key in header and key in named and header[key] != named[key]:
+            warnings.append(f"{key} in text ({header[key]}) differs from file name ({named[key]}); using the text")
+    fields = {**named, **header}
+    fields["language"] = detect_language(text)
+    fields.update(read_sidecar(path))
+    ticker = fields.get("ticker")
+    company = fields.get("company") or name_for(ticker)
+    aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker))
+    for key in ("ticker", "period"):
+        if not fields.get(key):
+            warnings.append(f"no {key} found in the text or the file name (add {path.stem}.meta.json)")
+    meta = DocMeta(
+        doc_id=path.stem,
+        source=path.name,
+        company=company,
+        ticker=ticker,
+        period=fields.get("period"),
+        call_date=fields.get("call_date"),
+        language=fields["language"],
+        layout=parsed.layout,
+        aliases=tuple(a for a in aliases if a != company),
+    )
+    return meta, warnings
+
+
+def find_transcripts(sources: Iterable[str | Path]) -> list[Path]:
+    """Transcript files named by `sources` (files, or folders scanned recursively), sorted."""
+    out: set[Path] = set()
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            for f in p.rglob("*"):
+                if f.is_file() and _is_transcript_name(f):
+                    out.add(f)
+        elif p.is_file():
+            out.add(p)
+        else:
+            raise TranscriptError(f"{p}: no such file or folder")
+    return sorted(out)
+
+
+def _is_transcript_name(f: Path) -> bool:
+    if f.suffix.lower() not in TRANSCRIPT_SUFFIXES or f.name.startswith("."):
+        return False
+    # Documentation that sits beside transcripts is not a transcript.
+    return f.stem.upper() not in {"README", "SOURCES", "LICENSE", "CHANGELOG"}
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    transcripts: list[Transcript]
+    errors: list[str]  # one message per file that could not be read, naming it
+
+
+def scan(sources: Iterable[str | Path]) -> ScanResult:
+    """Read every transcript under `sources`; unreadable files are reported, the rest still read."""
+    transcripts: list[Transcript] = []
+    errors: list[str] = []
+    for f in find_transcripts(sources):
+        try:
+            transcripts.append(read_transcript(f))
+        except TranscriptError as e:
+            errors.append(str(e))
+    return ScanResult(transcripts, errors)

@@ -1,0 +1,165 @@
+"""Transcript metadata: fiscal periods, call dates, language, file-name convention, sidecars."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rag.errors import TranscriptError
+from rag.ingest.text import cjk_ratio
+
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def _year(y: str) -> int:
+    n = int(y)
+    return n + 2000 if n < 100 else n
+
+
+def _fmt(year: int, q: int) -> str | None:
+    if not (1990 <= year <= 2100 and 1 <= q <= 4):
+        return None
+    return f"FY{year}Q{q}"
+
+
+# Ordered: the most explicit notations first. Each yields (year, quarter) group names.
+# ASCII-only word boundaries: Python's \b treats CJK characters as word characters, which
+# would hide "FY25Q4" in "亚马逊FY25Q4电话会".
+_L = r"(?<![A-Za-z0-9])"
+_R = r"(?![A-Za-z0-9])"
+
+_PERIOD_PATTERNS: list[re.Pattern[str]] = [
+    re.compile(_L + r"FY\s?'?(?P<y>\d{2}|\d{4})\s*-?\s*Q(?P<q>[1-4])" + _R, re.I),
+    re.compile(_L + r"Q(?P<q>[1-4])\s*[-' ]?\s*(?:FY|fiscal(?: year)?)\s*'?(?P<y>\d{2}|\d{4})" + _R, re.I),
+    re.compile(_L + r"Q(?P<q>[1-4])\s+(?P<y>\d{4})" + _R, re.I),
+    re.compile(_L + r"(?P<y>\d{4})\s*Q(?P<q>[1-4])" + _R, re.I),
+    re.compile(r"(?P<y>\d{4}|\d{2})\s*财年\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
+    re.compile(r"(?P<y>\d{4})\s*年\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
+    re.compile(
+        _L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter"
+        r"(?:\s+of)?(?:\s+fiscal)?(?:\s+year)?\s+'?(?P<y>\d{4}|\d{2})" + _R,
+        re.I,
+    ),
+    re.compile(
+        _L + r"Q(?P<q>[1-4])\s+fiscal\s+(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R,
+        re.I,
+    ),
+]
+
+
+def normalize_period(text: str | None) -> str | None:
+    """The first fiscal period named in `text`, as `FY2025Q4`, or None.
+
+    >>> normalize_period("Q3 2024"), normalize_period("FY25Q4"), normalize_period("2024财年第三财季")
+    ('FY2024Q3', 'FY2025Q4', 'FY2024Q3')
+    """
+    if not text:
+        return None
+    best: tuple[int, str] | None = None
+    for pat in _PERIOD_PATTERNS:
+        m = pat.search(text)
+        if not m:
+            continue
+        q_raw = m.group("q")
+        q = _ORDINALS.get(q_raw.lower()) or _ZH_DIGITS.get(q_raw) or int(q_raw)
+        p = _fmt(_year(m.group("y")), q)
+        # Earliest match in the text wins, so a title's period beats one mentioned later.
+        if p and (best is None or m.start() < best[0]):
+            best = (m.start(), p)
+    return best[1] if best else None
+
+
+_DATE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(_L + r"(\d{4}-\d{2}-\d{2})" + _R), ("%Y-%m-%d",)),
+    (re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"), ()),
+    (
+        re.compile(
+            r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},\s*\d{4})"
+        ),
+        ("%b %d, %Y", "%B %d, %Y"),
+    ),
+]
+
+
+def find_date(text: str) -> str | None:
+    """The first calendar date in `text`, as an ISO string."""
+    found: list[tuple[int, str]] = []
+    for pat, fmts in _DATE_PATTERNS:
+        m = pat.search(text)
+        if not m:
+            continue
+        if not fmts:
+            y, mo, d = (int(g) for g in m.groups())
+            try:
+                found.append((m.start(), datetime(y, mo, d).date().isoformat()))
+            except ValueError:
+                pass
+            continue
+        raw = re.sub(r"\s+", " ", m.group(1).replace(".", "")).replace("Sept ", "Sep ")
+        raw = re.sub(r",\s*", ", ", raw)
+        for fmt in fmts:
+            try:
+                found.append((m.start(), datetime.strptime(raw, fmt).date().isoformat()))
+                break
+            except ValueError:
+                continue
+    return min(found)[1] if found else None
+
+
+def detect_language(text: str) -> str:
+    return "zh" if cjk_ratio(text[:20000]) > 0.3 else "en"
+
+
+_NAME_RE = re.compile(r"^(?P<ticker>[A-Za-z][A-Za-z.\-]{0,9})_(?P<period>FY\d{2,4}Q[1-4])(?:_(?P<lang>[a-z]{2}))?", re.I)
+
+
+def from_filename(path: Path) -> dict[str, Any]:
+    """Metadata from the `TICKER_FYyyQn_lang*.txt` convention (empty when it does not match)."""
+    m = _NAME_RE.match(path.name)
+    if not m:
+        return {}
+    out: dict[str, Any] = {"ticker": m.group("ticker").upper(), "period": normalize_period(m.group("period"))}
+    if m.group("lang"):
+        out["language"] = m.group("lang").lower()
+    return out
+
+
+SIDECAR_FIELDS = {"company", "ticker", "period", "call_date", "language", "aliases"}
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".meta.json")
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """Overrides from `NAME.meta.json` beside the transcript; errors name the file and field."""
+    side = sidecar_path(path)
+    if not side.exists():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TranscriptError(f"{side}: cannot read metadata sidecar: {e}") from e
+    if not isinstance(data, dict):
+        raise TranscriptError(f"{side}: metadata sidecar must be a JSON object")
+    unknown = set(data) - SIDECAR_FIELDS
+    if unknown:
+        raise TranscriptError(
+            f"{side}: unknown field(s) {sorted(unknown)}; allowed: {sorted(SIDECAR_FIELDS)}"
+        )
+    for key, value in data.items():
+        ok = isinstance(value, list) if key == "aliases" else isinstance(value, str)
+        if not ok:
+            raise TranscriptError(f"{side}: field '{key}' must be a {'list' if key == 'aliases' else 'string'}")
+    if "period" in data:
+        p = normalize_period(data["period"])
+        if p is None:
+            raise TranscriptError(f"{side}: field 'period' ({data['period']!r}) is not a fiscal quarter like FY2025Q4")
+        data["period"] = p
+    if "language" in data and data["language"] not in ("en", "zh"):
+        raise TranscriptError(f"{side}: field 'language' must be 'en' or 'zh'")
+    return data

@@ -1,0 +1,91 @@
+"""Speaker roles (operator / executive / analyst / unknown) from titles, lists and context."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from rag.types import Speaker, Turn
+
+_ANALYST = re.compile(r"\banalyst\b|分析师|\bresearch\b|\bequity research\b", re.I)
+_OPERATOR = re.compile(r"^\s*operator\s*$|主持人|接线员", re.I)
+_EXEC = re.compile(
+    r"\b(chief|officer|ceo|cfo|coo|cto|president|chair(?:man|woman)?|director|vice president|"
+    r"\bvp\b|head|investor relations|treasurer|controller|founder|executive|general counsel|"
+    r"secretary|manager|partner|evp|svp)\b|首席|总裁|董事|副总裁|财务官|执行官",
+    re.I,
+)
+
+
+def role_from_title(title: str | None) -> str:
+    if not title:
+        return "unknown"
+    if _OPERATOR.search(title):
+        return "operator"
+    if _ANALYST.search(title):
+        return "analyst"
+    if _EXEC.search(title):
+        return "executive"
+    return "unknown"
+
+
+def split_firm_title(text: str) -> tuple[str | None, str | None]:
+    """'Morgan Stanley -- Analyst' / 'Analyst at UBS Group' / 'RBC, Research Division - MD' -> (firm, title)."""
+    t = text.strip()
+    m = re.match(r"^(?P<title>.*?\banalyst)\s+at\s+(?P<firm>.+)$", t, re.I)
+    if m:
+        return m.group("firm").strip(), m.group("title").strip()
+    m = re.match(r"^(?P<title>.+?)\s+at\s+(?P<firm>[A-Z].+)$", t)
+    if m and _EXEC.search(m.group("title")):
+        return m.group("firm").strip(), m.group("title").strip()
+    for sep in (" -- ", "--", " - ", " — "):
+        if sep in t:
+            firm, title = t.rsplit(sep, 1)
+            firm = re.sub(r",\s*Research Division$", "", firm.strip())
+            return (firm or None), title.strip() or None
+    return None, t or None
+
+
+_HANDOFF = re.compile(
+    r"(?:line of|question (?:is |comes )?from|comes from|is from|go to)\s+"
+    r"(?P<name>[A-Z][\w.'’\-]+(?:\s+[A-Z][\w.'’\-]+){0,3})(?:\s+(?:from|with|of|at)\s+|,\s+)"
+    # Firms hold dots ("J.P. Morgan"), so the firm ends at a sentence that follows, or the line end.
+    r"(?P<firm>[A-Z][\w&.'’\- ]*?)\.?\s*(?:,|;|Please\b|Your\b|Go ahead\b|$)",
+)
+
+
+def handoff_target(text: str) -> tuple[str, str] | None:
+    """(analyst name, firm) from an operator line like 'next question comes from X with Y.'"""
+    m = _HANDOFF.search(text)
+    if not m:
+        return None
+    return m.group("name").strip(), m.group("firm").strip()
+
+
+def _same_person(a: str, b: str) -> bool:
+    a_parts, b_parts = a.lower().split(), b.lower().split()
+    if not a_parts or not b_parts:
+        return False
+    # "Jon Atkin" introduces "Jonathan Atkin": compare last names and first-name prefixes.
+    return a_parts[-1] == b_parts[-1] and (
+        a_parts[0].startswith(b_parts[0][:3]) or b_parts[0].startswith(a_parts[0][:3])
+    )
+
+
+def add_firms_from_handoffs(turns: list[Turn]) -> list[Turn]:
+    """Give analysts without a firm the one the operator named when handing over to them."""
+    out: list[Turn] = []
+    pending: tuple[str, str] | None = None
+    for t in turns:
+        sp = t.speaker
+        if sp.role == "operator":
+            pending = handoff_target(t.text) or pending
+        elif sp.role == "analyst" and pending and not sp.firm:
+            if sp.name is None or _same_person(sp.name, pending[0]):
+                t = replace(t, speaker=replace(sp, firm=pending[1]))
+        out.append(t)
+    return out
+
+
+def speaker(name: str | None, role: str, title: str | None = None, firm: str | None = None) -> Speaker:
+    return Speaker(name=name or None, role=role, title=title or None, firm=firm or None)

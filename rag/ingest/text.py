@@ -1,0 +1,80 @@
+"""Offset-preserving text helpers shared by the layout parsers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Line:
+    start: int
+    end: int  # exclusive, newline not included
+    text: str
+
+    @property
+    def stripped(self) -> str:
+        return self.text.strip()
+
+    @property
+    def blank(self) -> bool:
+        return not self.text.strip()
+
+
+def lines(text: str, lo: int = 0, hi: int | None = None) -> list[Line]:
+    """Lines of text[lo:hi] with absolute offsets (handles \\n and \\r\\n)."""
+    hi = len(text) if hi is None else hi
+    out: list[Line] = []
+    pos = lo
+    while pos < hi:
+        nl = text.find("\n", pos, hi)
+        end = hi if nl < 0 else nl
+        seg_end = end - 1 if end > pos and text[end - 1] == "\r" else end
+        out.append(Line(pos, seg_end, text[pos:seg_end]))
+        pos = end + 1
+    return out
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) so it neither starts nor ends with whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def paragraphs(text: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """Spans of consecutive non-blank lines in text[lo:hi], trimmed."""
+    start: int | None = None
+    last_end = lo
+    for ln in lines(text, lo, hi):
+        if ln.blank:
+            if start is not None:
+                yield trim(text, start, last_end)
+                start = None
+        else:
+            if start is None:
+                start = ln.start
+            last_end = ln.end
+    if start is not None:
+        yield trim(text, start, last_end)
+
+
+def cjk_ratio(text: str) -> float:
+    letters = sum(1 for c in text if c.isalpha())
+    if not letters:
+        return 0.0
+    return len(_CJK.findall(text)) / letters
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def squash(text: str) -> str:
+    """Collapse whitespace (hard line wraps, tabs) into single spaces for embedding text."""
+    return re.sub(r"\s+", " ", text).strip()

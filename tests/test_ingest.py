@@ -1,0 +1,206 @@
+"""Each layout parsed from a small hand-written sample: turns, roles, sections, metadata, offsets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.errors import TranscriptError
+from rag.ingest import read_transcript, scan
+from rag.types import Transcript
+
+
+def _check_offsets(t: Transcript) -> None:
+    for turn in t.turns:
+        assert t.text[turn.start : turn.end] == turn.text
+        assert turn.text.strip() == turn.text and turn.text
+
+
+def _roles(t: Transcript) -> list[tuple[str | None, str, str]]:
+    return [(x.speaker.name, x.speaker.role, x.section) for x in t.turns]
+
+
+def test_fool_old_layout(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "ACME_FY24Q2_en.txt")
+    _check_offsets(t)
+    m = t.meta
+    assert (m.company, m.ticker, m.period, m.call_date, m.language, m.layout) == (
+        "Acme Corp", "ACME", "FY2024Q2", "2024-07-30", "en", "fool",
+    )
+    assert "阿克米" in m.aliases
+    assert _roles(t) == [
+        ("Operator", "operator", "prepared"),
+        ("Jane Roe", "executive", "prepared"),
+        ("Operator", "operator", "qa"),
+        ("Sam Lee", "analyst", "qa"),
+        ("Jane Roe", "executive", "qa"),
+        ("John Doe", "executive", "qa"),
+        ("Sam Lee", "analyst", "qa"),
+        ("Operator", "operator", "qa"),
+        ("Ana Park", "analyst", "qa"),
+        ("John Doe", "executive", "qa"),
+    ]
+    # A content line with " -- " in it is not a speaker line; the CFO's turn spans both paragraphs.
+    cfo = t.turns[1]
+    assert cfo.text.startswith("Revenue was $1.2 billion") and cfo.text.endswith("$300 million next year.")
+    assert t.turns[3].speaker.firm == "Big Bank"
+    assert t.turns[8].speaker.firm == "Little Securities"
+    # Nothing after the transcript (participants list, disclaimer) becomes a turn.
+    assert all("Motley Fool" not in x.text for x in t.turns)
+
+
+def test_fool_new_layout_bullets_are_summary_not_speakers(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "WIDG_FY25Q1_en.txt")
+    _check_offsets(t)
+    assert t.meta.layout == "fool-new" and t.meta.period == "FY2025Q1" and t.meta.call_date == "2025-05-06"
+    summary = [x for x in t.turns if x.section == "summary"]
+    assert len(summary) == 1 and summary[0].text.startswith("Revenue-- $274 million")
+    assert "ARR: Annual recurring revenue." in summary[0].text
+    names = [x.speaker.name for x in t.turns if x.section != "summary"]
+    assert "Revenue" not in names and "Gross margin" not in names and "ARR" not in names
+    assert _roles(t)[1:] == [
+        ("Mia Chen", "executive", "prepared"),
+        ("Raj Patel", "executive", "prepared"),
+        ("Operator", "operator", "qa"),
+        ("Tom Wu", "analyst", "qa"),
+        ("Raj Patel", "executive", "qa"),
+        ("Operator", "operator", "qa"),
+    ]
+    tom = t.turns[4]
+    assert tom.text == "Thanks. What is the outlook for gross margin?" and tom.speaker.firm == "Alpha Research"
+
+
+def test_refinitiv_layout(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "GLBX_FY23Q3_en.txt")
+    _check_offsets(t)
+    assert t.meta.layout == "refinitiv" and t.meta.company == "Globex" and t.meta.period == "FY2023Q3"
+    assert _roles(t) == [
+        ("Operator", "operator", "prepared"),
+        ("Alice B. Smith", "executive", "prepared"),
+        ("Bob Jones", "executive", "prepared"),
+        ("Operator", "operator", "qa"),
+        ("Carol White", "analyst", "qa"),
+        ("Bob Jones", "executive", "qa"),
+        ("Operator", "operator", "qa"),
+    ]
+    # The wrapped affiliation line is not part of the question; hard-wrapped text stays one turn.
+    assert t.turns[4].text == "How much did pricing add to growth?"
+    assert t.turns[4].speaker.firm == "Big Bank Securities"
+    assert t.turns[1].text == "Revenue rose 9% to $4.5 billion, a record\nfor the third quarter."
+    assert "Thomson" not in t.text[t.turns[-1].end :].split("DISCLAIMER")[0]
+
+
+def test_tsv_layout(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "INIT_FY23Q3_en.tsv")
+    _check_offsets(t)
+    assert t.meta.layout == "tsv" and t.meta.company == "Initech" and t.meta.period == "FY2023Q3"
+    assert t.turns[1].text == "Revenue was $90 billion, down 3%."
+    assert _roles(t)[3:] == [
+        ("Operator", "operator", "qa"),
+        ("Joan Hill", "analyst", "qa"),
+        ("Bill Lumbergh", "executive", "qa"),
+    ]
+    assert t.turns[4].speaker.firm == "Mega Bank"
+
+
+def test_ectsum_layout(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "COLA_FY21Q4_en_ectsum.txt")
+    _check_offsets(t)
+    assert t.meta.layout == "ectsum" and t.meta.ticker == "COLA" and t.meta.period == "FY2021Q4"
+    assert [x.section for x in t.turns] == ["prepared"]
+    assert any("speaker" in w for w in t.warnings)
+
+
+def test_zh_press_qa_layout_drops_chrome(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "SEED_FY25Q4_zh.txt")
+    _check_offsets(t)
+    m = t.meta
+    assert (m.company, m.ticker, m.period, m.language, m.layout) == ("示例公司", "SMPL", "FY2025Q4", "zh", "zh-press-qa")
+    assert _roles(t) == [
+        (None, "unknown", "summary"),
+        (None, "analyst", "qa"),
+        (None, "executive", "qa"),
+        (None, "analyst", "qa"),
+        (None, "executive", "qa"),
+    ]
+    assert t.turns[0].text.startswith("(原标题") and "来源" not in t.turns[0].text
+    assert t.turns[2].text == "我们计划在2026年投入约2000亿美元资本支出。\n其中大部分投向AWS。"
+    # The repeated site footer is not part of the last answer.
+    assert t.turns[-1].text.endswith("同比增长 40%。")
+
+
+def test_zh_press_named_analysts(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "WB_FY24Q3_zh.txt")
+    _check_offsets(t)
+    assert t.meta.layout == "zh-press-analyst" and t.meta.period == "FY2024Q3" and t.meta.company == "某公司"
+    assert _roles(t) == [
+        (None, "unknown", "summary"),
+        ("Keith Weiss", "analyst", "qa"),
+        ("萨提亚·纳德拉", "executive", "qa"),
+        ("艾米·胡德", "executive", "qa"),
+        ("Brent Thill", "analyst", "qa"),
+        ("萨提亚·纳德拉", "executive", "qa"),
+    ]
+    assert t.turns[1].speaker.firm == "摩根士丹利" and t.turns[4].speaker.firm == "杰弗瑞"
+    assert t.turns[0].text.startswith("某公司(406.32")
+    assert t.turns[-1].text == "需求强劲。（完）"
+
+
+def test_unknown_layout_reads_paragraphs_with_warning(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "notes.txt")
+    _check_offsets(t)
+    assert t.meta.layout == "generic" and len(t.turns) == 3
+    assert all(x.speaker.role == "unknown" and x.speaker.name is None for x in t.turns)
+    assert any("not recognised" in w for w in t.warnings)
+    assert any("ticker" in w for w in t.warnings)
+
+
+def test_sidecar_overrides_metadata(tmp_path: Path, data_dir: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_text((data_dir / "notes.txt").read_text())
+    (tmp_path / "notes.meta.json").write_text(
+        json.dumps({"company": "Foo", "ticker": "FOO", "period": "Q1 2024", "aliases": ["富"]})
+    )
+    m = read_transcript(src).meta
+    assert (m.company, m.ticker, m.period) == ("Foo", "FOO", "FY2024Q1") and "富" in m.aliases
+
+
+def test_sidecar_with_unknown_field_names_file_and_field(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("Revenue was up.\n")
+    (tmp_path / "x.meta.json").write_text('{"tickr": "X"}')
+    with pytest.raises(TranscriptError, match=r"x\.meta\.json.*tickr"):
+        read_transcript(tmp_path / "x.txt")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "empty"), (b"   \n\n", "empty"), (b"\x00\x01\x02binary", "binary"), (b"abc \xff\xff\x80\x80 def", "cannot decode")],
+)
+def test_unreadable_files_raise_naming_the_file(tmp_path: Path, content: bytes, message: str) -> None:
+    f = tmp_path / "BAD_FY24Q1_en.txt"
+    f.write_bytes(content)
+    with pytest.raises(TranscriptError, match=r"BAD_FY24Q1_en\.txt.*" + message):
+        read_transcript(f)
+
+
+def test_gb18030_file_is_decoded(tmp_path: Path) -> None:
+    f = tmp_path / "GB_FY24Q1_zh.txt"
+    f.write_bytes("公司营收增长了百分之十。\n\n利润率为35%。\n".encode("gb18030"))
+    t = read_transcript(f)
+    assert t.meta.language == "zh" and "营收" in t.turns[0].text
+
+
+def test_scan_reports_bad_files_and_reads_the_rest(tmp_path: Path, data_dir: Path) -> None:
+    (tmp_path / "good.txt").write_text((data_dir / "notes.txt").read_text())
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "README.md").write_text("# not a transcript")
+    result = scan([tmp_path])
+    assert [t.meta.doc_id for t in result.transcripts] == ["good"]
+    assert len(result.errors) == 1 and "empty.txt" in result.errors[0]
+
+
+def test_scan_of_missing_source_names_it(tmp_path: Path) -> None:
+    with pytest.raises(TranscriptError, match="nope"):
+        scan([tmp_path / "nope"])
