@@ -21,6 +21,8 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _SENTENCE = re.compile(r"[^。！？.!?\n]+(?:[。！？.!?]+|\n|$)")
+# Bump when chunk boundaries or texts change, so rebuilds re-chunk every transcript.
+CHUNKER_VERSION = 1
 _SECTION_LABEL = {"summary": "Summary", "prepared": "Prepared remarks", "qa": "Q&A"}
 
 

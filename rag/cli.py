@@ -47,6 +47,98 @@ def _cmd_chunks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedder(settings, show_progress: bool = False):  # -> Embedder
+    from rag.embed import FakeEmbedder, load_embedder
+
+    # "fake" is a model-free embedder for trying the pipeline and for tests; never the default.
+    if settings.embed_model == "fake":
+        return FakeEmbedder()
+    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size)
+    emb.show_progress = show_progress
+    return emb
+
+
+def _settings(args: argparse.Namespace):  # -> Settings
+    from rag.config import get_settings
+
+    settings = get_settings()
+    if getattr(args, "index_dir", None):
+        settings.index_dir = args.index_dir
+    return settings
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rag.build import build_index
+
+    settings = _settings(args)
+    sources = [Path(s) for s in args.sources] or list(settings.sources)
+    embedder = _embedder(settings, show_progress=sys.stderr.isatty() and not args.quiet)
+
+    def once() -> None:
+        report = build_index(
+            sources,
+            settings.index_dir,
+            embedder,
+            max_tokens=settings.chunk_max_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            keep_missing=args.keep_missing,
+            rebuild=args.rebuild,
+        )
+        args.rebuild = False  # a --rebuild applies to the first build of a watch only
+        for e in report.errors:
+            print(f"skipped: {e}", file=sys.stderr)
+        if args.verbose:
+            for w in report.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+        print(report.summary(), flush=True)
+
+    if not args.watch:
+        once()
+        return 0
+    from rag.watch import watch
+
+    print(f"watching {', '.join(map(str, sources))} (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        watch(sources, once, interval=args.interval, on_error=lambda e: print(f"error: {e}", file=sys.stderr))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from rag.store import load_index
+
+    if not 1 <= args.top_k <= 50:
+        raise ValueError("--top-k must be between 1 and 50")
+    settings = _settings(args)
+    embedder = _embedder(settings)
+    index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
+    hits = index.search_dense(embedder.embed_queries([args.query])[0], args.top_k)
+    rows = []
+    for rank, (row, score) in enumerate(hits, 1):
+        c = index.chunks[row]
+        m = c.meta
+        rows.append({
+            "rank": rank, "score": round(score, 4), "chunk_id": c.id, "doc_id": c.doc_id,
+            "company": m.company if m else None, "ticker": m.ticker if m else None,
+            "period": m.period if m else None, "section": c.section,
+            "speakers": [s.name for s in c.speakers if s.name], "start": c.start, "end": c.end, "text": c.text,
+        })
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    for r in rows:
+        who = ", ".join(r["speakers"]) or "-"
+        print(f"{r['rank']}. {r['score']:.3f} {r['ticker'] or r['doc_id']} {r['period'] or ''} {r['section']} "
+              f"[{r['start']}:{r['end']}] {who}")
+        body = " ".join(r["text"].split())
+        print("   " + (body if len(body) <= 300 else body[:300] + "…") + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Earnings-call Q&A assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -57,6 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--full", action="store_true", help="print whole chunk texts")
     c.add_argument("--max-tokens", type=int, default=None, help="chunk size limit (approx. tokens)")
     c.set_defaults(func=_cmd_chunks)
+
+    from pathlib import Path
+
+    i = sub.add_parser("index", help="build or update the index from transcripts (incremental)")
+    i.add_argument("sources", nargs="*", help="transcript files or folders (default: seeds/)")
+    i.add_argument("--index-dir", type=Path, default=None, help="index folder (default: index/, or RAG_INDEX_DIR)")
+    i.add_argument("--keep-missing", action="store_true", help="keep documents whose files are gone")
+    i.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after a model change)")
+    i.add_argument("--watch", action="store_true", help="keep watching the sources and rebuild on changes")
+    i.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument("--verbose", action="store_true", help="print parser warnings")
+    i.set_defaults(func=_cmd_index)
+
+    s = sub.add_parser("search", help="dense search over the index, for inspection")
+    s.add_argument("query")
+    s.add_argument("--top-k", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--index-dir", type=Path, default=None)
+    s.set_defaults(func=_cmd_search)
     return p
 
 
@@ -64,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except RagError as e:
+    except (RagError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:

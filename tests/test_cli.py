@@ -41,3 +41,42 @@ def test_unreadable_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     assert main(["chunks", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "empty.txt" in err and "Traceback" not in err
+
+
+def test_index_and_search_commands(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
+    idx = str(tmp_path / "index")
+    assert main(["index", str(data_dir / "ACME_FY24Q2_en.txt"), str(data_dir / "notes.txt"), "--index-dir", idx]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("documents: 2 added, 0 updated, 0 removed, 0 unchanged;")
+    assert main(["index", str(data_dir / "ACME_FY24Q2_en.txt"), "--index-dir", idx]) == 0
+    assert "0 added, 0 updated, 1 removed, 1 unchanged; 0 chunks embedded" in capsys.readouterr().out
+    assert main(["search", "backlog growth data-center contracts", "--index-dir", idx, "--json", "--top-k", "2"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[0]["ticker"] == "ACME" and rows[0]["score"] >= rows[1]["score"]
+    source = (data_dir / "ACME_FY24Q2_en.txt").read_text()
+    assert all(source[r["start"] : r["end"]] == r["text"] for r in rows)
+
+
+def test_index_reports_unreadable_files_and_goes_on(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "empty.txt").write_bytes(b"")
+    (src / "ACME_FY24Q2_en.txt").write_text((data_dir / "ACME_FY24Q2_en.txt").read_text())
+    assert main(["index", str(src), "--index-dir", str(tmp_path / "index")]) == 0
+    captured = capsys.readouterr()
+    assert "skipped:" in captured.err and "empty.txt" in captured.err
+    assert "1 added" in captured.out and "1 unreadable" in captured.out
+
+
+def test_search_without_index_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
+    assert main(["search", "x", "--index-dir", str(tmp_path / "none")]) == 2
+    assert "rag index" in capsys.readouterr().err

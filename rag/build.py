@@ -1,0 +1,225 @@
+"""(Re)building the index: diff sources against the manifest by content hash, chunk and embed only
+what changed, reuse everything else, and swap the new version in atomically under a lock."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.chunk import CHUNKER_VERSION, chunk_transcript
+from rag.embed import Embedder
+from rag.errors import IndexMismatchError, TranscriptError
+from rag.ingest import find_transcripts, read_transcript
+from rag.ingest.meta import sidecar_path
+from rag.lexical import tokenize
+from rag.lock import exclusive
+from rag.store import DEFAULT_APPROX_THRESHOLD, Index, check_compatible, load_index, read_manifest, write_index
+from rag.types import Chunk, Transcript
+
+LOCK_FILE = ".lock"
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one per unreadable file, naming it
+    warnings: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    embed_seconds: float = 0.0
+    seconds: float = 0.0
+    version: str | None = None  # the live version after the build
+    written: bool = False  # False when nothing changed and the live index was kept
+
+    def summary(self) -> str:
+        return (
+            f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded "
+            f"({self.chunks_total} in index); {len(self.errors)} unreadable; {self.seconds:.1f}s"
+        )
+
+
+def source_hash(path: Path) -> str:
+    """Content hash of a transcript and its metadata sidecar (either changing re-reads the file)."""
+    h = hashlib.sha256(path.read_bytes())
+    side = sidecar_path(path)
+    if side.exists():
+        h.update(b"\0sidecar\0" + side.read_bytes())
+    return h.hexdigest()
+
+
+def _previous(index_dir: Path, embedder: Embedder, rebuild: bool) -> Index | None:
+    if rebuild or read_manifest(index_dir) is None:
+        return None
+    manifest = read_manifest(index_dir)
+    assert manifest is not None
+    check_compatible(manifest, index_dir, embedder.model_id, embedder.fingerprint())
+    return load_index(index_dir, embedder.model_id, embedder.fingerprint())
+
+
+def build_index(
+    sources: list[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    max_tokens: int = 350,
+    overlap_tokens: int = 40,
+    keep_missing: bool = False,
+    rebuild: bool = False,
+    approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
+    lock_timeout: float = 600.0,
+) -> BuildReport:
+    """Bring the index at `index_dir` up to date with `sources` (files or folders)."""
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = BuildReport()
+    files = find_transcripts(sources)  # a missing source fails here, before anything changes
+    chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION}
+    with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout):
+        old = _previous(index_dir, embedder, rebuild)
+        old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}
+        same_chunking = bool(old) and old.manifest.get("chunking") == chunking
+        old_rows: dict[str, list[int]] = {}
+        if old:
+            for i, c in enumerate(old.chunks):
+                old_rows.setdefault(c.doc_id, []).append(i)
+
+        docs: dict[str, dict[str, Any]] = {}
+        plan: list[tuple[str, list[Chunk] | None, list[int] | None]] = []  # (doc_id, new chunks | old rows)
+        for path in files:
+            doc_id = path.stem
+            if doc_id in docs:
+                report.errors.append(f"{path}: document id {doc_id!r} already comes from {docs[doc_id]['source']}; skipped")
+                continue
+            try:
+                digest = source_hash(path)
+            except OSError as e:
+                report.errors.append(f"{path}: cannot read file: {e.strerror or e}")
+                digest = None
+            prev = old_docs.get(doc_id)
+            if digest and prev and prev["hash"] == digest and same_chunking:
+                docs[doc_id] = {**prev, "source": str(path)}
+                plan.append((doc_id, None, old_rows.get(doc_id, [])))
+                report.unchanged.append(doc_id)
+                continue
+            try:
+                if digest is None:
+                    raise TranscriptError(f"{path}: cannot read file")
+                t = read_transcript(path)
+            except TranscriptError as e:
+                if digest is not None:
+                    report.errors.append(str(e))
+                if prev:  # a broken new version never replaces a good old one
+                    docs[doc_id] = prev
+                    plan.append((doc_id, None, old_rows.get(doc_id, [])))
+                    report.warnings.append(f"{doc_id}: kept the previously indexed version")
+                continue
+            chunks = chunk_transcript(t, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+            docs[doc_id] = _doc_entry(t, str(path), digest, chunks)
+            plan.append((doc_id, chunks, None))
+            (report.updated if prev else report.added).append(doc_id)
+            report.warnings.extend(f"{t.meta.source}: {w}" for w in t.warnings)
+
+        if keep_missing:
+            for doc_id, entry in old_docs.items():
+                if doc_id not in docs:
+                    docs[doc_id] = entry
+                    plan.append((doc_id, None, old_rows.get(doc_id, [])))
+                    report.unchanged.append(doc_id)
+        report.removed = sorted(d for d in old_docs if d not in docs)
+
+        if old and not (report.added or report.updated or report.removed) and same_chunking:
+            report.chunks_total = len(old)
+            report.version = old.version
+            report.seconds = time.perf_counter() - started
+            return report
+
+        chunks, tokens, vectors = _assemble(plan, old, embedder, report)
+        manifest = {
+            "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint()},
+            "chunking": chunking,
+            "documents": docs,
+            "sources": [str(s) for s in sources],
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embed_seconds": round(report.embed_seconds, 3),
+            "chunks_embedded": report.chunks_embedded,
+        }
+        report.chunks_total = len(chunks)
+        report.seconds = time.perf_counter() - started
+        manifest["build_seconds"] = round(report.seconds, 3)
+        folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold)
+        report.version = folder.name
+        report.written = True
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _doc_entry(t: Transcript, source: str, digest: str, chunks: list[Chunk]) -> dict[str, Any]:
+    m = t.meta
+    return {
+        "source": source,
+        "hash": digest,
+        "chunk_ids": [c.id for c in chunks],
+        "company": m.company,
+        "ticker": m.ticker,
+        "period": m.period,
+        "call_date": m.call_date,
+        "language": m.language,
+        "layout": m.layout,
+        "aliases": list(m.aliases),
+        "warnings": list(t.warnings),
+        "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _assemble(
+    plan: list[tuple[str, list[Chunk] | None, list[int] | None]],
+    old: Index | None,
+    embedder: Embedder,
+    report: BuildReport,
+) -> tuple[list[Chunk], list[list[str]], np.ndarray]:
+    """Chunks, tokens and vectors of the new version; only chunks never embedded before are embedded."""
+    # A chunk whose embedding text is unchanged keeps its vector even inside an edited transcript.
+    reusable: dict[tuple[str, str], int] = {}
+    if old:
+        reusable = {(c.id, c.embed_text): i for i, c in enumerate(old.chunks)}
+    chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
+    sources: list[int | None] = []  # old row to copy the vector from, or None to embed
+    for _doc_id, new_chunks, rows in plan:
+        if rows is not None:
+            assert old is not None
+            for r in rows:
+                chunks.append(old.chunks[r])
+                tokens.append(old.tokens[r])
+                sources.append(r)
+            continue
+        assert new_chunks is not None
+        for c in new_chunks:
+            r = reusable.get((c.id, c.embed_text))
+            chunks.append(c)
+            tokens.append(old.tokens[r] if (old and r is not None) else tokenize(c.embed_text))
+            sources.append(r)
+    todo = [i for i, s in enumerate(sources) if s is None]
+    dim = int(embedder.dim)
+    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+    if old is not None:
+        for i, s in enumerate(sources):
+            if s is not None:
+                vectors[i] = old.embeddings[s]
+    if todo:
+        t0 = time.perf_counter()
+        vectors[todo] = embedder.embed_passages([chunks[i].embed_text for i in todo])
+        report.embed_seconds = time.perf_counter() - t0
+    report.chunks_embedded = len(todo)
+    if old is not None and old.manifest["model"]["dim"] != dim:
+        raise IndexMismatchError("embedding dimension changed; rebuild with `rag index --rebuild`")
+    return chunks, tokens, vectors

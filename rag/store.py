@@ -1,0 +1,319 @@
+"""The on-disk index: FAISS vectors, chunk records, BM25 lexical index and manifest; load, verify,
+and atomic save.
+
+Layout of an index folder (`index/` by default):
+
+    CURRENT                  name of the live version folder (replaced atomically)
+    .lock                    build lock (flock; see rag/lock.py)
+    v-<time>-<id>/           one complete, immutable index version
+        manifest.json        format version, model id/dim/fingerprint, chunking, FAISS kind,
+                             per-document source hash and chunk ids, counts, build times, file digests
+        vectors.faiss        FAISS IndexIDMap2 (flat inner product, or HNSW above a size); ids are keys
+        embeddings.npy       the same vectors, row-aligned with chunks.jsonl (reused by rebuilds)
+        chunks.jsonl         one chunk record per line, with its int64 `key`
+        tokens.jsonl         jieba/Latin tokens per chunk (reused by rebuilds)
+        bm25/                bm25s index over those tokens
+
+A version is written into a temporary folder beside the others, renamed, and only then named in
+CURRENT, so readers never see a half-written index and a crash leaves the previous one live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexMismatchError, IndexMissingError
+from rag.types import Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+FAISS_FILE = "vectors.faiss"
+EMBEDDINGS = "embeddings.npy"
+CHUNKS = "chunks.jsonl"
+TOKENS = "tokens.jsonl"
+BM25_DIR = "bm25"
+DATA_FILES = (FAISS_FILE, EMBEDDINGS, CHUNKS, TOKENS)
+DEFAULT_APPROX_THRESHOLD = 50_000
+HNSW_M = 32
+
+
+def key_for(chunk_id: str) -> int:
+    """The int64 FAISS id of a chunk: the first 60 bits of its (hex) content hash."""
+    return int(chunk_id[:15], 16)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
+
+
+@dataclass
+class Index:
+    """One loaded, read-only index version."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    embeddings: np.ndarray  # (n, dim) float32, row i is chunks[i]
+    faiss_index: Any
+    bm25: Any
+    _row_of_key: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._row_of_key = {key_for(c.id): i for i, c in enumerate(self.chunks)}
+
+    @property
+    def model_id(self) -> str:
+        return str(self.manifest["model"]["id"])
+
+    @property
+    def version(self) -> str:
+        return self.folder.name
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def search_dense(
+        self, query: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, inner product) of the `k` nearest chunks, optionally only among `rows`."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if len(self.chunks) == 0:
+            return []
+        if rows is not None:
+            # A filtered search scores the allowed rows exactly; cheaper and exact for any index kind.
+            rows = np.asarray(rows, dtype=np.int64)
+            if rows.size == 0:
+                return []
+            scores = self.embeddings[rows] @ q[0]
+            top = np.argsort(-scores, kind="stable")[:k]
+            return [(int(rows[i]), float(scores[i])) for i in top]
+        dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
+        return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+
+    def lexical_scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk (row-aligned) for the query tokens."""
+        if not query_tokens or len(self.chunks) == 0:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        vocab = self.bm25.vocab_dict
+        known = [t for t in query_tokens if t in vocab]
+        if not known:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+def current_folder(index_dir: Path) -> Path | None:
+    """The live version folder named by CURRENT, or None when no index was built."""
+    pointer = Path(index_dir) / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return Path(index_dir) / name if name else None
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The live manifest (unverified), or None when there is no index."""
+    folder = current_folder(index_dir)
+    if folder is None:
+        return None
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise IndexMismatchError(
+            f"{folder / MANIFEST}: missing or damaged ({e}); {_rebuild_hint(index_dir)}"
+        ) from e
+
+
+def check_compatible(manifest: dict[str, Any], index_dir: Path, model_id: str | None, fingerprint: str | None) -> None:
+    """Raise when the index has another format version or was built by another model."""
+    fmt = manifest.get("format_version")
+    if fmt != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{index_dir}: index format version {fmt}, this program reads version {FORMAT_VERSION}; "
+            + _rebuild_hint(index_dir)
+        )
+    built = manifest.get("model", {})
+    if model_id is not None and built.get("id") != model_id:
+        raise IndexMismatchError(
+            f"{index_dir}: index was built with embedding model {built.get('id')!r}, but {model_id!r} is "
+            f"configured; set RAG_EMBED_MODEL={built.get('id')} or {_rebuild_hint(index_dir)}"
+        )
+    if fingerprint is not None and built.get("fingerprint") != fingerprint:
+        raise IndexMismatchError(
+            f"{index_dir}: the embedding model {model_id!r} changed since the index was built "
+            f"(fingerprint {str(built.get('fingerprint'))[:19]}... vs {fingerprint[:19]}...); "
+            + _rebuild_hint(index_dir)
+        )
+
+
+def load_index(
+    index_dir: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+) -> Index:
+    """Load the live index, checking format, model and (with `verify`) every file's digest."""
+    index_dir = Path(index_dir)
+    folder = current_folder(index_dir)
+    if folder is None:
+        raise IndexMissingError(f"{index_dir}: no index built yet; run `rag index` to build one")
+    manifest = read_manifest(index_dir)
+    assert manifest is not None
+    check_compatible(manifest, index_dir, model_id, fingerprint)
+    for name in DATA_FILES:
+        path = folder / name
+        if not path.is_file():
+            raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
+        if verify and manifest.get("files", {}).get(name) != _sha256(path):
+            raise IndexMismatchError(f"{path}: index file is damaged (digest mismatch); {_rebuild_hint(index_dir)}")
+    try:
+        import bm25s
+        import faiss
+
+        chunks = [Chunk.from_dict(json.loads(line)) for line in (folder / CHUNKS).open(encoding="utf-8")]
+        tokens = [json.loads(line) for line in (folder / TOKENS).open(encoding="utf-8")]
+        embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+        faiss_index = faiss.read_index(str(folder / FAISS_FILE))
+        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False) if chunks else None
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise IndexMismatchError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
+    n = manifest.get("counts", {}).get("chunks")
+    if not (len(chunks) == len(tokens) == embeddings.shape[0] == faiss_index.ntotal == n):
+        raise IndexMismatchError(
+            f"{folder}: index files disagree on the chunk count (records {len(chunks)}, tokens {len(tokens)}, "
+            f"vectors {embeddings.shape[0]}, faiss {faiss_index.ntotal}, manifest {n}); {_rebuild_hint(index_dir)}"
+        )
+    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25)
+
+
+def _faiss_index(embeddings: np.ndarray, keys: np.ndarray, dim: int, approx_threshold: int) -> tuple[Any, dict[str, Any]]:
+    import faiss
+
+    if len(keys) > approx_threshold:
+        base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efConstruction = 80
+        base.hnsw.efSearch = 128
+        info = {"kind": "hnsw", "metric": "inner_product", "m": HNSW_M, "ef_search": 128}
+    else:
+        base = faiss.IndexFlatIP(dim)
+        info = {"kind": "flat", "metric": "inner_product"}
+    index = faiss.IndexIDMap2(base)
+    if len(keys):
+        index.add_with_ids(np.ascontiguousarray(embeddings, dtype=np.float32), keys)
+    return index, info
+
+
+def write_index(
+    index_dir: Path,
+    chunks: list[Chunk],
+    tokens: list[list[str]],
+    embeddings: np.ndarray,
+    manifest: dict[str, Any],
+    approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
+    keep_versions: int = 2,
+) -> Path:
+    """Write a complete new version and make it live atomically; returns its folder.
+
+    The caller holds the build lock. `manifest` gets the format version, counts, FAISS kind and file
+    digests added here.
+    """
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    if not (len(chunks) == len(tokens) == len(embeddings)):
+        raise ValueError("chunks, tokens and embeddings must have the same length")
+    dim = int(manifest["model"]["dim"])
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(chunks), dim)
+    keys = np.array([key_for(c.id) for c in chunks], dtype=np.int64)
+    if len(set(keys.tolist())) != len(keys):
+        raise ValueError("duplicate chunk ids in the index")
+
+    # Names sort by creation time (nanoseconds break ties within a second); pruning relies on that.
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        with open(tmp / CHUNKS, "w", encoding="utf-8") as f:
+            for c, k in zip(chunks, keys):
+                f.write(json.dumps({"key": int(k), **c.to_dict()}, ensure_ascii=False) + "\n")
+        with open(tmp / TOKENS, "w", encoding="utf-8") as f:
+            for toks in tokens:
+                f.write(json.dumps(toks, ensure_ascii=False) + "\n")
+        np.save(tmp / EMBEDDINGS, embeddings)
+        index, info = _faiss_index(embeddings, keys, dim, approx_threshold)
+        faiss.write_index(index, str(tmp / FAISS_FILE))
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index(tokens, show_progress=False)
+            bm25.save(str(tmp / BM25_DIR), show_progress=False)
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "faiss": info,
+            "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
+            "files": {n: _sha256(tmp / n) for n in DATA_FILES},
+            "version": name,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _fsync_tree(tmp)
+        os.rename(tmp, index_dir / name)
+        pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        _fsync(pointer_tmp)
+        os.replace(pointer_tmp, index_dir / CURRENT)
+        _fsync(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(index_dir, keep_versions)
+    return index_dir / name
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            _fsync(p)
+    _fsync(folder)
+
+
+def _prune(index_dir: Path, keep: int) -> None:
+    """Delete old versions (keeping the newest `keep`, so a reader mid-load is safe) and leftovers
+    of crashed builds. Called with the build lock held."""
+    live = current_folder(index_dir)
+    versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir())
+    for old in versions[: max(0, len(versions) - keep)]:
+        if old != live:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in index_dir.glob(".tmp-v-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for ptr in index_dir.glob(f".{CURRENT}.*"):
+        ptr.unlink(missing_ok=True)

@@ -1,0 +1,211 @@
+"""Incremental rebuilds: exactly what gets embedded when transcripts are added, changed, removed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.build import build_index
+from rag.chunk import chunk_transcript
+from rag.embed import FakeEmbedder
+from rag.errors import IndexMismatchError, TranscriptError
+from rag.ingest import read_transcript
+from rag.store import current_folder, load_index
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, data_dir: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("ACME_FY24Q2_en.txt", "SEED_FY25Q4_zh.txt", "GLBX_FY23Q3_en.txt"):
+        shutil.copy(data_dir / name, src / name)
+    return src
+
+
+def _embedded_ids(emb: FakeEmbedder, start: int, chunks_by_text: dict[str, str]) -> set[str]:
+    return {chunks_by_text[t] for t in emb.embedded[start:]}
+
+
+def _chunks(path: Path) -> dict[str, str]:
+    return {c.embed_text: c.id for c in chunk_transcript(read_transcript(path))}
+
+
+def test_first_build_embeds_everything_then_nothing(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    r = build_index([corpus], idx_dir, emb)
+    total = sum(len(_chunks(p)) for p in corpus.iterdir())
+    assert (sorted(r.added), r.chunks_embedded, r.chunks_total) == (
+        ["ACME_FY24Q2_en", "GLBX_FY23Q3_en", "SEED_FY25Q4_zh"], total, total,
+    )
+    assert len(emb.embedded) == total
+    r2 = build_index([corpus], idx_dir, emb)
+    assert r2.chunks_embedded == 0 and len(r2.unchanged) == 3 and not r2.written
+    assert len(emb.embedded) == total and r2.version == r.version
+
+
+def test_add_change_remove_embed_exactly_the_affected_chunks(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+
+    # Add: only the new transcript's chunks are embedded.
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus / "WIDG_FY25Q1_en.txt")
+    n = len(emb.embedded)
+    r = build_index([corpus], idx_dir, emb)
+    widg = _chunks(corpus / "WIDG_FY25Q1_en.txt")
+    assert r.added == ["WIDG_FY25Q1_en"] and sorted(r.unchanged) == ["ACME_FY24Q2_en", "GLBX_FY23Q3_en", "SEED_FY25Q4_zh"]
+    assert _embedded_ids(emb, n, widg) == set(widg.values()) and len(emb.embedded) - n == len(widg)
+
+    # Change one answer: the document is updated, only the chunk whose text changed is embedded.
+    acme = corpus / "ACME_FY24Q2_en.txt"
+    before = _chunks(acme)
+    acme.write_text(acme.read_text().replace("Backlog grew 30%", "Backlog grew 35%"))
+    after = _chunks(acme)
+    n = len(emb.embedded)
+    r = build_index([corpus], idx_dir, emb)
+    assert r.updated == ["ACME_FY24Q2_en"] and r.chunks_embedded == 1
+    assert set(emb.embedded[n:]) == set(after) - set(before)
+    index = load_index(idx_dir, emb.model_id, emb.fingerprint())
+    assert any("Backlog grew 35%" in c.text for c in index.chunks)
+    assert not any("Backlog grew 30%" in c.text for c in index.chunks)
+
+    # Remove: its chunks leave the index, nothing is embedded.
+    (corpus / "GLBX_FY23Q3_en.txt").unlink()
+    n = len(emb.embedded)
+    r = build_index([corpus], idx_dir, emb)
+    assert r.removed == ["GLBX_FY23Q3_en"] and len(emb.embedded) == n
+    index = load_index(idx_dir, emb.model_id, emb.fingerprint())
+    assert {c.doc_id for c in index.chunks} == {"ACME_FY24Q2_en", "SEED_FY25Q4_zh", "WIDG_FY25Q1_en"}
+    assert set(index.manifest["documents"]) == {"ACME_FY24Q2_en", "SEED_FY25Q4_zh", "WIDG_FY25Q1_en"}
+
+
+def test_keep_missing_keeps_removed_documents(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    (corpus / "GLBX_FY23Q3_en.txt").unlink()
+    r = build_index([corpus], idx_dir, emb, keep_missing=True)
+    assert r.removed == [] and "GLBX_FY23Q3_en" in r.unchanged
+    assert any(c.doc_id == "GLBX_FY23Q3_en" for c in load_index(idx_dir).chunks)
+
+
+def test_vectors_of_unchanged_chunks_are_reused_exactly(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    first = load_index(idx_dir)
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus)
+    build_index([corpus], idx_dir, emb)
+    second = load_index(idx_dir)
+    rows = {c.id: i for i, c in enumerate(second.chunks)}
+    for i, c in enumerate(first.chunks):
+        assert np.array_equal(first.embeddings[i], second.embeddings[rows[c.id]])
+        assert first.tokens[i] == second.tokens[rows[c.id]]
+
+
+def test_sidecar_change_updates_the_document(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    (corpus / "ACME_FY24Q2_en.meta.json").write_text('{"company": "Acme Holdings"}')
+    r = build_index([corpus], idx_dir, emb)
+    assert r.updated == ["ACME_FY24Q2_en"] and r.chunks_embedded > 0  # the header in embed_text changed
+    assert load_index(idx_dir).manifest["documents"]["ACME_FY24Q2_en"]["company"] == "Acme Holdings"
+
+
+def test_unreadable_file_is_reported_and_never_damages_the_index(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    (corpus / "BROKEN_FY24Q1_en.txt").write_bytes(b"\x00\x01binary")
+    acme = corpus / "ACME_FY24Q2_en.txt"
+    good = acme.read_bytes()
+    acme.write_bytes(b"")  # a previously good transcript breaks: its old version stays indexed
+    r = build_index([corpus], idx_dir, emb)
+    assert len(r.errors) == 2 and any("BROKEN_FY24Q1_en.txt" in e for e in r.errors)
+    index = load_index(idx_dir)
+    assert any(c.doc_id == "ACME_FY24Q2_en" for c in index.chunks)
+    assert index.manifest["documents"]["ACME_FY24Q2_en"]["hash"] != ""
+    acme.write_bytes(good)
+    assert build_index([corpus], idx_dir, emb).chunks_embedded == 0
+
+
+def test_build_that_raises_midway_leaves_the_old_index_intact(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    live = current_folder(idx_dir)
+    before = [c.id for c in load_index(idx_dir).chunks]
+
+    class Boom(FakeEmbedder):
+        def embed_passages(self, texts: list[str]) -> np.ndarray:
+            raise RuntimeError("embedding crashed")
+
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus)
+    with pytest.raises(RuntimeError, match="embedding crashed"):
+        build_index([corpus], idx_dir, Boom())
+    assert current_folder(idx_dir) == live
+    assert [c.id for c in load_index(idx_dir).chunks] == before
+    # The next build succeeds and leaves no temporary folders behind.
+    build_index([corpus], idx_dir, emb)
+    assert not list(idx_dir.glob(".tmp-*"))
+
+
+def test_write_failure_after_partial_files_leaves_old_index(
+    corpus: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    live = current_folder(idx_dir)
+    import rag.store
+
+    def broken_faiss(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rag.store, "_faiss_index", broken_faiss)
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus)
+    with pytest.raises(OSError, match="disk full"):
+        build_index([corpus], idx_dir, emb)
+    assert current_folder(idx_dir) == live and not list(idx_dir.glob(".tmp-*"))
+    assert len(load_index(idx_dir)) > 0
+
+
+def test_model_change_needs_rebuild(corpus: Path, tmp_path: Path) -> None:
+    idx_dir = tmp_path / "index"
+    build_index([corpus], idx_dir, FakeEmbedder(64))
+    other = FakeEmbedder(32)
+    with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
+        build_index([corpus], idx_dir, other)
+    r = build_index([corpus], idx_dir, other, rebuild=True)
+    assert r.chunks_embedded == r.chunks_total > 0
+    assert load_index(idx_dir, other.model_id, other.fingerprint()).manifest["model"]["dim"] == 32
+
+
+def test_chunking_settings_change_rechunks(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    r = build_index([corpus], idx_dir, emb, max_tokens=60, overlap_tokens=10)
+    assert len(r.updated) == 3 and r.written
+    assert load_index(idx_dir).manifest["chunking"]["max_tokens"] == 60
+
+
+def test_missing_source_is_an_error_before_anything_changes(tmp_path: Path) -> None:
+    with pytest.raises(TranscriptError, match="nope"):
+        build_index([tmp_path / "nope"], tmp_path / "index", FakeEmbedder())
+    assert not (tmp_path / "index").exists()
+
+
+def test_duplicate_document_ids_are_reported(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(data_dir / "ACME_FY24Q2_en.txt", other)
+    r = build_index([corpus, other], tmp_path / "index", FakeEmbedder())
+    assert len(r.errors) == 1 and "ACME_FY24Q2_en" in r.errors[0]
+
+
+def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb, approx_threshold=5)
+    index = load_index(idx_dir)
+    assert index.manifest["faiss"]["kind"] == "hnsw"
+    q = emb.embed_queries(["backlog grew on data-center contracts"])[0]
+    approx = [row for row, _ in index.search_dense(q, 3)]
+    exact = [row for row, _ in index.search_dense(q, 3, rows=np.arange(len(index)))]
+    assert approx == exact
