@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(default=PROJECT_ROOT / "models")
     chunk_max_tokens: int = Field(default=350, ge=50, le=480)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
-    embed_batch_size: int = Field(default=32, ge=1, le=512)
+    # 16 measured ~15% faster than 32 for ~240-token Chinese chunks on 2 cores.
+    embed_batch_size: int = Field(default=16, ge=1, le=512)
 
 
 def get_settings() -> Settings:
