@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +114,18 @@ class Index:
             return [(int(rows[i]), float(scores[i])) for i in top]
         dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
         return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+
+    @cached_property
+    def doc_freq(self) -> Counter[str]:
+        """In how many chunks each lexical token occurs (for IDF weights outside BM25)."""
+        df: Counter[str] = Counter()
+        for toks in self.tokens:
+            df.update(set(toks))
+        return df
+
+    def idf(self, token: str) -> float:
+        n = len(self.chunks)
+        return math.log(1.0 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
 
     def lexical_scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (row-aligned) for the query tokens."""

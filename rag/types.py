@@ -131,3 +131,81 @@ class Chunk:
             part=d.get("part", 0),
             meta=meta,
         )
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered passage handed to a generator (the `[n]` an answer may cite)."""
+
+    n: int
+    text: str
+    company: str | None = None
+    ticker: str | None = None
+    period: str | None = None
+    speaker: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score (and the per-retriever scores that ranked it)."""
+
+    chunk: Chunk
+    row: int
+    score: float
+    dense: float | None = None  # cosine similarity, when dense retrieval ranked it
+    lexical: float | None = None  # BM25 score, when lexical retrieval ranked it
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk_id: str
+    doc_id: str
+    company: str | None
+    ticker: str | None
+    period: str | None
+    speaker: str | None
+    section: str
+    text: str  # the whole passage
+    quote: str  # the sentence relied on; source[start:end] == quote
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply object shared by the CLI (`--json`) and the API."""
+
+    answer: str
+    abstained: bool
+    verified: bool
+    question: str  # the standalone form the retrieval used
+    backend: str
+    citations: tuple[Citation, ...] = ()
+    related: tuple[Citation, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    original_question: str | None = None
+    repair: str | None = None  # None, "repaired" (unsupported sentences dropped) or "replaced" (extractive)
+    unsupported: tuple[str, ...] = ()  # numbers an LLM wrote that no cited passage holds
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "verified": self.verified,
+            "question": self.question,
+            "original_question": self.original_question,
+            "backend": self.backend,
+            "repair": self.repair,
+            "unsupported": list(self.unsupported),
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [c.to_dict() for c in self.related],
+            "scope": self.scope,
+            "timings_ms": self.timings_ms,
+        }

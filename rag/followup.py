@@ -1,0 +1,91 @@
+"""Follow-up questions: rewrite a question that leans on the chat history into a standalone one,
+carrying over the company, period and metric of earlier turns ("那环比呢？" -> "亚马逊积压订单环比增长多少？")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rag.glossary import translations
+from rag.scope import Catalog, detect
+from rag.text_lang import language
+
+# Pairs a follow-up swaps: asking for one side after a question about the other.
+CONTRASTS: list[tuple[str, str]] = [
+    ("同比", "环比"),
+    ("year over year", "quarter over quarter"),
+    ("year-over-year", "quarter-over-quarter"),
+    ("year over year", "sequentially"),
+    ("non-GAAP", "GAAP"),
+    ("第四季度", "全年"),
+    ("fourth quarter", "full year"),
+    ("the quarter", "the full year"),
+    ("营收", "利润"),
+    ("revenue", "operating income"),
+]
+_ELLIPTIC_EN = re.compile(r"^\s*(and|what about|how about|what of|same for|and for|also|then)\b", re.I)
+_ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
+
+
+def is_elliptical(question: str) -> bool:
+    """Explicitly continuing questions ("And sequentially?", "那环比呢？"), or short ones that name
+    no metric of their own ("Why?", "多少？")."""
+    q = question.strip()
+    if _ELLIPTIC_EN.search(q) or _ELLIPTIC_ZH.search(q):
+        return True
+    short = len(re.sub(r"[\s？?。，,！!]", "", q)) <= 8 if language(q) == "zh" else len(q.split()) <= 4
+    return short and not translations(q)
+
+
+def _swap(prev: str, question: str) -> str | None:
+    """`prev` with the contrasting term the follow-up asks about, or None when no pair applies."""
+    q, p = question.lower(), prev.lower()
+    for a, b in CONTRASTS:
+        for old, new in ((a, b), (b, a)):
+            if new.lower() in q and old.lower() in p and new.lower() not in p:
+                i = p.index(old.lower())
+                return prev[:i] + new + prev[i + len(old):]
+    return None
+
+
+def _named(question: str, catalog: Catalog, lang: str) -> tuple[str | None, str | None]:
+    """(company name in `lang` where the catalog has one, period) that a question names."""
+    scope = detect(question, catalog)
+    company = None
+    if scope.tickers:
+        t = scope.tickers[0]
+        doc = next((d for d in catalog.docs.values() if (d.get("ticker") or "").upper() == t), {})
+        names = [n for n in [doc.get("company"), *(doc.get("aliases") or [])] if n]
+        in_lang = [n for n in names if (language(n) == "zh") == (lang == "zh")]
+        company = (in_lang or names or [None])[0]
+    return company, (scope.periods[0] if scope.periods else None)
+
+
+def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
+    if is_elliptical(question):
+        swapped = _swap(prev, question)
+        if swapped is not None:
+            return swapped
+        # Keep the earlier question as context: its company, period and metric stay in the query.
+        return f"{prev.rstrip()} {question.strip()}"
+    lang = language(question)
+    company, period = _named(question, catalog, lang)
+    prev_company, prev_period = _named(prev, catalog, lang)
+    carry = [x for x, have in ((prev_company, company), (prev_period, period)) if x and not have]
+    if not carry:
+        return question
+    if lang == "zh":
+        return f"{''.join(carry)}{question.strip()}"
+    return f"{question.strip()} ({', '.join(carry)})"
+
+
+def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Catalog) -> str:
+    """The standalone form of `question` given earlier turns (`[{"role", "content"}]`)."""
+    users = [str(h.get("content", "")) for h in (history or []) if h.get("role") == "user" and h.get("content")]
+    if not users:
+        return question
+    standalone = users[0]
+    for q in users[1:]:
+        standalone = _rewrite_one(q, standalone, catalog)
+    return _rewrite_one(question, standalone, catalog)

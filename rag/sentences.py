@@ -1,0 +1,58 @@
+"""Sentences of a passage with exact source offsets, minus speaker labels and Q:/A: prefixes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A sentence ends at Chinese end punctuation, at . ? ! before a space and a capital/digit/quote/CJK,
+# at a blank line, or before a tab-separated row. A single line break is a hard wrap (Refinitiv
+# files wrap at ~140 characters), not an end. "$1.2 billion" and "U.S. dollar" do not end sentences.
+_END = re.compile(
+    r"[。！？；]+[”’」』）)]*"
+    r"|[.?!]+[\"'”’)]*(?=\s+[A-Z0-9\"'“‘(\u4e00-\u9fff])"
+    r"|\n[ \t]*\n\s*"
+    r"|\n(?=[^\n\t]{0,80}\t)"
+)
+# "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst"
+_LABEL = re.compile(r"^[A-Z][\w.'’ \-]{1,60}?\s*--\s*\S.{0,100}$")
+_PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str  # == source[start:end]
+    start: int  # absolute offsets in the source transcript
+    end: int
+
+    @property
+    def is_question(self) -> bool:
+        return self.text.rstrip("”’\"') ").endswith(("?", "？"))
+
+
+def split(text: str, offset: int = 0) -> list[Sentence]:
+    """Sentences of `text` (a chunk's passage starting at `offset` in its source)."""
+    out: list[Sentence] = []
+    pos = 0
+    for m in _END.finditer(text):
+        _add(out, text, pos, m.end(), offset)
+        pos = m.end()
+    _add(out, text, pos, len(text), offset)
+    return out
+
+
+def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:
+    seg = text[s:e]
+    # TSV rows: "Name<TAB>Title<TAB>content" -- keep the content only.
+    if "\t" in seg:
+        cut = seg.rfind("\t") + 1
+        s, seg = s + cut, seg[cut:]
+    lead = len(seg) - len(seg.lstrip())
+    s, seg = s + lead, seg.strip()
+    m = _PREFIX.match(seg)
+    if m:
+        s, seg = s + m.end(), seg[m.end():]
+    seg = seg.rstrip()
+    if len(seg) < 6 or not re.search(r"\w", seg) or _LABEL.match(seg) or seg == "Operator":
+        return
+    out.append(Sentence(seg, offset + s, offset + s + len(seg)))
