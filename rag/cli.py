@@ -47,17 +47,6 @@ def _cmd_chunks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _embedder(settings, show_progress: bool = False):  # -> Embedder
-    from rag.embed import FakeEmbedder, load_embedder
-
-    # "fake" is a model-free embedder for trying the pipeline and for tests; never the default.
-    if settings.embed_model == "fake":
-        return FakeEmbedder()
-    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size)
-    emb.show_progress = show_progress
-    return emb
-
-
 def _settings(args: argparse.Namespace):  # -> Settings
     from rag.config import get_settings
 
@@ -74,7 +63,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     sources = [Path(s) for s in args.sources] or list(settings.sources)
-    embedder = _embedder(settings, show_progress=sys.stderr.isatty() and not args.quiet)
+    from rag.app import make_embedder
+
+    embedder = make_embedder(settings, show_progress=sys.stderr.isatty() and not args.quiet)
 
     def once() -> None:
         report = build_index(
@@ -112,8 +103,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if not 1 <= args.top_k <= 50:
         raise ValueError("--top-k must be between 1 and 50")
+    from rag.app import make_embedder
+
     settings = _settings(args)
-    embedder = _embedder(settings)
+    embedder = make_embedder(settings)
     index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
     hits = index.search_dense(embedder.embed_queries([args.query])[0], args.top_k)
     rows = []
@@ -137,6 +130,99 @@ def _cmd_search(args: argparse.Namespace) -> int:
         body = " ".join(r["text"].split())
         print("   " + (body if len(body) <= 300 else body[:300] + "…") + "\n")
     return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from rag.app import load_assistant
+    from rag.retrieve import Filters
+
+    settings = _settings(args)
+    history = None
+    if args.history:
+        try:
+            history = json.loads(open(args.history, encoding="utf-8").read())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{args.history}: cannot read chat history: {e}") from e
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError(f"{args.history}: history must be a JSON list of {{role, content}} objects")
+    assistant = load_assistant(settings)
+    stream = not args.json and args.backend != "extractive" and sys.stdout.isatty()
+    reply = assistant.ask(
+        args.question,
+        history=history,
+        top_k=args.top_k or settings.top_k,
+        filters=Filters(ticker=args.ticker, period=args.period),
+        backend=args.backend,
+        on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
+    )
+    if args.json:
+        json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if stream:
+        print("\n")
+    if reply.original_question:
+        print(f"(question read as: {reply.question})")
+    print(reply.answer)
+    if reply.repair:
+        print(f"({'unsupported numbers removed' if reply.repair == 'repaired' else 'LLM answer replaced by the extractive one'}: "
+              f"{', '.join(reply.unsupported) or 'no citation'})")
+    for c in reply.citations or reply.related:
+        label = "related" if reply.abstained else f"[{c.n}]"
+        print(f"\n{label} {c.company or c.doc_id} {c.period or ''} {c.section} {c.speaker or ''} "
+              f"({c.doc_id} {c.start}-{c.end})")
+        print("    " + " ".join(c.quote.split()))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from rag import eval_report
+    from rag.answer import Assistant
+    from rag.app import make_embedder, make_generators
+    from rag.build import build_index
+    from rag.config import PROJECT_ROOT
+    from rag.evaluate import by_tag, find_documents, index_dir_for, load_cases, metrics, run_baseline, run_cases
+    from rag.ingest import read_transcript
+    from rag.store import load_index
+
+    settings = _settings(args)
+    case_paths = [Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])]
+    cases = load_cases(case_paths)
+    sources = [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
+    embedder = make_embedder(settings)
+    all_results, base_results = [], []
+    # Each case file is answered over its own documents, so "not in the index" means what it says.
+    for file in sorted({c.file for c in cases}):
+        group = [c for c in cases if c.file == file]
+        docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
+        idx = args.index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs)
+        report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
+                             overlap_tokens=settings.chunk_overlap_tokens)
+        print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
+        assistant = Assistant(load_index(idx, embedder.model_id, embedder.fingerprint()), embedder,
+                              make_generators(settings), min_score=settings.answer_min_score)
+        texts = {d: read_transcript(p).text for d, p in docs.items()}
+        all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
+        if not args.no_baseline:
+            base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
+    overall, baseline = metrics(all_results), metrics(base_results) if base_results else {"cases": 0}
+    fails = eval_report.check_thresholds(overall, baseline, Path(args.thresholds))
+    payload = {
+        "backend": args.backend, "case_files": sorted({c.file for c in cases}), "model": embedder.model_id,
+        "overall": overall, "baseline": baseline, "per_tag": by_tag(all_results), "threshold_failures": fails,
+    }
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    print(eval_report.table({"ours": overall, "baseline": baseline}))
+    print()
+    print(eval_report.table(payload["per_tag"]))
+    written = eval_report.write(Path(args.report), stamp, payload, eval_report.failures(all_results))
+    print(f"\nreports: {', '.join(str(p) for p in written)}")
+    for f in fails:
+        print(f"below threshold: {f}", file=sys.stderr)
+    return 1 if fails else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +255,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--index-dir", type=Path, default=None)
     s.set_defaults(func=_cmd_search)
+
+    a = sub.add_parser("ask", help="ask a question; prints a cited, number-checked answer")
+    a.add_argument("question")
+    a.add_argument("--json", action="store_true", help="print the reply object")
+    a.add_argument("--history", help="JSON file with earlier turns: [{role, content}, ...]")
+    a.add_argument("--top-k", type=int, default=None)
+    a.add_argument("--ticker")
+    a.add_argument("--period", help="fiscal period, e.g. FY2025Q4")
+    a.add_argument("--backend", default="extractive", help="extractive (default), openai or llama-cpp")
+    a.add_argument("--index-dir", type=Path, default=None)
+    a.set_defaults(func=_cmd_ask)
+
+    from rag.config import PROJECT_ROOT
+
+    e = sub.add_parser("eval", help="run the evaluation cases and report metrics")
+    e.add_argument("--cases", nargs="+", help="case files or folders (default: eval/cases)")
+    e.add_argument("--sources", nargs="+", help="where the cases' documents are (default: seeds/ and ../shared/transcripts)")
+    e.add_argument("--backend", default="extractive")
+    e.add_argument("--index-dir", type=Path, default=None, help="default: a cached index per document set under eval/.index")
+    e.add_argument("--report", default=str(PROJECT_ROOT / "eval" / "reports"))
+    e.add_argument("--thresholds", default=str(PROJECT_ROOT / "eval" / "thresholds.toml"))
+    e.add_argument("--no-baseline", action="store_true", help="skip the fixed-size-chunk baseline")
+    e.set_defaults(func=_cmd_eval)
     return p
 
 

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(default=350, ge=50, le=480)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
     # 16 measured ~15% faster than 32 for ~240-token Chinese chunks on 2 cores.
+    # Below this extractive sentence score the assistant abstains (see rag/extractive.py).
+    answer_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+    top_k: int = Field(default=5, ge=1, le=50)
+    llm_gguf: str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     embed_batch_size: int = Field(default=16, ge=1, le=512)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.glossary import expand
+from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect
 from rag.store import Index
@@ -34,6 +35,11 @@ class Filters:
             raise ValueError(f"filters.role must be one of {', '.join(ROLES)}")
         if self.language is not None and self.language not in ("en", "zh"):
             raise ValueError("filters.language must be 'en' or 'zh'")
+        if self.period is not None:
+            period = normalize_period(self.period)
+            if period is None:
+                raise ValueError(f"filters.period {self.period!r} is not a fiscal quarter like FY2025Q4 or Q4 2025")
+            object.__setattr__(self, "period", period)
 
     @classmethod
     def from_dict(cls, d: dict[str, str | None] | None) -> "Filters":
@@ -105,7 +111,7 @@ class Retriever:
         for key in ("period", "language", "section"):
             value = getattr(f, key)
             if value:
-                mask &= m[key] == (value.upper() if key == "period" else value)
+                mask &= m[key] == value
                 restricted = True
         if f.role:
             mask &= np.array([f.role in roles for roles in m["roles"]], dtype=bool)

@@ -1,0 +1,287 @@
+"""Answering: retrieve, then an extractive or LLM backend writes a short answer with `[n]` markers;
+every number is verified against the passages it cites; abstain when the transcripts don't say."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rag.embed import Embedder
+from rag.extractive import Extractive, Pick
+from rag.followup import rewrite
+from rag.lexical import tokenize
+from rag.llm import NOT_IN_SOURCES
+from rag.numbers import extract, same
+from rag.retrieve import Filters, Retriever, Weights
+from rag.scope import Scope
+from rag.sentences import split
+from rag.store import Index
+from rag.text_lang import language
+from rag.types import Answer, Citation, Hit, Source
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+class Generator(Protocol):
+    """An LLM backend: yields answer text deltas for numbered sources."""
+
+    name: str
+
+    def generate(self, question: str, sources: list[Source], lang: str) -> Iterator[str]: ...
+
+
+_MESSAGES = {
+    "en": {
+        "none": "The transcripts don't say: nothing in the indexed calls answers this question.",
+        "company": "The transcripts don't say: no call of {names} is in the index.",
+        "period": "The transcripts don't say: no call for {periods} is in the index{company}.",
+        "lead": "{who}: ",
+    },
+    "zh": {
+        "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
+        "company": "转录稿中没有相关内容：索引中没有{names}的电话会记录。",
+        "period": "转录稿中没有相关内容：索引中没有{periods}{company}的电话会记录。",
+        "lead": "{who}：",
+    },
+}
+
+
+@dataclass
+class Assistant:
+    """Question in, `Answer` out; holds the loaded index, the embedder and the backends."""
+
+    index: Index
+    embedder: Embedder
+    generators: dict[str, Generator] = field(default_factory=dict)
+    weights: Weights = field(default_factory=Weights)
+    min_score: float = 0.35
+
+    def __post_init__(self) -> None:
+        self.retriever = Retriever(self.index, self.embedder, self.weights)
+        self.extractive = Extractive(self.index.idf, min_score=self.min_score)
+
+    @property
+    def backends(self) -> list[str]:
+        return ["extractive", *self.generators]
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[dict[str, Any]] | None = None,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        backend: str = "extractive",
+        on_delta: Callable[[str], None] | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Answer `question`; `on_delta` receives answer text as it is produced (LLM streaming);
+        `trace`, when given, receives the retrieved hits (for evaluation)."""
+        question = question.strip()
+        if not question:
+            raise ValueError("question must not be empty")
+        if backend not in self.backends:
+            raise ValueError(f"unknown backend {backend!r}; available: {', '.join(self.backends)}")
+        t0 = time.perf_counter()
+        standalone = rewrite(question, history, self.retriever.catalog)
+        lang = language(question)
+        scope = self.retriever.scope(standalone)
+        hits = self.retriever.retrieve(
+            standalone, top_k, filters, None if scope.out_of_index else scope
+        )
+        t1 = time.perf_counter()
+        if trace is not None:
+            trace["hits"] = hits
+        common = {
+            "question": standalone,
+            "original_question": question if standalone != question else None,
+            "scope": {"tickers": list(scope.tickers), "periods": list(scope.periods), "doc_ids": list(scope.doc_ids)},
+        }
+        if scope.out_of_index or not hits:
+            reply = self._abstain(lang, scope, hits, backend, common)
+        elif backend == "extractive":
+            reply = self._extractive(standalone, lang, hits, scope, common)
+        else:
+            reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta)
+        t2 = time.perf_counter()
+        reply.timings_ms.update({"retrieve": round((t1 - t0) * 1000, 2), "answer": round((t2 - t1) * 1000, 2)})
+        if on_delta is not None and backend == "extractive":
+            on_delta(reply.answer)
+        return reply
+
+    # ----------------------------------------------------------------------------- backends
+
+    def _skip_terms(self, scope: Scope) -> set[str]:
+        """Words that scope the question (company names, tickers, periods): not content to match."""
+        out: set[str] = set()
+        docs = self.index.manifest.get("documents", {})
+        for d in scope.doc_ids or ():
+            meta = docs.get(d, {})
+            for n in [meta.get("company"), meta.get("ticker"), meta.get("period"), *(meta.get("aliases") or [])]:
+                if n:
+                    out.update(tokenize(n))
+        return out
+
+    def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict) -> Answer:
+        picks = self.extractive.pick(question, hits, self._skip_terms(scope))
+        if not picks:
+            return self._abstain(lang, scope, hits, "extractive", common)
+        text, citations = _compose(picks, lang)
+        verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
+        return Answer(answer=text, abstained=False, verified=verified, backend="extractive",
+                      citations=tuple(citations), **common)
+
+    def _generate(
+        self, question: str, lang: str, hits: list[Hit], scope: Scope, backend: str, common: dict,
+        on_delta: Callable[[str], None] | None,
+    ) -> Answer:
+        gen = self.generators[backend]
+        sources = [_source(i + 1, h) for i, h in enumerate(hits)]
+        parts: list[str] = []
+        for delta in gen.generate(question, sources, lang):
+            parts.append(delta)
+            if on_delta is not None:
+                on_delta(delta)
+        raw = "".join(parts).strip()
+        if not raw or NOT_IN_SOURCES in raw:
+            return self._abstain(lang, scope, hits, backend, common)
+        by_n = {s.n: s.text for s in sources}
+        bad = unsupported_numbers(raw, by_n)
+        text, repair = raw, None
+        if bad:
+            text = _drop_unsupported(raw, by_n)
+            repair = "repaired"
+            if not text or not _MARKER.search(text):
+                fallback = self._extractive(question, lang, hits, scope, common)
+                return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced",
+                                 "unsupported": tuple(bad)})
+        cited = sorted({int(n) for n in _MARKER.findall(text) if int(n) in by_n})
+        if not cited:  # an answer that cites nothing cannot be checked: use the extractive one
+            fallback = self._extractive(question, lang, hits, scope, common)
+            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced"})
+        text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in by_n else "", text)
+        citations = [_citation(n, hits[n - 1], _best_quote(hits[n - 1], _claims_citing(text, n))) for n in cited]
+        return Answer(answer=text, abstained=False, verified=not unsupported_numbers(text, by_n), backend=backend,
+                      citations=tuple(citations), repair=repair, unsupported=tuple(bad), **common)
+
+    def _abstain(self, lang: str, scope: Scope, hits: list[Hit], backend: str, common: dict) -> Answer:
+        msg = _MESSAGES[lang]
+        if scope.missing_companies:
+            text = msg["company"].format(names=", ".join(scope.missing_companies))
+        elif scope.missing_periods:
+            company = ", ".join(scope.tickers)
+            text = msg["period"].format(
+                periods=", ".join(scope.missing_periods),
+                company=(f" for {company}" if lang == "en" else company) if company else "",
+            )
+        else:
+            text = msg["none"]
+        related = [_citation(i + 1, h, _best_quote(h, [])) for i, h in enumerate(hits[:3])]
+        return Answer(answer=text, abstained=True, verified=True, backend=backend,
+                      related=tuple(related), **common)
+
+
+# ------------------------------------------------------------------------------- composing
+
+
+def _who(hit: Hit, lang: str) -> str:
+    m = hit.chunk.meta
+    if m is None:
+        return hit.chunk.doc_id
+    name = m.company or m.ticker or hit.chunk.doc_id
+    if lang == "en" and re.search(r"[\u4e00-\u9fff]", name):
+        name = next((a for a in m.aliases if not re.search(r"[\u4e00-\u9fff]", a)), name)
+    return f"{name} {m.period}" if m.period else name
+
+
+def _compose(picks: list[Pick], lang: str) -> tuple[str, list[Citation]]:
+    """'<Company period>: <sentence> [1] <sentence> [2]' with one citation per passage used."""
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for p in picks:
+        n = numbers.get(p.hit.chunk.id)
+        if n is None:
+            n = numbers[p.hit.chunk.id] = len(numbers) + 1
+            citations.append(_citation(n, p.hit, p.sentence))
+        parts.append(f"{' '.join(p.sentence.text.split())} [{n}]")
+    lead = _MESSAGES[lang]["lead"].format(who=_who(picks[0].hit, lang))
+    return lead + " ".join(parts), citations
+
+
+def _source(n: int, hit: Hit) -> Source:
+    c, m = hit.chunk, hit.chunk.meta
+    speaker = next((s.name for s in c.speakers if s.name and s.role != "analyst"), None)
+    return Source(n=n, text=c.text, company=m.company if m else None, ticker=m.ticker if m else None,
+                  period=m.period if m else None, speaker=speaker, section=c.section)
+
+
+def _citation(n: int, hit: Hit, quote) -> Citation:
+    c, m = hit.chunk, hit.chunk.meta
+    speaker = next((s.name for s in c.speakers if s.name and s.role == "executive"), None) or next(
+        (s.name for s in c.speakers if s.name), None)
+    return Citation(
+        n=n, chunk_id=c.id, doc_id=c.doc_id, company=m.company if m else None, ticker=m.ticker if m else None,
+        period=m.period if m else None, speaker=speaker, section=c.section, text=c.text,
+        quote=quote.text if quote else c.text, start=quote.start if quote else c.start,
+        end=quote.end if quote else c.end, score=round(float(hit.score), 6),
+    )
+
+
+def _claims_citing(text: str, n: int) -> list[str]:
+    return [seg for seg, ns in _segments(text) if n in ns]
+
+
+def _best_quote(hit: Hit, claims: list[str]):
+    """The passage sentence that best backs the claims (shared numbers first, then words)."""
+    sentences = [s for s in split(hit.chunk.text, hit.chunk.start) if not s.is_question] or split(
+        hit.chunk.text, hit.chunk.start)
+    if not sentences:
+        return None
+    claim = " ".join(claims)
+    nums = extract(claim)
+    words = set(tokenize(claim))
+
+    def score(s) -> tuple[int, int]:
+        held = extract(s.text)
+        return (sum(any(same(q, h) for h in held) for q in nums), len(words & set(tokenize(s.text))))
+
+    return max(sentences, key=score)
+
+
+# ------------------------------------------------------------------------------ verification
+
+
+def _segments(text: str) -> list[tuple[str, set[int]]]:
+    """Claims of an answer: text up to and including a run of `[n]` markers, with those n."""
+    out: list[tuple[str, set[int]]] = []
+    pos = 0
+    for m in re.finditer(r"(?:\s*\[\d{1,2}\])+", text):
+        out.append((text[pos:m.start()], {int(n) for n in _MARKER.findall(m.group(0))}))
+        pos = m.end()
+    if text[pos:].strip():
+        out.append((text[pos:], set()))
+    return out
+
+
+def unsupported_numbers(answer: str, passages: dict[int, str]) -> list[str]:
+    """Numbers in `answer` that no passage cited by their own claim holds (as written in the answer)."""
+    bad: list[str] = []
+    held_cache: dict[int, list] = {}
+    for claim, ns in _segments(answer):
+        for q in extract(claim):
+            held = [h for n in ns if n in passages for h in held_cache.setdefault(n, extract(passages[n]))]
+            if not any(same(q, h) for h in held):
+                bad.append(q.text)
+    return bad
+
+
+def _drop_unsupported(answer: str, passages: dict[int, str]) -> str:
+    """The answer without the claims whose numbers their cited passages do not hold."""
+    kept = []
+    for claim, ns in _segments(answer):
+        if not unsupported_numbers(claim + "".join(f"[{n}]" for n in sorted(ns)), passages):
+            kept.append(claim.strip() + "".join(f" [{n}]" for n in sorted(ns)))
+    return " ".join(k for k in kept if k).strip()

@@ -1,0 +1,37 @@
+"""Wiring used at the edges (CLI, API): embedder, index, backends and assistant from `Settings`."""
+
+from __future__ import annotations
+
+from rag.config import Settings
+
+
+def make_embedder(settings: Settings, show_progress: bool = False):  # -> Embedder
+    from rag.embed import FakeEmbedder, load_embedder
+
+    # "fake" is a model-free embedder for trying the pipeline and for tests; never the default.
+    if settings.embed_model == "fake":
+        return FakeEmbedder()
+    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size)
+    emb.show_progress = show_progress
+    return emb
+
+
+def make_generators(settings: Settings) -> dict:
+    """LLM backends by name; constructing them is cheap, they connect or load on first use."""
+    from rag.llm import LlamaCppGenerator, OpenAIGenerator
+
+    return {
+        "openai": OpenAIGenerator.from_env(),
+        "llama-cpp": LlamaCppGenerator(settings.model_cache_dir / settings.llm_gguf),
+    }
+
+
+def load_assistant(settings: Settings, embedder=None, verify: bool = False):  # -> Assistant
+    """The assistant over the index at `settings.index_dir` (loaded and checked against the model)."""
+    from rag.answer import Assistant
+    from rag.store import load_index
+
+    embedder = embedder or make_embedder(settings)
+    fingerprint = embedder.fingerprint()
+    index = load_index(settings.index_dir, embedder.model_id, fingerprint, verify=verify)
+    return Assistant(index, embedder, make_generators(settings), min_score=settings.answer_min_score)

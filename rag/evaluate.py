@@ -1,0 +1,230 @@
+"""The evaluation suite: run eval cases through the same code path as the API and measure
+retrieval, answer accuracy, citations, faithfulness, abstention and latency, beside a baseline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.numbers import extract, parse, same
+
+CASE_FIELDS = {"id", "question", "lang", "answerable", "gold_numbers", "gold_doc", "gold_quote", "tags"}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    question: str
+    lang: str
+    answerable: bool
+    gold_numbers: tuple[str, ...]
+    gold_doc: str | None
+    gold_quote: str | None
+    tags: tuple[str, ...]
+    history: tuple[dict[str, str], ...] = ()
+    file: str = ""
+
+
+def load_cases(paths: Iterable[Path]) -> list[Case]:
+    """Cases from JSONL files or folders of them; errors name the file, line and field."""
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for p in paths:
+        files = sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)]
+        if not files:
+            raise ValueError(f"{p}: no *.jsonl case files")
+        for f in files:
+            for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{f}:{i}: not JSON: {e}") from e
+                missing = CASE_FIELDS - set(d)
+                if missing:
+                    raise ValueError(f"{f}:{i}: missing field(s) {sorted(missing)}")
+                if d["id"] in seen:
+                    raise ValueError(f"{f}:{i}: duplicate id {d['id']!r}")
+                seen.add(d["id"])
+                cases.append(Case(
+                    id=d["id"], question=d["question"], lang=d["lang"], answerable=bool(d["answerable"]),
+                    gold_numbers=tuple(d["gold_numbers"]), gold_doc=d["gold_doc"], gold_quote=d["gold_quote"],
+                    tags=tuple(d["tags"]), history=tuple(d.get("history") or ()), file=f.name,
+                ))
+    return cases
+
+
+def find_documents(doc_ids: set[str], sources: list[Path]) -> dict[str, Path]:
+    """Transcript files for the doc ids, searched in `sources`; a missing one is an error."""
+    from rag.ingest import find_transcripts
+
+    found = {f.stem: f for f in find_transcripts([s for s in sources if Path(s).exists()]) if f.stem in doc_ids}
+    missing = sorted(doc_ids - set(found))
+    if missing:
+        raise ValueError(f"documents {missing} named by eval cases are not under {', '.join(map(str, sources))}")
+    return found
+
+
+# ---------------------------------------------------------------------------------- scoring
+
+
+def quote_span(doc_text: str, quote: str) -> tuple[int, int]:
+    i = doc_text.find(quote)
+    if i < 0:
+        raise ValueError(f"gold quote not in its document: {quote[:40]!r}")
+    return i, i + len(quote)
+
+
+def holds_quote(start: int, end: int, span: tuple[int, int]) -> bool:
+    """A passage [start, end) holds the gold quote when it covers at least half of it."""
+    overlap = min(end, span[1]) - max(start, span[0])
+    return overlap >= 0.5 * (span[1] - span[0])
+
+
+def numbers_found(gold: tuple[str, ...], answer: str) -> bool:
+    """Every gold number appears in the answer (as a normalised value)."""
+    found = extract(answer)
+    return all(any(same(parse(g), q) for q in found) for g in gold)
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    answer: str = ""
+    abstained: bool = False
+    rank: int | None = None  # 1-based rank of the first retrieved passage holding the gold quote
+    correct: bool | None = None  # every gold number in the answer (None: no gold numbers)
+    cited_gold: int = 0
+    cited: int = 0
+    numbers: int = 0
+    supported: int = 0
+    latency_ms: float = 0.0
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def metrics(results: list[CaseResult]) -> dict[str, float | int | None]:
+    ans = [r for r in results if r.case.answerable]
+    unans = [r for r in results if not r.case.answerable]
+    ranked = [r for r in ans if r.case.gold_quote]
+    numeric = [r for r in ans if r.case.gold_numbers]
+    abstained = [r for r in results if r.abstained]
+    answered = [r for r in ans if not r.abstained and r.cited]
+    total_numbers = sum(r.numbers for r in results)
+
+    def mean(xs: list[float]) -> float | None:
+        return round(statistics.fmean(xs), 4) if xs else None
+
+    return {
+        "cases": len(results),
+        "recall@1": mean([1.0 if r.rank == 1 else 0.0 for r in ranked]),
+        "recall@5": mean([1.0 if r.rank is not None and r.rank <= 5 else 0.0 for r in ranked]),
+        "mrr": mean([1.0 / r.rank if r.rank else 0.0 for r in ranked]),
+        "answer_accuracy": mean([1.0 if r.correct else 0.0 for r in numeric]),
+        "citation_precision": mean([r.cited_gold / r.cited for r in answered]),
+        "citation_recall": mean([1.0 if r.cited_gold else 0.0 for r in ranked]),
+        "faithfulness": round(sum(r.supported for r in results) / total_numbers, 4) if total_numbers else None,
+        "abstention_precision": mean([1.0 if not r.case.answerable else 0.0 for r in abstained]),
+        "abstention_recall": mean([1.0 if r.abstained else 0.0 for r in unans]),
+        "latency_p50_ms": round(_percentile([r.latency_ms for r in results], 50), 2),
+        "latency_p95_ms": round(_percentile([r.latency_ms for r in results], 95), 2),
+    }
+
+
+def by_tag(results: list[CaseResult]) -> dict[str, dict[str, Any]]:
+    tags = sorted({t for r in results for t in r.case.tags})
+    return {t: metrics([r for r in results if t in r.case.tags]) for t in tags}
+
+
+# ------------------------------------------------------------------------------- the runner
+
+
+def run_cases(assistant, cases: list[Case], texts: dict[str, str], backend: str = "extractive",
+              top_k: int = 5) -> list[CaseResult]:
+    """Ask every case through `Assistant.ask` (the API's code path) and score the reply."""
+    from rag.answer import unsupported_numbers
+
+    results = []
+    for case in cases:
+        trace: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        reply = assistant.ask(case.question, history=list(case.history), top_k=top_k, backend=backend, trace=trace)
+        r = CaseResult(case, answer=reply.answer, abstained=reply.abstained,
+                       latency_ms=(time.perf_counter() - t0) * 1000)
+        r.citations = [{"n": c.n, "doc_id": c.doc_id, "quote": c.quote} for c in reply.citations]
+        span = quote_span(texts[case.gold_doc], case.gold_quote) if case.gold_doc and case.gold_quote else None
+        if span:
+            for rank, hit in enumerate(trace.get("hits", []), 1):
+                if hit.chunk.doc_id == case.gold_doc and holds_quote(hit.chunk.start, hit.chunk.end, span):
+                    r.rank = rank
+                    break
+            r.cited_gold = sum(1 for c in reply.citations if c.doc_id == case.gold_doc
+                               and holds_quote(_chunk_span(assistant, c.chunk_id)[0], _chunk_span(assistant, c.chunk_id)[1], span))
+        r.cited = len(reply.citations)
+        if case.gold_numbers:
+            r.correct = not reply.abstained and numbers_found(case.gold_numbers, reply.answer)
+        if not reply.abstained:
+            nums = extract(reply.answer)
+            bad = unsupported_numbers(reply.answer, {c.n: c.text for c in reply.citations})
+            r.numbers, r.supported = len(nums), len(nums) - len(bad)
+        results.append(r)
+    return results
+
+
+def _chunk_span(assistant, chunk_id: str) -> tuple[int, int]:
+    c = assistant.index.chunk_by_id(chunk_id)
+    return c.start, c.end
+
+
+def run_baseline(embedder, cases: list[Case], texts: dict[str, str], top_k: int = 5) -> list[CaseResult]:
+    """Fixed-size chunks (1000 chars, 200 overlap), dense retrieval only, top passage as the answer."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    passages: list[tuple[str, int, int, str]] = []  # (doc_id, start, end, text)
+    for doc_id, text in texts.items():
+        cursor = 0
+        for piece in splitter.split_text(text):
+            i = text.find(piece, cursor)
+            i = i if i >= 0 else text.find(piece)
+            passages.append((doc_id, i, i + len(piece), piece))
+            cursor = max(cursor, i + 1)
+    vectors = embedder.embed_passages([p[3] for p in passages])
+    results = []
+    for case in cases:
+        t0 = time.perf_counter()
+        q = embedder.embed_queries([case.question])[0]
+        order = np.argsort(-(vectors @ q))[:top_k]
+        top = passages[int(order[0])]
+        r = CaseResult(case, answer=top[3], latency_ms=(time.perf_counter() - t0) * 1000, cited=1)
+        span = quote_span(texts[case.gold_doc], case.gold_quote) if case.gold_doc and case.gold_quote else None
+        if span:
+            for rank, i in enumerate(order, 1):
+                d, s, e, _ = passages[int(i)]
+                if d == case.gold_doc and holds_quote(s, e, span):
+                    r.rank = rank
+                    break
+            r.cited_gold = int(top[0] == case.gold_doc and holds_quote(top[1], top[2], span))
+        if case.gold_numbers:
+            r.correct = numbers_found(case.gold_numbers, top[3])
+        r.numbers = r.supported = len(extract(top[3]))  # a verbatim passage holds its own numbers
+        results.append(r)
+    return results
+
+
+def index_dir_for(base: Path, doc_paths: dict[str, Path]) -> Path:
+    """One cached index per set of documents, so each case file is answered over its own corpus."""
+    key = hashlib.sha1("\n".join(sorted(doc_paths)).encode()).hexdigest()[:12]
+    return base / f"idx-{key}"

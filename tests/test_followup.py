@@ -1,0 +1,54 @@
+"""Follow-up questions rewritten into standalone ones from the chat history."""
+
+from __future__ import annotations
+
+from rag.followup import is_elliptical, rewrite
+from rag.scope import Catalog
+from tests.test_scope import DOCS
+
+CATALOG = Catalog(DOCS)
+
+
+def _h(*questions: str) -> list[dict[str, str]]:
+    out = []
+    for q in questions:
+        out += [{"role": "user", "content": q}, {"role": "assistant", "content": "..."}]
+    return out
+
+
+def test_no_history_keeps_the_question() -> None:
+    assert rewrite("亚马逊的积压订单有多少？", [], CATALOG) == "亚马逊的积压订单有多少？"
+
+
+def test_contrast_swap_zh_and_en() -> None:
+    assert rewrite("那环比呢？", _h("亚马逊的积压订单同比增长多少？"), CATALOG) == "亚马逊的积压订单环比增长多少？"
+    assert (
+        rewrite("What about quarter over quarter?", _h("How much did Amazon's backlog grow year over year?"), CATALOG)
+        == "How much did Amazon's backlog grow quarter over quarter?"
+    )
+
+
+def test_company_and_period_carried_in_the_question_language() -> None:
+    assert rewrite("营业利润率是多少？", _h("亚马逊的积压订单有多少？"), CATALOG) == "亚马逊营业利润率是多少？"
+    assert (
+        rewrite("What was the operating margin?", _h("How big is the Amazon backlog?"), CATALOG)
+        == "What was the operating margin? (Amazon)"
+    )
+    assert rewrite("What about free cash flow?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith(
+        "Coca-Cola Q4 2021 revenue?"
+    )
+
+
+def test_question_naming_its_own_company_is_left_alone() -> None:
+    q = "What did Microsoft say about Azure?"
+    assert rewrite(q, _h("亚马逊的积压订单有多少？"), CATALOG) == q
+
+
+def test_chained_follow_ups() -> None:
+    h = _h("亚马逊的积压订单同比增长多少？", "那环比呢？")
+    assert rewrite("同比呢？", h, CATALOG) == "亚马逊的积压订单同比增长多少？"
+
+
+def test_is_elliptical() -> None:
+    assert is_elliptical("那环比呢？") and is_elliptical("And sequentially?") and is_elliptical("Why?")
+    assert not is_elliptical("营业利润率是多少？") and not is_elliptical("What was Microsoft's revenue growth?")

@@ -1,0 +1,78 @@
+"""Hybrid retrieval with the fake embedder: fusion, filters, scoping, glossary across languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.build import build_index
+from rag.embed import FakeEmbedder
+from rag.retrieve import Filters, Retriever, Weights
+from rag.store import load_index
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    data = Path(__file__).parent / "data"
+    idx = tmp_path_factory.mktemp("idx")
+    emb = FakeEmbedder()
+    build_index([data / n for n in ("ACME_FY24Q2_en.txt", "SEED_FY25Q4_zh.txt", "GLBX_FY23Q3_en.txt",
+                                    "INIT_FY23Q3_en.tsv", "WB_FY24Q3_zh.txt")], idx, emb)
+    return Retriever(load_index(idx), emb)
+
+
+def test_hits_are_ranked_and_scored(retriever: Retriever) -> None:
+    hits = retriever.retrieve("How much did pricing add to growth?", top_k=3)
+    assert len(hits) == 3 and hits[0].chunk.doc_id == "GLBX_FY23Q3_en"
+    assert "Pricing added about 3 points" in hits[0].chunk.text
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].dense is not None and hits[0].lexical is not None
+
+
+def test_english_question_finds_chinese_passage_through_the_glossary(retriever: Retriever) -> None:
+    q = "What was the backlog and how much did it grow year over year?"
+    scope = retriever.scope("SMPL " + q)
+    with_glossary = retriever.retrieve(q, top_k=1, scope=scope)
+    assert "积压订单" in with_glossary[0].chunk.text
+    plain = Retriever(retriever.index, retriever.embedder, Weights(glossary=False))
+    lexical_only = plain.retrieve(q, top_k=5, scope=scope)
+    # Without the glossary nothing lexical matches in the Chinese call: only dense (fake) scores remain.
+    assert all(h.lexical is None for h in lexical_only)
+
+
+@pytest.mark.parametrize(
+    "filters, check",
+    [
+        (Filters(ticker="acme"), lambda c: c.meta.ticker == "ACME"),
+        (Filters(company="globex"), lambda c: c.meta.company == "Globex"),
+        (Filters(period="FY2025Q4"), lambda c: c.meta.period == "FY2025Q4"),
+        (Filters(language="zh"), lambda c: c.meta.language == "zh"),
+        (Filters(section="qa"), lambda c: c.section == "qa"),
+        (Filters(role="analyst"), lambda c: any(s.role == "analyst" for s in c.speakers)),
+    ],
+)
+def test_filters_restrict_every_hit(retriever: Retriever, filters: Filters, check) -> None:
+    hits = retriever.retrieve("revenue growth margin", top_k=10, filters=filters)
+    assert hits and all(check(h.chunk) for h in hits)
+
+
+def test_scope_restricts_to_named_company(retriever: Retriever) -> None:
+    q = "How did Initech's revenue do?"
+    scope = retriever.scope(q)
+    assert scope.doc_ids == ("INIT_FY23Q3_en",)
+    assert {h.chunk.doc_id for h in retriever.retrieve(q, top_k=5, scope=scope)} == {"INIT_FY23Q3_en"}
+
+
+def test_filters_validation() -> None:
+    with pytest.raises(ValueError, match="unknown filter key"):
+        Filters.from_dict({"tickr": "X"})
+    with pytest.raises(ValueError, match="section"):
+        Filters(section="intro")
+    assert Filters.from_dict({"ticker": "KO", "period": ""}) == Filters(ticker="KO")
+
+
+def test_top_k_bounds(retriever: Retriever) -> None:
+    with pytest.raises(ValueError, match="top_k must be between 1 and 50"):
+        retriever.retrieve("x", top_k=0)
+    assert retriever.retrieve("nothing matches", top_k=2, filters=Filters(ticker="NONE")) == []
