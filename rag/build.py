@@ -16,7 +16,7 @@ from rag.embed import Embedder
 from rag.errors import IndexMismatchError, TranscriptError
 from rag.ingest import find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
-from rag.lexical import tokenize
+from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.lock import exclusive
 from rag.store import DEFAULT_APPROX_THRESHOLD, Index, check_compatible, load_index, read_manifest, write_index
 from rag.types import Chunk, Transcript
@@ -82,7 +82,8 @@ def build_index(
     index_dir = Path(index_dir)
     report = BuildReport()
     files = find_transcripts(sources)  # a missing source fails here, before anything changes
-    chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION}
+    chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION,
+                "tokenizer": TOKENIZER_VERSION}
     with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout):
         old = _previous(index_dir, embedder, rebuild)
         old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}
@@ -187,6 +188,7 @@ def _assemble(
     report: BuildReport,
 ) -> tuple[list[Chunk], list[list[str]], np.ndarray]:
     """Chunks, tokens and vectors of the new version; only chunks never embedded before are embedded."""
+    same_tokens = bool(old) and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
     # A chunk whose embedding text is unchanged keeps its vector even inside an edited transcript.
     reusable: dict[tuple[str, str], int] = {}
     if old:
@@ -206,7 +208,7 @@ def _assemble(
         for c in new_chunks:
             r = reusable.get((c.id, c.embed_text))
             chunks.append(c)
-            tokens.append(old.tokens[r] if (old and r is not None) else tokenize(c.embed_text))
+            tokens.append(old.tokens[r] if (old and r is not None and same_tokens) else tokenize(c.embed_text))
             sources.append(r)
     todo = [i for i, s in enumerate(sources) if s is None]
     dim = int(embedder.dim)

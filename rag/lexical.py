@@ -16,6 +16,9 @@ STOPWORDS = frozenset(
     我 你 他 她 它 有 个 吗 呢 吧 啊 么 什么 如何 怎么 多少 哪些 是否 能否 请问 关于""".split()
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*|[\u3400-\u4dbf\u4e00-\u9fff]+")
+_ALNUM = re.compile(r"^([a-z]{2,})(\d+[a-z]?)$")
+# Bump when tokens change: rebuilds then re-tokenise every chunk (vectors are kept).
+TOKENIZER_VERSION = 2
 
 
 @lru_cache(maxsize=1)
@@ -34,5 +37,16 @@ def tokenize(text: str) -> list[str]:
         if piece[0] >= "\u3400":
             out.extend(w for w in _jieba().lcut_for_search(piece) if w not in STOPWORDS)
         elif piece not in STOPWORDS:
-            out.append(piece)
+            out.extend(_latin(piece))
     return out
+
+
+def _latin(word: str) -> list[str]:
+    """A Latin token, plus its family name for model names ("trainium2" -> also "trainium", so
+    "Trainium" finds every generation) and a singular for plain plurals ("gpus" -> "gpu")."""
+    m = _ALNUM.match(word)
+    if m:
+        return [word, m.group(1)]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and word.isalpha():
+        return [word[:-1]]
+    return [word]

@@ -1,4 +1,4 @@
-"""Finding and normalising numbers (亿/万/billion/%/基点/basis points...) for verification and evaluation.
+"""Finding and normalising numbers (亿/万/billion/%/基点/bps...) for verification and evaluation.
 
 Numbers are the product: an answer may only state a number that a cited passage holds. `extract`
 finds every quantity in a text with its unit and scale and puts it in one normal form, so that
@@ -356,7 +356,7 @@ def _amount_from_head(t: str, m: re.Match[str]) -> _Amount | None:
     value = Decimal(num.replace(",", ""))
     before = t[start - 1] if start else ""
     letter_before = not cur and before.isascii() and before.isalpha() or (
-        before == "." and start > 1 and t[start - 2].isdigit())  # Q4, M365; v1.2.3
+        before in (".", "'", "’") and start > 1 and t[start - 2].isalnum())  # Q4, M365, v1.2.3, Q4'25
     if sign and (before.isascii() and before.isalnum() or before in ("%", ")", "]", "）")):
         sign, start = None, start + 1  # GPT-4, K-12 (letter_before is set); "2%-3%" is a dash
     if (sign or m.group("csign") or "") in ("-", "−"):

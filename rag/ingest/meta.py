@@ -38,6 +38,7 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     re.compile(_L + r"Q(?P<q>[1-4])\s+(?P<y>\d{4})" + _R, re.I),
     re.compile(_L + r"(?P<y>\d{4})\s*Q(?P<q>[1-4])" + _R, re.I),
     re.compile(r"(?P<y>\d{4}|\d{2})\s*财年\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
+    re.compile(_L + r"FY\s?'?(?P<y>\d{4}|\d{2})\s*(?:财年)?\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)", re.I),
     re.compile(r"(?P<y>\d{4})\s*年\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
     re.compile(
         _L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter"
