@@ -61,7 +61,7 @@ class Assistant:
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.index, self.embedder, self.weights)
-        self.extractive = Extractive(self.index.idf, min_score=self.min_score)
+        self.extractive = Extractive(self.index.idf, self.index.doc_freq.__getitem__, min_score=self.min_score)
 
     @property
     def backends(self) -> list[str]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rag.glossary import translations
+from rag.glossary import groups, is_aspect
 from rag.scope import Catalog, detect
 from rag.text_lang import language
 
@@ -28,14 +28,21 @@ _ELLIPTIC_EN = re.compile(r"^\s*(and|what about|how about|what of|same for|and f
 _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
 
 
-def is_elliptical(question: str) -> bool:
-    """Explicitly continuing questions ("And sequentially?", "那环比呢？"), or short ones that name
-    no metric of their own ("Why?", "多少？")."""
+def continues(question: str) -> bool:
+    """Explicitly continuing: "And sequentially?", "What about ...", "那环比呢？"."""
     q = question.strip()
-    if _ELLIPTIC_EN.search(q) or _ELLIPTIC_ZH.search(q):
+    return bool(_ELLIPTIC_EN.search(q) or _ELLIPTIC_ZH.search(q))
+
+
+def is_elliptical(question: str) -> bool:
+    """Questions that lean on the previous one: explicitly continuing, or short ones naming no
+    metric of their own ("同比变化了多少？", "Why?"). A short question that names a metric
+    ("营业利润率是多少？") asks something new about the same company."""
+    q = question.strip()
+    if continues(q):
         return True
-    short = len(re.sub(r"[\s？?。，,！!]", "", q)) <= 8 if language(q) == "zh" else len(q.split()) <= 4
-    return short and not translations(q)
+    short = len(re.sub(r"[\s？?。，,！!]", "", q)) <= 12 if language(q) == "zh" else len(q.split()) <= 6
+    return short and not any(not is_aspect(g) for g in groups(q))
 
 
 def _swap(prev: str, question: str) -> str | None:
@@ -63,14 +70,14 @@ def _named(question: str, catalog: Catalog, lang: str) -> tuple[str | None, str 
 
 
 def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
-    if is_elliptical(question):
+    lang = language(question)
+    company, period = _named(question, catalog, lang)
+    if continues(question) or (company is None and is_elliptical(question)):
         swapped = _swap(prev, question)
         if swapped is not None:
             return swapped
         # Keep the earlier question as context: its company, period and metric stay in the query.
         return f"{prev.rstrip()} {question.strip()}"
-    lang = language(question)
-    company, period = _named(question, catalog, lang)
     prev_company, prev_period = _named(prev, catalog, lang)
     carry = [x for x, have in ((prev_company, company), (prev_period, period)) if x and not have]
     if not carry:

@@ -20,12 +20,12 @@ capital expenditures, capital expenditure, capex, capital spending | 资本支�
 free cash flow | 自由现金流
 cash flow | 现金流
 guidance, outlook, forecast | 指引, 展望, 预期, 预测
-year over year, year-over-year, yoy, compared to last year | 同比
-quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq | 环比
-basis points, bps, basis point | 基点
-percentage points, percentage point | 个百分点, 百分点
-growth, grow, grew, growing, increase, increased, up | 增长, 增加, 上升, 提升
-decline, declined, decrease, down | 下降, 减少, 下滑
+~year over year, year-over-year, yoy, compared to last year | 同比
+~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq | 环比
+~basis points, bps, basis point | 基点
+~percentage points, percentage point | 个百分点, 百分点
+~growth, grow, grew, growing, increase, increased, up | 增长, 增加, 上升, 提升
+~decline, declined, decrease, down | 下降, 减少, 下滑
 customers, customer | 客户, 用户
 chips, chip | 芯片
 robots, robot, robotics | 机器人
@@ -54,9 +54,41 @@ depreciation | 折旧
 efficiency, efficiencies | 效率
 profitability | 盈利能力
 margin | 利润率
-quarter, fourth quarter, q4 | 季度, 第四季度
-fiscal year, full year | 财年, 全年
-analyst | 分析师
+~quarter, fourth quarter, q4 | 季度, 第四季度
+~fiscal year, full year | 财年, 全年
+~analyst | 分析师
+shipped, shipping, ship, shipments, delivered, deliver, deliveries | 发货, 交付, 出货
+launch, launched, launches, release, released | 推出, 发布
+plan, plans, planned | 计划
+price, prices, pricing | 价格, 定价
+business, businesses | 业务
+employees, workers, staff | 员工
+double, doubled, twice, two times | 翻倍, 两倍
+times, fold | 倍
+organic | 有机
+volume, volumes, unit case volume | 销量, 单位箱销量
+market share, value share | 市场份额, 份额
+shopping, purchase, purchases, buy | 购物, 购买
+frequency | 频率
+delivery speed, delivery speeds, shipping speed | 配送速度
+grocery, groceries, fresh | 生鲜, 杂货, 日常必需品
+agents, agentic, agent | 智能代理, 代理
+supply chain | 供应链
+consumer, consumers | 消费者, 客户
+annualized, annual run rate, run rate | 年化
+combined, together, in total | 合计, 总计, 合共
+quick commerce | 快速商务, 即时零售
+same-day delivery, same day delivery | 当日达
+china | 中国
+india | 印度
+united states, u.s. | 美国
+europe | 欧洲
+japan | 日本
+asia | 亚洲
+agreement, deal, partnership | 协议, 合作
+power | 电力
+advantage, advantages, edge | 优势
+~change, changed | 变化
 """
 
 
@@ -66,6 +98,7 @@ def _table() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, tuple[str, ...
     mapping: dict[str, set[str]] = {}
     phrases: dict[str, set[str]] = {}
     for row in _ROWS.strip().splitlines():
+        row = row.lstrip("~")
         en_part, zh_part = row.split("|")
         en = [t.strip().lower() for t in en_part.split(",") if t.strip()]
         zh = [t.strip() for t in zh_part.split(",") if t.strip()]
@@ -78,36 +111,52 @@ def _table() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, tuple[str, ...
     return frozen, ordered
 
 
+@lru_cache(maxsize=1)
+def aspects() -> frozenset[str]:
+    """Terms (rows marked `~`) that qualify a metric (同比, basis points, Q4) rather than name one."""
+    out: set[str] = set()
+    for row in _ROWS.strip().splitlines():
+        if row.startswith("~"):
+            out.update(t.strip().lower() for t in re.split(r"[,|]", row[1:]) if t.strip())
+    return frozenset(out)
+
+
+def is_aspect(group: tuple[str, ...]) -> bool:
+    return group[0].lower() in aspects()
+
+
+def _pattern(term: str) -> re.Pattern[str]:
+    """Latin terms match as whole words ("ai" not inside "trainium"); Chinese terms as substrings."""
+    if re.search(r"[\u4e00-\u9fff]", term):
+        return re.compile(re.escape(term))
+    return re.compile(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z0-9])")
+
+
+def mask(text: str, term: str) -> str:
+    """`text` (lower-cased) with occurrences of `term` blanked out."""
+    return _pattern(term).sub(" ", text.lower())
+
+
 def groups(text: str) -> list[tuple[str, ...]]:
     """For each glossary term in `text`: the term and its other-language equivalents."""
     zh_map, en_phrases = _table()
-    lower = text.lower()
     out: list[tuple[str, ...]] = []
-    taken = lower
-    for phrase, targets in en_phrases:  # longest first; a matched phrase is not matched again inside
-        if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", taken):
-            out.append((phrase, *targets))
-            taken = taken.replace(phrase, " ")
-    for term in sorted(zh_map, key=len, reverse=True):
-        if term in taken:
-            out.append((term, *zh_map[term]))
-            taken = taken.replace(term, " ")
+    taken = text.lower()
+    # Longest first; a matched term is blanked so it is not matched again inside a longer one.
+    candidates = [(p, t) for p, t in en_phrases] + sorted(zh_map.items(), key=lambda kv: -len(kv[0]))
+    for term, targets in sorted(candidates, key=lambda kv: -len(kv[0])):
+        if _pattern(term).search(taken):
+            out.append((term, *targets))
+            taken = mask(taken, term)
     return out
 
 
 def translations(text: str) -> list[str]:
     """Other-language terms for glossary terms found in `text` (English phrases or Chinese words)."""
-    zh_map, en_phrases = _table()
-    lower = text.lower()
     out: dict[str, None] = {}
-    for phrase, targets in en_phrases:
-        if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", lower):
-            for t in targets:
-                out.setdefault(t, None)
-    for term, targets in zh_map.items():
-        if term in text:
-            for t in targets:
-                out.setdefault(t, None)
+    for g in groups(text):
+        for t in g[1:]:
+            out.setdefault(t, None)
     return list(out)
 
 

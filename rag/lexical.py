@@ -17,8 +17,10 @@ STOPWORDS = frozenset(
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*|[\u3400-\u4dbf\u4e00-\u9fff]+")
 _ALNUM = re.compile(r"^([a-z]{2,})(\d+[a-z]?)$")
+_NOT_PLURAL = frozenset("bonus status plus minus focus versus campus census virus surplus stimulus consensus "
+                        "corpus radius nexus thus always perhaps whereas".split())
 # Bump when tokens change: rebuilds then re-tokenise every chunk (vectors are kept).
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 
 @lru_cache(maxsize=1)
@@ -44,9 +46,12 @@ def tokenize(text: str) -> list[str]:
 def _latin(word: str) -> list[str]:
     """A Latin token, plus its family name for model names ("trainium2" -> also "trainium", so
     "Trainium" finds every generation) and a singular for plain plurals ("gpus" -> "gpu")."""
+    if word.endswith("'s"):
+        word = word[:-2]  # possessive: "aws's" is "aws"
     m = _ALNUM.match(word)
     if m:
         return [word, m.group(1)]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and word.isalpha():
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "is", "ous")) and word.isalpha() \
+            and word not in _NOT_PLURAL:
         return [word[:-1]]
     return [word]
