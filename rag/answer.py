@@ -280,8 +280,15 @@ def unsupported_numbers(answer: str, passages: dict[int, str]) -> list[str]:
 
 def _drop_unsupported(answer: str, passages: dict[int, str]) -> str:
     """The answer without the claims whose numbers their cited passages do not hold."""
-    kept = []
+    kept: list[str] = []
+    keep_prev = False
     for claim, ns in _segments(answer):
-        if not unsupported_numbers(claim + "".join(f"[{n}]" for n in sorted(ns)), passages):
-            kept.append(claim.strip() + "".join(f" [{n}]" for n in sorted(ns)))
-    return " ".join(k for k in kept if k).strip()
+        # Punctuation after a claim's markers ("... 31% [1].") belongs to that claim.
+        lead = re.match(r"^\s*[.。,，;；!！?？]*", claim).group(0)
+        if keep_prev and lead.strip():
+            kept[-1] += lead.strip()
+        body = claim[len(lead):].strip()
+        keep_prev = bool(body) and not unsupported_numbers(body + "".join(f"[{n}]" for n in sorted(ns)), passages)
+        if keep_prev:
+            kept.append(body + "".join(f" [{n}]" for n in sorted(ns)))
+    return " ".join(kept).strip()
