@@ -23,11 +23,17 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(default=350, ge=50, le=480)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
     # 16 measured ~15% faster than 32 for ~240-token Chinese chunks on 2 cores.
+    embed_batch_size: int = Field(default=16, ge=1, le=512)
     # Below this extractive sentence score the assistant abstains (see rag/extractive.py).
     answer_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1, le=50)
+    # The local GGUF for the llama-cpp backend, inside model_cache_dir (provisioned by `make llm`).
     llm_gguf: str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-    embed_batch_size: int = Field(default=16, ge=1, le=512)
+    # The chat service (`rag serve`, `make run`).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Bearer token for POST /admin/reindex; the endpoint is disabled while this is unset.
+    admin_token: str | None = None
 
 
 def get_settings() -> Settings:
