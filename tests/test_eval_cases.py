@@ -1,0 +1,67 @@
+"""The checker for the hand-written eval cases: every gold quote is in its document and every gold
+number is stated near it; the case sets meet the required counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.evaluate import load_cases
+from rag.ingest import read_transcript
+from rag.numbers import extract, parse, same
+from tests.conftest import SEEDS, SHARED_TRANSCRIPTS
+
+CASES = Path(__file__).resolve().parent.parent / "eval" / "cases"
+ALL = load_cases([CASES])
+
+
+def _doc_path(doc_id: str) -> Path:
+    for folder in (SEEDS, SHARED_TRANSCRIPTS):
+        p = folder / f"{doc_id}.txt"
+        if p.exists():
+            return p
+    pytest.skip(f"{doc_id}: its transcript is absent (../shared missing?)")
+
+
+def test_case_sets_meet_the_required_counts() -> None:
+    seed = [c for c in ALL if c.file == "seed.jsonl"]
+    shared = [c for c in ALL if c.file == "shared.jsonl"]
+    assert len(seed) >= 50 and len(shared) >= 60
+    for group in (seed, shared):
+        assert sum(not c.answerable for c in group) >= 8
+        assert {"zh", "en"} <= {c.lang for c in group}
+    assert sum("follow-up" in c.tags for c in seed) >= 1
+    assert all(c.history for c in ALL if "follow-up" in c.tags)
+    if SHARED_TRANSCRIPTS.is_dir():
+        files = {p.stem for p in SHARED_TRANSCRIPTS.glob("*.txt")}
+        assert files <= {c.gold_doc for c in shared}, "every shared transcript has cases"
+        assert any("q&a" in c.tags for c in shared) and any("prepared-remarks" in c.tags for c in shared)
+
+
+def test_case_fields_are_consistent() -> None:
+    for c in ALL:
+        assert c.lang in ("zh", "en") and c.lang in c.tags, c.id
+        if c.answerable:
+            assert c.gold_doc and c.gold_quote, c.id
+        else:
+            assert c.gold_doc is None and not c.gold_numbers and "unanswerable" in c.tags, c.id
+        for g in c.gold_numbers:
+            parse(g)  # raises naming the string when the notation is not understood
+
+
+@pytest.mark.parametrize("case", [c for c in ALL if c.answerable], ids=lambda c: c.id)
+def test_gold_quote_and_numbers_are_in_the_document(case) -> None:
+    text = read_transcript(_doc_path(case.gold_doc)).text
+    i = text.find(case.gold_quote)
+    assert i >= 0, f"{case.id}: gold_quote not in {case.gold_doc}"
+    around = extract(text[max(0, i - 300): i + len(case.gold_quote) + 300])
+    for g in case.gold_numbers:
+        assert any(same(parse(g), q) for q in around), f"{case.id}: {g} not stated near the gold quote"
+
+
+def test_cases_are_valid_json_lines() -> None:
+    for f in CASES.glob("*.jsonl"):
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            assert not line.strip() or isinstance(json.loads(line), dict), f"{f.name}:{n}"
