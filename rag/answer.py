@@ -13,7 +13,7 @@ from rag.embed import Embedder
 from rag.extractive import Extractive, Pick
 from rag.followup import rewrite
 from rag.lexical import tokenize
-from rag.llm import NOT_IN_SOURCES
+from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
 from rag.retrieve import Filters, Retriever, Weights
 from rag.scope import Scope
@@ -140,13 +140,23 @@ class Assistant:
         gen = self.generators[backend]
         sources = [_source(i + 1, h) for i, h in enumerate(hits)]
         parts: list[str] = []
-        for delta in gen.generate(question, sources, lang):
-            parts.append(delta)
-            if on_delta is not None:
-                on_delta(delta)
+        try:
+            for delta in gen.generate(question, sources, lang):
+                parts.append(delta)
+                if on_delta is not None:
+                    on_delta(delta)
+        except GeneratorError as e:
+            # The LLM is down or broke mid-answer: the user still gets the extractive answer.
+            fallback = self._extractive(question, lang, hits, scope, common)
+            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced",
+                             "unsupported": (), "error": str(e)})
         raw = "".join(parts).strip()
         if not raw or NOT_IN_SOURCES in raw:
             return self._abstain(lang, scope, hits, backend, common)
+        if not re.search(r"\w", _MARKER.sub("", raw)):
+            # Markers with nothing around them ("[1] [2]") answer nothing.
+            fallback = self._extractive(question, lang, hits, scope, common)
+            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced"})
         by_n = {s.n: s.text for s in sources}
         bad = unsupported_numbers(raw, by_n)
         text, repair = raw, None

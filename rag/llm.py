@@ -363,5 +363,5 @@ class LlamaCppGenerator:
                     content = (choices[0].get("delta") or {}).get("content") if choices else None
                     if content:
                         yield content
-            except ValueError as exc:  # e.g. "Requested tokens (5000) exceed context window of 4096"
+            except (ValueError, RuntimeError) as exc:  # e.g. "Requested tokens (5000) exceed context window of 4096"
                 raise GeneratorError(f"llama.cpp cannot answer with {self.model_path.name}: {exc}") from exc

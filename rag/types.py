@@ -193,6 +193,7 @@ class Answer:
     repair: str | None = None  # None, "repaired" (unsupported sentences dropped) or "replaced" (extractive)
     unsupported: tuple[str, ...] = ()  # numbers an LLM wrote that no cited passage holds
     scope: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # why an LLM backend's answer was not used (it failed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,5 +208,6 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],
             "scope": self.scope,
+            "error": self.error,
             "timings_ms": self.timings_ms,
         }

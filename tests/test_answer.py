@@ -189,3 +189,23 @@ def test_unsupported_numbers_by_claim() -> None:
     assert unsupported_numbers("Margin was 31% [1].", passages) == ["31%"]  # cites the wrong passage
     assert unsupported_numbers("Revenue grew 8%.", passages) == ["8%"]  # no citation at all
     assert unsupported_numbers("营收为125亿美元 [1]。", passages) == []  # same value, other notation
+
+
+class BrokenLLM:
+    name = "broken"
+
+    def generate(self, question: str, sources: list[Source], lang: str) -> Iterator[str]:
+        from rag.llm import GeneratorError
+
+        yield "Operating margin"
+        raise GeneratorError("http://127.0.0.1:9/v1/chat/completions: connection refused")
+
+
+def test_failing_llm_falls_back_to_the_extractive_answer(corpus) -> None:
+    r = _assistant(corpus, broken=BrokenLLM()).ask("What was Hooli's operating margin?", backend="broken")
+    assert r.repair == "replaced" and "connection refused" in (r.error or "") and "31%" in r.answer
+
+
+def test_markers_without_words_are_replaced(corpus) -> None:
+    r = _assistant(corpus, scripted=ScriptedLLM("[1] [2]")).ask("What was Hooli's operating margin?", backend="scripted")
+    assert r.repair == "replaced" and "31%" in r.answer
