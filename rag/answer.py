@@ -125,7 +125,7 @@ class Assistant:
         return out
 
     def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict) -> Answer:
-        picks = self.extractive.pick(question, hits, self._skip_terms(scope))
+        picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         text, citations = _compose(picks, lang)

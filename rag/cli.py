@@ -225,6 +225,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 1 if fails else 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    settings.host = args.host or settings.host
+    settings.port = args.port or settings.port
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("api").setLevel(args.log_level.upper())
+    print(f"serving http://{settings.host}:{settings.port}/ (index {settings.index_dir})", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings, reload_interval=args.reload_interval), host=settings.host, port=settings.port,
+                log_level=args.log_level, timeout_graceful_shutdown=5)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Earnings-call Q&A assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -278,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--thresholds", default=str(PROJECT_ROOT / "eval" / "thresholds.toml"))
     e.add_argument("--no-baseline", action="store_true", help="skip the fixed-size-chunk baseline")
     e.set_defaults(func=_cmd_eval)
+
+    v = sub.add_parser("serve", help="start the chat service (web page, /chat, OpenAI-compatible /v1)")
+    v.add_argument("--host", default=None, help="default: 127.0.0.1, or RAG_HOST")
+    v.add_argument("--port", type=int, default=None, help="default: 8000, or RAG_PORT")
+    v.add_argument("--index-dir", type=Path, default=None, help="default: index/, or RAG_INDEX_DIR")
+    v.add_argument("--reload-interval", type=float, default=1.0,
+                   help="seconds between checks for a replaced index (0: no live reload)")
+    v.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    v.set_defaults(func=_cmd_serve)
     return p
 
 

@@ -23,7 +23,9 @@ _STRONG_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("count", re.compile(r"how many|number of|多少[个颗台家位名款项只]|几[个颗台家]", re.I)),
     ("multiple", re.compile(r"how many times|\btimes (?:more|higher|larger|as)|几倍|多少倍", re.I)),
     ("money", re.compile(r"金额|多少钱|多少美元|how many dollars|what amount|dollar amount|how much money", re.I)),
-    ("year", re.compile(r"\bwhen\b|which year|what year|何时|什么时候|哪一年|哪年", re.I)),
+    ("year", re.compile(r"^\s*when\b|\bwhen (?:will|did|does|do|is|was|are|were|can|should)\b|which year|"
+                        r"what year|何时|什么时候|哪一年|哪年|哪些年|年份", re.I)),
+    ("number", re.compile(r"how (?:much|many|large|big|fast|high|low)|多少|多大|多高|多快|几", re.I)),
 ]
 _WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("percent", re.compile(
@@ -31,17 +33,38 @@ _WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
         r"quarter[- ]over[- ]quarter|sequential|share of|增长|同比|环比|比例|占比|利润率|毛利率|下降|提升|上升", re.I)),
     ("money", re.compile(
         r"\$|dollars?|revenue|sales|capex|capital expenditure|spend|cash|income|profit|cost|expense|"
-        r"billion|million|how much|美元|人民币|亿|资本支出|收入|营收|利润|现金|金额|支出|成本|费用|规模", re.I)),
+        r"billion|million|how much|obligations?|\brpo\b|backlog|ebitda|consideration|dividends?|"
+        r"free cash flow|repurchases?|buybacks?|authori[sz]ation|美元|人民币|亿|资本支出|收入|营收|利润|现金|金额|支出|成本|费用|规模", re.I)),
     ("count", re.compile(r"\bnumber\b|数量|规模", re.I)),
     ("multiple", re.compile(r"\btimes\b|multiple|倍", re.I)),
 ]
 # Question words and fillers that carry no content to match.
 _QUESTION_WORDS = frozenset(
     """how much many what which when who whom why did does do say said tell talk comment mention was were is are
-    company management call expect expects expected give gave provide update so far far current currently
-    多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候""".split()
+    company management call give gave provide update so far far current currently
+    多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
+    多大 多长 多久 多高 多快 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右""".split()
 )
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
+# Period words scope a question (they pick the call); they are not content to find in a sentence.
+_PERIOD_WORDS = re.compile(
+    r"(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
+    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfiscal\b"
+    r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
+
+
+def _proper_names(question: str) -> set[str]:
+    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO),
+    not counting its first word."""
+    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*)", question)
+    first = re.match(r"\s*([A-Za-z]+)", question)
+    out: set[str] = set()
+    for w in words:
+        if first and w == first.group(1):
+            continue
+        out.update(tokenize(w))
+    return out
 # Aspect terms that ask for a change over time; a sentence answering must express one.
 _COMPARISON = frozenset(
     "year over year|year-over-year|yoy|compared to last year|quarter over quarter|quarter-over-quarter|"
@@ -51,10 +74,19 @@ _COMPARISON = frozenset(
 _AMOUNT_KINDS = {"money", "count"}
 
 
+_WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
+_QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
+
+
 def expected_kinds(question: str) -> tuple[set[str], set[str]]:
-    """(kinds a number in the answer must have, kinds that are merely likely)."""
+    """(kinds a number in the answer must have, kinds that are merely likely). "number" stands
+    for any quantity: "how much did it grow" wants one, of whatever unit."""
     strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
     weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
+    if weak and _WHAT_WAS.search(question):
+        strong.add("number")  # "What was the operating margin?" is answered by a number
+    if "number" in strong and len(strong) > 1:
+        strong.discard("number")
     if "pp" in strong:
         strong.discard("percent")  # "how many basis points" wants points, not a percentage
         weak.discard("percent")
@@ -66,6 +98,8 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
 def _matches(have: frozenset[str], wanted: set[str]) -> bool:
     if not wanted:
         return False
+    if "number" in wanted:
+        wanted = (wanted - {"number"}) | _QUANTITIES
     if wanted & _AMOUNT_KINDS:
         wanted = wanted | _AMOUNT_KINDS
     if "percent" in wanted:
@@ -78,6 +112,7 @@ class Term:
     group: tuple[str, ...]  # a question term and its equivalents (glossary translations)
     weight: float
     content: bool = True  # names what is asked about (not an aspect like 同比 or Q4)
+    focal: bool = False  # may be the focus: a metric, a name, a Chinese word (not "report", "imply")
     comparison: bool = False  # asks for a change over time (同比, growth): the answer must make one
 
 
@@ -94,9 +129,10 @@ class Extractive:
 
     name = "extractive"
 
-    def __init__(self, idf, df, min_score: float = 0.35, max_sentences: int = 2) -> None:
+    def __init__(self, idf, df, min_score: float = 0.35, max_sentences: int = 2, min_coverage: float = 0.15) -> None:
         self.idf = idf
         self.df = df
+        self.min_coverage = min_coverage
         self.min_score = min_score
         self.max_sentences = max_sentences
 
@@ -104,34 +140,57 @@ class Extractive:
         """Weighted term groups of the question: glossary groups (a term and its translations) and
         the remaining content tokens. Scoping words (company names, periods) are skipped."""
         out: list[Term] = []
-        rest = question.lower()
-        for g in groups(question):
-            toks = [t for m in g for t in tokenize(m)]
+        rest = _PERIOD_WORDS.sub(" ", question.lower())
+        for g in groups(rest):
             rest = mask(rest, g[0])
-            if not toks or g[0].lower() in skip:
+            if g[0].lower() in skip:
+                continue
+            weight = self._group_weight(g)
+            if weight is None:
                 continue
             aspect = is_aspect(g)
             # Aspects (同比, basis points, Q4) qualify the metric: they count, but less.
-            out.append(Term(g, max(self.idf(t) for t in toks) * (0.4 if aspect else 1.0),
-                            content=not aspect, comparison=g[0].lower() in _COMPARISON))
+            out.append(Term(g, weight * (0.4 if aspect else 1.0), content=not aspect, focal=not aspect,
+                            comparison=g[0].lower() in _COMPARISON))
         raw = tokenize(rest)
         # The tokenizer adds a family name for model names ("trainium3" -> "trainium") so passages
         # match every generation; the question's own term is the exact generation.
         families = {t for t in raw if any(o != t and o.startswith(t) and o[len(t):][:1].isdigit() for o in raw)}
+        names = _proper_names(question)
         for tok in dict.fromkeys(raw):
-            if tok in families:
+            if tok in families or tok in skip or tok in _QUESTION_WORDS or tok.isdigit():
                 continue
-            if tok in skip or tok in _QUESTION_WORDS or tok.isdigit() or (len(tok) < 2 and not _CJK.match(tok)):
+            if len(tok) < 2:  # single letters and single Chinese characters (年, 中) carry no topic
                 continue
             known = self.df(tok) > 0
             # A word no passage in the index uses is likely the asker's paraphrase: it weighs less
-            # and cannot be the focus. (Glossary metrics above stay eligible: a metric no passage
-            # names, such as 净利润, is exactly what the transcripts don't say.)
-            out.append(Term((tok,), self.idf(tok) * (1.0 if known else 0.25), content=known))
+            # and cannot be the focus. Only names (capitalised words, acronyms, model names) and
+            # Chinese words can be the focus; ordinary English words ("report", "imply") cannot.
+            focal = known and (tok in names or bool(_CJK.match(tok)) or any(c.isdigit() for c in tok))
+            out.append(Term((tok,), self.idf(tok) * (1.0 if known else 0.25), content=known, focal=focal))
         return out
 
-    def pick(self, question: str, hits: list[Hit], skip: set[str] = frozenset()) -> list[Pick]:
+    def _group_weight(self, group: tuple[str, ...]) -> float | None:
+        """How informative a glossary concept is where the index uses it: the least specific of its
+        present phrasings (so "revenue" stays common even though "top line" is rare); a concept the
+        index never mentions gets the highest weight, which makes it the focus, and the answer
+        abstains (the transcripts don't speak of it)."""
+        weights = []
+        for member in group:
+            toks = tokenize(member)
+            if toks and all(self.df(t) > 0 for t in toks):
+                weights.append(sum(self.idf(t) for t in toks) / len(toks))
+        if weights:
+            return min(weights)
+        toks = [t for m in group for t in tokenize(m)]
+        return max((self.idf(t) for t in toks), default=None)
+
+    def pick(self, question: str, hits: list[Hit], skip: set[str] = frozenset(),
+             reasons: dict[tuple[int, int], str] | None = None, forward: bool = False) -> list[Pick]:
         """The best sentences (at most `max_sentences`), or [] when none answers well enough.
+
+        `forward`: the question asks about a period after the call, so only a forward-looking
+        sentence (guidance, "we expect") can answer it.
 
         A sentence can answer only if its passage mentions the question's most specific content term
         (the focus) and the sentence covers it or half of the weighted terms; if the question asks
@@ -144,11 +203,18 @@ class Extractive:
             return []
         terms = self._terms(question, {s.lower() for s in skip})
         total = sum(t.weight for t in terms) or 1.0
-        content = [t for t in terms if t.content]
-        focus = max(content, key=lambda t: t.weight).group if content else None
+        # The focus: the question's most specific metric if it names one (a glossary concept is
+        # the surest sign of what is asked), else its most specific name or Chinese word.
+        # Both may be given ("adjusted EBITDA and margin"): a sentence must mention one of them.
+        metrics = [t for t in terms if t.focal and len(t.group) > 1]
+        names = [t for t in terms if t.focal and len(t.group) == 1]
+        foci = [max(ts, key=lambda t: t.weight).group for ts in (metrics, names) if ts]
+        focus = tuple(dict.fromkeys(m for g in foci for m in g)) if foci else None
         comparisons = [t.group for t in terms if t.comparison]
         models = _model_names(question)
         years = _years(question)
+        quarters = _quarters(question)
+        full_year = bool(_FULL_YEAR.search(question)) and not quarters
         strong, weak = expected_kinds(question)
         top = max(h.score for h in hits) or 1.0
         scored: list[Pick] = []
@@ -157,10 +223,16 @@ class Extractive:
             passage_low = hit.chunk.text.lower()
             passage_tokens = set(tokenize(hit.chunk.text))
             if focus is not None and not _covers(focus, passage_low, passage_tokens):
+                if reasons is not None:
+                    reasons[(hit.chunk.start, hit.chunk.end)] = f"passage lacks the focus term {focus[0]!r}"
                 continue
             context = ""  # the previous answer sentence: "这里使用了50万颗芯片" follows "Project Rainier 是..."
+            # The analyst's own words (questions, and the statements around them) answer nothing,
+            # unless the question asks what the analyst said.
+            about_analyst = bool(_ABOUT_ANALYST.search(question))
+            asked = "" if about_analyst else re.sub(r"\s+", "", hit.chunk.question or "")
             for sent in split(hit.chunk.text, hit.chunk.start):
-                if sent.is_question:
+                if (sent.is_question and not about_analyst) or (asked and re.sub(r"\s+", "", sent.text) in asked):
                     context = ""
                     continue
                 low = sent.text.lower()
@@ -170,15 +242,30 @@ class Extractive:
                 in_sent = [t for t in terms if _covers(t.group, low, sent_tokens)]
                 in_passage = [t for t in terms if t not in in_sent and _covers(t.group, passage_low, passage_tokens)]
                 coverage = (sum(t.weight for t in in_sent) + 0.5 * sum(t.weight for t in in_passage)) / total
-                if focus is not None and not _covers(focus, local_low, local_tokens):
-                    continue
-                if comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
-                    continue
-                if _other_model(models, sent_tokens) or _other_years(years, sent.text):
-                    continue
                 quantities = extract(sent.text)
                 have = frozenset(q.kind for q in quantities)
-                if strong and not _matches(have, strong):
+                why = None
+                # A metric must be in the sentence itself; a name may come from the sentence before.
+                focus_here = (local_low, local_tokens)
+                if focus is not None and not _covers(focus, *focus_here):
+                    why = f"lacks the focus term {focus[0]!r}"
+                elif coverage < self.min_coverage:
+                    why = f"covers too little of the question ({coverage:.2f})"
+                elif forward and not _FORWARD.search(sent.text):
+                    why = "the question asks about a later period; the sentence is not guidance"
+                elif full_year and _quarters(sent.text) and not _FULL_YEAR.search(sent.text):
+                    why = "the question asks about a full year; the sentence about a quarter"
+                elif comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
+                    why = "makes no comparison (同比/year over year...)"
+                elif _other_model(models, sent_tokens):
+                    why = "names another model generation"
+                elif _other_years(years, sent.text) or _other_quarters(quarters, sent.text):
+                    why = "speaks of another year or quarter"
+                elif strong and not _matches(have, strong):
+                    why = f"holds no number of kind {sorted(strong)}"
+                if why is not None:
+                    if reasons is not None:
+                        reasons[(sent.start, sent.end)] = why
                     continue
                 # A wanted kind of number counts fully when the question demands it, a little when it
                 # only hints at it; a numberless sentence rarely answers a question about numbers.
@@ -188,7 +275,11 @@ class Extractive:
                     num = 0.1 if _matches(have, weak) else (-0.1 if not have else 0.0)
                 else:
                     num = 0.0
-                score = 0.6 * coverage + num + 0.15 * prior
+                # Naming the quarter or year the question asks about is a sign of the right sentence
+                # ("仅第四季度我们就环比增加了 1.2 吉瓦" for "And in the fourth quarter alone?").
+                when = 0.1 if quarters & _quarters(sent.text) else 0.0
+                when += 0.05 if years & _years_in(sent.text) else 0.0
+                score = 0.6 * coverage + num + 0.15 * prior + when
                 scored.append(Pick(hit, sent, score, have))
         scored.sort(key=lambda p: -p.score)
         if not scored or scored[0].score < self.min_score:
@@ -225,20 +316,48 @@ def _other_model(models: dict[str, set[str]], sent_tokens: set[str]) -> bool:
     return False
 
 
+_YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d{2}(?![\d%])|(?:\bFY|\bfiscal(?: year)?)\s?'?(\d{2})(?!\d)", re.I)
+_QUARTER = re.compile(
+    r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第([一二三四1-4])(?:财季|季度|季)"
+    r"|\b(march|june|september|december)(?:\s+\d{4})?[- ]quarter", re.I)
+# Month-named quarters (Apple's "March quarter") are told apart from numbered ones by an offset.
+_Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
+            "march": 13, "june": 16, "september": 19, "december": 22}
+_FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
+_FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|预计|预期|指引|展望|将", re.I)
+
+
+def _years_in(text: str) -> set[int]:
+    out = set()
+    for m in _YEAR.finditer(text):
+        out.add(2000 + int(m.group(1)) if m.group(1) else int(m.group(0)))
+    return out
+
+
 def _years(question: str) -> set[int]:
-    years = {int(y) for y in re.findall(r"(?<!\d)(?:19|20)\d{2}(?!\d)", question)}
-    period = normalize_period(question)
-    if period:
-        years.add(int(period[2:6]))
-    return years
+    return _years_in(question)
 
 
 def _other_years(years: set[int], sentence: str) -> bool:
     """The sentence speaks of years, none of which the question asks about."""
     if not years:
         return False
-    said = {int(y) for y in re.findall(r"(?<!\d)(?:19|20)\d{2}(?!\d)", sentence)}
+    said = _years_in(sentence)
     return bool(said) and not said & years
+
+
+def _quarters(text: str) -> set[int]:
+    out = set()
+    for m in _QUARTER.finditer(text):
+        g = next(x for x in m.groups() if x)
+        out.add(int(g) if g.isdigit() else _Q_WORDS[g.lower()])
+    return out
+
+
+def _other_quarters(quarters: set[int], sentence: str) -> bool:
+    """The sentence names quarters, none of which the question asks about (Q4 guidance for a Q3 question)."""
+    said = _quarters(sentence)
+    return bool(quarters and said) and not said & quarters
 
 
 def _covers(group: tuple[str, ...], sent_lower: str, sent_tokens: set[str]) -> bool:
@@ -246,9 +365,10 @@ def _covers(group: tuple[str, ...], sent_lower: str, sent_tokens: set[str]) -> b
         if re.search(r"[\u4e00-\u9fff]", term):
             if term in sent_lower:
                 return True
-        elif " " in term or "-" in term:
-            if re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", sent_lower):
+        else:
+            # Latin terms by their tokens, so plurals and word order do not matter
+            # ("remaining performance obligations" / "remaining performance obligation").
+            toks = tokenize(term)
+            if toks and all(t in sent_tokens for t in toks):
                 return True
-        elif term in sent_tokens:
-            return True
     return False

@@ -19,7 +19,7 @@ earnings per share, eps | 每股收益, 每股盈利
 capital expenditures, capital expenditure, capex, capital spending | 资本支出, 资本开支
 free cash flow | 自由现金流
 cash flow | 现金流
-guidance, outlook, forecast | 指引, 展望, 预期, 预测
+guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测
 ~year over year, year-over-year, yoy, compared to last year | 同比
 ~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq | 环比
 ~basis points, bps, basis point | 基点
@@ -94,20 +94,20 @@ advantage, advantages, edge | 优势
 
 @lru_cache(maxsize=1)
 def _table() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]]:
-    """(term -> other-language terms, English phrases longest first)."""
-    mapping: dict[str, set[str]] = {}
-    phrases: dict[str, set[str]] = {}
+    """(Chinese term -> its equivalents, English phrases longest first with their equivalents).
+    A term's equivalents are every other phrasing on its row, in both languages, so "eps" also
+    finds "earnings per share" and "guide" finds "expect"."""
+    zh_map: dict[str, set[str]] = {}
+    en_map: dict[str, set[str]] = {}
     for row in _ROWS.strip().splitlines():
-        row = row.lstrip("~")
-        en_part, zh_part = row.split("|")
+        en_part, zh_part = row.lstrip("~").split("|")
         en = [t.strip().lower() for t in en_part.split(",") if t.strip()]
         zh = [t.strip() for t in zh_part.split(",") if t.strip()]
-        for e in en:
-            phrases.setdefault(e, set()).update(zh)
-        for z in zh:
-            mapping.setdefault(z, set()).update(en)
-    frozen = {k: tuple(sorted(v)) for k, v in mapping.items()}
-    ordered = sorted(((k, tuple(sorted(v))) for k, v in phrases.items()), key=lambda kv: -len(kv[0]))
+        for term in en + zh:
+            target = zh_map if re.search(r"[\u4e00-\u9fff]", term) else en_map
+            target.setdefault(term, set()).update(t for t in en + zh if t != term)
+    frozen = {k: tuple(sorted(v)) for k, v in zh_map.items()}
+    ordered = sorted(((k, tuple(sorted(v))) for k, v in en_map.items()), key=lambda kv: -len(kv[0]))
     return frozen, ordered
 
 

@@ -24,6 +24,7 @@ class Scope:
     periods: tuple[str, ...] = ()
     missing_companies: tuple[str, ...] = ()  # named companies with no transcript in the index
     missing_periods: tuple[str, ...] = ()  # named periods with no transcript (of the named company)
+    ahead: bool = False  # the named period lies after the scoped calls: only guidance can answer
 
     @property
     def out_of_index(self) -> bool:
@@ -70,6 +71,26 @@ def _tickers_in(question: str, candidates: set[str]) -> set[str]:
     return found
 
 
+def _quarter_index(period: str) -> int:
+    return int(period[2:6]) * 4 + int(period[-1]) - 1
+
+
+def _guidance_docs(catalog: Catalog, tickers: set[str], period: str) -> list[str]:
+    """The latest call of each named company, when `period` lies 1-4 quarters after it."""
+    if not tickers:
+        return []
+    out = []
+    for t in tickers:
+        calls = [(m.get("period"), d) for d, m in catalog.docs.items()
+                 if (m.get("ticker") or "").upper() == t and m.get("period")]
+        if not calls:
+            continue
+        latest = max(_quarter_index(p) for p, _ in calls)
+        if 1 <= _quarter_index(period) - latest <= 4:
+            out += [d for p, d in calls if _quarter_index(p) == latest]
+    return out
+
+
 def detect(question: str, catalog: Catalog) -> Scope:
     """The scope a question names (see `Scope`)."""
     lower = question.lower()
@@ -100,7 +121,14 @@ def detect(question: str, catalog: Catalog) -> Scope:
     ]
     missing_periods: tuple[str, ...] = ()
     if periods and not docs:
-        missing_periods = periods
+        # A period after the company's latest call is what that call's guidance speaks of ("Q4
+        # guidance" asked of the Q3 call): scope to the company's calls. An earlier period, or one
+        # more than a year ahead, is a call the index does not hold.
+        later = _guidance_docs(catalog, tickers, periods[0])
+        if later:
+            docs = later
+        else:
+            missing_periods = periods
     scoped = bool(tickers or periods) and not missing
     return Scope(
         doc_ids=tuple(sorted(docs)) if scoped and docs else (),
@@ -108,4 +136,6 @@ def detect(question: str, catalog: Catalog) -> Scope:
         periods=periods,
         missing_companies=tuple(missing),
         missing_periods=missing_periods,
+        ahead=bool(periods) and not missing_periods and bool(docs)
+        and all(catalog.docs[d].get("period") not in periods for d in docs),
     )
