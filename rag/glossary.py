@@ -88,6 +88,32 @@ asia | 亚洲
 agreement, deal, partnership | 协议, 合作
 power | 电力
 advantage, advantages, edge | 优势
+paid subscribers, subscribers, subscriber, paid subscriptions | 付费用户, 付费订阅用户, 订阅用户, 订户
+users, user, active users | 用户, 活跃用户
+cross-border, cross border | 跨境
+volume, volumes, transaction volume | 交易量, 成交量, 交易额
+commercial | 商业
+global, globally, worldwide | 全球
+retention rate, retention | 续班率, 续费率, 留存率
+net revenue retention, net dollar retention, ndr | 净收入留存率, 净美元留存率
+dividend per share | 每股股息, 每股分红
+store, stores | 门店, 商店
+headcount, employees | 员工人数, 员工
+segment | 分部, 板块
+cost of revenue, cost of sales | 营业成本, 销售成本
+operating expenses, opex | 运营费用, 营业费用, 经营费用
+research and development, r&d | 研发
+sales and marketing, selling and marketing | 销售和营销, 销售及营销, 营销费用
+gross bookings, bookings | 预订额, 订单额
+churn | 流失, 流失率
+interest income | 利息收入
+net interest income | 净利息收入
+loans | 贷款
+deposits | 存款
+tax rate | 税率
+share price, stock price, shares | 股价
+weight loss, body weight | 体重下降, 体重
+trial | 试验
 ~change, changed | 变化
 """
 
