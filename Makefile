@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install model llm run test test-fast clean
+.PHONY: install model index llm run test test-fast clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,12 @@ llm: install
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install 'llama-cpp-python[server]==0.3.36'
 	$(PY) -m rag.llm_provision --model 0.5b
 
-run: model
-	@echo "Set-up done. The chat service arrives with the API issue; meanwhile try:"
-	@echo "  $(VENV)/bin/rag chunks seeds/AMZN_FY25Q4_zh.txt"
+# Incremental: embeds only transcripts that are new or changed since the last build.
+index: model
+	$(VENV)/bin/rag index --quiet
+
+run: index
+	$(VENV)/bin/rag serve
 
 test: model
 	$(PY) -m pytest
@@ -43,4 +46,4 @@ test-fast: install
 	$(PY) -m pytest -m "not model and not llm"
 
 clean:
-	rm -rf $(VENV) models index/*.tmp-*
+	rm -rf $(VENV) models eval/.index index/v-* index/.tmp-* index/CURRENT index/.lock
