@@ -26,12 +26,20 @@ def make_generators(settings: Settings) -> dict:
     }
 
 
+def make_assistant(settings: Settings, index, embedder):  # -> Assistant
+    """An assistant over a loaded index, with the backends and weights the settings name."""
+    from rag.answer import Assistant
+    from rag.retrieve import Weights
+
+    weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k)
+    return Assistant(index, embedder, make_generators(settings), weights=weights,
+                     min_score=settings.answer_min_score)
+
+
 def load_assistant(settings: Settings, embedder=None, verify: bool = False):  # -> Assistant
     """The assistant over the index at `settings.index_dir` (loaded and checked against the model)."""
-    from rag.answer import Assistant
     from rag.store import load_index
 
     embedder = embedder or make_embedder(settings)
-    fingerprint = embedder.fingerprint()
-    index = load_index(settings.index_dir, embedder.model_id, fingerprint, verify=verify)
-    return Assistant(index, embedder, make_generators(settings), min_score=settings.answer_min_score)
+    index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=verify)
+    return make_assistant(settings, index, embedder)

@@ -180,8 +180,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rag import eval_report
-    from rag.answer import Assistant
-    from rag.app import make_embedder, make_generators
+    from rag.app import make_assistant, make_embedder
     from rag.build import build_index
     from rag.config import PROJECT_ROOT
     from rag.evaluate import by_tag, find_documents, index_dir_for, load_cases, metrics, run_baseline, run_cases
@@ -202,8 +201,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                              overlap_tokens=settings.chunk_overlap_tokens)
         print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
-        assistant = Assistant(load_index(idx, embedder.model_id, embedder.fingerprint()), embedder,
-                              make_generators(settings), min_score=settings.answer_min_score)
+        assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder)
         texts = {d: read_transcript(p).text for d, p in docs.items()}
         all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
         if not args.no_baseline:

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # Below this extractive sentence score the assistant abstains (see rag/extractive.py).
     answer_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
     top_k: int = Field(default=5, ge=1, le=50)
+    # Hybrid retrieval: weights of the dense and lexical rankings in reciprocal-rank fusion.
+    dense_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    rrf_k: int = Field(default=60, ge=1, le=1000)
     # The local GGUF for the llama-cpp backend, inside model_cache_dir (provisioned by `make llm`).
     llm_gguf: str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     # The chat service (`rag serve`, `make run`).
