@@ -125,7 +125,9 @@ class Assistant:
         return out
 
     def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict) -> Answer:
-        picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead)
+        original = common.get("original_question")
+        picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead,
+                                     emphasis=original)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         text, citations = _compose(picks, lang)

@@ -186,8 +186,12 @@ class Extractive:
         return max((self.idf(t) for t in toks), default=None)
 
     def pick(self, question: str, hits: list[Hit], skip: set[str] = frozenset(),
-             reasons: dict[tuple[int, int], str] | None = None, forward: bool = False) -> list[Pick]:
+             reasons: dict[tuple[int, int], str] | None = None, forward: bool = False,
+             emphasis: str | None = None) -> list[Pick]:
         """The best sentences (at most `max_sentences`), or [] when none answers well enough.
+
+        `emphasis`: for a rewritten follow-up, the user's own words ("And price/mix?"): their
+        terms weigh double and give the focus, since they say what is asked now.
 
         `forward`: the question asks about a period after the call, so only a forward-looking
         sentence (guidance, "we expect") can answer it.
@@ -202,6 +206,11 @@ class Extractive:
         if not hits:
             return []
         terms = self._terms(question, {s.lower() for s in skip})
+        if emphasis:
+            new = {t.group for t in self._terms(emphasis, {s.lower() for s in skip})}
+            if any(t.focal and t.group in new for t in terms):
+                terms = [Term(t.group, t.weight * 2, t.content, t.focal, t.comparison) if t.group in new
+                         else Term(t.group, t.weight, t.content, False, t.comparison) for t in terms]
         total = sum(t.weight for t in terms) or 1.0
         # The focus: the question's most specific metric if it names one (a glossary concept is
         # the surest sign of what is asked), else its most specific name or Chinese word.
@@ -272,7 +281,10 @@ class Extractive:
                 if strong:
                     num = 0.25
                 elif weak:
-                    num = 0.1 if _matches(have, weak) else (-0.1 if not have else 0.0)
+                    # Each wanted kind present counts ("revenue ... and how fast did it grow" wants money
+                    # and a percentage).
+                    got = sum(_matches(have, {k}) for k in weak)
+                    num = 0.2 * got / len(weak) if got else (-0.1 if not have else 0.0)
                 else:
                     num = 0.0
                 # Naming the quarter or year the question asks about is a sign of the right sentence
