@@ -236,8 +236,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("api").setLevel(args.log_level.upper())
     print(f"serving http://{settings.host}:{settings.port}/ (index {settings.index_dir})", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings, reload_interval=args.reload_interval), host=settings.host, port=settings.port,
-                log_level=args.log_level, timeout_graceful_shutdown=5)
+    app = create_app(settings, reload_interval=args.reload_interval, max_answers=args.max_answers)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     return 0
 
 
@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--index-dir", type=Path, default=None, help="default: index/, or RAG_INDEX_DIR")
     v.add_argument("--reload-interval", type=float, default=1.0,
                    help="seconds between checks for a replaced index (0: no live reload)")
+    v.add_argument("--max-answers", type=int, default=1, choices=range(1, 65), metavar="N",
+                   help="extractive answers computed at once; more requests wait in order (default 1)")
     v.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     v.set_defaults(func=_cmd_serve)
     return p
