@@ -190,7 +190,8 @@ class Assistant:
             )
         else:
             text = msg["none"]
-        related = [_citation(i + 1, h, _best_quote(h, [])) for i, h in enumerate(hits[:3])]
+        # Each related passage shows its sentence closest to the question.
+        related = [_citation(i + 1, h, _best_quote(h, [common["question"]])) for i, h in enumerate(hits[:3])]
         return Answer(answer=text, abstained=True, verified=True, backend=backend,
                       related=tuple(related), **common)
 

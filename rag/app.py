@@ -31,7 +31,8 @@ def make_assistant(settings: Settings, index, embedder):  # -> Assistant
     from rag.answer import Assistant
     from rag.retrieve import Weights
 
-    weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k)
+    weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k,
+                      glossary=settings.glossary)
     return Assistant(index, embedder, make_generators(settings), weights=weights,
                      min_score=settings.answer_min_score)
 

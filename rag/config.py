@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=1.0, ge=0.0, le=10.0)
     lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
     rrf_k: int = Field(default=60, ge=1, le=1000)
+    # Expand lexical queries with the bilingual finance glossary (off only to measure what it adds).
+    glossary: bool = True
     # The local GGUF for the llama-cpp backend, inside model_cache_dir (provisioned by `make llm`).
     llm_gguf: str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     # The chat service (`rag serve`, `make run`).
