@@ -275,7 +275,8 @@ class ServiceState:
         s = self.settings
         try:
             report = build_index(list(s.sources), s.index_dir, self._ensure_embedder(),
-                                 max_tokens=s.chunk_max_tokens, overlap_tokens=s.chunk_overlap_tokens)
+                                 max_tokens=s.chunk_max_tokens, overlap_tokens=s.chunk_overlap_tokens,
+                                 approx_threshold=s.approx_threshold)
             run.summary, run.version = report.summary(), report.version
             run.added, run.updated, run.removed = report.added, report.updated, report.removed
             run.unchanged, run.warnings = len(report.unchanged), len(report.warnings)

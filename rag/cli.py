@@ -76,6 +76,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
             overlap_tokens=settings.chunk_overlap_tokens,
             keep_missing=args.keep_missing,
             rebuild=args.rebuild,
+            approx_threshold=settings.approx_threshold,
         )
         args.rebuild = False  # a --rebuild applies to the first build of a watch only
         for e in report.errors:

