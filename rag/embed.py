@@ -205,7 +205,9 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         self.load()
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; older releases only have the first name.
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         if not dim:
             raise ModelError(f"model {self.model_name_or_path!r} reports no embedding dimension")
         return int(dim)
