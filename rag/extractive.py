@@ -7,104 +7,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.cues import (
+    ABOUT_ANALYST, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, QUESTION_WORDS, expected_kinds, matches,
+    model_names, other_model, other_quarters, other_years, proper_names, quarters_in, years_in,
+)
 from rag.glossary import groups, is_aspect, mask
-from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.sentences import Sentence, split
 from rag.types import Hit
-
-# Words that say what kind of number is wanted; checked against the kinds rag.numbers assigns.
-# Strong cues make a number of that kind necessary: "how many chips" is not answered by a sentence
-# without a count. Weak cues ("growth", "margin", "revenue") only favour such sentences.
-_STRONG_CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("pp", re.compile(r"basis points?|\bbps\b|percentage points?|基点|百分点", re.I)),
-    ("percent", re.compile(r"%|percent(?:age)?(?! points?)|百分之|百分比|增长率|增速|多少个?百分", re.I)),
-    ("count", re.compile(r"how many|number of|多少[个颗台家位名款项只]|几[个颗台家]", re.I)),
-    ("multiple", re.compile(r"how many times|\btimes (?:more|higher|larger|as)|几倍|多少倍", re.I)),
-    ("money", re.compile(r"金额|多少钱|多少美元|how many dollars|what amount|dollar amount|how much money", re.I)),
-    ("year", re.compile(r"^\s*when\b|\bwhen (?:will|did|does|do|is|was|are|were|can|should)\b|which year|"
-                        r"what year|何时|什么时候|哪一年|哪年|哪些年|年份", re.I)),
-    ("number", re.compile(r"how (?:much|many|large|big|fast|high|low)|多少|多大|多高|多快|几", re.I)),
-]
-_WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
-    ("percent", re.compile(
-        r"(?<!run )\brate\b|margin|grow|growth|grew|increase|decline|decrease|year[- ]over[- ]year|"
-        r"quarter[- ]over[- ]quarter|sequential|share of|增长|同比|环比|比例|占比|利润率|毛利率|下降|提升|上升", re.I)),
-    ("money", re.compile(
-        r"\$|dollars?|revenue|sales|capex|capital expenditure|spend|cash|income|profit|cost|expense|"
-        r"billion|million|how much|obligations?|\brpo\b|backlog|ebitda|consideration|dividends?|"
-        r"free cash flow|repurchases?|buybacks?|authori[sz]ation|美元|人民币|亿|资本支出|收入|营收|利润|现金|金额|支出|成本|费用|规模", re.I)),
-    ("count", re.compile(r"\bnumber\b|数量|规模", re.I)),
-    ("multiple", re.compile(r"\btimes\b|multiple|倍", re.I)),
-]
-# Question words and fillers that carry no content to match.
-_QUESTION_WORDS = frozenset(
-    """how much many what which when who whom why did does do say said tell talk comment mention was were is are
-    company management call give gave provide update so far far current currently
-    多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
-    多大 多长 多久 多高 多快 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右""".split()
-)
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-_ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
-# Period words scope a question (they pick the call); they are not content to find in a sentence.
-_PERIOD_WORDS = re.compile(
-    r"(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
-    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfiscal\b"
-    r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
-
-
-def _proper_names(question: str) -> set[str]:
-    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO),
-    not counting its first word."""
-    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*)", question)
-    first = re.match(r"\s*([A-Za-z]+)", question)
-    out: set[str] = set()
-    for w in words:
-        if first and w == first.group(1):
-            continue
-        out.update(tokenize(w))
-    return out
-# Aspect terms that ask for a change over time; a sentence answering must express one.
-_COMPARISON = frozenset(
-    "year over year|year-over-year|yoy|compared to last year|quarter over quarter|quarter-over-quarter|"
-    "sequential|sequentially|qoq|同比|环比".split("|")
-)
-# Amounts without a currency ("3亿", "1.4 million") answer money and count questions alike.
-_AMOUNT_KINDS = {"money", "count"}
-
-
-_WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
-_QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
-
-
-def expected_kinds(question: str) -> tuple[set[str], set[str]]:
-    """(kinds a number in the answer must have, kinds that are merely likely). "number" stands
-    for any quantity: "how much did it grow" wants one, of whatever unit."""
-    strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
-    weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
-    if weak and _WHAT_WAS.search(question):
-        strong.add("number")  # "What was the operating margin?" is answered by a number
-    if "number" in strong and len(strong) > 1:
-        strong.discard("number")
-    if "pp" in strong:
-        strong.discard("percent")  # "how many basis points" wants points, not a percentage
-        weak.discard("percent")
-    if "multiple" in strong:
-        strong.discard("count")
-    return strong, weak
-
-
-def _matches(have: frozenset[str], wanted: set[str]) -> bool:
-    if not wanted:
-        return False
-    if "number" in wanted:
-        wanted = (wanted - {"number"}) | _QUANTITIES
-    if wanted & _AMOUNT_KINDS:
-        wanted = wanted | _AMOUNT_KINDS
-    if "percent" in wanted:
-        wanted = wanted | {"fraction"}  # "1/3", 三分之一 answer a share question
-    return bool(have & wanted)
 
 
 @dataclass(frozen=True)
@@ -140,7 +51,7 @@ class Extractive:
         """Weighted term groups of the question: glossary groups (a term and its translations) and
         the remaining content tokens. Scoping words (company names, periods) are skipped."""
         out: list[Term] = []
-        rest = _PERIOD_WORDS.sub(" ", question.lower())
+        rest = PERIOD_WORDS.sub(" ", question.lower())
         for g in groups(rest):
             rest = mask(rest, g[0])
             if g[0].lower() in skip:
@@ -151,14 +62,14 @@ class Extractive:
             aspect = is_aspect(g)
             # Aspects (同比, basis points, Q4) qualify the metric: they count, but less.
             out.append(Term(g, weight * (0.4 if aspect else 1.0), content=not aspect, focal=not aspect,
-                            comparison=g[0].lower() in _COMPARISON))
+                            comparison=g[0].lower() in COMPARISON))
         raw = tokenize(rest)
         # The tokenizer adds a family name for model names ("trainium3" -> "trainium") so passages
         # match every generation; the question's own term is the exact generation.
         families = {t for t in raw if any(o != t and o.startswith(t) and o[len(t):][:1].isdigit() for o in raw)}
-        names = _proper_names(question)
+        names = proper_names(question)
         for tok in dict.fromkeys(raw):
-            if tok in families or tok in skip or tok in _QUESTION_WORDS or tok.isdigit():
+            if tok in families or tok in skip or tok in QUESTION_WORDS or tok.isdigit():
                 continue
             if len(tok) < 2:  # single letters and single Chinese characters (年, 中) carry no topic
                 continue
@@ -166,7 +77,7 @@ class Extractive:
             # A word no passage in the index uses is likely the asker's paraphrase: it weighs less
             # and cannot be the focus. Only names (capitalised words, acronyms, model names) and
             # Chinese words can be the focus; ordinary English words ("report", "imply") cannot.
-            focal = known and (tok in names or bool(_CJK.match(tok)) or any(c.isdigit() for c in tok))
+            focal = known and (tok in names or bool(CJK.match(tok)) or any(c.isdigit() for c in tok))
             out.append(Term((tok,), self.idf(tok) * (1.0 if known else 0.25), content=known, focal=focal))
         return out
 
@@ -220,10 +131,10 @@ class Extractive:
         foci = [max(ts, key=lambda t: t.weight).group for ts in (metrics, names) if ts]
         focus = tuple(dict.fromkeys(m for g in foci for m in g)) if foci else None
         comparisons = [t.group for t in terms if t.comparison]
-        models = _model_names(question)
-        years = _years(question)
-        quarters = _quarters(question)
-        full_year = bool(_FULL_YEAR.search(question)) and not quarters
+        models = model_names(question)
+        years = years_in(question)
+        quarters = quarters_in(question)
+        full_year = bool(FULL_YEAR.search(question)) and not quarters
         strong, weak = expected_kinds(question)
         top = max(h.score for h in hits) or 1.0
         scored: list[Pick] = []
@@ -238,7 +149,7 @@ class Extractive:
             context = ""  # the previous answer sentence: "这里使用了50万颗芯片" follows "Project Rainier 是..."
             # The analyst's own words (questions, and the statements around them) answer nothing,
             # unless the question asks what the analyst said.
-            about_analyst = bool(_ABOUT_ANALYST.search(question))
+            about_analyst = bool(ABOUT_ANALYST.search(question))
             asked = "" if about_analyst else re.sub(r"\s+", "", hit.chunk.question or "")
             for sent in split(hit.chunk.text, hit.chunk.start):
                 if (sent.is_question and not about_analyst) or (asked and re.sub(r"\s+", "", sent.text) in asked):
@@ -260,17 +171,17 @@ class Extractive:
                     why = f"lacks the focus term {focus[0]!r}"
                 elif coverage < self.min_coverage:
                     why = f"covers too little of the question ({coverage:.2f})"
-                elif forward and not _FORWARD.search(sent.text):
+                elif forward and not FORWARD.search(sent.text):
                     why = "the question asks about a later period; the sentence is not guidance"
-                elif full_year and _quarters(sent.text) and not _FULL_YEAR.search(sent.text):
+                elif full_year and quarters_in(sent.text) and not FULL_YEAR.search(sent.text):
                     why = "the question asks about a full year; the sentence about a quarter"
                 elif comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
                     why = "makes no comparison (同比/year over year...)"
-                elif _other_model(models, sent_tokens):
+                elif other_model(models, sent_tokens):
                     why = "names another model generation"
-                elif _other_years(years, sent.text) or _other_quarters(quarters, sent.text):
+                elif other_years(years, sent.text) or other_quarters(quarters, sent.text):
                     why = "speaks of another year or quarter"
-                elif strong and not _matches(have, strong):
+                elif strong and not matches(have, strong):
                     why = f"holds no number of kind {sorted(strong)}"
                 if why is not None:
                     if reasons is not None:
@@ -283,14 +194,14 @@ class Extractive:
                 elif weak:
                     # Each wanted kind present counts ("revenue ... and how fast did it grow" wants money
                     # and a percentage).
-                    got = sum(_matches(have, {k}) for k in weak)
+                    got = sum(matches(have, {k}) for k in weak)
                     num = 0.2 * got / len(weak) if got else (-0.1 if not have else 0.0)
                 else:
                     num = 0.0
                 # Naming the quarter or year the question asks about is a sign of the right sentence
                 # ("仅第四季度我们就环比增加了 1.2 吉瓦" for "And in the fourth quarter alone?").
-                when = 0.1 if quarters & _quarters(sent.text) else 0.0
-                when += 0.05 if years & _years_in(sent.text) else 0.0
+                when = 0.1 if quarters & quarters_in(sent.text) else 0.0
+                when += 0.05 if years & years_in(sent.text) else 0.0
                 score = 0.6 * coverage + num + 0.15 * prior + when
                 scored.append(Pick(hit, sent, score, have))
         scored.sort(key=lambda p: -p.score)
@@ -303,73 +214,10 @@ class Extractive:
                 break
             # A second sentence only when it is nearly as good, about the focus itself, and brings
             # a wanted number the first lacks.
-            if (p.score >= 0.9 * picks[0].score and wanted and _matches(p.kinds - picks[0].kinds, wanted)
+            if (p.score >= 0.9 * picks[0].score and wanted and matches(p.kinds - picks[0].kinds, wanted)
                     and (focus is None or _covers(focus, p.sentence.text.lower(), set(tokenize(p.sentence.text))))):
                 picks.append(p)
         return picks
-
-
-def _model_names(question: str) -> dict[str, set[str]]:
-    """Model/generation names in the question by family: {"trainium": {"trainium3"}}."""
-    out: dict[str, set[str]] = {}
-    for tok in re.findall(r"[a-z]{2,}\d+[a-z]?", question.lower()):
-        m = re.match(r"([a-z]{2,})", tok)
-        assert m is not None
-        out.setdefault(m.group(1), set()).add(tok)
-    return out
-
-
-def _other_model(models: dict[str, set[str]], sent_tokens: set[str]) -> bool:
-    """The sentence names only other generations of a model family the question names."""
-    for family, named in models.items():
-        siblings = {t for t in sent_tokens if t != family and t.startswith(family) and t[len(family):][:1].isdigit()}
-        if siblings and not siblings & named:
-            return True
-    return False
-
-
-_YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d{2}(?![\d%])|(?:\bFY|\bfiscal(?: year)?)\s?'?(\d{2})(?!\d)", re.I)
-_QUARTER = re.compile(
-    r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第([一二三四1-4])(?:财季|季度|季)"
-    r"|\b(march|june|september|december)(?:\s+\d{4})?[- ]quarter", re.I)
-# Month-named quarters (Apple's "March quarter") are told apart from numbered ones by an offset.
-_Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
-            "march": 13, "june": 16, "september": 19, "december": 22}
-_FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
-_FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|预计|预期|指引|展望|将", re.I)
-
-
-def _years_in(text: str) -> set[int]:
-    out = set()
-    for m in _YEAR.finditer(text):
-        out.add(2000 + int(m.group(1)) if m.group(1) else int(m.group(0)))
-    return out
-
-
-def _years(question: str) -> set[int]:
-    return _years_in(question)
-
-
-def _other_years(years: set[int], sentence: str) -> bool:
-    """The sentence speaks of years, none of which the question asks about."""
-    if not years:
-        return False
-    said = _years_in(sentence)
-    return bool(said) and not said & years
-
-
-def _quarters(text: str) -> set[int]:
-    out = set()
-    for m in _QUARTER.finditer(text):
-        g = next(x for x in m.groups() if x)
-        out.add(int(g) if g.isdigit() else _Q_WORDS[g.lower()])
-    return out
-
-
-def _other_quarters(quarters: set[int], sentence: str) -> bool:
-    """The sentence names quarters, none of which the question asks about (Q4 guidance for a Q3 question)."""
-    said = _quarters(sentence)
-    return bool(quarters and said) and not said & quarters
 
 
 def _covers(group: tuple[str, ...], sent_lower: str, sent_tokens: set[str]) -> bool:

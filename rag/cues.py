@@ -1,0 +1,160 @@
+"""What a question asks for and what a sentence speaks of: the kind of number wanted, content and
+scoping words, comparisons, periods (years, quarters, full year, guidance) and model generations."""
+
+from __future__ import annotations
+
+import re
+
+from rag.lexical import tokenize
+
+# Words that say what kind of number is wanted; checked against the kinds rag.numbers assigns.
+# Strong cues make a number of that kind necessary: "how many chips" is not answered by a sentence
+# without a count. Weak cues ("growth", "margin", "revenue") only favour such sentences.
+_STRONG_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("pp", re.compile(r"basis points?|\bbps\b|percentage points?|基点|百分点", re.I)),
+    ("percent", re.compile(r"%|percent(?:age)?(?! points?)|百分之|百分比|增长率|增速|多少个?百分", re.I)),
+    ("count", re.compile(r"how many|number of|多少[个颗台家位名款项只]|几[个颗台家]", re.I)),
+    ("multiple", re.compile(r"how many times|\btimes (?:more|higher|larger|as)|几倍|多少倍", re.I)),
+    ("money", re.compile(r"金额|多少钱|多少美元|how many dollars|what amount|dollar amount|how much money", re.I)),
+    ("year", re.compile(r"^\s*when\b|\bwhen (?:will|did|does|do|is|was|are|were|can|should)\b|which year|"
+                        r"what year|何时|什么时候|哪一年|哪年|哪些年|年份", re.I)),
+    ("number", re.compile(r"how (?:much|many|large|big|fast|high|low)|多少|多大|多高|多快|几", re.I)),
+]
+_WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("percent", re.compile(
+        r"(?<!run )\brate\b|margin|grow|growth|grew|increase|decline|decrease|year[- ]over[- ]year|"
+        r"quarter[- ]over[- ]quarter|sequential|share of|增长|同比|环比|比例|占比|利润率|毛利率|下降|提升|上升", re.I)),
+    ("money", re.compile(
+        r"\$|dollars?|revenue|sales|capex|capital expenditure|spend|cash|income|profit|cost|expense|"
+        r"billion|million|how much|obligations?|\brpo\b|backlog|ebitda|consideration|dividends?|"
+        r"free cash flow|repurchases?|buybacks?|authori[sz]ation|美元|人民币|亿|资本支出|收入|营收|利润|现金|金额|支出|成本|费用|规模", re.I)),
+    ("count", re.compile(r"\bnumber\b|数量|规模", re.I)),
+    ("multiple", re.compile(r"\btimes\b|multiple|倍", re.I)),
+]
+# Question words and fillers that carry no content to match.
+QUESTION_WORDS = frozenset(
+    """how much many what which when who whom why did does do say said tell talk comment mention was were is are
+    company management call give gave provide update so far far current currently
+    多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
+    多大 多长 多久 多高 多快 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右""".split()
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
+# Period words scope a question (they pick the call); they are not content to find in a sentence.
+PERIOD_WORDS = re.compile(
+    r"(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
+    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfiscal\b"
+    r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
+
+
+def proper_names(question: str) -> set[str]:
+    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO),
+    not counting its first word."""
+    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*)", question)
+    first = re.match(r"\s*([A-Za-z]+)", question)
+    out: set[str] = set()
+    for w in words:
+        if first and w == first.group(1):
+            continue
+        out.update(tokenize(w))
+    return out
+# Aspect terms that ask for a change over time; a sentence answering must express one.
+COMPARISON = frozenset(
+    "year over year|year-over-year|yoy|compared to last year|quarter over quarter|quarter-over-quarter|"
+    "sequential|sequentially|qoq|同比|环比".split("|")
+)
+# Amounts without a currency ("3亿", "1.4 million") answer money and count questions alike.
+_AMOUNT_KINDS = {"money", "count"}
+
+
+_WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
+_QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
+
+
+def expected_kinds(question: str) -> tuple[set[str], set[str]]:
+    """(kinds a number in the answer must have, kinds that are merely likely). "number" stands
+    for any quantity: "how much did it grow" wants one, of whatever unit."""
+    strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
+    weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
+    if weak and _WHAT_WAS.search(question):
+        strong.add("number")  # "What was the operating margin?" is answered by a number
+    if "number" in strong and len(strong) > 1:
+        strong.discard("number")
+    if "pp" in strong:
+        strong.discard("percent")  # "how many basis points" wants points, not a percentage
+        weak.discard("percent")
+    if "multiple" in strong:
+        strong.discard("count")
+    return strong, weak
+
+
+def matches(have: frozenset[str], wanted: set[str]) -> bool:
+    if not wanted:
+        return False
+    if "number" in wanted:
+        wanted = (wanted - {"number"}) | _QUANTITIES
+    if wanted & _AMOUNT_KINDS:
+        wanted = wanted | _AMOUNT_KINDS
+    if "percent" in wanted:
+        wanted = wanted | {"fraction"}  # "1/3", 三分之一 answer a share question
+    return bool(have & wanted)
+
+
+def model_names(question: str) -> dict[str, set[str]]:
+    """Model/generation names in the question by family: {"trainium": {"trainium3"}}."""
+    out: dict[str, set[str]] = {}
+    for tok in re.findall(r"[a-z]{2,}\d+[a-z]?", question.lower()):
+        m = re.match(r"([a-z]{2,})", tok)
+        assert m is not None
+        out.setdefault(m.group(1), set()).add(tok)
+    return out
+
+
+def other_model(models: dict[str, set[str]], sent_tokens: set[str]) -> bool:
+    """The sentence names only other generations of a model family the question names."""
+    for family, named in models.items():
+        siblings = {t for t in sent_tokens if t != family and t.startswith(family) and t[len(family):][:1].isdigit()}
+        if siblings and not siblings & named:
+            return True
+    return False
+
+
+_YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d{2}(?![\d%])|(?:\bFY|\bfiscal(?: year)?)\s?'?(\d{2})(?!\d)", re.I)
+_QUARTER = re.compile(
+    r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第([一二三四1-4])(?:财季|季度|季)"
+    r"|\b(march|june|september|december)(?:\s+\d{4})?[- ]quarter", re.I)
+# Month-named quarters (Apple's "March quarter") are told apart from numbered ones by an offset.
+_Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
+            "march": 13, "june": 16, "september": 19, "december": 22}
+FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
+FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|预计|预期|指引|展望|将", re.I)
+
+
+def years_in(text: str) -> set[int]:
+    out = set()
+    for m in _YEAR.finditer(text):
+        out.add(2000 + int(m.group(1)) if m.group(1) else int(m.group(0)))
+    return out
+
+
+
+def other_years(years: set[int], sentence: str) -> bool:
+    """The sentence speaks of years, none of which the question asks about."""
+    if not years:
+        return False
+    said = years_in(sentence)
+    return bool(said) and not said & years
+
+
+def quarters_in(text: str) -> set[int]:
+    out = set()
+    for m in _QUARTER.finditer(text):
+        g = next(x for x in m.groups() if x)
+        out.add(int(g) if g.isdigit() else _Q_WORDS[g.lower()])
+    return out
+
+
+def other_quarters(quarters: set[int], sentence: str) -> bool:
+    """The sentence names quarters, none of which the question asks about (Q4 guidance for a Q3 question)."""
+    said = quarters_in(sentence)
+    return bool(quarters and said) and not said & quarters
