@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rag.embed import Embedder
@@ -149,16 +149,13 @@ class Assistant:
                     on_delta(delta)
         except GeneratorError as e:
             # The LLM is down or broke mid-answer: the user still gets the extractive answer.
-            fallback = self._extractive(question, lang, hits, scope, common)
-            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced",
-                             "unsupported": (), "error": str(e)})
+            return self._replaced(question, lang, hits, scope, backend, common, error=str(e))
         raw = "".join(parts).strip()
         if not raw or NOT_IN_SOURCES in raw:
             return self._abstain(lang, scope, hits, backend, common)
         if not re.search(r"\w", _MARKER.sub("", raw)):
             # Markers with nothing around them ("[1] [2]") answer nothing.
-            fallback = self._extractive(question, lang, hits, scope, common)
-            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced"})
+            return self._replaced(question, lang, hits, scope, backend, common)
         by_n = {s.n: s.text for s in sources}
         bad = unsupported_numbers(raw, by_n)
         text, repair = raw, None
@@ -166,17 +163,20 @@ class Assistant:
             text = _drop_unsupported(raw, by_n)
             repair = "repaired"
             if not text or not _MARKER.search(text):
-                fallback = self._extractive(question, lang, hits, scope, common)
-                return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced",
-                                 "unsupported": tuple(bad)})
+                return self._replaced(question, lang, hits, scope, backend, common, unsupported=tuple(bad))
         cited = sorted({int(n) for n in _MARKER.findall(text) if int(n) in by_n})
         if not cited:  # an answer that cites nothing cannot be checked: use the extractive one
-            fallback = self._extractive(question, lang, hits, scope, common)
-            return Answer(**{**fallback.__dict__, "backend": backend, "repair": "replaced"})
+            return self._replaced(question, lang, hits, scope, backend, common)
         text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in by_n else "", text)
         citations = [_citation(n, hits[n - 1], _best_quote(hits[n - 1], _claims_citing(text, n))) for n in cited]
         return Answer(answer=text, abstained=False, verified=not unsupported_numbers(text, by_n), backend=backend,
                       citations=tuple(citations), repair=repair, unsupported=tuple(bad), **common)
+
+    def _replaced(self, question: str, lang: str, hits: list[Hit], scope: Scope, backend: str, common: dict,
+                  **why: Any) -> Answer:
+        """The extractive answer standing in for an LLM answer that could not be used."""
+        fallback = self._extractive(question, lang, hits, scope, common)
+        return replace(fallback, backend=backend, repair="replaced", **why)
 
     def _abstain(self, lang: str, scope: Scope, hits: list[Hit], backend: str, common: dict) -> Answer:
         msg = _MESSAGES[lang]
@@ -221,6 +221,8 @@ def _compose(picks: list[Pick], lang: str) -> tuple[str, list[Citation]]:
             citations.append(_citation(n, p.hit, p.sentence))
         parts.append(f"{' '.join(p.sentence.text.split())} [{n}]")
     lead = _MESSAGES[lang]["lead"].format(who=_who(picks[0].hit, lang))
+    if extract(lead):  # a company name with a number in it ("3M") would be an uncited number
+        lead = ""
     return lead + " ".join(parts), citations
 
 
