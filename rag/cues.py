@@ -127,7 +127,11 @@ _QUARTER = re.compile(
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
             "march": 13, "june": 16, "september": 19, "december": 22}
 FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
-FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|预计|预期|指引|展望|将", re.I)
+FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|\bplan|预计|预期|指引|展望|计划|将", re.I)
+# A question about guidance wants a forward-looking sentence. (The converse -- past-tense questions
+# must not be answered by guidance -- was measured to hurt: past tense also asks about outlooks.)
+ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
+                           r"指引|预期|预计|展望|计划", re.I)
 
 
 def years_in(text: str) -> set[int]:
@@ -144,6 +148,13 @@ def other_years(years: set[int], sentence: str) -> bool:
         return False
     said = years_in(sentence)
     return bool(said) and not said & years
+
+
+_THIS_QUARTER = re.compile(r"\b(?:this|the|that) quarter\b|本季度|该季度|当季", re.I)
+
+
+def names_a_quarter(text: str) -> bool:
+    return bool(quarters_in(text) or _THIS_QUARTER.search(text))
 
 
 def quarters_in(text: str) -> set[int]:

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 
 from rag.cues import (
-    ABOUT_ANALYST, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, QUESTION_WORDS, expected_kinds, matches,
-    model_names, other_model, other_quarters, other_years, proper_names, quarters_in, years_in,
+    ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, QUESTION_WORDS, expected_kinds, matches,
+    model_names, names_a_quarter, other_model, other_quarters, other_years, proper_names, quarters_in, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
@@ -135,6 +135,7 @@ class Extractive:
         years = years_in(question)
         quarters = quarters_in(question)
         full_year = bool(FULL_YEAR.search(question)) and not quarters
+        wants_guidance = bool(ASKS_GUIDANCE.search(emphasis or question))
         strong, weak = expected_kinds(question)
         top = max(h.score for h in hits) or 1.0
         scored: list[Pick] = []
@@ -171,9 +172,9 @@ class Extractive:
                     why = f"lacks the focus term {focus[0]!r}"
                 elif coverage < self.min_coverage:
                     why = f"covers too little of the question ({coverage:.2f})"
-                elif forward and not FORWARD.search(sent.text):
-                    why = "the question asks about a later period; the sentence is not guidance"
-                elif full_year and quarters_in(sent.text) and not FULL_YEAR.search(sent.text):
+                elif (forward or wants_guidance) and not FORWARD.search(sent.text):
+                    why = "the question asks for guidance or a later period; the sentence is not forward-looking"
+                elif full_year and names_a_quarter(sent.text) and not FULL_YEAR.search(sent.text):
                     why = "the question asks about a full year; the sentence about a quarter"
                 elif comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
                     why = "makes no comparison (同比/year over year...)"

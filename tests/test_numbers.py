@@ -340,3 +340,10 @@ def test_extract_is_fast_on_a_real_transcript() -> None:
     assert len(qs) > 100
     # ~10 ms on a laptop for 68 KB; the bound only catches a pathological regression.
     assert elapsed < 0.25, f"extract took {elapsed * 1000:.0f} ms on {len(text)} chars"
+
+
+def test_amount_across_a_hard_line_wrap() -> None:
+    # Refinitiv transcripts wrap lines at ~140 characters, also inside an amount.
+    (q,) = extract("Mortgages segment EBITDA was a loss of $27\nmillion as we operate at subscale")
+    assert q.kind == "money" and q.value == 27e6 and same(q, parse("$27 million"))
+    assert [x.text for x in extract("增长 22%\n\n第二段")] == ["22%"]

@@ -6,7 +6,8 @@ import re
 
 # ---- lexicon ---------------------------------------------------------------------------------
 
-_SP = r"[ \u00a0]"
+# A space inside an amount: Refinitiv transcripts hard-wrap lines, so "$27\nmillion" is one amount.
+_SP = r"(?:[ \u00a0\t]|\r?\n)"
 _CUR_SYMBOLS = {"US$": "USD", "U.S.$": "USD", "$": "USD", "HK$": "HKD", "A$": "AUD", "C$": "CAD",
                 "S$": "SGD", "NT$": "TWD", "R$": "BRL", "€": "EUR", "£": "GBP", "₹": "INR",
                 # ¥ is read as renminbi: this corpus is Chinese; yen is written 日元 or JPY here.
