@@ -141,6 +141,9 @@ class Extractive:
         scored: list[Pick] = []
         for hit in hits:
             prior = hit.score / top
+            # Words elsewhere in a Q&A exchange (the analyst's question) are context for its answer
+            # sentences; in prepared remarks a passage holds unrelated statements.
+            context_credit = 0.5 if hit.chunk.section == "qa" else 0.0
             passage_low = hit.chunk.text.lower()
             passage_tokens = set(tokenize(hit.chunk.text))
             if focus is not None and not _covers(focus, passage_low, passage_tokens):
@@ -162,7 +165,7 @@ class Extractive:
                 context = low
                 in_sent = [t for t in terms if _covers(t.group, low, sent_tokens)]
                 in_passage = [t for t in terms if t not in in_sent and _covers(t.group, passage_low, passage_tokens)]
-                coverage = (sum(t.weight for t in in_sent) + 0.5 * sum(t.weight for t in in_passage)) / total
+                coverage = (sum(t.weight for t in in_sent) + context_credit * sum(t.weight for t in in_passage)) / total
                 quantities = extract(sent.text)
                 have = frozenset(q.kind for q in quantities)
                 why = None
