@@ -60,11 +60,12 @@ def main() -> int:
             t3 = t()
             a.index.lexical_scores(tokenize(expand(standalone)))
             t4 = t()
-            hits = a.retriever.retrieve(standalone, 5, None, None if scope.out_of_index else scope, query_vector=vec)
+            hits = a.retriever.retrieve(standalone, settings.top_k, None, None if scope.out_of_index else scope,
+                                        query_vector=vec)
             t5 = t()
             a.extractive.pick(standalone, hits, a._skip_terms(scope))
             t6 = t()
-            a.ask(q, history=history)
+            a.ask(q, history=history, top_k=settings.top_k)
             t7 = t()
             for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)):
                 stages[k].append(v * 1000)
