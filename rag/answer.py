@@ -141,12 +141,16 @@ class Assistant:
     ) -> Answer:
         gen = self.generators[backend]
         sources = [_source(i + 1, h) for i, h in enumerate(hits)]
+        by_n = {s.n: s.text for s in sources}
         parts: list[str] = []
+        # Streamed text reaches the user before the answer is complete, so it is released claim by
+        # claim, each only once its numbers are found in the passages it cites.
+        stream = _VerifiedStream(by_n, on_delta) if on_delta is not None else None
         try:
             for delta in gen.generate(question, sources, lang):
                 parts.append(delta)
-                if on_delta is not None:
-                    on_delta(delta)
+                if stream is not None:
+                    stream.feed("".join(parts))
         except GeneratorError as e:
             # The LLM is down or broke mid-answer: the user still gets the extractive answer.
             return self._replaced(question, lang, hits, scope, backend, common, error=str(e))
@@ -156,7 +160,8 @@ class Assistant:
         if not re.search(r"\w", _MARKER.sub("", raw)):
             # Markers with nothing around them ("[1] [2]") answer nothing.
             return self._replaced(question, lang, hits, scope, backend, common)
-        by_n = {s.n: s.text for s in sources}
+        if stream is not None:
+            stream.feed(raw, final=True)
         bad = unsupported_numbers(raw, by_n)
         text, repair = raw, None
         if bad:
@@ -267,6 +272,34 @@ def _best_quote(hit: Hit, claims: list[str]):
 
 
 # ------------------------------------------------------------------------------ verification
+
+
+class _VerifiedStream:
+    """Releases an LLM answer to `on_delta` one complete claim (text up to its `[n]` markers) at a
+    time, and only claims whose numbers the cited passages hold; text after the last marker is
+    released at the end only when it holds no number."""
+
+    def __init__(self, passages: dict[int, str], on_delta: Callable[[str], None]) -> None:
+        self.passages = passages
+        self.on_delta = on_delta
+        self.done = 0  # characters of the raw answer already released or dropped
+        self.released = False
+
+    def feed(self, raw: str, final: bool = False) -> None:
+        for m in re.finditer(r"(?:\s*\[\d{1,2}\])+", raw):
+            if m.end() <= self.done or (m.end() == len(raw) and not final):
+                continue  # a marker run at the very end may still grow ("[1" -> "[1][2]")
+            claim = raw[self.done:m.end()]
+            self.done = m.end()
+            if not unsupported_numbers(claim, self.passages):
+                self.on_delta(claim)
+                self.released = True
+        if final and self.done < len(raw):
+            tail = raw[self.done:]
+            self.done = len(raw)
+            # Closing words or punctuation of a released answer; nothing that carries a number.
+            if self.released and NOT_IN_SOURCES not in tail and not extract(tail):
+                self.on_delta(tail)
 
 
 def _segments(text: str) -> list[tuple[str, set[int]]]:

@@ -209,3 +209,13 @@ def test_failing_llm_falls_back_to_the_extractive_answer(corpus) -> None:
 def test_markers_without_words_are_replaced(corpus) -> None:
     r = _assistant(corpus, scripted=ScriptedLLM("[1] [2]")).ask("What was Hooli's operating margin?", backend="scripted")
     assert r.repair == "replaced" and "31%" in r.answer
+
+
+def test_streamed_llm_text_holds_only_verified_claims(corpus) -> None:
+    llm = ScriptedLLM("Operating margin was 31% [1]. It will reach 45% next year [1].")
+    deltas: list[str] = []
+    r = _assistant(corpus, scripted=llm).ask("What was Hooli's operating margin?", backend="scripted",
+                                               on_delta=deltas.append)
+    # The supported claim streams as soon as it is complete; the one with 45% never reaches the user.
+    assert deltas[0] == "Operating margin was 31% [1]" and "45%" not in "".join(deltas)
+    assert r.repair == "repaired" and r.answer == "Operating margin was 31% [1]."
