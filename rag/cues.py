@@ -127,7 +127,10 @@ _QUARTER = re.compile(
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
             "march": 13, "june": 16, "september": 19, "december": 22}
 FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
-FORWARD = re.compile(r"\bexpect|guid|outlook|forecast|anticipat|project|\bwill\b|\bplan|预计|预期|指引|展望|计划|将", re.I)
+FORWARD = re.compile(
+    r"\bexpect(?:s|ing)?\b|(?<!than )\bexpected\b|\bguid(?:e|es|ance|ing)\b|outlook|forecast|anticipat|"
+    r"\bproject(?:s|ed|ing)?\b|\bwill\b|\bplan|预计|(?<!超出)(?<!高于)(?<!低于)(?<!好于)(?<!不及)(?<!符合)预期|"
+    r"指引|展望|计划|将", re.I)  # "expectations", "better than expected", "超出预期" look back, not ahead
 # A question about guidance wants a forward-looking sentence. (The converse -- past-tense questions
 # must not be answered by guidance -- was measured to hurt: past tense also asks about outlooks.)
 ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
