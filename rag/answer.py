@@ -231,17 +231,21 @@ def _compose(picks: list[Pick], lang: str) -> tuple[str, list[Citation]]:
     return lead + " ".join(parts), citations
 
 
+def _speaker(hit: Hit) -> str | None:
+    """Who a passage is by: its first named executive, else its first named speaker."""
+    named = [s for s in hit.chunk.speakers if s.name]
+    return next((s.name for s in named if s.role == "executive"), named[0].name if named else None)
+
+
 def _source(n: int, hit: Hit) -> Source:
     c, m = hit.chunk, hit.chunk.meta
-    speaker = next((s.name for s in c.speakers if s.name and s.role != "analyst"), None)
     return Source(n=n, text=c.text, company=m.company if m else None, ticker=m.ticker if m else None,
-                  period=m.period if m else None, speaker=speaker, section=c.section)
+                  period=m.period if m else None, speaker=_speaker(hit), section=c.section)
 
 
 def _citation(n: int, hit: Hit, quote) -> Citation:
     c, m = hit.chunk, hit.chunk.meta
-    speaker = next((s.name for s in c.speakers if s.name and s.role == "executive"), None) or next(
-        (s.name for s in c.speakers if s.name), None)
+    speaker = _speaker(hit)
     return Citation(
         n=n, chunk_id=c.id, doc_id=c.doc_id, company=m.company if m else None, ticker=m.ticker if m else None,
         period=m.period if m else None, speaker=speaker, section=c.section, text=c.text,

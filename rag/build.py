@@ -13,12 +13,12 @@ import numpy as np
 
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
 from rag.embed import Embedder
-from rag.errors import IndexMismatchError, TranscriptError
+from rag.errors import TranscriptError
 from rag.ingest import find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.lock import exclusive
-from rag.store import DEFAULT_APPROX_THRESHOLD, Index, check_compatible, load_index, read_manifest, write_index
+from rag.store import DEFAULT_APPROX_THRESHOLD, Index, current_folder, load_index, write_index
 from rag.types import Chunk, Transcript
 
 LOCK_FILE = ".lock"
@@ -57,11 +57,9 @@ def source_hash(path: Path) -> str:
 
 
 def _previous(index_dir: Path, embedder: Embedder, rebuild: bool) -> Index | None:
-    if rebuild or read_manifest(index_dir) is None:
+    """The live index to build on (checked against the embedder by `load_index`), or None."""
+    if rebuild or current_folder(index_dir) is None:
         return None
-    manifest = read_manifest(index_dir)
-    assert manifest is not None
-    check_compatible(manifest, index_dir, embedder.model_id, embedder.fingerprint())
     return load_index(index_dir, embedder.model_id, embedder.fingerprint())
 
 
@@ -222,6 +220,4 @@ def _assemble(
         vectors[todo] = embedder.embed_passages([chunks[i].embed_text for i in todo])
         report.embed_seconds = time.perf_counter() - t0
     report.chunks_embedded = len(todo)
-    if old is not None and old.manifest["model"]["dim"] != dim:
-        raise IndexMismatchError("embedding dimension changed; rebuild with `rag index --rebuild`")
     return chunks, tokens, vectors

@@ -40,7 +40,7 @@ def _cmd_chunks(args: argparse.Namespace) -> int:
         flags = " [boilerplate]" if c.boilerplate else ""
         print(f"#{i} {c.id} {c.section} part {c.part} [{c.start}:{c.end}]{flags}")
         print(f"   speakers: {who}")
-        if c.question and c.analyst is not None or c.analyst_firm:
+        if c.analyst or c.analyst_firm:
             print(f"   analyst: {c.analyst or '?'}{' (' + c.analyst_firm + ')' if c.analyst_firm else ''}")
         body = " ".join(c.text.split())
         print("   " + (body if args.full or len(body) <= 300 else body[:300] + "…") + "\n")

@@ -6,8 +6,6 @@ aliases such as 亚马逊 for Amazon. It is data, not a limit: unknown tickers s
 
 from __future__ import annotations
 
-import re
-
 # ticker -> (English name, aliases...)
 KNOWN: dict[str, tuple[str, ...]] = {
     "AAPL": ("Apple", "苹果", "Apple Inc."),
@@ -52,12 +50,3 @@ def aliases_for(ticker: str | None, *names: str | None) -> tuple[str, ...]:
         if n and n.strip():
             seen.setdefault(n.strip(), None)
     return tuple(seen)
-
-
-def ticker_for_name(name: str) -> str | None:
-    """Ticker of a company named in English or Chinese (case-insensitive, whole name)."""
-    key = re.sub(r"\s+", " ", name).strip().lower()
-    for ticker, names in KNOWN.items():
-        if any(key == n.lower() for n in names):
-            return ticker
-    return None

@@ -50,9 +50,6 @@ class Filters:
             raise ValueError(f"unknown filter key(s) {unknown}; allowed: {sorted(allowed)}")
         return cls(**{k: v for k, v in d.items() if v not in (None, "")})
 
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
-
 
 @dataclass
 class Weights:
