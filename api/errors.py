@@ -49,10 +49,7 @@ def status_of(exc: BaseException) -> tuple[int, dict[str, Any]]:
                                       fields=[{"field": exc.field, "message": exc.message}])
     if isinstance(exc, (IndexMissingError, IndexMismatchError, ModelError)):
         return 503, error_body(str(exc), "service_unavailable", "index_unavailable")
-    if isinstance(exc, RagError):
-        # GeneratorError (an LLM backend that cannot be reached or answers garbage) and the like.
-        if type(exc).__name__ == "GeneratorError":
-            return 502, error_body(str(exc), "backend_error", "backend_failed")
+    if isinstance(exc, RagError):  # (an LLM backend's failure never gets here: answers fall back)
         return 500, error_body(str(exc), "server_error", type(exc).__name__)
     if isinstance(exc, ValueError):  # the library's argument checks: the rule is in the message
         return 422, error_body(str(exc), "invalid_request_error", "invalid_value")

@@ -94,7 +94,7 @@ class ServiceState:
         self.reload_interval = reload_interval
         self.retry_after = retry_after
         self.embedder: SerializedEmbedder | None = None
-        self.backends: list[str] = ["extractive"]
+        self.generators: dict[str, Any] = {}  # built once: a reload must not reload an LLM
         self.started = time.monotonic()
         self.load_error: str | None = None  # why the index named by CURRENT is not the one served
         self.loaded_at: str | None = None
@@ -141,6 +141,10 @@ class ServiceState:
             except Exception:
                 log.exception("index watcher")
 
+    @property
+    def backends(self) -> list[str]:
+        return ["extractive", *self.generators]
+
     def _ensure_embedder(self) -> SerializedEmbedder:
         if self.embedder is None:
             from rag.app import make_embedder, make_generators
@@ -151,7 +155,7 @@ class ServiceState:
                 load()  # the model loads here, once, not on the first request
             self.embedder = SerializedEmbedder(emb)
             try:
-                self.backends = ["extractive", *make_generators(self.settings)]
+                self.generators = make_generators(self.settings)
             except Exception as e:  # noqa: BLE001 - a misconfigured LLM backend leaves extractive
                 log.warning("LLM backends unavailable: %s", _describe(e))
         return self.embedder
@@ -220,7 +224,6 @@ class ServiceState:
                 return False
             first = self._assistant is None
             self._assistant = assistant  # the swap: one reference assignment
-            self.backends = list(assistant.backends)
             self.loaded_at = _now()
             self.load_error = None
             self._failed = None
@@ -246,7 +249,7 @@ class ServiceState:
     def _load(self) -> Any:
         from rag.app import load_assistant
 
-        assistant = load_assistant(self.settings, embedder=self._ensure_embedder())
+        assistant = load_assistant(self.settings, embedder=self._ensure_embedder(), generators=self.generators)
         try:  # warm the caches (jieba, retriever metadata, IDF) before the first request sees it
             assistant.ask("revenue 收入", top_k=1)
         except Exception:

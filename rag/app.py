@@ -26,21 +26,23 @@ def make_generators(settings: Settings) -> dict:
     }
 
 
-def make_assistant(settings: Settings, index, embedder):  # -> Assistant
-    """An assistant over a loaded index, with the backends and weights the settings name."""
+def make_assistant(settings: Settings, index, embedder, generators: dict | None = None):  # -> Assistant
+    """An assistant over a loaded index, with the backends and weights the settings name
+    (`generators`, when given, are reused instead of built: a service keeps one set across reloads)."""
     from rag.answer import Assistant
     from rag.retrieve import Weights
 
     weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k,
                       glossary=settings.glossary)
-    return Assistant(index, embedder, make_generators(settings), weights=weights,
+    gens = make_generators(settings) if generators is None else generators
+    return Assistant(index, embedder, gens, weights=weights,
                      min_score=settings.answer_min_score)
 
 
-def load_assistant(settings: Settings, embedder=None, verify: bool = False):  # -> Assistant
+def load_assistant(settings: Settings, embedder=None, verify: bool = False, generators: dict | None = None):
     """The assistant over the index at `settings.index_dir` (loaded and checked against the model)."""
     from rag.store import load_index
 
     embedder = embedder or make_embedder(settings)
     index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=verify)
-    return make_assistant(settings, index, embedder)
+    return make_assistant(settings, index, embedder, generators)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
+import logging
 import os
 import re
 import threading
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 
 from rag.errors import RagError
 from rag.types import Source
+
+log = logging.getLogger(__name__)
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
 LANGS = ("zh", "en")
@@ -213,7 +216,10 @@ class OpenAIGenerator:
                         response.read()
                         snippet = " ".join(response.text.split())[:300]
                         hint = " (check the API key)" if response.status_code in (401, 403) else ""
-                        raise GeneratorError(f"{url} answered HTTP {response.status_code}{hint}: {snippet}")
+                        # The body may echo model output: it goes to the log, not into the message
+                        # (which reaches users in the reply's `error` field, unverified).
+                        log.warning("%s answered HTTP %s: %s", url, response.status_code, snippet)
+                        raise GeneratorError(f"{url} answered HTTP {response.status_code}{hint}")
                     ctype = response.headers.get("content-type", "")
                     if ctype.startswith("application/json"):
                         # A server that ignores `stream` answers with one whole completion.
@@ -257,16 +263,16 @@ def _parse_sse(lines: Iterable[str], url: str) -> Iterator[str]:
         event = _load_event(payload, url)
         choices = event.get("choices")
         if not isinstance(choices, list):
-            raise GeneratorError(f"malformed event from {url}: no choices list: {payload[:200]}")
+            raise GeneratorError(f"malformed event from {url}: no choices list")
         if not choices:
             continue  # e.g. a final usage-only chunk
         choice = choices[0]
         if not isinstance(choice, dict):
-            raise GeneratorError(f"malformed event from {url}: choice is not an object: {payload[:200]}")
+            raise GeneratorError(f"malformed event from {url}: choice is not an object")
         delta = choice.get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
         if content is not None and not isinstance(content, str):
-            raise GeneratorError(f"malformed event from {url}: delta content is not text: {payload[:200]}")
+            raise GeneratorError(f"malformed event from {url}: delta content is not text")
         if content:
             yield content
         if choice.get("finish_reason"):
@@ -280,13 +286,14 @@ def _load_event(payload: str, url: str) -> dict[str, Any]:
     try:
         event = json.loads(payload)
     except json.JSONDecodeError:
-        raise GeneratorError(f"malformed event from {url}: not JSON: {payload[:200]!r}") from None
+        raise GeneratorError(f"malformed event from {url}: not JSON") from None
     if not isinstance(event, dict):
-        raise GeneratorError(f"malformed event from {url}: not a JSON object: {payload[:200]!r}")
+        raise GeneratorError(f"malformed event from {url}: not a JSON object")
     if "error" in event:
         err = event["error"]
         message = err.get("message") if isinstance(err, dict) else err
-        raise GeneratorError(f"{url} reported an error mid-stream: {str(message)[:300]}")
+        log.warning("%s reported an error mid-stream: %s", url, str(message)[:300])
+        raise GeneratorError(f"{url} reported an error mid-stream")
     return event
 
 
@@ -295,7 +302,7 @@ def _whole_completion(text: str, url: str) -> Iterator[str]:
     try:
         content = event["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise GeneratorError(f"malformed completion from {url}: {text[:200]!r}") from None
+        raise GeneratorError(f"malformed completion from {url}") from None
     if content:
         yield str(content)
 

@@ -248,7 +248,8 @@ def test_llm_backend_streams_its_deltas(llm_client: TestClient) -> None:
 
 def test_unsupported_numbers_are_repaired_and_counted(llm_client: TestClient) -> None:
     reply = llm_client.post("/chat", json={"message": "What was ACME revenue?", "backend": "liar"}).json()
-    assert reply["repair"] in ("repaired", "replaced") and "987,654" not in reply["answer"]
+    # Its only claim holds a number no passage has: nothing is left to repair, so it is replaced.
+    assert reply["repair"] == "replaced" and "987,654" not in reply["answer"]
     metrics = llm_client.get("/metrics").text
     assert 'rag_verification_failures_total{backend="liar"} 1' in metrics
 
@@ -266,17 +267,18 @@ def test_backend_failure_falls_back_to_the_extractive_answer(llm_client: TestCli
 
 def test_a_library_error_is_translated_not_leaked(llm_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.answer import Assistant
-    from rag.llm import GeneratorError
+    from rag.errors import RagError
 
     def fail(self: Any, *a: Any, **kw: Any) -> None:
-        raise GeneratorError("cannot connect to http://127.0.0.1:9/v1")
+        raise RagError("the library refused")
 
     monkeypatch.setattr(Assistant, "ask", fail)
     r = llm_client.post("/chat", json={"message": "What was ACME revenue?", "backend": "scripted"})
-    assert r.status_code == 502 and "cannot connect" in r.json()["error"]["message"]
+    body = r.json()
+    assert r.status_code == 500 and body["error"]["message"] == "the library refused" and "Traceback" not in r.text
     events = sse_events(llm_client.post("/chat", json={"message": "What was ACME revenue?", "backend": "scripted",
                                                        "stream": True}).text)
-    assert events[-1][0] == "error" and events[-1][1]["status"] == 502
+    assert events[-1][0] == "error" and events[-1][1]["status"] == 500
 
 
 def test_models_list_the_backends(llm_client: TestClient) -> None:
@@ -355,10 +357,21 @@ def test_completion_errors_are_openai_style(client: TestClient, body: dict[str, 
         assert err["code"] == "model_not_found" and "extractive" in err["message"]
 
 
-def test_completion_keeps_the_latest_twenty_turns(client: TestClient) -> None:
+def test_completion_keeps_the_latest_twenty_turns(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.answer import Assistant
+
+    seen: dict[str, Any] = {}
+    real_ask = Assistant.ask
+
+    def recording_ask(self: Any, question: str, history: Any = None, **kw: Any) -> Any:
+        seen["history"] = history
+        return real_ask(self, question, history=history, **kw)
+
+    monkeypatch.setattr(Assistant, "ask", recording_ask)
     messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(40)]
     messages.append({"role": "user", "content": "What was ACME revenue?"})
     assert client.post("/v1/chat/completions", json={"model": "extractive", "messages": messages}).status_code == 200
+    assert len(seen["history"]) == 20 and seen["history"][0]["content"] == "turn 20"
 
 
 # --------------------------------------------------------------------- search, documents
@@ -440,7 +453,13 @@ def test_health(client: TestClient) -> None:
     assert h["backends"][0] == "extractive"
 
 
+def _metric_lines(client: TestClient) -> dict[str, str]:
+    text = client.get("/metrics").text
+    return dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def test_metrics(client: TestClient) -> None:
+    before = _metric_lines(client)
     client.post("/chat", json={"message": "What was ACME revenue?"})
     client.post("/chat", json={"message": "What is the weather on Mars?"})
     client.post("/chat", json={"message": ""})
@@ -452,7 +471,9 @@ def test_metrics(client: TestClient) -> None:
     assert int(lines['rag_http_requests_total{method="POST",route="/chat",status="422"}']) >= 1
     assert int(lines['rag_abstentions_total{backend="extractive"}']) >= 1
     assert int(lines['rag_answers_total{backend="extractive"}']) >= 2
-    assert 'rag_verification_failures_total{backend="extractive"}' in lines
+    # A verified extractive answer is not a verification failure (the client is shared: compare counts).
+    key = 'rag_verification_failures_total{backend="extractive"}'
+    assert int(lines[key]) == int(before.get(key, 0))
     assert int(lines['rag_http_request_duration_seconds_count{route="/chat"}']) >= 3
     assert lines['rag_http_request_duration_seconds_bucket{route="/chat",le="+Inf"}'] == \
         lines['rag_http_request_duration_seconds_count{route="/chat"}']

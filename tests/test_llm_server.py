@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from rag import llm_provision
-from rag.llm import NOT_IN_SOURCES, LlamaCppGenerator, OpenAIGenerator, build_messages
+from rag.llm import LlamaCppGenerator, OpenAIGenerator, build_messages
 from rag.types import Source
 
 pytestmark = pytest.mark.llm
@@ -159,12 +159,3 @@ def test_instruction_inside_a_source_does_not_take_over(server: str) -> None:
     text = _answer(gen, "What was Amazon's operating margin?", [AMZN, INJECTED], "en")
     assert text.strip()
     assert text.strip().strip(".!\"'").upper() != "HACKED", text
-
-
-def test_unanswerable_question_streams_something(server: str) -> None:
-    # The 0.5B model does not reliably abstain, so this only records what it says (see the report);
-    # the orchestrator's number check and extractive fallback are what keep wrong answers out.
-    gen = OpenAIGenerator(server, "local", max_tokens=MAX_TOKENS, timeout=120)
-    text = _answer(gen, "How many employees does Amazon have?", [MSFT], "en")
-    assert text.strip()
-    print(f"abstained: {NOT_IN_SOURCES in text}")
