@@ -4,6 +4,7 @@ scoping words, comparisons, periods (years, quarters, full year, guidance) and m
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rag.lexical import tokenize
 
@@ -36,8 +37,16 @@ QUESTION_WORDS = frozenset(
     """how much many what which when who whom why did does do say said tell talk comment mention was were is are
     company management call give gave provide update so far far current currently
     多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
-    多大 多长 多久 多高 多快 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右""".split()
+    多大 多长 多久 多高 多快 规模 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右""".split()
 )
+
+
+@lru_cache(maxsize=1)
+def question_tokens() -> frozenset[str]:
+    """QUESTION_WORDS as tokens (stemmed like the text they are compared with)."""
+    return frozenset(t for w in QUESTION_WORDS for t in tokenize(w)) | QUESTION_WORDS
+
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
 # Period words scope a question (they pick the call); they are not content to find in a sentence.
@@ -67,6 +76,8 @@ COMPARISON = frozenset(
 _AMOUNT_KINDS = {"money", "count"}
 
 
+_CHANGE = re.compile(r"\b(?:rise|rose|risen|fall|fell|fallen|drop|dropped|change|changed)\b|how much of|by how much|"
+                     r"上涨|下跌|变化|变动", re.I)
 _WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
 
@@ -76,8 +87,11 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
     for any quantity: "how much did it grow" wants one, of whatever unit."""
     strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
     weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
-    if weak and _WHAT_WAS.search(question):
-        strong.add("number")  # "What was the operating margin?" is answered by a number
+    if weak and (_WHAT_WAS.search(question) or "number" in strong):
+        # "What was the operating margin?" is answered by a number; "How much free cash flow",
+        # asking only of an amount, by an amount, not by a conversion rate.
+        amount = weak == {"money"} and not strong - {"number"} and not _CHANGE.search(question)
+        strong.add("money" if amount else "number")
     if "number" in strong and len(strong) > 1:
         strong.discard("number")
     if "pp" in strong:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from rag.cues import (
-    ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, QUESTION_WORDS, expected_kinds, matches,
+    ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
     model_names, names_a_quarter, other_model, other_quarters, other_years, proper_names, quarters_in, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
@@ -69,7 +69,7 @@ class Extractive:
         families = {t for t in raw if any(o != t and o.startswith(t) and o[len(t):][:1].isdigit() for o in raw)}
         names = proper_names(question)
         for tok in dict.fromkeys(raw):
-            if tok in families or tok in skip or tok in QUESTION_WORDS or tok.isdigit():
+            if tok in families or tok in skip or tok in question_tokens() or tok.isdigit():
                 continue
             if len(tok) < 2:  # single letters and single Chinese characters (年, 中) carry no topic
                 continue
@@ -141,9 +141,10 @@ class Extractive:
         scored: list[Pick] = []
         for hit in hits:
             prior = hit.score / top
-            # Words elsewhere in a Q&A exchange (the analyst's question) are context for its answer
-            # sentences; in prepared remarks a passage holds unrelated statements.
-            context_credit = 0.5 if hit.chunk.section == "qa" else 0.0
+            # The analyst's question is context for the answer sentences of its exchange (and so is
+            # the sentence before, below); the rest of a passage holds unrelated statements.
+            question_tokens_ = set(tokenize(hit.chunk.question or "")) if hit.chunk.section == "qa" else set()
+            question_low = (hit.chunk.question or "").lower() if hit.chunk.section == "qa" else ""
             passage_low = hit.chunk.text.lower()
             passage_tokens = set(tokenize(hit.chunk.text))
             if focus is not None and not _covers(focus, passage_low, passage_tokens):
@@ -164,8 +165,12 @@ class Extractive:
                 local_low, local_tokens = context + " " + low, sent_tokens | set(tokenize(context))
                 context = low
                 in_sent = [t for t in terms if _covers(t.group, low, sent_tokens)]
-                in_passage = [t for t in terms if t not in in_sent and _covers(t.group, passage_low, passage_tokens)]
-                coverage = (sum(t.weight for t in in_sent) + context_credit * sum(t.weight for t in in_passage)) / total
+                # Names and metrics carry over from the sentence before ("Voyage ... The total
+                # consideration was $220 million"); ordinary words there are another statement's.
+                around = [t for t in terms if t not in in_sent and (
+                    (t.focal and len(t.group) == 1 and _covers(t.group, local_low, local_tokens))
+                    or _covers(t.group, question_low, question_tokens_))]
+                coverage = (sum(t.weight for t in in_sent) + 0.5 * sum(t.weight for t in around)) / total
                 quantities = extract(sent.text)
                 have = frozenset(q.kind for q in quantities)
                 why = None
@@ -207,6 +212,9 @@ class Extractive:
                 when = 0.1 if quarters & quarters_in(sent.text) else 0.0
                 when += 0.05 if years & years_in(sent.text) else 0.0
                 score = 0.6 * coverage + num + 0.15 * prior + when
+                if reasons is not None:
+                    reasons[(sent.start, sent.end)] = (f"scored {score:.3f} (coverage {coverage:.2f}, number {num:+.2f}, "
+                                                       f"rank prior {prior:.2f}, period {when:+.2f})")
                 scored.append(Pick(hit, sent, score, have))
         scored.sort(key=lambda p: -p.score)
         if not scored or scored[0].score < self.min_score:
@@ -226,6 +234,8 @@ class Extractive:
 
 def _covers(group: tuple[str, ...], sent_lower: str, sent_tokens: set[str]) -> bool:
     for term in group:
+        if term in sent_tokens:  # a question token, already stemmed (stems do not re-stem to themselves)
+            return True
         if re.search(r"[\u4e00-\u9fff]", term):
             if term in sent_lower:
                 return True

@@ -20,7 +20,19 @@ _ALNUM = re.compile(r"^([a-z]{2,})(\d+[a-z]?)$")
 _NOT_PLURAL = frozenset("bonus status plus minus focus versus campus census virus surplus stimulus consensus "
                         "corpus radius nexus thus always perhaps whereas".split())
 # Bump when tokens change: rebuilds then re-tokenise every chunk (vectors are kept).
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # -> snowballstemmer.stemmer
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +57,9 @@ def tokenize(text: str) -> list[str]:
 
 def _latin(word: str) -> list[str]:
     """A Latin token, plus its family name for model names ("trainium2" -> also "trainium", so
-    "Trainium" finds every generation) and a singular for plain plurals ("gpus" -> "gpu")."""
+    "Trainium" finds every generation); plain words are singular (a plural rule first, since the
+    stemmer keeps "gpus") and then stemmed, so "proposing" meets "propose" and "foundational"
+    meets "foundation"."""
     if word.endswith("'s"):
         word = word[:-2]  # possessive: "aws's" is "aws"
     m = _ALNUM.match(word)
@@ -53,5 +67,5 @@ def _latin(word: str) -> list[str]:
         return [word, m.group(1)]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "is", "ous")) and word.isalpha() \
             and word not in _NOT_PLURAL:
-        return [word[:-1]]
-    return [word]
+        word = word[:-1]
+    return [_stem(word) if word.isalpha() else word]
