@@ -51,7 +51,8 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
 # Period words scope a question (they pick the call); they are not content to find in a sentence.
 PERIOD_WORDS = re.compile(
-    r"(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
+    r"\bfy\d{4}q[1-4]\b"  # the normalised form a rewritten follow-up carries: "(Figma, FY2025Q4)"
+    r"|(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
@@ -159,15 +160,35 @@ def years_in(text: str) -> set[int]:
 
 
 
+# A period named as the base of a comparison ("growth of 8% versus 2021", "up from 17 million in
+# Q4") is not the period a sentence speaks of.
+_REFERENCE = re.compile(
+    r"\b(?:versus|vs\.?|compared (?:to|with)|relative to|from|than|since)\s+(?:(?:the|a|last|prior|our)\s+)?"
+    r"(?:\w+\s+){0,3}?(?:in\s+)?(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"
+    r"(?:(?:19|20)\d{2}\b|fy\s?'?\d{2,4}\b|q[1-4]\b|(?:first|second|third|fourth)[- ]quarter\b)", re.I)
+
+
+def _without_references(sentence: str) -> str:
+    return _REFERENCE.sub(" ", sentence)
+
+
 def other_years(years: set[int], sentence: str) -> bool:
     """The sentence speaks of years, none of which the question asks about."""
     if not years:
         return False
-    said = years_in(sentence)
+    said = years_in(_without_references(sentence))
     return bool(said) and not said & years
 
 
 _THIS_QUARTER = re.compile(r"\b(?:this|the|that) quarter\b|本季度|该季度|当季", re.I)
+
+
+_FISCAL_YEAR = re.compile(r"\bfiscal(?: year)?\s?'?\d{2,4}\b|\bFY\s?'?\d{2,4}\b|\d{2,4}\s*财年", re.I)
+
+
+def speaks_of_a_year_only(text: str) -> bool:
+    """The sentence gives a full-year figure ("In FY '25 product revenue grew 30%"), not a quarter's."""
+    return bool(FULL_YEAR.search(text) or _FISCAL_YEAR.search(text)) and not names_a_quarter(text)
 
 
 def names_a_quarter(text: str) -> bool:
@@ -184,5 +205,5 @@ def quarters_in(text: str) -> set[int]:
 
 def other_quarters(quarters: set[int], sentence: str) -> bool:
     """The sentence names quarters, none of which the question asks about (Q4 guidance for a Q3 question)."""
-    said = quarters_in(sentence)
+    said = quarters_in(_without_references(sentence))
     return bool(quarters and said) and not said & quarters

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rag.cues import (
     ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
-    model_names, names_a_quarter, other_model, other_quarters, other_years, proper_names, quarters_in, years_in,
+    model_names, names_a_quarter, other_model, speaks_of_a_year_only, other_quarters, other_years, proper_names, quarters_in, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
@@ -135,6 +135,7 @@ class Extractive:
         years = years_in(question)
         quarters = quarters_in(question)
         full_year = bool(FULL_YEAR.search(question)) and not quarters
+        one_quarter = bool(quarters) and not FULL_YEAR.search(question)
         wants_guidance = bool(ASKS_GUIDANCE.search(emphasis or question))
         strong, weak = expected_kinds(question)
         top = max(h.score for h in hits) or 1.0
@@ -154,7 +155,7 @@ class Extractive:
             context = ""  # the previous answer sentence: "这里使用了50万颗芯片" follows "Project Rainier 是..."
             # The analyst's own words (questions, and the statements around them) answer nothing,
             # unless the question asks what the analyst said.
-            about_analyst = bool(ABOUT_ANALYST.search(question))
+            about_analyst = bool(ABOUT_ANALYST.search(question)) or _names_an_analyst(question, hit)
             asked = "" if about_analyst else re.sub(r"\s+", "", hit.chunk.question or "")
             for sent in split(hit.chunk.text, hit.chunk.start):
                 if (sent.is_question and not about_analyst) or (asked and re.sub(r"\s+", "", sent.text) in asked):
@@ -175,7 +176,11 @@ class Extractive:
                 have = frozenset(q.kind for q in quantities)
                 why = None
                 # A metric must be in the sentence itself; a name may come from the sentence before.
-                focus_here = (local_low, local_tokens)
+                # In an answer the metric may be the analyst's ("what portion of opex was energy?" --
+                # "It's roughly 13%"), when the sentence names no metric of its own.
+                borrow = question_low and not any(not is_aspect(g) for g in groups(low))
+                focus_here = ((local_low + " " + question_low, local_tokens | question_tokens_) if borrow
+                              else (local_low, local_tokens))
                 if focus is not None and not _covers(focus, *focus_here):
                     why = f"lacks the focus term {focus[0]!r}"
                 elif coverage < self.min_coverage:
@@ -184,6 +189,8 @@ class Extractive:
                     why = "the question asks for guidance or a later period; the sentence is not forward-looking"
                 elif full_year and names_a_quarter(sent.text) and not FULL_YEAR.search(sent.text):
                     why = "the question asks about a full year; the sentence about a quarter"
+                elif one_quarter and speaks_of_a_year_only(sent.text):
+                    why = "the question asks about a quarter; the sentence about a full year"
                 elif comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
                     why = "makes no comparison (同比/year over year...)"
                 elif other_model(models, sent_tokens):
@@ -244,5 +251,17 @@ def _covers(group: tuple[str, ...], sent_lower: str, sent_tokens: set[str]) -> b
             # ("remaining performance obligations" / "remaining performance obligation").
             toks = tokenize(term)
             if toks and all(t in sent_tokens for t in toks):
+                return True
+    return False
+
+
+def _names_an_analyst(question: str, hit: Hit) -> bool:
+    """The question names an analyst of the exchange ("what did Keith Weiss say"), so the analyst's
+    words are what is asked for."""
+    low = question.lower()
+    for sp in hit.chunk.speakers:
+        if sp.role == "analyst" and sp.name:
+            parts = [p for p in re.split(r"\W+", sp.name.lower()) if len(p) > 2]
+            if parts and parts[-1] in re.findall(r"\w+", low):
                 return True
     return False

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 # Each row: English phrasings | Chinese phrasings. Multi-word English terms are matched as phrases.
 _ROWS = """
-backlog, order backlog, remaining performance obligations, rpo | 积压订单, 未交付订单, 订单积压, 剩余履约义务
+backlog, revenue backlog, order backlog, remaining performance obligations, rpo | 积压订单, 营收积压, 未交付订单, 订单积压, 剩余履约义务
 revenue, revenues, sales, top line, net revenues | 营收, 收入, 营业收入, 销售额
 operating margin, operating profit margin | 营业利润率, 经营利润率, 运营利润率
 operating income, operating profit | 营业利润, 经营利润, 运营利润
@@ -78,6 +78,7 @@ consumer, consumers | 消费者, 客户
 annualized, annual run rate, run rate | 年化
 combined, together, in total | 合计, 总计, 合共
 quick commerce | 快速商务, 即时零售
+after-hours trading, after-hours, after hours, extended trading | 盘后交易, 盘后
 same-day delivery, same day delivery | 当日达
 china | 中国
 india | 印度
