@@ -53,7 +53,7 @@ ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
 PERIOD_WORDS = re.compile(
     r"\bfy\d{4}q[1-4]\b"  # the normalised form a rewritten follow-up carries: "(Figma, FY2025Q4)"
     r"|(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
-    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfiscal\b"
+    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
 

@@ -153,6 +153,9 @@ class Extractive:
                     reasons[(hit.chunk.start, hit.chunk.end)] = f"passage lacks the focus term {focus[0]!r}"
                 continue
             context = ""  # the previous answer sentence: "这里使用了50万颗芯片" follows "Project Rainier 是..."
+            # The period the passage is speaking of: "For the full fiscal year 2025, net revenues were
+            # ... Non-GAAP net income was $149.5 million" -- the second figure is a full-year one too.
+            period = None
             # The analyst's own words (questions, and the statements around them) answer nothing,
             # unless the question asks what the analyst said.
             about_analyst = bool(ABOUT_ANALYST.search(question)) or _names_an_analyst(question, hit)
@@ -165,6 +168,10 @@ class Extractive:
                 sent_tokens = set(tokenize(sent.text))
                 local_low, local_tokens = context + " " + low, sent_tokens | set(tokenize(context))
                 context = low
+                if speaks_of_a_year_only(sent.text):
+                    period = "year"
+                elif names_a_quarter(sent.text):
+                    period = "quarter"
                 in_sent = [t for t in terms if _covers(t.group, low, sent_tokens)]
                 # Names and metrics carry over from the sentence before ("Voyage ... The total
                 # consideration was $220 million"); ordinary words there are another statement's.
@@ -218,7 +225,10 @@ class Extractive:
                 # ("仅第四季度我们就环比增加了 1.2 吉瓦" for "And in the fourth quarter alone?").
                 when = 0.1 if quarters & quarters_in(sent.text) else 0.0
                 when += 0.05 if years & years_in(sent.text) else 0.0
+                when += 0.1 if full_year and period == "year" else 0.0
                 score = 0.6 * coverage + num + 0.15 * prior + when
+                # An editor's summary restates what was said; quote the speaker when both say it.
+                score -= 0.05 if hit.chunk.section == "summary" else 0.0
                 if reasons is not None:
                     reasons[(sent.start, sent.end)] = (f"scored {score:.3f} (coverage {coverage:.2f}, number {num:+.2f}, "
                                                        f"rank prior {prior:.2f}, period {when:+.2f})")

@@ -55,7 +55,7 @@ efficiency, efficiencies | 效率
 profitability | 盈利能力
 margin | 利润率
 ~quarter, fourth quarter, q4 | 季度, 第四季度
-~fiscal year, full year | 财年, 全年
+~fiscal year, full year, for the year | 财年, 全年
 ~analyst | 分析师
 shipped, shipping, ship, shipments, delivered, deliver, deliveries | 发货, 交付, 出货
 launch, launched, launches, release, released | 推出, 发布
