@@ -53,14 +53,15 @@ ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
 PERIOD_WORDS = re.compile(
     r"\bfy\d{4}q[1-4]\b"  # the normalised form a rewritten follow-up carries: "(Figma, FY2025Q4)"
     r"|(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
+    r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # Apple's quarters
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
 
 def proper_names(question: str) -> set[str]:
-    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO),
-    not counting its first word."""
-    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*)", question)
+    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO,
+    iPhone), not counting its first word."""
+    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*|[a-z]+[A-Z][\w&\-]*)", question)
     first = re.match(r"\s*([A-Za-z]+)", question)
     out: set[str] = set()
     for w in words:
@@ -79,6 +80,8 @@ _AMOUNT_KINDS = {"money", "count"}
 
 _CHANGE = re.compile(r"\b(?:rise|rose|risen|fall|fell|fallen|drop|dropped|change|changed)\b|how much of|by how much|"
                      r"上涨|下跌|变化|变动", re.I)
+_HOW_CHANGED = re.compile(r"\b(?:change|changed|grow|grew|growth|increase|decrease|decline|rise|rose|fall|fell)\b|"
+                          r"year[- ]over[- ]year|同比|环比|增长|变化", re.I)
 _WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
 
@@ -88,6 +91,9 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
     for any quantity: "how much did it grow" wants one, of whatever unit."""
     strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
     weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
+    if "percent" in weak and "money" in weak and _HOW_CHANGED.search(question) and not _WHAT_WAS.search(question):
+        # "How did Premier Agent revenue change year over year?" asks for the change, not the amount.
+        weak.discard("money")
     if weak and (_WHAT_WAS.search(question) or "number" in strong):
         # "What was the operating margin?" is answered by a number; "How much free cash flow",
         # asking only of an amount, by an amount, not by a conversion rate.
@@ -150,6 +156,41 @@ FORWARD = re.compile(
 # must not be answered by guidance -- was measured to hurt: past tense also asks about outlooks.)
 ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
                            r"指引|预期|预计|展望|计划", re.I)
+
+
+# Guidance proper (not every "will"): what a question about a past period must not be answered by.
+GUIDANCE = re.compile(r"\bwe (?:now |still |continue to )?expect|\bexpects?\b|\bguidance\b|\boutlook\b|\bforecast|"
+                      r"\banticipat|预计|指引|展望", re.I)
+
+
+# "above the high end of our guidance", "ahead of our expectations": results measured against an
+# outlook are results.
+_VERSUS_GUIDANCE = re.compile(
+    r"\b(?:above|below|exceed\w*|ahead of|beat|topp?\w*|in line with|within|at|to)\s+(?:the\s+)?"
+    r"(?:(?:high|low|top|upper|lower)[- ]end\s+of\s+)?(?:our\s+)?(?:prior\s+|previous\s+|january\s+)?"
+    r"(?:guid\w*|outlook|expectations?|forecast)(?:\s+range)?", re.I)
+
+
+def leads_with_guidance(sentence: str, first_number_at: int | None) -> bool:
+    """The sentence is guidance before it states any figure ("We expect organic revenue growth of
+    7% to 8%"), as opposed to a result that mentions an outlook after it ("3.9 GW added, ... we
+    expect to double it again by 2027")."""
+    m = GUIDANCE.search(_VERSUS_GUIDANCE.sub(lambda x: " " * len(x.group(0)), sentence))
+    return bool(m) and (first_number_at is None or m.start() < first_number_at)
+
+
+def first_figure_at(quantities) -> int | None:
+    """Where the first figure (not a year or a date) starts in a sentence."""
+    return min((q.start for q in quantities if q.kind in _QUANTITIES), default=None)
+
+
+def asks_about_past(question: str, years: set[int], call_period: str | None) -> bool:
+    """The question names years none of which is after the call's fiscal year, and does not ask for
+    guidance: the results of that period answer it, not the outlook given for the next one."""
+    if not years or not call_period or ASKS_GUIDANCE.search(question):
+        return False
+    m = re.match(r"FY(\d{4})", call_period)
+    return bool(m) and max(years) <= int(m.group(1))
 
 
 def years_in(text: str) -> set[int]:

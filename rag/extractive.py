@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from rag.cues import (
-    ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
+    ABOUT_ANALYST, ASKS_GUIDANCE, asks_about_past, first_figure_at, leads_with_guidance, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
     model_names, names_a_quarter, other_model, speaks_of_a_year_only, other_quarters, other_years, proper_names, quarters_in, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
@@ -131,6 +131,7 @@ class Extractive:
         foci = [max(ts, key=lambda t: t.weight).group for ts in (metrics, names) if ts]
         focus = tuple(dict.fromkeys(m for g in foci for m in g)) if foci else None
         comparisons = [t.group for t in terms if t.comparison]
+        subject = max((t for t in terms if t.focal), key=lambda t: t.weight, default=None)
         models = model_names(question)
         years = years_in(question)
         quarters = quarters_in(question)
@@ -142,6 +143,7 @@ class Extractive:
         scored: list[Pick] = []
         for hit in hits:
             prior = hit.score / top
+            past = not forward and asks_about_past(question, years, hit.chunk.meta.period if hit.chunk.meta else None)
             # The analyst's question is context for the answer sentences of its exchange (and so is
             # the sentence before, below); the rest of a passage holds unrelated statements.
             question_tokens_ = set(tokenize(hit.chunk.question or "")) if hit.chunk.section == "qa" else set()
@@ -194,6 +196,10 @@ class Extractive:
                     why = f"covers too little of the question ({coverage:.2f})"
                 elif (forward or wants_guidance) and not FORWARD.search(sent.text):
                     why = "the question asks for guidance or a later period; the sentence is not forward-looking"
+                elif forward and quarters and not (quarters & quarters_in(sent.text)):
+                    why = "the question asks about a later quarter the sentence does not name"
+                elif past and leads_with_guidance(sent.text, first_figure_at(quantities)):
+                    why = "the question asks about a past period; the sentence is guidance"
                 elif full_year and names_a_quarter(sent.text) and not FULL_YEAR.search(sent.text):
                     why = "the question asks about a full year; the sentence about a quarter"
                 elif one_quarter and speaks_of_a_year_only(sent.text):
@@ -223,6 +229,11 @@ class Extractive:
                     num = 0.0
                 # Naming the quarter or year the question asks about is a sign of the right sentence
                 # ("仅第四季度我们就环比增加了 1.2 吉瓦" for "And in the fourth quarter alone?").
+                # The figure belongs to what is asked when the subject precedes it closely
+                # ("Premier Agent revenue decreased 13%"), not when named in a later clause
+                # ("IMT revenue was $457 million, down 5%, driven by ... Premier Agent").
+                near = subject is not None and _precedes(subject, low, first_figure_at(quantities))
+                num += 0.05 if near else 0.0
                 when = 0.1 if quarters & quarters_in(sent.text) else 0.0
                 when += 0.05 if years & years_in(sent.text) else 0.0
                 when += 0.1 if full_year and period == "year" else 0.0
@@ -275,3 +286,11 @@ def _names_an_analyst(question: str, hit: Hit) -> bool:
             if parts and parts[-1] in re.findall(r"\w+", low):
                 return True
     return False
+
+
+def _precedes(term: Term, sent_lower: str, figure_at: int | None, window: int = 60) -> bool:
+    """A phrasing of `term` ends within `window` characters before the sentence's first figure."""
+    if figure_at is None:
+        return False
+    before = sent_lower[max(0, figure_at - window):figure_at]
+    return _covers(term.group, before, set(tokenize(before)))
