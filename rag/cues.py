@@ -58,6 +58,17 @@ PERIOD_WORDS = re.compile(
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
 
+# Financial measures (as opposed to topics such as "data center" or "power"): a sentence that
+# answers a question about one names it.
+_MEASURE = re.compile(
+    r"revenue|sales|income|margin|profit|earnings|\beps\b|capex|capital expenditure|cash flow|backlog|ebitda|"
+    r"dividend|retention|expense|opex|bookings|obligation|营收|收入|利润|毛利|盈利|每股|资本支出|现金流|积压|股息|分红|留存|费用", re.I)
+
+
+def is_measure(group: tuple[str, ...]) -> bool:
+    return any(_MEASURE.search(m) for m in group)
+
+
 def proper_names(question: str) -> set[str]:
     """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO,
     iPhone), not counting its first word."""

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from rag.cues import (
-    ABOUT_ANALYST, ASKS_GUIDANCE, asks_about_past, first_figure_at, leads_with_guidance, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
+    ABOUT_ANALYST, ASKS_GUIDANCE, asks_about_past, first_figure_at, is_measure, leads_with_guidance, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
     model_names, names_a_quarter, other_model, speaks_of_a_year_only, other_quarters, other_years, proper_names, quarters_in, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
@@ -125,11 +125,15 @@ class Extractive:
         total = sum(t.weight for t in terms) or 1.0
         # The focus: the question's most specific metric if it names one (a glossary concept is
         # the surest sign of what is asked), else its most specific name or Chinese word.
-        # Both may be given ("adjusted EBITDA and margin"): a sentence must mention one of them.
+        # Both may be given (Atlas, gross margin): a passage must mention one of them.
         metrics = [t for t in terms if t.focal and len(t.group) > 1]
         names = [t for t in terms if t.focal and len(t.group) == 1]
         foci = [max(ts, key=lambda t: t.weight).group for ts in (metrics, names) if ts]
         focus = tuple(dict.fromkeys(m for g in foci for m in g)) if foci else None
+        # The financial measure asked for must be in the sentence itself (a name may come from the
+        # sentence before): "Atlas revenue grew 24%" does not answer a question about gross margin.
+        measures = [t for t in metrics if is_measure(t.group)]
+        metric = max(measures, key=lambda t: t.weight).group if measures else None
         comparisons = [t.group for t in terms if t.comparison]
         subject = max((t for t in terms if t.focal), key=lambda t: t.weight, default=None)
         models = model_names(question)
@@ -192,6 +196,9 @@ class Extractive:
                               else (local_low, local_tokens))
                 if focus is not None and not _covers(focus, *focus_here):
                     why = f"lacks the focus term {focus[0]!r}"
+                elif metric is not None and not (_covers(metric, low, sent_tokens) or (
+                        borrow and _covers(metric, question_low, question_tokens_))):
+                    why = f"lacks the metric {metric[0]!r}"
                 elif coverage < self.min_coverage:
                     why = f"covers too little of the question ({coverage:.2f})"
                 elif (forward or wants_guidance) and not FORWARD.search(sent.text):

@@ -9,10 +9,12 @@ from functools import lru_cache
 # Each row: English phrasings | Chinese phrasings. Multi-word English terms are matched as phrases.
 _ROWS = """
 backlog, revenue backlog, order backlog, remaining performance obligations, rpo | 积压订单, 营收积压, 未交付订单, 订单积压, 剩余履约义务
+organic revenue, organic revenues, organic sales | 有机收入, 有机营收
 revenue, revenues, sales, top line, net revenues | 营收, 收入, 营业收入, 销售额
 operating margin, operating profit margin | 营业利润率, 经营利润率, 运营利润率
 operating income, operating profit | 营业利润, 经营利润, 运营利润
 gross margin | 毛利率
+adjusted ebitda, ebitda | 调整后ebitda, 息税折旧摊销前利润
 gross profit | 毛利, 毛利润
 net income, net profit, earnings | 净利润, 净收入, 盈利
 earnings per share, eps | 每股收益, 每股盈利
