@@ -93,6 +93,7 @@ _CHANGE = re.compile(r"\b(?:rise|rose|risen|fall|fell|fallen|drop|dropped|change
                      r"上涨|下跌|变化|变动", re.I)
 _HOW_CHANGED = re.compile(r"\b(?:change|changed|grow|grew|growth|increase|decrease|decline|rise|rose|fall|fell)\b|"
                           r"year[- ]over[- ]year|同比|环比|增长|变化", re.I)
+_WHAT_MEASURE = re.compile(r"^\s*what\s+(?:\w+\s+){0,3}?(?:margin|revenue|income|earnings|profit|eps)\b", re.I)
 _WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
 
@@ -105,7 +106,7 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
     if "percent" in weak and "money" in weak and _HOW_CHANGED.search(question) and not _WHAT_WAS.search(question):
         # "How did Premier Agent revenue change year over year?" asks for the change, not the amount.
         weak.discard("money")
-    if weak and (_WHAT_WAS.search(question) or "number" in strong):
+    if weak and (_WHAT_WAS.search(question) or _WHAT_MEASURE.search(question) or "number" in strong):
         # "What was the operating margin?" is answered by a number; "How much free cash flow",
         # asking only of an amount, by an amount, not by a conversion rate.
         amount = weak == {"money"} and not strong - {"number"} and not _CHANGE.search(question)

@@ -134,6 +134,13 @@ class Extractive:
         # sentence before): "Atlas revenue grew 24%" does not answer a question about gross margin.
         measures = [t for t in metrics if is_measure(t.group)]
         metric = max(measures, key=lambda t: t.weight).group if measures else None
+        # ...and what it is measured of, when the question names it (Atlas, Premier Agent): in the
+        # sentence, the one before, or the analyst's question. (Chinese words are not held to this:
+        # they often paraphrase rather than name.)
+        said_by = _speaker_words(hits)
+        latin = {n for n in proper_names(question)
+                 if n not in said_by and not any(len(n) >= 3 and w.startswith(n) for w in said_by)}  # Tim/Timothy
+        owner = max((t for t in names if t.group[0] in latin), key=lambda t: t.weight, default=None) if metric else None
         comparisons = [t.group for t in terms if t.comparison]
         subject = max((t for t in terms if t.focal), key=lambda t: t.weight, default=None)
         models = model_names(question)
@@ -199,6 +206,8 @@ class Extractive:
                 elif metric is not None and not (_covers(metric, low, sent_tokens) or (
                         borrow and _covers(metric, question_low, question_tokens_))):
                     why = f"lacks the metric {metric[0]!r}"
+                elif owner is not None and not _covers(owner.group, *focus_here):
+                    why = f"does not say whose {metric[0]!r} ({owner.group[0]!r})"
                 elif coverage < self.min_coverage:
                     why = f"covers too little of the question ({coverage:.2f})"
                 elif (forward or wants_guidance) and not FORWARD.search(sent.text):
@@ -301,3 +310,16 @@ def _precedes(term: Term, sent_lower: str, figure_at: int | None, window: int = 
         return False
     before = sent_lower[max(0, figure_at - window):figure_at]
     return _covers(term.group, before, set(tokenize(before)))
+
+
+
+_TITLES = frozenset("ceo cfo coo cto president chairman chair founder management analyst".split())
+
+
+def _speaker_words(hits: list[Hit]) -> set[str]:
+    """Tokens of the speakers' names, titles and firms: they say who spoke, not what a figure is of."""
+    out = set(_TITLES)
+    for h in hits:
+        for sp in h.chunk.speakers:
+            out.update(tokenize(" ".join(x for x in (sp.name, sp.title, sp.firm) if x)))
+    return out
