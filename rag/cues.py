@@ -23,7 +23,7 @@ _STRONG_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 _WEAK_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("percent", re.compile(
-        r"(?<!run )\brate\b|margin|grow|growth|grew|increase|decline|decrease|year[- ]over[- ]year|"
+        r"(?<!run )\brate\b|margin|grow|growth|grew|increase|decline|decrease|\bchanged?\b|year[- ]over[- ]year|"
         r"quarter[- ]over[- ]quarter|sequential|share of|增长|同比|环比|比例|占比|利润率|毛利率|下降|提升|上升", re.I)),
     ("money", re.compile(
         r"\$|dollars?|revenue|sales|capex|capital expenditure|spend|cash|income|profit|cost|expense|"

@@ -18,6 +18,9 @@ from rag.sentences import Sentence, split
 from rag.types import Hit
 
 
+_REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|this|that|these|those)\b|它|其|这|该", re.I)
+
+
 @dataclass(frozen=True)
 class Term:
     group: tuple[str, ...]  # a question term and its equivalents (glossary translations)
@@ -119,9 +122,15 @@ class Extractive:
         terms = self._terms(question, {s.lower() for s in skip})
         if emphasis:
             new = {t.group for t in self._terms(emphasis, {s.lower() for s in skip})}
-            if any(t.focal and t.group in new for t in terms):
-                terms = [Term(t.group, t.weight * 2, t.content, t.focal, t.comparison) if t.group in new
-                         else Term(t.group, t.weight, t.content, False, t.comparison) for t in terms]
+            # The follow-up's own content words name the new subject ("What about rentals?"),
+            # even an ordinary word that could not be the focus of a standalone question.
+            if any((t.focal or t.content) and t.group in new for t in terms):
+                # The earlier question's subject (Premier Agent) is what "What about rentals?"
+                # replaces; "how widely is it used" keeps it.
+                keep = 1.0 if _REFERS_BACK.search(emphasis) else 0.25
+                terms = [Term(t.group, t.weight * 2, t.content, t.focal or t.content, t.comparison) if t.group in new
+                         else Term(t.group, t.weight * (keep if t.focal else 1.0), t.content, False, t.comparison)
+                         for t in terms]
         total = sum(t.weight for t in terms) or 1.0
         # The focus: the question's most specific metric if it names one (a glossary concept is
         # the surest sign of what is asked), else its most specific name or Chinese word.
