@@ -61,3 +61,16 @@ def test_seed_suite_meets_thresholds_with_the_real_model(tmp_path: Path, capsys:
     assert report["overall"]["answer_accuracy"] > report["baseline"]["answer_accuracy"]
     assert report["overall"]["faithfulness"] == 1.0
     assert (tmp_path / next(tmp_path.glob("*.md")).name).read_text().startswith("# Eval report")
+
+
+@pytest.mark.model
+@pytest.mark.integration
+def test_shared_suite_meets_thresholds_with_the_real_model(shared_transcripts: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The cases over the eighteen shared calls (six layouts, both languages) hold the same targets."""
+    code = main(["eval", "--cases", str(ROOT / "eval" / "cases" / "shared.jsonl"), "--report", str(tmp_path),
+                 "--sources", str(shared_transcripts), "--no-baseline"])
+    out = capsys.readouterr()
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert code == 0, out.err
+    assert report["overall"]["cases"] == len((ROOT / "eval" / "cases" / "shared.jsonl").read_text().splitlines())

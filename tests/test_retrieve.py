@@ -76,3 +76,23 @@ def test_top_k_bounds(retriever: Retriever) -> None:
     with pytest.raises(ValueError, match="top_k must be between 1 and 50"):
         retriever.retrieve("x", top_k=0)
     assert retriever.retrieve("nothing matches", top_k=2, filters=Filters(ticker="NONE")) == []
+
+
+def test_tokens_are_stemmed_and_model_names_keep_their_family() -> None:
+    from rag.lexical import tokenize
+
+    assert tokenize("proposing foundational GPUs") == tokenize("propose foundation GPU")
+    assert tokenize("Trainium3") == ["trainium3", "trainium"]
+    assert tokenize("积压订单") == ["积压", "订单"]  # Chinese words are not stemmed
+
+
+def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
+    """The best passage of each language gets dense rank 0, so a question in one language still
+    reaches the passage in the other that a monolingual ranking puts below all of its own."""
+    ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, None)
+    languages = retriever._languages
+    firsts = {languages[r] for r, (rank, _) in ranked.items() if rank == 0}
+    assert firsts == {"en", "zh"}
+    # Within one language the order is the similarity order.
+    en = sorted(((rank, sim) for r, (rank, sim) in ranked.items() if languages[r] == "en"))
+    assert [s for _, s in en] == sorted((s for _, s in en), reverse=True)
