@@ -89,10 +89,9 @@ COMPARISON = frozenset(
 _AMOUNT_KINDS = {"money", "count"}
 
 
-_CHANGE = re.compile(r"\b(?:rise|rose|risen|fall|fell|fallen|drop|dropped|change|changed)\b|how much of|by how much|"
-                     r"上涨|下跌|变化|变动", re.I)
-_HOW_CHANGED = re.compile(r"\b(?:change|changed|grow|grew|growth|increase|decrease|decline|rise|rose|fall|fell)\b|"
-                          r"year[- ]over[- ]year|同比|环比|增长|变化", re.I)
+# Words that ask for a change rather than a level ("How did revenue change", "by how much did it rise").
+_CHANGE = re.compile(r"\b(?:change|changed|grow|grew|growth|increase|decrease|decline|rise|rose|risen|fall|fell|fallen|"
+                     r"drop|dropped)\b|year[- ]over[- ]year|how much of|by how much|同比|环比|增长|变化|变动|上涨|下跌", re.I)
 _WHAT_MEASURE = re.compile(r"^\s*what\s+(?:\w+\s+){0,3}?(?:margin|revenue|income|earnings|profit|eps)\b", re.I)
 _WHAT_WAS = re.compile(r"\bwhat (?:was|were|is|are|will be)\b|是多少|为多少|有多少", re.I)
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
@@ -103,7 +102,7 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
     for any quantity: "how much did it grow" wants one, of whatever unit."""
     strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
     weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
-    if "percent" in weak and "money" in weak and _HOW_CHANGED.search(question) and not _WHAT_WAS.search(question):
+    if "percent" in weak and "money" in weak and _CHANGE.search(question) and not _WHAT_WAS.search(question):
         # "How did Premier Agent revenue change year over year?" asks for the change, not the amount.
         weak.discard("money")
     if weak and (_WHAT_WAS.search(question) or _WHAT_MEASURE.search(question) or "number" in strong):

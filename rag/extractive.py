@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 
 from rag.cues import (
-    ABOUT_ANALYST, ASKS_GUIDANCE, asks_about_past, first_figure_at, is_measure, leads_with_guidance, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, question_tokens, expected_kinds, matches,
-    model_names, names_a_quarter, other_model, speaks_of_a_year_only, other_quarters, other_years, proper_names, quarters_in, years_in,
+    ABOUT_ANALYST, ASKS_GUIDANCE, CJK, COMPARISON, FORWARD, FULL_YEAR, PERIOD_WORDS, asks_about_past, expected_kinds,
+    first_figure_at, is_measure, leads_with_guidance, matches, model_names, names_a_quarter, other_model,
+    other_quarters, other_years, proper_names, quarters_in, question_tokens, speaks_of_a_year_only, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
@@ -190,7 +191,8 @@ class Extractive:
                 sent_tokens = set(tokenize(sent.text))
                 local_low, local_tokens = context + " " + low, sent_tokens | set(tokenize(context))
                 context = low
-                if speaks_of_a_year_only(sent.text):
+                year_only = speaks_of_a_year_only(sent.text)
+                if year_only:
                     period = "year"
                 elif names_a_quarter(sent.text):
                     period = "quarter"
@@ -227,7 +229,7 @@ class Extractive:
                     why = "the question asks about a past period; the sentence is guidance"
                 elif full_year and names_a_quarter(sent.text) and not FULL_YEAR.search(sent.text):
                     why = "the question asks about a full year; the sentence about a quarter"
-                elif one_quarter and speaks_of_a_year_only(sent.text):
+                elif one_quarter and year_only:
                     why = "the question asks about a quarter; the sentence about a full year"
                 elif comparisons and not any(_covers(g, low, sent_tokens) for g in comparisons):
                     why = "makes no comparison (同比/year over year...)"
@@ -319,7 +321,6 @@ def _precedes(term: Term, sent_lower: str, figure_at: int | None, window: int = 
         return False
     before = sent_lower[max(0, figure_at - window):figure_at]
     return _covers(term.group, before, set(tokenize(before)))
-
 
 
 _TITLES = frozenset("ceo cfo coo cto president chairman chair founder management analyst".split())

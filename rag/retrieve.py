@@ -82,16 +82,12 @@ class Retriever:
             "doc_id": col(lambda c: c.doc_id),
             "ticker": col(lambda c: (c.meta.ticker or "").upper() if c.meta else ""),
             "period": col(lambda c: c.meta.period if c.meta else None),
-            "language": col(lambda c: c.meta.language if c.meta else None),
+            "language": col(lambda c: (c.meta.language if c.meta else None) or ""),
             "section": col(lambda c: c.section),
             "names": col(lambda c: {n.lower() for n in ((c.meta.company,) + c.meta.aliases) if n} if c.meta else set()),
             "roles": col(lambda c: {s.role for s in c.speakers}),
             "boilerplate": np.array([c.boilerplate for c in self.index.chunks], dtype=bool),
         }
-
-    @cached_property
-    def _languages(self) -> np.ndarray:
-        return np.array([(c.meta.language if c.meta else None) or "" for c in self.index.chunks])
 
     def scope(self, question: str) -> Scope:
         return detect(question, self.catalog)
@@ -127,7 +123,7 @@ class Retriever:
         its own language than against a translation of the answer (measured: an English question
         ranked the Chinese passage holding the answer below 50 English ones), so passages are ranked
         within their language and each language's best compete on equal terms in the fusion."""
-        lang = self._languages
+        lang = self._meta["language"]
         kinds = set(lang if rows is None else lang[rows])
         if len(kinds) < 2:
             return {r: (i, sim) for i, (r, sim) in enumerate(self.index.search_dense(query_vector, n, rows=rows))}

@@ -90,7 +90,7 @@ def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
     """The best passage of each language gets dense rank 0, so a question in one language still
     reaches the passage in the other that a monolingual ranking puts below all of its own."""
     ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, None)
-    languages = retriever._languages
+    languages = retriever._meta["language"]
     firsts = {languages[r] for r, (rank, _) in ranked.items() if rank == 0}
     assert firsts == {"en", "zh"}
     # Within one language the order is the similarity order.
