@@ -22,7 +22,7 @@ _BOILERPLATE = re.compile(
 )
 _SENTENCE = re.compile(r"[^。！？.!?\n]+(?:[。！？.!?]+|\n|$)")
 # Bump when chunk boundaries or texts change, so rebuilds re-chunk every transcript.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 _SECTION_LABEL = {"summary": "Summary", "prepared": "Prepared remarks", "qa": "Q&A"}
 
 
@@ -195,7 +195,11 @@ def chunk_transcript(t: Transcript, max_tokens: int = 350, overlap_tokens: int =
     splitter = _splitter(max(16, min(max_tokens // 6, overlap_tokens or max_tokens // 6)))
     chunks: list[Chunk] = []
     seen: Counter[str] = Counter()
-    for unit in _units(t.turns):
+    # A bilingual copy is chunked once per language: no passage mixes the two.
+    langs = [lang for lang in dict.fromkeys(x.language for x in t.turns) if lang]
+    groups = [(lang, tuple(x for x in t.turns if x.language == lang)) for lang in langs] or [(None, t.turns)]
+    units = [(lang, unit) for lang, turns in groups for unit in _units(turns)]
+    for lang, unit in units:
         question = squash(" ".join(q.text for q in unit.question_turns)) or None
         analyst = unit.question_turns[0].speaker if unit.question_turns else None
         spans = _pieces(t.text, unit.start, unit.end, splitter, max_tokens, overlap_tokens)
@@ -223,6 +227,7 @@ def chunk_transcript(t: Transcript, max_tokens: int = 350, overlap_tokens: int =
                     boilerplate=_is_boilerplate(body, speakers),
                     part=part,
                     meta=t.meta,
+                    lang=lang,
                 )
             )
     return chunks

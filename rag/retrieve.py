@@ -82,7 +82,7 @@ class Retriever:
             "doc_id": col(lambda c: c.doc_id),
             "ticker": col(lambda c: (c.meta.ticker or "").upper() if c.meta else ""),
             "period": col(lambda c: c.meta.period if c.meta else None),
-            "language": col(lambda c: (c.meta.language if c.meta else None) or ""),
+            "language": col(lambda c: c.language),
             "section": col(lambda c: c.section),
             "names": col(lambda c: {n.lower() for n in ((c.meta.company,) + c.meta.aliases) if n} if c.meta else set()),
             "roles": col(lambda c: {s.role for s in c.speakers}),

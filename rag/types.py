@@ -21,7 +21,7 @@ class DocMeta:
     ticker: str | None = None
     period: str | None = None  # normalised, e.g. "FY2025Q4"
     call_date: str | None = None  # ISO date
-    language: str = "en"  # "en" or "zh"
+    language: str = "en"  # "en", "zh", or "en+zh" for a bilingual copy (each chunk then has its own)
     layout: str = "unknown"
     aliases: tuple[str, ...] = ()  # other names of the company (e.g. Chinese name)
 
@@ -51,6 +51,7 @@ class Turn:
     start: int
     end: int
     text: str
+    language: str | None = None  # set in bilingual documents; otherwise the document's language
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ class Chunk:
     boilerplate: bool = False  # safe-harbor language, operator instructions
     part: int = 0  # index of this piece when a long turn or exchange was split
     meta: DocMeta | None = field(default=None, compare=False)
+    lang: str | None = None  # the passage's language where it differs from a bilingual document's
+
+    @property
+    def language(self) -> str:
+        return self.lang or (self.meta.language if self.meta else "") or ""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -101,6 +107,8 @@ class Chunk:
             "start": self.start,
             "end": self.end,
         }
+        if self.lang:
+            d["lang"] = self.lang
         if self.meta is not None:
             m = self.meta.to_dict()
             m.pop("doc_id")
@@ -130,6 +138,7 @@ class Chunk:
             boilerplate=d.get("boilerplate", False),
             part=d.get("part", 0),
             meta=meta,
+            lang=d.get("lang"),
         )
 
 

@@ -19,24 +19,32 @@ ALL = load_cases([CASES])
 
 def _doc_path(doc_id: str) -> Path:
     for folder in (SEEDS, SHARED_TRANSCRIPTS):
-        p = folder / f"{doc_id}.txt"
-        if p.exists():
-            return p
+        for suffix in (".txt", ".json"):
+            p = folder / f"{doc_id}{suffix}"
+            if p.exists():
+                return p
     pytest.skip(f"{doc_id}: its transcript is absent (../shared missing?)")
 
 
 def test_case_sets_meet_the_required_counts() -> None:
     seed = [c for c in ALL if c.file == "seed.jsonl"]
     shared = [c for c in ALL if c.file == "shared.jsonl"]
-    assert len(seed) >= 50 and len(shared) >= 60
-    for group in (seed, shared):
+    later = [c for c in ALL if c.file == "later.jsonl"]
+    assert len(seed) >= 50 and len(shared) >= 60 and len(later) >= 60
+    for group in (seed, shared, later):
         assert sum(not c.answerable for c in group) >= 8
         assert {"zh", "en"} <= {c.lang for c in group}
     assert sum("follow-up" in c.tags for c in seed) >= 1
     assert all(c.history for c in ALL if "follow-up" in c.tags)
     if SHARED_TRANSCRIPTS.is_dir():
-        files = {p.stem for p in SHARED_TRANSCRIPTS.glob("*.txt")}
-        assert files <= {c.gold_doc for c in shared}, "every shared transcript has cases"
+        files = {p.stem for p in [*SHARED_TRANSCRIPTS.glob("*.txt"), *SHARED_TRANSCRIPTS.glob("*.json")]}
+        assert files <= {c.gold_doc for c in shared + later}, "every shared transcript has cases"
+        # The later-quarter files (several calls per company): at least 6 cases each, both languages,
+        # period-pinned and latest-call questions, follow-ups.
+        per_doc = {d: sum(c.gold_doc == d for c in later) for d in {c.gold_doc for c in later if c.gold_doc}}
+        assert len(per_doc) == 8 and min(per_doc.values()) >= 6, per_doc
+        for tag in ("period-pinned", "latest", "follow-up", "cross-lingual"):
+            assert any(tag in c.tags for c in later), tag
         assert any("q&a" in c.tags for c in shared) and any("prepared-remarks" in c.tags for c in shared)
 
 

@@ -154,7 +154,8 @@ def test_unknown_layout_reads_paragraphs_with_warning(data_dir: Path) -> None:
     assert t.meta.layout == "generic" and len(t.turns) == 3
     assert all(x.speaker.role == "unknown" and x.speaker.name is None for x in t.turns)
     assert any("not recognised" in w for w in t.warnings)
-    assert any("ticker" in w for w in t.warnings)
+    # Still indexed, with a warning that names what is missing and the sidecar that would fix it.
+    assert any("no company or period" in w and "notes.meta.json" in w for w in t.warnings), t.warnings
 
 
 def test_sidecar_overrides_metadata(tmp_path: Path, data_dir: Path) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from rag.companies import aliases_for, name_for
 from rag.errors import TranscriptError
+from rag.ingest import bilingual
+from rag.ingest.identify import from_body, from_title
 from rag.ingest.layouts import fool, plain, refinitiv, tsv, zh_press
-from rag.ingest.meta import detect_language, from_filename, read_sidecar
+from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
 from rag.ingest.parsed import Parsed
 from rag.types import DocMeta, Transcript
 
@@ -22,10 +24,11 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
     ("tsv", tsv.detect, tsv.parse),
     ("fool", fool.detect, fool.parse),
     ("refinitiv", refinitiv.detect, refinitiv.parse),
+    ("fool-zh", fool.detect_translation, fool.parse_translation),
     ("zh-press", zh_press.detect, zh_press.parse),
     ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
 ]
-TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md"}
+TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -64,6 +67,19 @@ def parse_text(text: str, name: str = "<text>") -> Parsed:
     return plain.parse_generic(text)
 
 
+def _read(text: str, name: str) -> tuple[str, Parsed]:
+    """The text offsets point into, and its parse. Bilingual copies are rendered into a reading
+    text (see `rag.ingest.bilingual`); every other layout keeps the file's text as it is."""
+    if bilingual.looks_like_json(text):
+        try:
+            return bilingual.read_json(text, name)
+        except ValueError as e:
+            raise TranscriptError(str(e)) from None
+    if bilingual.detect_interleaved(text):
+        return bilingual.read_interleaved(text)
+    return text, parse_text(text, name)
+
+
 def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
     """Read and parse one transcript file (or `text` given for it)."""
     path = Path(path)
@@ -79,7 +95,7 @@ def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
         raw = text.encode("utf-8")
     if not text.strip():
         raise TranscriptError(f"{path}: file is empty")
-    parsed = parse_text(text, str(path))
+    text, parsed = _read(text, str(path))
     if not parsed.turns:
         raise TranscriptError(f"{path}: no readable text found")
     meta, warnings = _metadata(path, text, parsed)
@@ -98,22 +114,34 @@ def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
     )
 
 
+# Where metadata comes from, the most trusted last: the body (most-named company, a ticker in
+# parentheses), the file name, the text's own header (layout headers, then a title line), the sidecar.
 def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]]:
     warnings: list[str] = []
     named = from_filename(path)
-    header = {k: v for k, v in parsed.header.items() if v}
+    header = {**from_title(text), **{k: v for k, v in parsed.header.items() if v}}
     for key in ("ticker", "period"):
         if key in header and key in named and header[key] != named[key]:
             warnings.append(f"{key} in text ({header[key]}) differs from file name ({named[key]}); using the text")
-    fields = {**named, **header}
-    fields["language"] = detect_language(text)
-    fields.update(read_sidecar(path))
+    body = from_body(text) if not (header.get("ticker") or named.get("ticker")) else {}
+    fields = {**body, **named, **header}
+    if body.get("ticker") and fields.get("ticker") == body["ticker"]:
+        warnings.append(f"ticker {body['ticker']} read from the body (the company it names most often)")
+    languages = {t.language for t in parsed.turns if t.language}
+    fields["language"] = "en+zh" if len(languages) > 1 else detect_language(text)
+    side = read_sidecar(path)
+    fields.update(side)
     ticker = fields.get("ticker")
     company = fields.get("company") or name_for(ticker)
+    if side.get("ticker") and not side.get("company"):
+        company = name_for(ticker) or company
     aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker))
-    for key in ("ticker", "period"):
-        if not fields.get(key):
-            warnings.append(f"no {key} found in the text or the file name (add {path.stem}.meta.json)")
+    missing = [k for k, v in (("company", company or ticker), ("period", fields.get("period"))) if not v]
+    if missing:
+        warnings.append(
+            f"no {' or '.join(missing)} found in the text or the file name; indexed anyway - add "
+            f"{sidecar_path(path).name} with {', '.join(repr(k) for k in missing)} to fix it"
+        )
     meta = DocMeta(
         doc_id=path.stem,
         source=path.name,
@@ -146,6 +174,8 @@ def find_transcripts(sources: Iterable[str | Path]) -> list[Path]:
 
 def _is_transcript_name(f: Path) -> bool:
     if f.suffix.lower() not in TRANSCRIPT_SUFFIXES or f.name.startswith("."):
+        return False
+    if f.name.lower().endswith(".meta.json"):  # a sidecar, not a transcript
         return False
     # Documentation that sits beside transcripts is not a transcript.
     return f.stem.upper() not in {"README", "SOURCES", "LICENSE", "CHANGELOG"}

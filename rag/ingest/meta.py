@@ -115,17 +115,33 @@ def detect_language(text: str) -> str:
     return "zh" if cjk_ratio(text[:20000]) > 0.3 else "en"
 
 
-_NAME_RE = re.compile(r"^(?P<ticker>[A-Za-z][A-Za-z.\-]{0,9})_(?P<period>FY\d{2,4}Q[1-4])(?:_(?P<lang>[a-z]{2}))?", re.I)
+_TICKER_TOKEN = re.compile(r"^[A-Za-z]{1,5}(?:\.[A-Za-z]{1,2})?$")
+_PERIOD_TOKEN = re.compile(r"^(?:q[1-4]|fy\d{2,4}(?:q[1-4])?|\d{4}(?:q[1-4])?|h[12])$", re.I)
+_LANG_WORDS = {"zh": "zh", "cn": "zh", "chinese": "zh", "中文": "zh", "en": "en", "english": "en"}
 
 
 def from_filename(path: Path) -> dict[str, Any]:
-    """Metadata from the `TICKER_FYyyQn_lang*.txt` convention (empty when it does not match)."""
-    m = _NAME_RE.match(path.name)
-    if not m:
-        return {}
-    out: dict[str, Any] = {"ticker": m.group("ticker").upper(), "period": normalize_period(m.group("period"))}
-    if m.group("lang"):
-        out["language"] = m.group("lang").lower()
+    """Ticker, fiscal period and language from a file name in any common form: `AMZN_FY25Q4_zh`,
+    `MSFT_Q2_2025_earnings_call`, `SNOW-2025-Q3`, `TAL_2026Q2`, `DIS_q1_2022`, with any suffix words.
+
+    The ticker is the first word when it is short, alphabetic and not itself a period; the period is
+    the first fiscal quarter the words name. Empty when neither is found.
+    """
+    words = [w for w in re.split(r"[_\-\s]+", path.stem) if w]
+    out: dict[str, Any] = {}
+    if len(words) >= 2 and _TICKER_TOKEN.match(words[0]) and not _PERIOD_TOKEN.match(words[0]):
+        rest = " ".join(words[1:])
+        period = normalize_period(rest)
+        if period:
+            out["ticker"] = words[0].upper()
+            out["period"] = period
+    else:
+        period = normalize_period(" ".join(words))
+        if period:
+            out["period"] = period
+    for w in words[1:]:
+        if w.lower() in _LANG_WORDS:
+            out["language"] = _LANG_WORDS[w.lower()]
     return out
 
 

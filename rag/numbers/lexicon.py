@@ -109,18 +109,20 @@ _TRIGGER = re.compile("[0-9\\[【'’$€£¥￥₹\\-−+人一二两三四五�
 
 _MORE = re.compile(r"[多余]")
 _ZH_SCALE = re.compile(_SP + r"?([百千]?万亿|[百千]?[万亿萬億]|[百千])")
-_EN_SCALE = re.compile(r"(?i:" + _SP + r"*(thousand|million|billion|trillion)s?\b|" + _SP
-                       + r"?(bn|bln|mn|mln|tn|trn)\b)|(MM|[kKmMbBT])(?![A-Za-z0-9])")
+# Python's \b counts CJK characters as word characters: "$516 million以" (machine translations mix
+# scripts) would lose its scale, so English words end where no ASCII letter or digit follows.
+_EN_SCALE = re.compile(r"(?i:" + _SP + r"*(thousand|million|billion|trillion)s?(?![A-Za-z0-9])|" + _SP
+                       + r"?(bn|bln|mn|mln|tn|trn)(?![A-Za-z0-9]))|(MM|[kKmMbBT])(?![A-Za-z0-9])")
 _CUR_SUFFIX = re.compile(_SP + r"?(?:(" + "|".join(sorted(
     (w for w in _CUR_WORDS if not w.isascii()), key=len, reverse=True)) + r")|(?i:\b(dollars?|euros?|"
-    r"yuan|renminbi|kroner|yen))\b|\b(" + "|".join(_CUR_CODES) + r")\b)")
+    r"yuan|renminbi|kroner|yen))(?![A-Za-z0-9])|\b(" + "|".join(_CUR_CODES) + r")(?![A-Za-z0-9]))")
 _UNIT = re.compile(
     r"(?P<pp>" + _SP + r"?[个個]?百分[点點]|[ \u00a0-]?(?i:percentage[ \u00a0-]points?|pct\.?"
-    + _SP + r"?pts?|ppts?|pp|pts?|points?)\b)"
-    r"|(?P<bp>" + _SP + r"?[个個]?基[点點]|[ \u00a0-]?(?i:basis[ \u00a0-]points?|bps|bp)\b)"
-    r"|(?P<pct>" + _SP + r"?%|[ \u00a0-]?(?i:percent|per" + _SP + r"cent|pct)\b)"
-    r"|(?P<mult>" + _SP + r"?倍|[xX×](?![A-Za-z0-9])|" + _SP + r"×|[ \u00a0-]?(?i:times|fold)\b)"
-    r"|(?P<ord>(?:st|nd|rd|th)\b)"
+    + _SP + r"?pts?|ppts?|pp|pts?|points?)(?![A-Za-z0-9]))"
+    r"|(?P<bp>" + _SP + r"?[个個]?基[点點]|[ \u00a0-]?(?i:basis[ \u00a0-]points?|bps|bp)(?![A-Za-z0-9]))"
+    r"|(?P<pct>" + _SP + r"?%|[ \u00a0-]?(?i:percent|per" + _SP + r"cent|pct)(?![A-Za-z0-9]))"
+    r"|(?P<mult>" + _SP + r"?倍|[xX×](?![A-Za-z0-9])|" + _SP + r"×|[ \u00a0-]?(?i:times|fold)(?![A-Za-z0-9]))"
+    r"|(?P<ord>(?:st|nd|rd|th)(?![A-Za-z0-9]))"
     r"|(?P<cheng>成(?![本长功为员員交立果绩熟效就型都一不品]))")
 _QUAL_AFTER = re.compile(r"(?P<over>" + _SP + r"?(?:多|余|以上|出头)|[ \u00a0-](?i:plus)\b|\+)"
                          r"|(?P<approx>" + _SP + r"?左右)|(?P<under>" + _SP + r"?以[下内])")

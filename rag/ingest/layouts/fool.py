@@ -5,12 +5,13 @@ takeaways and glossary, then `Full Conference Call Transcript` with `Name:Text` 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.companies import aliases_for
 from rag.ingest.meta import find_date, normalize_period
 from rag.ingest.parsed import Parsed
 from rag.ingest.roles import add_firms_from_handoffs, role_from_title, speaker, split_firm_title
-from rag.ingest.text import Line, lines
+from rag.ingest.text import Line, has_cjk, lines
 from rag.types import Speaker
 
 _RULE = re.compile(r"^={10,}\s*$")
@@ -22,6 +23,8 @@ _END_MARKERS = re.compile(
 # "Keith Weiss--Morgan Stanley -- Analyst", "Amy Hood -- Chief Financial Officer"
 _SPEAKER_LINE = re.compile(r"^(?P<name>[A-Z][^\n]{1,60}?)\s*--\s*(?P<title>\S[^\n]{0,120})$")
 _INLINE_SPEAKER = re.compile(r"^(?P<name>[A-Z][\w.'’\-]*(?:\s[A-Z][\w.'’\-]*){0,4}):(?P<gap>\s?)")
+# "Chief Financial Officer — Amy Hood" (translations: "首席财务官 - 艾米·胡德")
+_PARTICIPANT = re.compile(r"^(?P<title>[^—]{2,80}?)\s+[—\-–]\s+(?P<name>[A-Z\u4e00-\u9fff][\w.'’·\- ]{1,60})$")
 _QA_CUE = re.compile(
     r"first question|next question|question-and-answer|question and answer|questions? (?:from|comes)|"
     r"open (?:it|the call|the line)s? (?:up )?(?:for|to) questions",
@@ -66,9 +69,9 @@ def _meta(fields: dict[str, str], title_text: str) -> dict[str, object]:
     return header
 
 
-def _end_of_body(ls: list[Line], start_idx: int) -> int:
+def _end_of_body(ls: list[Line], start_idx: int, markers: re.Pattern[str] = _END_MARKERS) -> int:
     for ln in ls[start_idx:]:
-        if _END_MARKERS.match(ln.stripped):
+        if markers.match(ln.stripped):
             return ln.start
     return ls[-1].end if ls else 0
 
@@ -95,7 +98,7 @@ def parse(text: str) -> Parsed:
     ls = lines(text)
     body_lines = [ln for ln in ls if ln.start >= after]
     title_text = " ".join(ln.stripped for ln in body_lines[:6])
-    full_idx = [i for i, ln in enumerate(ls) if ln.stripped.lower() == "full conference call transcript"]
+    full_idx = [i for i, ln in enumerate(ls) if ENGLISH.marker.match(ln.stripped)]
     if full_idx:
         parsed = _parse_new(text, ls, after, full_idx[-1])
         parsed.header = _meta(fields, title_text)
@@ -168,8 +171,63 @@ def _speaker_of_line(s: str, participants: dict[str, Speaker]) -> Speaker | None
     return speaker(None if name.lower() == "unknown speaker" else name, role, title, firm)
 
 
-def _parse_new(text: str, ls: list[Line], after: int, full_idx: int) -> Parsed:
-    p = Parsed(layout="fool-new")
+@dataclass(frozen=True)
+class Vocab:
+    """The words a Fool-style call is laid out with, in English or in a Chinese translation of it."""
+
+    layout: str
+    marker: re.Pattern[str]  # the line that opens the transcript proper
+    participants: re.Pattern[str]  # the heading of the participant list
+    inline: re.Pattern[str]  # "Name: text" at a line start
+    operators: frozenset[str]
+    qa_cue: re.Pattern[str]
+    end: re.Pattern[str]
+    skip: re.Pattern[str] | None = None  # translation residue lines that carry no content
+
+
+ENGLISH = Vocab(
+    layout="fool-new",
+    marker=re.compile(r"^full conference call transcript$", re.I),
+    participants=re.compile(r"^call participants:?$", re.I),
+    inline=_INLINE_SPEAKER,
+    operators=frozenset({"Operator"}),
+    qa_cue=_QA_CUE,
+    end=_END_MARKERS,
+)
+# Machine translations keep Latin names or transliterate them ("迈克·斯卡佩利"), and use a full-width colon.
+CHINESE = Vocab(
+    layout="fool-zh",
+    marker=re.compile(r"^(?:完整的?电话会议(?:记录|文字稿|实录)|电话会议(?:全文|完整记录)|Full Conference Call Transcript)$", re.I),
+    participants=re.compile(r"^(?:呼叫|电话会议|通话|会议|致电)?参与者[:：]?$|^call participants:?$", re.I),
+    inline=re.compile(
+        r"^(?P<name>[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+|操作员|接线员|主持人|会议主持人|"
+        r"[A-Z][\w.'’\-]*(?:\s[A-Z][\w.'’\-]*){0,4})\s*[:：](?P<gap>\s?)"
+    ),
+    operators=frozenset({"Operator", "操作员", "接线员", "主持人", "会议主持人"}),
+    qa_cue=re.compile(_QA_CUE.pattern + r"|第一个问题|下一个问题|最后一个问题|问答环节|提问环节|问题来自", re.I),
+    end=re.compile(_END_MARKERS.pattern + r"|^本文是为|^本文字记录|^提及的股票|^持续时间[:：]", re.I),
+    skip=re.compile(r"^原文[:：]?\s*$"),
+)
+
+
+def detect_translation(text: str) -> bool:
+    """A Chinese translation of a newer-layout Fool call: its transcript marker and participant list."""
+    if not has_cjk(text[:3000]):
+        return False
+    ls = [ln.stripped for ln in lines(text)]
+    return any(CHINESE.marker.match(s) for s in ls) and any(CHINESE.participants.match(s) for s in ls[:200])
+
+
+def parse_translation(text: str) -> Parsed:
+    ls = lines(text)
+    full_idx = [i for i, ln in enumerate(ls) if CHINESE.marker.match(ln.stripped)]
+    parsed = _parse_new(text, ls, 0, full_idx[-1], CHINESE)
+    parsed.turns = add_firms_from_handoffs(parsed.turns)
+    return parsed
+
+
+def _parse_new(text: str, ls: list[Line], after: int, full_idx: int, vocab: Vocab = ENGLISH) -> Parsed:
+    p = Parsed(layout=vocab.layout)
     execs: dict[str, Speaker] = {}
     # Summary: everything between the header and the transcript marker, minus the participant lines.
     summary_start: int | None = None
@@ -179,12 +237,13 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int) -> Parsed:
         if ln.start < after or ln.start >= summary_end or ln.blank:
             continue
         s = ln.stripped
-        if s.lower() == "call participants":
+        if vocab.participants.match(s):
             in_participants = True
             continue
-        m = re.match(r"^(?P<title>[^—]{3,80}?)\s+—\s+(?P<name>[A-Z][\w.'’\- ]{2,60})$", s)
-        if in_participants and m:
-            execs[m.group("name").strip()] = speaker(m.group("name").strip(), "executive", m.group("title").strip())
+        m = _PARTICIPANT.match(s)
+        if in_participants and (m or s in vocab.operators):
+            if m:
+                execs[m.group("name").strip()] = speaker(m.group("name").strip(), "executive", m.group("title").strip())
             continue
         in_participants = False
         if find_date(s) and len(s) < 60 and summary_start is None:
@@ -195,17 +254,22 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int) -> Parsed:
         p.add(text, summary_start, summary_end, speaker(None, "unknown"), "summary")
 
     body_start = ls[full_idx].end
-    end = _end_of_body(ls, full_idx + 1)
+    end = _end_of_body(ls, full_idx + 1, vocab.end)
     raw: list[tuple[str | None, int, int]] = []  # (name, content start, content end)
+    prev = ""
     for ln in ls[full_idx + 1 :]:
         if ln.start >= end:
             break
         s = ln.stripped
-        if not s or s.lower() == "full conference call transcript":
+        if not s or vocab.marker.match(s) or (vocab.skip is not None and vocab.skip.match(s)):
             continue
-        m = _INLINE_SPEAKER.match(ln.text.lstrip())
+        if vocab is CHINESE and _is_residue(s, prev):
+            continue
+        prev = s
+        m = vocab.inline.match(ln.text.lstrip())
         name = m.group("name") if m else None
-        if m and not (name in execs or name == "Operator" or m.group("gap") == "" or len(name.split()) >= 2):
+        if m and not (name in execs or name in vocab.operators or m.group("gap") == ""
+                      or len(name.split()) >= 2 or not name.isascii()):
             name = None
         if name is not None and m is not None:
             lead = len(ln.text) - len(ln.text.lstrip())
@@ -216,29 +280,67 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int) -> Parsed:
         else:
             raw.append((None, max(ln.start, body_start), ln.end))
 
-    operators = {n for n, s0, e0 in raw if n == "Operator" or (n not in execs and n and _handoff_like(text[s0:e0]))}
+    operators = _operators(text, raw, execs, vocab)
     qa_started = False
     seen_exec = False
+    spoke_before_qa: set[str] = set()
+    asker: str | None = None  # the analyst of the current exchange
+    asked = False  # whether that analyst has spoken yet
     for name, s0, e0 in raw:
         content = text[s0:e0]
         if name in operators:
             sp = speaker(name, "operator", "Operator")
-            if seen_exec and _QA_CUE.search(content):
+            if seen_exec and vocab.qa_cue.search(content):
                 qa_started = True
+            asker, asked = None, False
         elif name in execs:
             sp, seen_exec = execs[name], True
         elif name is None:
             sp = speaker(None, "unknown")
         elif qa_started:
-            sp = speaker(name, "analyst")
+            # Who answers in Q&A: those who spoke before it (a translation may spell the same
+            # person differently, so also) anyone other than the exchange's analyst once they asked.
+            if name in spoke_before_qa or (asked and name != asker):
+                sp = speaker(name, "executive")
+            else:
+                sp = speaker(name, "analyst")
+                asker, asked = name, True
         else:
             # Non-listed speakers before Q&A present prepared remarks for the company (IR, presidents).
             sp, seen_exec = speaker(name, "executive"), True
+            spoke_before_qa.add(name)
         p.add(text, s0, e0, sp, "qa" if qa_started else "prepared")
     if not qa_started:
         p.warnings.append("no Q&A section found")
     return p
 
 
-def _handoff_like(content: str) -> bool:
-    return bool(re.search(r"(next|first|last) question|question comes from|no further questions", content, re.I))
+def _operators(text: str, raw: list[tuple[str | None, int, int]], execs: dict[str, Speaker], vocab: Vocab) -> set[str]:
+    """Names that run the call: the operator words, and a speaker none of the listed executives
+    whose turns mostly hand over to the next questioner (a named moderator)."""
+    turns: dict[str, list[str]] = {}
+    for n, s0, e0 in raw:
+        if n:
+            turns.setdefault(n, []).append(text[s0:e0])
+    out = {n for n in turns if n in vocab.operators}
+    for n, said in turns.items():
+        if n in execs or n in out:
+            continue
+        handoffs = sum(1 for c in said if _handoff_like(c, vocab) and len(c) < 400)
+        if handoffs * 2 > len(said):
+            out.add(n)
+    return out
+
+
+def _is_residue(line: str, prev: str) -> bool:
+    """An English line right after a Chinese one in a translation: the original the translator
+    repeated (its translation is the line before), not more of the call."""
+    return len(line) >= 20 and not has_cjk(line) and has_cjk(prev)
+
+
+_HANDOFF_EN = r"(next|first|last) question|question comes from|no further questions"
+
+
+def _handoff_like(content: str, vocab: Vocab = ENGLISH) -> bool:
+    extra = r"|第一个问题|下一个问题|最后一个问题|问题来自|没有更多(?:的)?问题" if vocab is CHINESE else ""
+    return bool(re.search(_HANDOFF_EN + extra, content, re.I))
