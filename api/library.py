@@ -15,6 +15,7 @@ from api.errors import FieldError, error_body
 from api.schemas import MAX_TOP_K, ErrorOut
 from api.state import ServiceState
 from api.streaming import in_worker
+from rag.build import metadata_missing
 from rag.errors import TranscriptError
 from rag.retrieve import Filters
 
@@ -70,6 +71,8 @@ def _doc_summary(doc_id: str, entry: dict[str, Any]) -> dict[str, Any]:
         "layout": entry.get("layout"), "aliases": entry.get("aliases") or [],
         "source": Path(entry.get("source", "")).name, "chunks": len(entry.get("chunk_ids") or []),
         "indexed_at": entry.get("indexed_at"), "warnings": entry.get("warnings") or [],
+        # Indexed all the same; a sidecar NAME.meta.json with these fields fixes it.
+        "metadata_missing": metadata_missing(entry),
     }
 
 

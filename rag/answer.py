@@ -39,12 +39,14 @@ _MESSAGES = {
         "company": "The transcripts don't say: no call of {names} is in the index.",
         "period": "The transcripts don't say: no call for {periods} is in the index{company}.",
         "lead": "{who}: ",
+        "latest": "{who} (the latest call in the index; name a quarter to ask about another): ",
     },
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
         "company": "转录稿中没有相关内容：索引中没有{names}的电话会记录。",
         "period": "转录稿中没有相关内容：索引中没有{periods}{company}的电话会记录。",
         "lead": "{who}：",
+        "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
     },
 }
 
@@ -97,7 +99,8 @@ class Assistant:
         common = {
             "question": standalone,
             "original_question": question if standalone != question else None,
-            "scope": {"tickers": list(scope.tickers), "periods": list(scope.periods), "doc_ids": list(scope.doc_ids)},
+            "scope": {"tickers": list(scope.tickers), "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
+                      "latest": scope.latest},
         }
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
@@ -130,7 +133,7 @@ class Assistant:
                                      emphasis=original)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
-        text, citations = _compose(picks, lang)
+        text, citations = _compose(picks, lang, latest=scope.latest)
         verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
         return Answer(answer=text, abstained=False, verified=verified, backend="extractive",
                       citations=tuple(citations), **common)
@@ -214,8 +217,9 @@ def _who(hit: Hit, lang: str) -> str:
     return f"{name} {m.period}" if m.period else name
 
 
-def _compose(picks: list[Pick], lang: str) -> tuple[str, list[Citation]]:
-    """'<Company period>: <sentence> [1] <sentence> [2]' with one citation per passage used."""
+def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, list[Citation]]:
+    """'<Company period>: <sentence> [1] <sentence> [2]' with one citation per passage used; when no
+    period was asked and the company has several calls, the lead says the newest one was used."""
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
@@ -225,7 +229,7 @@ def _compose(picks: list[Pick], lang: str) -> tuple[str, list[Citation]]:
             n = numbers[p.hit.chunk.id] = len(numbers) + 1
             citations.append(_citation(n, p.hit, p.sentence))
         parts.append(f"{' '.join(p.sentence.text.split())} [{n}]")
-    lead = _MESSAGES[lang]["lead"].format(who=_who(picks[0].hit, lang))
+    lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=_who(picks[0].hit, lang))
     if extract(lead):  # a company name with a number in it ("3M") would be an uncited number
         lead = ""
     return lead + " ".join(parts), citations

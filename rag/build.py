@@ -32,6 +32,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # one per unreadable file, naming it
     warnings: list[str] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)  # what each added or changed file was read as
     chunks_embedded: int = 0
     chunks_total: int = 0
     embed_seconds: float = 0.0
@@ -123,6 +124,7 @@ def build_index(
                 continue
             chunks = chunk_transcript(t, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
             docs[doc_id] = _doc_entry(t, str(path), digest, chunks)
+            report.documents.append(_row(t, path, chunks))
             plan.append((doc_id, chunks, None))
             (report.updated if prev else report.added).append(doc_id)
             report.warnings.extend(f"{t.meta.source}: {w}" for w in t.warnings)
@@ -159,6 +161,33 @@ def build_index(
         report.written = True
         report.seconds = time.perf_counter() - started
     return report
+
+
+METADATA_FIELDS = ("company", "ticker", "period")
+
+
+def metadata_missing(entry: dict[str, Any]) -> list[str]:
+    """The identifying fields a document's metadata lacks (it is indexed all the same)."""
+    return [k for k in METADATA_FIELDS if not entry.get(k)]
+
+
+def _row(t: Transcript, path: Path, chunks: list[Chunk]) -> dict[str, Any]:
+    m = t.meta
+    return {"file": path.name, "layout": m.layout, "company": m.company, "ticker": m.ticker, "period": m.period,
+            "language": m.language, "chunks": len(chunks), "warnings": list(t.warnings),
+            "metadata_missing": metadata_missing({"company": m.company, "ticker": m.ticker, "period": m.period})}
+
+
+def documents_table(rows: list[dict[str, Any]]) -> str:
+    """The documents a build added or changed, one line each, unknown fields shown as '?'."""
+    cols = [("file", 34), ("layout", 14), ("company", 16), ("ticker", 6), ("period", 9), ("language", 8),
+            ("chunks", 6)]
+    head = " ".join(f"{c:<{w}}" for c, w in cols) + " warnings"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cells = " ".join(f"{str(r[c] if r[c] not in (None, '') else '?'):<{w}}" for c, w in cols)
+        lines.append(f"{cells} {len(r['warnings']) or '-'}")
+    return "\n".join(lines)
 
 
 def _doc_entry(t: Transcript, source: str, digest: str, chunks: list[Chunk]) -> dict[str, Any]:

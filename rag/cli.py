@@ -59,7 +59,7 @@ def _settings(args: argparse.Namespace):  # -> Settings
 def _cmd_index(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rag.build import build_index
+    from rag.build import build_index, documents_table
 
     settings = _settings(args)
     sources = [Path(s) for s in args.sources] or list(settings.sources)
@@ -81,6 +81,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
         args.rebuild = False  # a --rebuild applies to the first build of a watch only
         for e in report.errors:
             print(f"skipped: {e}", file=sys.stderr)
+        if report.documents:
+            print(documents_table(report.documents))
+        # Unknown company or period is never silent: each such file is named with the sidecar that fixes it.
+        for r in report.documents:
+            for w in r["warnings"]:
+                if r["metadata_missing"] and ".meta.json" in w:
+                    print(f"warning: {r['file']}: {w}", file=sys.stderr)
         if args.verbose:
             for w in report.warnings:
                 print(f"warning: {w}", file=sys.stderr)
@@ -184,7 +191,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag.app import make_assistant, make_embedder
     from rag.build import build_index
     from rag.config import PROJECT_ROOT
-    from rag.evaluate import by_tag, find_documents, index_dir_for, load_cases, metrics, run_baseline, run_cases
+    from rag.evaluate import (all_documents, by_tag, corpus_of, find_documents, index_dir_for, load_cases, metrics,
+                              run_baseline, run_cases)
     from rag.ingest import read_transcript
     from rag.store import load_index
 
@@ -198,6 +206,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
         docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
+        if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
+            docs = {**all_documents(sources), **docs}
         idx = args.index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs)
         report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                              overlap_tokens=settings.chunk_overlap_tokens)

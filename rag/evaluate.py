@@ -65,6 +65,26 @@ def load_cases(paths: Iterable[Path]) -> list[Case]:
     return cases
 
 
+def corpus_of(case_file: str, config: Path) -> str:
+    """Which documents a case file is answered over: "gold" (the documents its cases name, the
+    default) or "all" (every transcript under the sources, several calls per company)."""
+    import tomllib
+
+    if not config.exists():
+        return "gold"
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    value = data.get(Path(case_file).stem, {}).get("documents", "gold")
+    if value not in ("gold", "all"):
+        raise ValueError(f"{config}: [{Path(case_file).stem}] documents must be 'gold' or 'all', not {value!r}")
+    return value
+
+
+def all_documents(sources: list[Path]) -> dict[str, Path]:
+    from rag.ingest import find_transcripts
+
+    return {f.stem: f for f in find_transcripts([s for s in sources if Path(s).exists()])}
+
+
 def find_documents(doc_ids: set[str], sources: list[Path]) -> dict[str, Path]:
     """Transcript files for the doc ids, searched in `sources`; a missing one is an error."""
     from rag.ingest import find_transcripts

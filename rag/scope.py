@@ -25,6 +25,7 @@ class Scope:
     missing_companies: tuple[str, ...] = ()  # named companies with no transcript in the index
     missing_periods: tuple[str, ...] = ()  # named periods with no transcript (of the named company)
     ahead: bool = False  # the named period lies after the scoped calls: only guidance can answer
+    latest: bool = False  # no period was named (or "latest" was): the newest call of each company
 
     @property
     def out_of_index(self) -> bool:
@@ -91,6 +92,75 @@ def _guidance_docs(catalog: Catalog, tickers: set[str], period: str) -> list[str
     return out
 
 
+# A comparison base is not the period asked about: "revenue versus Q4 2020", "比2024财年第一季度".
+_COMPARISON = re.compile(
+    r"(?:\b(?:versus|vs\.?|compared (?:to|with)|relative to|from|than|over|against|since)\s+"
+    r"(?:(?:the|a|last|prior|our|same)\s+)*(?:(?:period|quarter)\s+(?:in|of)\s+)?"
+    r"|(?:较|比|相比|相较于?|对比|同比|环比)\s*)"
+    r"(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"
+    r"(?:q[1-4]\s*(?:fy\s*)?'?\d{2,4}|fy\s?'?\d{2,4}\s*q[1-4]|(?:19|20)\d{2}\s*(?:财年|年)?\s*(?:第?[一二三四1-4]\s*(?:财季|季度|季))?"
+    r"|(?:first|second|third|fourth)\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+)?(?:year\s+)?'?\d{2,4})?)",
+    re.I,
+)
+_LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b|最新|最近一?个?(?:财季|季度|季)|最近的?(?:财季|季度)", re.I)
+# "quarter ended September 30, 2025", "截至2025年9月30日的季度"
+_QUARTER_ENDED = re.compile(
+    r"(?:quarter|three months)\s+(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
+    r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:三个月|季度|财季|第[一二三四1-4]财?季)",
+    re.I,
+)
+_ENDED_WINDOW_DAYS = (7, 80)  # calls come one to eleven weeks after their quarter closes
+
+
+# "与2024财年第一季度相比": the base sits between 与/和/跟 and 相比.
+_COMPARISON_ZH = re.compile(r"[与和跟同]\s*[^，。？?,]{0,6}?\d{2,4}\s*(?:财年|年)?\s*第?[一二三四1-4]?\s*(?:财季|季度|季)?[^，。？?,]{0,4}?(?:相比|比较|对比)")
+
+
+def asked_period(question: str) -> str | None:
+    """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out."""
+    return normalize_period(_COMPARISON_ZH.sub(" ", _COMPARISON.sub(" ", question)))
+
+
+def _ended_docs(question: str, docs: dict[str, dict[str, Any]], tickers: set[str]) -> list[str] | None:
+    """Calls of the named companies held soon after the quarter end date a question names."""
+    m = _QUARTER_ENDED.search(question)
+    if not m:
+        return None
+    from datetime import date
+
+    from rag.ingest.meta import find_date
+
+    ended = find_date(m.group("en") or m.group("zh") or "")
+    if not ended:
+        return None
+    end = date.fromisoformat(ended)
+    lo, hi = _ENDED_WINDOW_DAYS
+    out = []
+    for d, meta in docs.items():
+        if tickers and (meta.get("ticker") or "").upper() not in tickers:
+            continue
+        cd = meta.get("call_date")
+        if cd and lo <= (date.fromisoformat(cd) - end).days <= hi:
+            out.append(d)
+    return out
+
+
+def _newest(docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
+    """The newest call of each company among `ids` (all its copies: languages, sources)."""
+    by_company: dict[str, list[str]] = {}
+    for d in ids:
+        by_company.setdefault((docs[d].get("ticker") or "").upper(), []).append(d)
+    out: list[str] = []
+    for t, group in by_company.items():
+        dated = [d for d in group if docs[d].get("period")]
+        if not t or not dated:
+            out += group
+            continue
+        top = max(_quarter_index(docs[d]["period"]) for d in dated)
+        out += [d for d in dated if _quarter_index(docs[d]["period"]) == top]
+    return out
+
+
 def detect(question: str, catalog: Catalog) -> Scope:
     """The scope a question names (see `Scope`)."""
     lower = question.lower()
@@ -112,24 +182,46 @@ def detect(question: str, catalog: Catalog) -> Scope:
             hit = t if _tickers_in(question, {t}) else None
         if hit:
             missing.append(hit)
-    period = normalize_period(question)
-    periods = (period,) if period else ()
-    docs = [
-        d for d, meta in catalog.docs.items()
-        if (not tickers or (meta.get("ticker") or "").upper() in tickers)
-        and (not periods or meta.get("period") in periods)
-    ]
+    all_docs = catalog.docs
+    # Documents whose company or period could not be read are never hidden by scoping: a company
+    # the index seems not to hold may be what such a document is about, so it is searched instead.
+    unidentified = [d for d, m in all_docs.items() if not m.get("ticker")]
+    if missing and unidentified and not tickers:
+        return Scope(doc_ids=tuple(sorted(unidentified)), periods=(), missing_companies=())
+    of_company = [d for d, m in all_docs.items() if not tickers or (m.get("ticker") or "").upper() in tickers]
+    period = asked_period(question)
+    periods: tuple[str, ...] = (period,) if period else ()
+    ended = _ended_docs(question, all_docs, tickers)
+    defaulted = False
     missing_periods: tuple[str, ...] = ()
-    if periods and not docs:
-        # A period after the company's latest call is what that call's guidance speaks of ("Q4
-        # guidance" asked of the Q3 call): scope to the company's calls. An earlier period, or one
-        # more than a year ahead, is a call the index does not hold.
-        later = _guidance_docs(catalog, tickers, periods[0])
-        if later:
-            docs = later
-        else:
+    if ended is not None and not period:
+        docs = ended
+        periods = tuple(sorted({all_docs[d]["period"] for d in ended if all_docs[d].get("period")}))
+        if not ended:
+            missing_periods = (_QUARTER_ENDED.search(question).group(0),)
+    elif periods:
+        docs = [d for d in of_company if all_docs[d].get("period") in periods]
+        if not docs:
+            # A period after the company's latest call is what that call's guidance speaks of ("Q4
+            # guidance" asked of the Q3 call): scope to the company's calls. An earlier period, or
+            # one more than a year ahead, is a call the index does not hold.
+            docs = _guidance_docs(catalog, tickers, periods[0])
+        undated = [d for d in of_company if not all_docs[d].get("period")]
+        if not docs and not undated:
             missing_periods = periods
+        docs += undated
+    elif tickers or _LATEST.search(question):
+        # No period, or "the latest": the newest call of each company; the answer says which.
+        docs = _newest(all_docs, of_company)
+        companies = tickers or {(all_docs[d].get("ticker") or "").upper() for d in docs}
+        defaulted = any(len({m.get("period") for m in all_docs.values()
+                             if (m.get("ticker") or "").upper() == t}) > 1 for t in companies if t)
+        periods = () if tickers else tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
+    else:
+        docs = of_company
     scoped = bool(tickers or periods) and not missing
+    if scoped and docs:
+        docs = sorted(set(docs) | set(unidentified))
     return Scope(
         doc_ids=tuple(sorted(docs)) if scoped and docs else (),
         tickers=tuple(sorted(tickers)),
@@ -137,5 +229,6 @@ def detect(question: str, catalog: Catalog) -> Scope:
         missing_companies=tuple(missing),
         missing_periods=missing_periods,
         ahead=bool(periods) and not missing_periods and bool(docs)
-        and all(catalog.docs[d].get("period") not in periods for d in docs),
+        and all(all_docs[d].get("period") not in periods for d in docs if all_docs[d].get("period")),
+        latest=defaulted,
     )

@@ -21,7 +21,7 @@ def real_transcripts() -> list[Path]:
     """Every real transcript: the shared corpus (when present) and the project's seeds."""
     files = sorted(SEEDS.glob("*.txt"))
     if SHARED_TRANSCRIPTS.is_dir():
-        files += sorted(p for p in SHARED_TRANSCRIPTS.glob("*.txt"))
+        files += sorted(p for p in [*SHARED_TRANSCRIPTS.glob("*.txt"), *SHARED_TRANSCRIPTS.glob("*.json")])
     return files
 
 

@@ -219,3 +219,47 @@ def test_streamed_llm_text_holds_only_verified_claims(corpus) -> None:
     # The supported claim streams as soon as it is complete; the one with 45% never reaches the user.
     assert deltas[0] == "Operating margin was 31% [1]" and "45%" not in "".join(deltas)
     assert r.repair == "repaired" and r.answer == "Operating margin was 31% [1]."
+
+
+@pytest.fixture(scope="module")
+def quarters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three calls of one company in three layouts, and a file nobody could identify."""
+    root = tmp_path_factory.mktemp("quarters")
+    src = root / "src"
+    src.mkdir()
+    for name in ("ACME_Q1_2026_zh.txt", "ACME_Q2_2026_bilingual.json", "ACME_Q3_2026_interleaved.txt",
+                 "GLBX_FY23Q3_en.txt", "WIDG_FY25Q1_en.txt"):
+        shutil.copy(DATA / name, src / name)
+    (src / "meeting_notes.txt").write_text(
+        "Notes from a call.\n\nTesla delivered 418,227 vehicles in the quarter, the company said.\n")
+    build_index([src], root / "index", FakeEmbedder())
+    return root / "index"
+
+
+@pytest.mark.parametrize("question, figure, latest", [
+    ("What was Acme's product revenue in fiscal 2026 second quarter?", "$1.3 billion", False),
+    ("艾克米2026财年第一季度的产品收入是多少？", "12亿美元", False),
+    ("What was Acme's product revenue in the latest quarter?", "$1.4 billion", True),
+    ("What was Acme's product revenue?", "$1.4 billion", True),
+    ("艾克米最新一季的产品收入是多少？", "14亿美元", True),
+])
+def test_the_call_of_the_period_asked_answers(quarters: Path, question: str, figure: str, latest: bool) -> None:
+    from rag.store import load_index
+
+    reply = Assistant(load_index(quarters), FakeEmbedder()).ask(question, top_k=4)
+    assert not reply.abstained and figure in reply.answer, reply.answer
+    assert all(figure in c.quote for c in reply.citations[:1])
+    # With no period asked, the answer says it used the newest call.
+    assert ("latest call" in reply.answer or "最新" in reply.answer) == latest
+    assert reply.scope["latest"] == latest
+
+
+def test_an_unidentified_file_is_still_reachable(quarters: Path) -> None:
+    from rag.store import load_index
+
+    a = Assistant(load_index(quarters), FakeEmbedder())
+    docs = a.index.manifest["documents"]
+    assert docs["meeting_notes"]["ticker"] is None and docs["meeting_notes"]["period"] is None
+    reply = a.ask("How many vehicles did Tesla deliver?", top_k=3)
+    assert not reply.abstained and "418,227" in reply.answer
+    assert reply.citations[0].doc_id == "meeting_notes"

@@ -429,6 +429,28 @@ def test_document_text_highlights_a_citation(client: TestClient) -> None:
     assert {"name", "role"} <= set(doc["turns"][0]["speaker"])
 
 
+def test_documents_flag_missing_metadata_and_serve_the_bilingual_reading_text(tmp_path: Path) -> None:
+    src, idx = tmp_path / "src", tmp_path / "index"
+    src.mkdir()
+    for name in ("ACME_Q2_2026_bilingual.json", "notes.txt", "GLBX_FY23Q3_en.txt"):
+        shutil.copy(DATA / name, src / name)
+    build_index([src], idx, FakeEmbedder())
+    settings = Settings(embed_model="fake", index_dir=idx, sources=[src], admin_token=TOKEN)
+    with client_for(settings) as c:
+        docs = {d["doc_id"]: d for d in c.get("/documents").json()["documents"]}
+        assert docs["notes"]["metadata_missing"] == ["company", "ticker", "period"]
+        assert any("notes.meta.json" in w for w in docs["notes"]["warnings"])
+        assert docs["ACME_Q2_2026_bilingual"]["metadata_missing"] == []
+        assert docs["ACME_Q2_2026_bilingual"]["language"] == "en+zh"
+        # Citations of the JSON copy slice the text /documents/{id} serves, in either language.
+        for question in ("What was Acme's product revenue?", "艾克米的产品收入是多少？"):
+            reply = c.post("/chat", json={"message": question}).json()
+            cited = [x for x in reply["citations"] if x["doc_id"] == "ACME_Q2_2026_bilingual"]
+            doc = c.get("/documents/ACME_Q2_2026_bilingual").json()
+            assert cited and all(doc["text"][x["start"]:x["end"]] == x["quote"] for x in cited), reply["answer"]
+            assert all(doc["text"][t["start"]:t["end"]] == t["text"] for t in doc["turns"])
+
+
 def test_unknown_document_is_404(client: TestClient) -> None:
     r = client.get("/documents/NOPE_FY20Q1_en")
     assert r.status_code == 404 and r.json()["error"]["code"] == "document_not_found"

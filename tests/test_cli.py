@@ -49,8 +49,17 @@ def test_index_and_search_commands(
     monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
     idx = str(tmp_path / "index")
     assert main(["index", str(data_dir / "ACME_FY24Q2_en.txt"), str(data_dir / "notes.txt"), "--index-dir", idx]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and out[0].startswith("documents: 2 added, 0 updated, 0 removed, 0 unchanged;")
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    # A table of what each added file was read as, unknown fields shown as "?", then the summary.
+    assert out[0].split()[:8] == ["file", "layout", "company", "ticker", "period", "language", "chunks", "warnings"]
+    acme = next(r.split() for r in out if r.startswith("ACME_FY24Q2_en.txt"))
+    assert acme[1:4] == ["fool", "Acme", "Corp"] and "ACME" in acme and "FY2024Q2" in acme
+    notes = next(r.split() for r in out if r.startswith("notes.txt"))
+    assert notes[1:5] == ["generic", "?", "?", "?"]
+    assert out[-1].startswith("documents: 2 added, 0 updated, 0 removed, 0 unchanged;")
+    # ...and the unknown file is named with the sidecar that would fix it.
+    assert "notes.txt: no company or period found" in captured.err and "notes.meta.json" in captured.err
     assert main(["index", str(data_dir / "ACME_FY24Q2_en.txt"), "--index-dir", idx]) == 0
     assert "0 added, 0 updated, 1 removed, 1 unchanged; 0 chunks embedded" in capsys.readouterr().out
     assert main(["search", "backlog growth data-center contracts", "--index-dir", idx, "--json", "--top-k", "2"]) == 0

@@ -205,3 +205,117 @@ def test_scan_reports_bad_files_and_reads_the_rest(tmp_path: Path, data_dir: Pat
 def test_scan_of_missing_source_names_it(tmp_path: Path) -> None:
     with pytest.raises(TranscriptError, match="nope"):
         scan([tmp_path / "nope"])
+
+
+def test_chinese_translation_of_a_call(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "ACME_Q1_2026_zh.txt")
+    _check_offsets(t)
+    m = t.meta
+    assert (m.layout, m.ticker, m.period, m.call_date, m.language) == ("fool-zh", "ACME", "FY2026Q1", "2025-08-20", "zh")
+    assert _roles(t) == [
+        (None, "unknown", "summary"),
+        ("操作员", "operator", "prepared"),
+        ("简·罗伊", "executive", "prepared"),
+        ("Tom Lee", "executive", "prepared"),
+        ("操作员", "operator", "qa"),
+        ("Sam Park", "analyst", "qa"),
+        ("Tom Lee", "executive", "qa"),
+        ("Sam Park", "analyst", "qa"),
+        ("接线员", "operator", "qa"),
+        ("Karen Wu", "analyst", "qa"),
+        # Spelled in Latin letters here and in Chinese in the participant list: still the executive
+        # who answers, not a second analyst.
+        ("Jane Roy", "executive", "qa"),
+        ("操作员", "operator", "qa"),
+    ]
+    assert t.turns[5].speaker.firm == "摩根士丹利" and t.turns[9].speaker.firm == "瑞银"
+    # The repeated English original and its "原文：" marker are not part of the call.
+    assert not any("Thank you. Product revenue" in x.text or "原文" in x.text for x in t.turns)
+    assert all("本文是为" not in x.text for x in t.turns)  # the publisher's footer
+
+
+def test_bilingual_json_is_read_once_per_language(data_dir: Path) -> None:
+    path = data_dir / "ACME_Q2_2026_bilingual.json"
+    t = read_transcript(path)
+    _check_offsets(t)
+    m = t.meta
+    assert (m.layout, m.company, m.ticker, m.period, m.call_date, m.language) == (
+        "bilingual-json", "Acme", "ACME", "FY2026Q2", "2025-11-19", "en+zh")
+    assert "艾克米" in m.aliases
+    en = [x for x in t.turns if x.language == "en"]
+    zh = [x for x in t.turns if x.language == "zh"]
+    assert [(x.speaker, x.section) for x in en] == [(x.speaker, x.section) for x in zh]
+    assert [x.speaker.role for x in en if x.section == "qa"] == [
+        "operator", "analyst", "executive", "operator", "analyst", "executive", "operator"]
+    by_text = {x.text: x for x in t.turns}
+    assert "Net revenue retention was 126% this quarter." in by_text
+    # The translation without the English repeated after it, and without the translated name.
+    assert "本季度净收入留存率为126%。" in by_text and "简·罗伊" not in by_text["每周有超过4,000个账户使用我们的人工智能功能。"].text
+    assert by_text["产品收入——13亿美元，同比增长28%。"].section == "summary"
+    # Offsets point into the rendered reading text: the JSON's strings, English first, then Chinese.
+    assert t.text.index("Net revenue retention was 126%") < t.text.index("本季度净收入留存率为126%")
+    assert json.loads(path.read_text())["pairs"][12]["en"] in t.text
+    # Each language is chunked on its own: no passage mixes them.
+    from rag.chunk import chunk_transcript
+
+    chunks = chunk_transcript(t)
+    assert {c.language for c in chunks} == {"en", "zh"}
+    assert all(c.text == t.text[c.start:c.end] for c in chunks)
+    from rag.ingest.text import cjk_ratio
+
+    assert all((cjk_ratio(c.text) > 0.3) == (c.language == "zh") for c in chunks if c.section != "summary")
+
+
+def test_interleaved_copy_is_read_once_per_language(data_dir: Path) -> None:
+    t = read_transcript(data_dir / "ACME_Q3_2026_interleaved.txt")
+    _check_offsets(t)
+    m = t.meta
+    assert (m.layout, m.company, m.ticker, m.period, m.call_date, m.language) == (
+        "interleaved", "Acme", "ACME", "FY2026Q3", "2026-02-25", "en+zh")
+    assert [(x.language, x.speaker.name, x.speaker.role, x.section) for x in t.turns] == [
+        (lang, name, role, section)
+        for lang in ("en", "zh")
+        for name, role, section in [("Operator", "operator", "prepared"), ("Jane Roy", "executive", "prepared"),
+                                    ("Operator", "operator", "qa"), ("Sam Park", "analyst", "qa"),
+                                    ("Tom Lee", "executive", "qa")]
+    ]
+    texts = [x.text for x in t.turns]
+    assert "本季度净收入留存率为127%。" in texts and "Net revenue retention was 127% this quarter." in texts
+    # Headings and their translations are structure, not speech; the repeated English is dropped.
+    assert not any("准备好的发言" in x or "原文" in x for x in texts)
+    assert t.text.count("Net revenue retention was 127% this quarter.") == 1
+
+
+def test_broken_bilingual_json_names_the_file_and_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "X_Q1_2025_bilingual.json"
+    bad.write_text('{"meta": {}, "pairs": [{"en": 1}]}')
+    with pytest.raises(TranscriptError, match=r"X_Q1_2025_bilingual.json: pairs\[0\]"):
+        read_transcript(bad)
+    bad.write_text('{"meta": {}, "pairs": ')
+    with pytest.raises(TranscriptError, match="not valid JSON"):
+        read_transcript(bad)
+    # A sidecar is not a transcript, however it is named.
+    (tmp_path / "X_Q1_2025_bilingual.meta.json").write_text('{"ticker": "X"}')
+    assert [p.name for p in __import__("rag.ingest", fromlist=["find_transcripts"]).find_transcripts([tmp_path])] == [
+        "X_Q1_2025_bilingual.json"]
+
+
+def test_metadata_sources_in_order_of_trust(tmp_path: Path) -> None:
+    body = "Thanks for joining the call. Microsoft revenue grew. Microsoft margins rose. Microsoft cloud.\n"
+    # The body alone: the company it names most often; no period anywhere, so a warning names the sidecar.
+    (tmp_path / "call notes.txt").write_text(body)
+    t = read_transcript(tmp_path / "call notes.txt")
+    assert (t.meta.ticker, t.meta.company, t.meta.period) == ("MSFT", "Microsoft", None)
+    assert any("no period" in w and "call notes.meta.json" in w for w in t.warnings)
+    # The file name beats the body.
+    (tmp_path / "AAPL_Q1_2024_call.txt").write_text(body)
+    assert (read_transcript(tmp_path / "AAPL_Q1_2024_call.txt").meta.ticker,) == ("AAPL",)
+    # The text's own title beats the file name (and says so).
+    (tmp_path / "AAPL_Q2_2024.txt").write_text("Microsoft (NASDAQ: MSFT) Q3 2024 Earnings Call\n" + body)
+    t = read_transcript(tmp_path / "AAPL_Q2_2024.txt")
+    assert (t.meta.ticker, t.meta.period) == ("MSFT", "FY2024Q3")
+    assert any("differs from file name" in w for w in t.warnings)
+    # The sidecar beats everything.
+    (tmp_path / "AAPL_Q2_2024.meta.json").write_text(json.dumps({"ticker": "NFLX", "period": "FY2024Q4"}))
+    m = read_transcript(tmp_path / "AAPL_Q2_2024.txt").meta
+    assert (m.ticker, m.company, m.period) == ("NFLX", "Netflix", "FY2024Q4")

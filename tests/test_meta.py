@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.ingest.identify import from_body, from_title
 from rag.ingest.meta import detect_language, find_date, from_filename, normalize_period
 
 
@@ -25,6 +26,9 @@ from rag.ingest.meta import detect_language, find_date, from_filename, normalize
         ("2024财年第三财季", "FY2024Q3"),
         ("2021年第四季度", "FY2021Q4"),
         ("2025年第1季度", "FY2025Q1"),
+        ("fiscal 2026 first quarter", "FY2026Q1"),
+        ("FY26 second quarter", "FY2026Q2"),
+        ("Snowflake(SNOW+7.02%)2025财年第一季度财报电话会议", "FY2025Q1"),
         ("revenue grew 12%", None),
         ("Q5 2024", None),
         ("", None),
@@ -61,6 +65,16 @@ def test_find_date(text: str, date: str | None) -> None:
         ("KO_FY21Q4_en_ectsum.txt", {"ticker": "KO", "period": "FY2021Q4", "language": "en"}),
         ("brk.b_FY2024Q1.txt", {"ticker": "BRK.B", "period": "FY2024Q1"}),
         ("transcript.txt", {}),
+        # The forms sources publish files under, with any suffix words.
+        ("MSFT_Q2_2025_earnings_call.txt", {"ticker": "MSFT", "period": "FY2025Q2"}),
+        ("SNOW-2025-Q3.txt", {"ticker": "SNOW", "period": "FY2025Q3"}),
+        ("TAL_2026Q2.txt", {"ticker": "TAL", "period": "FY2026Q2"}),
+        ("TAL_Q3_2026_zh.txt", {"ticker": "TAL", "period": "FY2026Q3", "language": "zh"}),
+        ("MSFT_Q2_2026_bilingual.json", {"ticker": "MSFT", "period": "FY2026Q2"}),
+        ("dis_q1_2022.txt", {"ticker": "DIS", "period": "FY2022Q1"}),
+        ("AMZN FY25 Q4 chinese notes.md", {"ticker": "AMZN", "period": "FY2025Q4", "language": "zh"}),
+        ("Q3 2022 Equinix Inc Earnings Call.txt", {"period": "FY2022Q3"}),  # no ticker: the first word is a period
+        ("earnings_call_notes.txt", {}),
     ],
 )
 def test_from_filename(name: str, expected: dict[str, str]) -> None:
@@ -70,3 +84,28 @@ def test_from_filename(name: str, expected: dict[str, str]) -> None:
 def test_detect_language() -> None:
     assert detect_language("公司表示，积压订单达2440亿美元，同比增长40%。AWS") == "zh"
     assert detect_language("Revenue was $1.2 billion (营收).") == "en"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Snowflake(SNOW+7.02%)Q1 2025 Earnings CallMay 22, 2024,5:00 p.m. ET\nHello",
+         {"company": "Snowflake", "ticker": "SNOW", "period": "FY2025Q1", "call_date": "2024-05-22"}),
+        ("Microsoft (NASDAQ: MSFT) Q4 2025 Earnings Call Transcript\n...",
+         {"company": "Microsoft", "ticker": "MSFT", "period": "FY2025Q4"}),
+        ("好未来(TAL+2.1%)2026财年第三季度财报电话会议\n", {"company": "好未来", "ticker": "TAL", "period": "FY2026Q3"}),
+        ("微软2026财年第一季度业绩电话会\n2025年10月29日", {"period": "FY2026Q1", "call_date": "2025-10-29"}),
+        ("2025年8月27日星期三下午5点（美国东部时间）\n\n呼叫参与者", {"call_date": "2025-08-27"}),
+        ("Thanks for joining. Revenue grew 12% in Q3 2024, versus Q3 2023.", {}),  # a body sentence is no title
+    ],
+)
+def test_from_title(text: str, expected: dict[str, str]) -> None:
+    assert from_title(text) == expected
+
+
+def test_from_body_names_the_most_mentioned_company() -> None:
+    text = "感谢大家参加好未来教育集团第三季度财报电话会议。好未来的收入增长。好未来学习设备。微软合作。"
+    assert from_body(text) == {"ticker": "TAL", "company": "TAL Education"}
+    assert from_body("Welcome to the XYZW (NASDAQ: XYZW) call. XYZW grew. (NASDAQ: XYZW)") == {"ticker": "XYZW"}
+    # Two companies named about as often: no guess.
+    assert from_body("Microsoft and Amazon. Microsoft and Amazon. Microsoft and Amazon.") == {}

@@ -60,3 +60,61 @@ def test_period_not_in_index(catalog: Catalog) -> None:
     s = detect("Microsoft FY2023 Q1 Azure growth", catalog)
     assert s.out_of_index and s.missing_periods == ("FY2023Q1",) and s.tickers == ("MSFT",)
     assert detect("亚马逊2023年第一季度的营收", catalog).missing_periods == ("FY2023Q1",)
+
+
+# Several calls of one company (and one file whose company could not be read).
+CALLS = {
+    "ACME_FY25Q4_en": {"ticker": "ACME", "company": "Acme", "aliases": ["艾克米"], "period": "FY2025Q4",
+                       "call_date": "2025-02-26"},
+    "ACME_Q1_2026_zh": {"ticker": "ACME", "company": "Acme", "aliases": ["艾克米"], "period": "FY2026Q1",
+                        "call_date": "2025-05-21"},
+    "ACME_Q2_2026_bilingual": {"ticker": "ACME", "company": "Acme", "aliases": ["艾克米"], "period": "FY2026Q2",
+                               "call_date": "2025-08-27"},
+    "KO_FY21Q4_en_ectsum": {"ticker": "KO", "company": "Coca-Cola", "aliases": ["可口可乐"], "period": "FY2021Q4"},
+    "mystery_call": {"ticker": None, "company": None, "aliases": [], "period": None},
+}
+
+
+@pytest.mark.parametrize(
+    "question, doc, latest",
+    [
+        ("What was Acme's product revenue in fiscal 2026 first quarter?", "ACME_Q1_2026_zh", False),
+        ("Acme Q1 FY26 net revenue retention", "ACME_Q1_2026_zh", False),
+        ("艾克米2026财年第一季度的产品收入是多少？", "ACME_Q1_2026_zh", False),
+        ("How much did Acme's revenue grow in the quarter ended July 31, 2025?", "ACME_Q2_2026_bilingual", False),
+        ("艾克米截至2025年1月31日的季度收入是多少？", "ACME_FY25Q4_en", False),
+        # The comparison base is not the period asked about.
+        ("Acme FY2026 Q2 revenue versus Q4 2025?", "ACME_Q2_2026_bilingual", False),
+        ("How did Acme's margin in Q1 FY2026 compare with Q4 FY2025?", "ACME_Q1_2026_zh", False),
+        ("与2025财年第四季度相比，艾克米2026财年第一季度收入增长多少？", "ACME_Q1_2026_zh", False),
+        # "Latest" and no period: the newest call, and the answer says so.
+        ("What was Acme's revenue in the latest quarter?", "ACME_Q2_2026_bilingual", True),
+        ("艾克米最新一季的营业利润率是多少？", "ACME_Q2_2026_bilingual", True),
+        ("What is Acme's net revenue retention?", "ACME_Q2_2026_bilingual", True),
+        ("How much did Acme's revenue grow from a year ago?", "ACME_Q2_2026_bilingual", True),
+    ],
+)
+def test_a_question_reaches_the_call_of_the_period_it_names(question: str, doc: str, latest: bool) -> None:
+    s = detect(question, Catalog(CALLS))
+    # The unidentified file is never hidden by scoping: it competes in retrieval with the named call.
+    assert s.doc_ids == tuple(sorted((doc, "mystery_call"))), s
+    assert s.latest == latest and not s.out_of_index
+
+
+def test_a_company_with_one_call_is_not_said_to_be_the_latest() -> None:
+    s = detect("What was Coca-Cola's organic revenue growth?", Catalog(CALLS))
+    assert "KO_FY21Q4_en_ectsum" in s.doc_ids and not s.latest
+
+
+def test_a_quarter_of_a_company_not_in_the_index_abstains() -> None:
+    s = detect("What was Acme's revenue in fiscal 2024 third quarter?", Catalog(CALLS))
+    assert s.out_of_index and s.missing_periods == ("FY2024Q3",) and s.doc_ids == ()
+    s = detect("Acme revenue for the quarter ended March 31, 2020", Catalog(CALLS))
+    assert s.out_of_index and s.doc_ids == ()
+
+
+def test_a_company_whose_file_gives_no_period_is_still_reachable() -> None:
+    docs = {**CALLS, "ACME_notes": {"ticker": "ACME", "company": "Acme", "aliases": [], "period": None}}
+    s = detect("What did Acme say in fiscal 2024 third quarter?", Catalog(docs))
+    # The undated Acme file might be that quarter: it is searched rather than "no such call".
+    assert not s.out_of_index and "ACME_notes" in s.doc_ids

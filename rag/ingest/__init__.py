@@ -136,7 +136,7 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     if side.get("ticker") and not side.get("company"):
         company = name_for(ticker) or company
     aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker))
-    missing = [k for k, v in (("company", company or ticker), ("period", fields.get("period"))) if not v]
+    missing = [k for k, v in (("company", company), ("period", fields.get("period"))) if not v]
     if missing:
         warnings.append(
             f"no {' or '.join(missing)} found in the text or the file name; indexed anyway - add "

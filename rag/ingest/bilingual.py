@@ -76,7 +76,11 @@ def pairs_from_interleaved(text: str) -> tuple[list[Pair], dict[str, str]]:
     `👤 participant` pairs, each followed by the English repeated (dropped)."""
     ls = text.splitlines()
     meta: dict[str, str] = {}
-    starts = [i for i, ln in enumerate(ls) if _BLOCK.match(ln)]
+    starts: list[int] = []
+    for i, ln in enumerate(ls):
+        # A heading's translation is a second `━━` line right under it, not a block of its own.
+        if _BLOCK.match(ln) and not (starts and starts[-1] == i - 1 and _is_heading(ls[i - 1]) and _is_heading(ln)):
+            starts.append(i)
     for ln in ls[: starts[0] if starts else 0]:
         m = _HEADER_FIELD.match(ln.strip())
         if m:
@@ -87,12 +91,8 @@ def pairs_from_interleaved(text: str) -> tuple[list[Pair], dict[str, str]]:
         first = block[0].strip()
         if first.startswith("━━"):
             en = first.strip("━ ").strip()
-            zh_lines = block[1:2] if len(block) > 1 and block[1].strip().startswith("━━") else []
-            zh = zh_lines[0].strip().strip("━ ").strip() if zh_lines else ""
-            if zh and not has_cjk(zh) and zh.rstrip(":：") == en.rstrip(":："):
-                zh = ""
-            # Two headings in a row: the second line is the next heading's English, not a translation.
-            if k + 1 < len(starts) and starts[k + 1] == i + 1:
+            zh = block[1].strip().strip("━ ").strip() if len(block) > 1 and _is_heading(block[1]) else ""
+            if zh and not has_cjk(zh):
                 zh = ""
             pairs.append(Pair(en, zh))
             continue
@@ -101,6 +101,10 @@ def pairs_from_interleaved(text: str) -> tuple[list[Pair], dict[str, str]]:
         rest = re.sub(r"^\s*(?:\[中\])?\s*", "", rest, count=1)
         pairs.append(Pair(en, strip_repeat(rest, en)))
     return pairs, meta
+
+
+def _is_heading(line: str) -> bool:
+    return line.strip().startswith("━━")
 
 
 _ORIGINAL = re.compile(r"(?:^|\n)\s*原文\s*[:：]?")

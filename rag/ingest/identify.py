@@ -13,9 +13,10 @@ from rag.ingest.meta import find_date, normalize_period
 
 # "Microsoft (NASDAQ: MSFT) Q4 2025 Earnings Call", "Snowflake(SNOW+7.02%)Q1 2025 Earnings Call"
 _FOOL_TITLE = re.compile(
-    r"(?P<name>[A-Z][\w.&,'’ \-]{0,60}?)\s*\((?:(?:NYSE|NASDAQ|Nasdaq|NYSEMKT|AMEX)\s*:\s*)?"
-    r"(?P<ticker>[A-Z]{1,5}(?:\.[A-Z]{1,2})?)(?:\s*[+\-−]\s*[\d.]+%)?\)\s*"
-    r"(?P<period>(?:Q[1-4]\s*(?:FY\s*)?'?\d{2,4})|(?:FY\s*'?\d{2,4}\s*Q[1-4]))\s*(?:Earnings|财报|Conference)",
+    r"(?P<name>[A-Z\u4e00-\u9fff][\w.&,'’ \-]{0,60}?)\s*[(（](?:(?:NYSE|NASDAQ|Nasdaq|NYSEMKT|AMEX)\s*[:：]\s*)?"
+    r"(?P<ticker>[A-Z]{1,5}(?:\.[A-Z]{1,2})?)(?:\s*[+\-−]\s*[\d.]+%)?[)）]\s*"
+    r"(?P<period>Q[1-4]\s*(?:FY\s*)?'?\d{2,4}|FY\s*'?\d{2,4}\s*Q[1-4]|\d{4}\s*财年\s*第?[一二三四1-4]\s*(?:财季|季度))"
+    r"\s*(?:Earnings|财报|业绩|Conference|电话会)",
 )
 # A ticker the text gives in parentheses: "(NASDAQ: MDB)", "(SNOW+7.02%)", "(AMZN.US)"
 _PAREN_TICKER = re.compile(

@@ -49,6 +49,12 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
         _L + r"Q(?P<q>[1-4])\s+fiscal\s+(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R,
         re.I,
     ),
+    # "fiscal 2026 first quarter", "FY26 second quarter", "fiscal year 2025 Q3"
+    re.compile(
+        _L + r"(?:FY|fiscal(?:\s+year)?)\s*'?(?P<y>\d{4}|\d{2})\s+(?:(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)"
+        r"\s+(?:fiscal\s+)?quarter|Q(?P<q2>[1-4]))" + _R,
+        re.I,
+    ),
 ]
 
 
@@ -65,7 +71,7 @@ def normalize_period(text: str | None) -> str | None:
         m = pat.search(text)
         if not m:
             continue
-        q_raw = m.group("q")
+        q_raw = m.group("q") or m.groupdict().get("q2")
         q = _ORDINALS.get(q_raw.lower()) or _ZH_DIGITS.get(q_raw) or int(q_raw)
         p = _fmt(_year(m.group("y")), q)
         # Earliest match in the text wins, so a title's period beats one mentioned later.

@@ -54,9 +54,16 @@ _HANDOFF = re.compile(
 )
 
 
+# Translations: "下一个问题来自摩根士丹利的Sam Park", "第一个问题来自UBS的Felix Liu"
+_HANDOFF_ZH = re.compile(
+    r"(?:问题|提问(?:者)?)来自\s*(?P<firm>[^，。,的]{2,30}?)\s*的\s*"
+    r"(?P<name>[A-Z][\w.'’\-]+(?:\s+[A-Z][\w.'’\-]+){0,3}|[\u4e00-\u9fff·]{2,12})"
+)
+
+
 def handoff_target(text: str) -> tuple[str, str] | None:
     """(analyst name, firm) from an operator line like 'next question comes from X with Y.'"""
-    m = _HANDOFF.search(text)
+    m = _HANDOFF.search(text) or _HANDOFF_ZH.search(text)
     if not m:
         return None
     return m.group("name").strip(), m.group("firm").strip()
