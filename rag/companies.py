@@ -22,7 +22,7 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "MSFT": ("Microsoft", "微软"),
     "NKE": ("Nike", "耐克"),
     "NVO": ("Novo Nordisk", "诺和诺德"),
-    "SNOW": ("Snowflake",),
+    "SNOW": ("Snowflake", "雪花"),
     "T": ("AT&T", "AT&T Inc.", "美国电话电报"),
     "TAL": ("TAL Education", "TAL Education Group", "好未来"),
     "Z": ("Zillow", "Zillow Group", "Zillow Group, Inc."),

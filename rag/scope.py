@@ -99,7 +99,19 @@ _COMPARISON = re.compile(
     r"|(?:较|比|相比|相较于?|对比|同比|环比)\s*)"
     r"(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"
     r"(?:q[1-4]\s*(?:fy\s*)?'?\d{2,4}|fy\s?'?\d{2,4}\s*q[1-4]|(?:19|20)\d{2}\s*(?:财年|年)?\s*(?:第?[一二三四1-4]\s*(?:财季|季度|季))?"
-    r"|(?:first|second|third|fourth)\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+)?(?:year\s+)?'?\d{2,4})?)",
+    r"|(?:first|second|third|fourth)\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+)?(?:year\s+)?'?\d{2,4})?"
+    r"|(?:first|second)\s+(?:half|six\s+months)\s+(?:of\s+)?(?:fiscal\s+)?'?\d{2,4}|h[12]\s*'?\d{2,4})",
+    re.I,
+)
+# Half years: the first half is reported with the second quarter, the second with the fourth.
+_HALF = re.compile(r"\b(?P<first>first|1st)[\s-]+(?:half|six months)\b|\bH1\b|上半年|前六个月"
+                   r"|\b(?P<second>second|2nd)[\s-]+half\b|\bH2\b|(?P<zh2>下半年)", re.I)
+_YEAR = re.compile(r"(?<![\d.])(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?P<y>20\d{2})(?![\d.%])|\bFY\s?'?(?P<yy>\d{2})\b", re.I)
+# "on the January 2026 call", "2026年1月的电话会"
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CALL_MONTH = re.compile(
+    r"\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<y>20\d{2})\s+(?:earnings\s+)?"
+    r"(?:call|conference|earnings)|(?P<zy>20\d{2})年(?P<zm>\d{1,2})月(?:份)?的?(?:财报|业绩)?(?:电话会|会议)",
     re.I,
 )
 _LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b|最新|最近一?个?(?:财季|季度|季)|最近的?(?:财季|季度)", re.I)
@@ -116,9 +128,53 @@ _ENDED_WINDOW_DAYS = (7, 80)  # calls come one to eleven weeks after their quart
 _COMPARISON_ZH = re.compile(r"[与和跟同]\s*[^，。？?,]{0,6}?\d{2,4}\s*(?:财年|年)?\s*第?[一二三四1-4]?\s*(?:财季|季度|季)?[^，。？?,]{0,4}?(?:相比|比较|对比)")
 
 
+def _without_comparisons(question: str) -> str:
+    return _COMPARISON_ZH.sub(" ", _COMPARISON.sub(" ", question))
+
+
 def asked_period(question: str) -> str | None:
-    """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out."""
-    return normalize_period(_COMPARISON_ZH.sub(" ", _COMPARISON.sub(" ", question)))
+    """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out; a half
+    year ("H1 2024", "2024年上半年") is the quarter that closes it."""
+    q = _without_comparisons(question)
+    period = normalize_period(q)
+    if period:
+        return period
+    half = _HALF.search(q)
+    years = asked_years(q)
+    if half and len(years) == 1:
+        second = half.group("second") or half.group("zh2") or half.group(0).upper() == "H2"
+        return f"FY{years[0]}Q{4 if second else 2}"
+    return None
+
+
+def asked_years(question: str) -> list[int]:
+    """Fiscal years a question names ("fiscal 2025", "FY25", "2024年"), comparison bases left out."""
+    out: list[int] = []
+    for m in _YEAR.finditer(_without_comparisons(question)):
+        y = int(m.group("y")) if m.group("y") else 2000 + int(m.group("yy"))
+        if y not in out:
+            out.append(y)
+    return out
+
+
+def _month_docs(question: str, docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str] | None:
+    """Calls held in the month a question names ("on the January 2026 call")."""
+    m = _CALL_MONTH.search(question)
+    if not m:
+        return None
+    if m.group("mon"):
+        month = f"{m.group('y')}-{_MONTHS.index(m.group('mon').lower()[:3]) + 1:02d}"
+    else:
+        month = f"{m.group('zy')}-{int(m.group('zm')):02d}"
+    return [d for d in ids if (docs[d].get("call_date") or "").startswith(month)]
+
+
+def _year_docs(years: list[int], docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
+    """Calls of the fiscal years named, and the fourth-quarter call before each (it gives the year's
+    outlook)."""
+    wanted = {f"FY{y}" for y in years}
+    before = {f"FY{y - 1}Q4" for y in years}
+    return [d for d in ids if (p := docs[d].get("period")) and (p[:6] in wanted or p in before)]
 
 
 def _ended_docs(question: str, docs: dict[str, dict[str, Any]], tickers: set[str]) -> list[str] | None:
@@ -210,6 +266,12 @@ def detect(question: str, catalog: Catalog) -> Scope:
         if not docs and not undated:
             missing_periods = periods
         docs += undated
+    elif tickers and (month := _month_docs(question, all_docs, of_company)):
+        docs = month
+        periods = tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
+    elif tickers and not _LATEST.search(question) and (by_year := _year_docs(asked_years(question), all_docs, of_company)):
+        # A year but no quarter ("full fiscal year 2025", "2024年"): that year's calls.
+        docs = by_year
     elif tickers or _LATEST.search(question):
         # No period, or "the latest": the newest call of each company; the answer says which.
         docs = _newest(all_docs, of_company)

@@ -118,3 +118,26 @@ def test_a_company_whose_file_gives_no_period_is_still_reachable() -> None:
     s = detect("What did Acme say in fiscal 2024 third quarter?", Catalog(docs))
     # The undated Acme file might be that quarter: it is searched rather than "no such call".
     assert not s.out_of_index and "ACME_notes" in s.doc_ids
+
+
+@pytest.mark.parametrize(
+    "question, docs",
+    [
+        # A year and no quarter: that fiscal year's calls, and the fourth-quarter call before it (its outlook).
+        ("What was Acme's revenue for the full fiscal year 2025?", ("ACME_FY25Q4_en",)),
+        ("What does Acme expect for fiscal 2026?", ("ACME_FY25Q4_en", "ACME_Q1_2026_zh", "ACME_Q2_2026_bilingual")),
+        # A half year is the quarter that closes it.
+        ("Acme revenue in H1 2026", ("ACME_Q2_2026_bilingual",)),
+        ("艾克米2026年上半年的收入", ("ACME_Q2_2026_bilingual",)),
+        ("Compared with the first six months of 2025, how much did Acme spend in H1 2026?", ("ACME_Q2_2026_bilingual",)),
+        # The call's month.
+        ("On the May 2025 call, what did Acme guide?", ("ACME_Q1_2026_zh",)),
+        ("艾克米2025年8月的电话会上说了什么？", ("ACME_Q2_2026_bilingual",)),
+        # Hyphenated and "of" wordings.
+        ("On Acme's fiscal 2026 first-quarter call", ("ACME_Q1_2026_zh",)),
+        ("Acme revenue in Q2 of fiscal 2026", ("ACME_Q2_2026_bilingual",)),
+    ],
+)
+def test_years_halves_and_call_months(question: str, docs: tuple[str, ...]) -> None:
+    s = detect(question, Catalog(CALLS))
+    assert s.doc_ids == tuple(sorted((*docs, "mystery_call"))), s

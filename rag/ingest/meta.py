@@ -41,7 +41,7 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     re.compile(_L + r"FY\s?'?(?P<y>\d{4}|\d{2})\s*(?:财年)?\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)", re.I),
     re.compile(r"(?P<y>\d{4})\s*年\s*第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
     re.compile(
-        _L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter"
+        _L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:fiscal[\s-]+)?quarter"
         r"(?:\s+of)?(?:\s+fiscal)?(?:\s+year)?\s+'?(?P<y>\d{4}|\d{2})" + _R,
         re.I,
     ),
@@ -52,9 +52,11 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     # "fiscal 2026 first quarter", "FY26 second quarter", "fiscal year 2025 Q3"
     re.compile(
         _L + r"(?:FY|fiscal(?:\s+year)?)\s*'?(?P<y>\d{4}|\d{2})\s+(?:(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)"
-        r"\s+(?:fiscal\s+)?quarter|Q(?P<q2>[1-4]))" + _R,
+        r"[\s-]+(?:fiscal\s+)?quarter|Q(?P<q2>[1-4]))" + _R,
         re.I,
     ),
+    # "Q1 of fiscal 2025", "Q3 of 2024"
+    re.compile(_L + r"Q(?P<q>[1-4])\s+of\s+(?:(?:the\s+)?fiscal\s+)?(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R, re.I),
 ]
 
 
