@@ -16,7 +16,7 @@ from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
 from rag.retrieve import Filters, Retriever, Weights
-from rag.scope import Scope
+from rag.scope import Scope, every_call
 from rag.sentences import split
 from rag.store import Index
 from rag.text_lang import language
@@ -106,6 +106,16 @@ class Assistant:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif backend == "extractive":
             reply = self._extractive(standalone, lang, hits, scope, common)
+            if reply.abstained and scope.latest:
+                # Nothing in the newest call answers a question that named no quarter: the company's
+                # earlier calls may; the answer's lead then names the call it used.
+                wider = every_call(scope, self.retriever.catalog)
+                more = self.retriever.retrieve(standalone, top_k, filters, wider)
+                retry = self._extractive(standalone, lang, more, wider, common) if more else reply
+                if not retry.abstained:
+                    reply = replace(retry, scope={**common["scope"], "doc_ids": list(wider.doc_ids), "latest": False})
+                    if trace is not None:
+                        trace["hits"] = more
         else:
             reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta)
         t2 = time.perf_counter()

@@ -14,11 +14,17 @@ import numpy as np
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
 from rag.embed import Embedder
 from rag.errors import TranscriptError
-from rag.ingest import find_transcripts, read_transcript
+from rag.ingest import INGEST_VERSION, find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.lock import exclusive
-from rag.store import DEFAULT_APPROX_THRESHOLD, Index, current_folder, load_index, write_index
+from rag.store import (
+    DEFAULT_APPROX_THRESHOLD,
+    Index,
+    current_folder,
+    load_index,
+    write_index,
+)
 from rag.types import Chunk, Transcript
 
 LOCK_FILE = ".lock"
@@ -82,7 +88,7 @@ def build_index(
     report = BuildReport()
     files = find_transcripts(sources)  # a missing source fails here, before anything changes
     chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION,
-                "tokenizer": TOKENIZER_VERSION}
+                "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION}
     with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout):
         old = _previous(index_dir, embedder, rebuild)
         old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}

@@ -191,8 +191,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag.app import make_assistant, make_embedder
     from rag.build import build_index
     from rag.config import PROJECT_ROOT
-    from rag.evaluate import (all_documents, by_tag, corpus_of, find_documents, index_dir_for, load_cases, metrics,
-                              run_baseline, run_cases)
+    from rag.evaluate import (
+        all_documents,
+        by_tag,
+        corpus_of,
+        find_documents,
+        index_dir_for,
+        load_cases,
+        metrics,
+        run_baseline,
+        run_cases,
+    )
     from rag.ingest import read_transcript
     from rag.store import load_index
 

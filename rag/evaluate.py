@@ -4,13 +4,13 @@ retrieval, answer accuracy, citations, faithfulness, abstention and latency, bes
 from __future__ import annotations
 
 import hashlib
-from difflib import SequenceMatcher
 import json
 import re
 import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 

@@ -294,3 +294,10 @@ def detect(question: str, catalog: Catalog) -> Scope:
         and all(all_docs[d].get("period") not in periods for d in docs if all_docs[d].get("period")),
         latest=defaulted,
     )
+
+
+def every_call(scope: Scope, catalog: Catalog) -> Scope:
+    """`scope` widened from the newest call of each named company to all of its calls."""
+    docs = [d for d, m in catalog.docs.items()
+            if (m.get("ticker") or "").upper() in scope.tickers or not m.get("ticker")]
+    return Scope(doc_ids=tuple(sorted(docs)), tickers=scope.tickers)

@@ -263,3 +263,13 @@ def test_an_unidentified_file_is_still_reachable(quarters: Path) -> None:
     reply = a.ask("How many vehicles did Tesla deliver?", top_k=3)
     assert not reply.abstained and "418,227" in reply.answer
     assert reply.citations[0].doc_id == "meeting_notes"
+
+
+def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> None:
+    from rag.store import load_index
+
+    # Only the Q1 call (a Chinese translation) gives guidance for the next quarter; no period is named.
+    reply = Assistant(load_index(quarters), FakeEmbedder()).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
+    assert not reply.abstained and "12.5亿" in reply.answer, reply.answer
+    assert reply.citations[0].doc_id == "ACME_Q1_2026_zh" and reply.answer.startswith("ACME FY2026Q1")  # this file names no company
+    assert reply.scope["latest"] is False

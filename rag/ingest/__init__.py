@@ -29,6 +29,9 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
     ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
 ]
 TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
+# Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
+# every transcript even though no file changed (vectors of unchanged passages are reused).
+INGEST_VERSION = 2
 MAX_BYTES = 20 * 1024 * 1024
 
 

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from rag.companies import aliases_for
 from rag.ingest.meta import find_date, normalize_period
 from rag.ingest.parsed import Parsed
-from rag.ingest.roles import add_firms_from_handoffs, role_from_title, speaker, split_firm_title
+from rag.ingest.roles import (
+    add_firms_from_handoffs,
+    role_from_title,
+    speaker,
+    split_firm_title,
+)
 from rag.ingest.text import Line, has_cjk, lines
 from rag.types import Speaker
 
