@@ -186,14 +186,22 @@ def _row(t: Transcript, path: Path, chunks: list[Chunk]) -> dict[str, Any]:
 
 def documents_table(rows: list[dict[str, Any]]) -> str:
     """The documents a build added or changed, one line each, unknown fields shown as '?'."""
-    cols = [("file", 34), ("layout", 14), ("company", 16), ("ticker", 6), ("period", 9), ("language", 8),
-            ("chunks", 6)]
-    head = " ".join(f"{c:<{w}}" for c, w in cols) + " warnings"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        cells = " ".join(f"{str(r[c] if r[c] not in (None, '') else '?'):<{w}}" for c, w in cols)
-        lines.append(f"{cells} {len(r['warnings']) or '-'}")
-    return "\n".join(lines)
+    cols = ("file", "layout", "company", "ticker", "period", "language", "chunks", "warnings")
+    cells = [[str(r[c] if r[c] not in (None, "") else "?") if c != "warnings" else str(len(r[c]) or "-")
+              for c in cols] for r in rows]
+    widths = [max(_width(x) for x in [c, *(row[i] for row in cells)]) for i, c in enumerate(cols)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
+
+    return "\n".join([line(list(cols)), "  ".join("-" * w for w in widths), *map(line, cells)])
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal: CJK characters are two wide."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _doc_entry(t: Transcript, source: str, digest: str, chunks: list[Chunk]) -> dict[str, Any]:
