@@ -1,0 +1,68 @@
+"""Assign every eval case to `dev` or `test` (rewrites the `split` field of eval/cases/*.jsonl).
+
+A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
+- Shared-corpus cases (shared.jsonl, later.jsonl) are split by company, so every call of a company,
+  and so every case of a document, is on one side: companies are taken in the order of
+  sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases and at least
+  three of the later-quarter files. A case's company is its first ticker tag.
+- The seed is one document: its cases are split in half by the order of sha1("eval-split-v1:" + id).
+Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+CASES = Path(__file__).resolve().parent / "cases"
+SALT = "eval-split-v1:"
+TEST_SHARE = 0.45
+MIN_LATER_FILES = 3
+TICKERS = {"msft", "snow", "mdb", "nvo", "tal", "fig", "aapl", "eqix", "z", "bac", "de", "dis", "ibm", "ko",
+           "ma", "nke", "t", "amzn", "tsla", "baba", "nvda"}
+
+
+def _key(s: str) -> str:
+    return hashlib.sha1((SALT + s).encode()).hexdigest()
+
+
+def company(case: dict) -> str:
+    return next(t for t in case["tags"] if t in TICKERS)
+
+
+def assign(files: dict[str, list[dict]]) -> dict[str, str]:
+    """{case id: split} for every case."""
+    out: dict[str, str] = {}
+    seed = sorted(files["seed.jsonl"], key=lambda c: _key(c["id"]))
+    for i, c in enumerate(seed):
+        out[c["id"]] = "test" if i < len(seed) // 2 else "dev"
+    shared = files["shared.jsonl"] + files["later.jsonl"]
+    later_docs = {c["gold_doc"] for c in files["later.jsonl"] if c["gold_doc"]}
+    test: set[str] = set()
+    for t in sorted({company(c) for c in shared}, key=_key):
+        in_test = [c for c in shared if company(c) in test]
+        files_in_test = {c["gold_doc"] for c in in_test} & later_docs
+        if len(in_test) >= TEST_SHARE * len(shared) and len(files_in_test) >= MIN_LATER_FILES:
+            break
+        test.add(t)
+    for c in shared:
+        out[c["id"]] = "test" if company(c) in test else "dev"
+    return out
+
+
+def main() -> None:
+    files = {p.name: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+             for p in sorted(CASES.glob("*.jsonl"))}
+    splits = assign(files)
+    for name, cases in files.items():
+        lines = [json.dumps({**c, "split": splits[c["id"]]}, ensure_ascii=False) for c in cases]
+        (CASES / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        n_test = sum(splits[c["id"]] == "test" for c in cases)
+        print(f"{name}: {len(cases)} cases, {n_test} test, {len(cases) - n_test} dev")
+    shared = files["shared.jsonl"] + files["later.jsonl"]
+    print("test companies:", sorted({company(c) for c in shared if splits[c["id"]] == "test"}))
+
+
+if __name__ == "__main__":
+    main()
