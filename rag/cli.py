@@ -192,6 +192,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag.build import build_index
     from rag.config import PROJECT_ROOT
     from rag.evaluate import (
+        by_split,
         all_documents,
         by_tag,
         corpus_of,
@@ -207,7 +208,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     case_paths = [Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])]
-    cases = load_cases(case_paths)
+    cases = [c for c in load_cases(case_paths) if args.split in ("all", c.split)]
     sources = [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
     embedder = make_embedder(settings)
     all_results, base_results = [], []
@@ -227,13 +228,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if not args.no_baseline:
             base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
     overall, baseline = metrics(all_results), metrics(base_results) if base_results else {"cases": 0}
-    fails = eval_report.check_thresholds(overall, baseline, Path(args.thresholds))
+    splits = by_split(all_results)
+    # The targets are judged on the test split (never tuned on); a dev-only run is checked on dev.
+    gated = "test" if splits["test"]["cases"] else "dev"
+    base_gated = metrics([r for r in base_results if r.case.split == gated]) if base_results else {"cases": 0}
+    fails = eval_report.check_thresholds(splits[gated], base_gated, Path(args.thresholds), dev=splits["dev"])
     payload = {
         "backend": args.backend, "case_files": sorted({c.file for c in cases}), "model": embedder.model_id,
-        "overall": overall, "baseline": baseline, "per_tag": by_tag(all_results), "threshold_failures": fails,
+        "overall": overall, "baseline": baseline, "splits": splits, "gated_on": gated,
+        "per_tag": by_tag(all_results), "threshold_failures": fails,
     }
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    print(eval_report.table({"ours": overall, "baseline": baseline}))
+    print(eval_report.table({**splits, "baseline": baseline}))
     print()
     print(eval_report.table(payload["per_tag"]))
     written = eval_report.write(Path(args.report), stamp, payload, eval_report.failures(all_results))
@@ -313,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--report", default=str(PROJECT_ROOT / "eval" / "reports"))
     e.add_argument("--thresholds", default=str(PROJECT_ROOT / "eval" / "thresholds.toml"))
     e.add_argument("--no-baseline", action="store_true", help="skip the fixed-size-chunk baseline")
+    e.add_argument("--split", choices=("all", "dev", "test"), default="all",
+                   help="which cases to run: tune on dev, report on test (default: both, side by side)")
     e.set_defaults(func=_cmd_eval)
 
     v = sub.add_parser("serve", help="start the chat service (web page, /chat, OpenAI-compatible /v1)")

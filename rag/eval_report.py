@@ -12,7 +12,8 @@ from rag.evaluate import CaseResult
 
 COLUMNS = [
     "recall@1", "recall@5", "mrr", "answer_accuracy", "citation_precision", "citation_recall",
-    "faithfulness", "abstention_precision", "abstention_recall", "latency_p50_ms", "latency_p95_ms",
+    "faithfulness", "abstention_precision", "abstention_recall", "answerable_abstained", "latency_p50_ms",
+    "latency_p95_ms",
 ]
 
 
@@ -32,12 +33,18 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check_thresholds(overall: dict[str, Any], baseline: dict[str, Any], path: Path) -> list[str]:
-    """Messages for every metric below its threshold (or not above the baseline by the margin)."""
+def check_thresholds(overall: dict[str, Any], baseline: dict[str, Any], path: Path,
+                     dev: dict[str, Any] | None = None) -> list[str]:
+    """Messages for every metric below its threshold (or not above the baseline by the margin, or
+    further from dev than the allowed gap)."""
     if not path.exists():
         return []
     conf = tomllib.loads(path.read_text(encoding="utf-8"))
     fails = []
+    for metric, gap in conf.get("max_gap_to_dev", {}).items():
+        v, d = overall.get(metric), (dev or {}).get(metric)
+        if v is not None and d is not None and dev is not overall and abs(v - d) > gap:
+            fails.append(f"{metric} = {_fmt(v)} is more than {gap} from dev's {_fmt(d)}")
     for metric, minimum in conf.get("min", {}).items():
         v = overall.get(metric)
         if v is None or v < minimum:
@@ -88,7 +95,8 @@ def write(report_dir: Path, stamp: str, payload: dict[str, Any], fails: list[dic
     fl = report_dir / f"{stamp}-failures.jsonl"
     j.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     lines = [f"# Eval report {stamp}", "", f"backend: {payload['backend']}, cases: {', '.join(payload['case_files'])}",
-             "", "## Overall", "", table({"ours": payload["overall"], "baseline": payload["baseline"]}),
+             "", f"## Dev and test (targets judged on {payload.get('gated_on', 'test')})", "",
+             table({**payload.get("splits", {"ours": payload["overall"]}), "baseline": payload["baseline"]}),
              "", "## Per tag", "", table(payload["per_tag"]), ""]
     if payload.get("threshold_failures"):
         lines += ["## Below threshold", ""] + [f"- {f}" for f in payload["threshold_failures"]] + [""]

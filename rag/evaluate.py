@@ -18,7 +18,8 @@ import numpy as np
 
 from rag.numbers import extract, parse, same
 
-CASE_FIELDS = {"id", "question", "lang", "answerable", "gold_numbers", "gold_doc", "gold_quote", "tags"}
+CASE_FIELDS = {"id", "question", "lang", "answerable", "gold_numbers", "gold_doc", "gold_quote", "tags", "split"}
+SPLITS = ("dev", "test")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Case:
     tags: tuple[str, ...]
     history: tuple[dict[str, str], ...] = ()
     file: str = ""
+    split: str = "dev"  # "dev": tune on it; "test": report on it, never tune (eval/split.py draws it)
 
 
 def load_cases(paths: Iterable[Path]) -> list[Case]:
@@ -56,11 +58,14 @@ def load_cases(paths: Iterable[Path]) -> list[Case]:
                     raise ValueError(f"{f}:{i}: missing field(s) {sorted(missing)}")
                 if d["id"] in seen:
                     raise ValueError(f"{f}:{i}: duplicate id {d['id']!r}")
+                if d["split"] not in SPLITS:
+                    raise ValueError(f"{f}:{i}: split must be one of {SPLITS}, not {d['split']!r}")
                 seen.add(d["id"])
                 cases.append(Case(
                     id=d["id"], question=d["question"], lang=d["lang"], answerable=bool(d["answerable"]),
                     gold_numbers=tuple(d["gold_numbers"]), gold_doc=d["gold_doc"], gold_quote=d["gold_quote"],
                     tags=tuple(d["tags"]), history=tuple(d.get("history") or ()), file=f.name,
+                    split=d["split"],
                 ))
     return cases
 
@@ -176,9 +181,20 @@ def metrics(results: list[CaseResult]) -> dict[str, float | int | None]:
         "faithfulness": round(sum(r.supported for r in results) / total_numbers, 4) if total_numbers else None,
         "abstention_precision": mean([1.0 if not r.case.answerable else 0.0 for r in abstained]),
         "abstention_recall": mean([1.0 if r.abstained else 0.0 for r in unans]),
+        "answerable_abstained": mean([1.0 if r.abstained else 0.0 for r in ans]),
         "latency_p50_ms": round(_percentile([r.latency_ms for r in results], 50), 2),
         "latency_p95_ms": round(_percentile([r.latency_ms for r in results], 95), 2),
     }
+
+
+def by_split(results: list[CaseResult]) -> dict[str, dict[str, Any]]:
+    """Metrics of dev and test side by side, the gap (test minus dev), and all cases together."""
+    rows = {s: metrics([r for r in results if r.case.split == s]) for s in SPLITS}
+    rows["gap (test-dev)"] = {"cases": "", **{k: round(v - rows["dev"][k], 4) for k, v in rows["test"].items()
+                                              if k != "cases" and isinstance(v, (int, float))
+                                              and isinstance(rows["dev"].get(k), (int, float))}}
+    rows["all"] = metrics(results)
+    return rows
 
 
 def by_tag(results: list[CaseResult]) -> dict[str, dict[str, Any]]:
