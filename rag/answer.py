@@ -60,6 +60,7 @@ class Assistant:
     generators: dict[str, Generator] = field(default_factory=dict)
     weights: Weights = field(default_factory=Weights)
     min_score: float = 0.35
+    reader: Any = None  # a fitted `rag.reader.Reader`; None: the rule-based sentence picker
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.index, self.embedder, self.weights)
@@ -90,8 +91,9 @@ class Assistant:
         standalone = rewrite(question, history, self.retriever.catalog)
         lang = language(question)
         scope = self.retriever.scope(standalone)
+        vector = self.embedder.embed_queries([standalone])[0]
         hits = self.retriever.retrieve(
-            standalone, top_k, filters, None if scope.out_of_index else scope
+            standalone, top_k, filters, None if scope.out_of_index else scope, query_vector=vector
         )
         t1 = time.perf_counter()
         if trace is not None:
@@ -105,13 +107,13 @@ class Assistant:
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif backend == "extractive":
-            reply = self._extractive(standalone, lang, hits, scope, common)
+            reply = self._extractive(standalone, lang, hits, scope, common, vector)
             if reply.abstained and scope.latest:
                 # Nothing in the newest call answers a question that named no quarter: the company's
                 # earlier calls may; the answer's lead then names the call it used.
                 wider = every_call(scope, self.retriever.catalog)
-                more = self.retriever.retrieve(standalone, top_k, filters, wider)
-                retry = self._extractive(standalone, lang, more, wider, common) if more else reply
+                more = self.retriever.retrieve(standalone, top_k, filters, wider, query_vector=vector)
+                retry = self._extractive(standalone, lang, more, wider, common, vector) if more else reply
                 if not retry.abstained:
                     reply = replace(retry, scope={**common["scope"], "doc_ids": list(wider.doc_ids), "latest": False})
                     if trace is not None:
@@ -137,10 +139,14 @@ class Assistant:
                     out.update(tokenize(n))
         return out
 
-    def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict) -> Answer:
+    def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict,
+                    vector: Any = None) -> Answer:
         original = common.get("original_question")
-        picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead,
-                                     emphasis=original)
+        if self.reader is not None:
+            picks = self.reader.pick(question, hits, vector, self._skip_terms(scope))
+        else:
+            picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead,
+                                         emphasis=original)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         text, citations = _compose(picks, lang, latest=scope.latest)

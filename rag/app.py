@@ -36,7 +36,17 @@ def make_assistant(settings: Settings, index, embedder, generators: dict | None 
                       glossary=settings.glossary)
     gens = make_generators(settings) if generators is None else generators
     return Assistant(index, embedder, gens, weights=weights,
-                     min_score=settings.answer_min_score)
+                     min_score=settings.answer_min_score, reader=make_reader(settings, index))
+
+
+def make_reader(settings: Settings, index):  # -> Reader | None
+    """The fitted reader (`settings.reader == "learned"`), or None for the rule-based picker."""
+    if settings.reader == "rules":
+        return None
+    from rag.reader import Reader, load_weights
+
+    return Reader(load_weights(settings.reader_weights) if settings.reader_weights else load_weights(),
+                  index.idf, lambda hit: index.sentences_of(hit.row))
 
 
 def load_assistant(settings: Settings, embedder=None, verify: bool = False, generators: dict | None = None):

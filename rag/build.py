@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
-from rag.embed import Embedder
+from rag.embed import Embedder, passage_and_sentence_vectors
 from rag.errors import TranscriptError
 from rag.ingest import INGEST_VERSION, find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.lock import exclusive
+from rag.sentences import spans_in_embed_text
 from rag.store import (
     DEFAULT_APPROX_THRESHOLD,
     Index,
@@ -143,13 +144,15 @@ def build_index(
                     report.unchanged.append(doc_id)
         report.removed = sorted(d for d in old_docs if d not in docs)
 
-        if old and not (report.added or report.updated or report.removed) and same_chunking:
+        # An index from before sentence vectors is rewritten with them (its passages re-embedded).
+        if old and not (report.added or report.updated or report.removed) and same_chunking \
+                and old.sentence_ptr is not None:
             report.chunks_total = len(old)
             report.version = old.version
             report.seconds = time.perf_counter() - started
             return report
 
-        chunks, tokens, vectors = _assemble(plan, old, embedder, report)
+        chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint()},
             "chunking": chunking,
@@ -162,7 +165,8 @@ def build_index(
         report.chunks_total = len(chunks)
         report.seconds = time.perf_counter() - started
         manifest["build_seconds"] = round(report.seconds, 3)
-        folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold)
+        folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold,
+                             sentences=sentences)
         report.version = folder.name
         report.written = True
         report.seconds = time.perf_counter() - started
@@ -227,40 +231,40 @@ def _assemble(
     old: Index | None,
     embedder: Embedder,
     report: BuildReport,
-) -> tuple[list[Chunk], list[list[str]], np.ndarray]:
-    """Chunks, tokens and vectors of the new version; only chunks never embedded before are embedded."""
+) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
+    """Chunks, tokens, vectors and sentence vectors of the new version; only chunks never embedded
+    before (with their sentences) are embedded."""
     same_tokens = bool(old) and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
-    # A chunk whose embedding text is unchanged keeps its vector even inside an edited transcript.
+    # A chunk whose embedding text is unchanged keeps its vectors even inside an edited transcript.
     reusable: dict[tuple[str, str], int] = {}
-    if old:
+    if old is not None and old.sentence_ptr is not None:
         reusable = {(c.id, c.embed_text): i for i, c in enumerate(old.chunks)}
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
-    sources: list[int | None] = []  # old row to copy the vector from, or None to embed
+    sources: list[int | None] = []  # old row to copy the vectors from, or None to embed
     for _doc_id, new_chunks, rows in plan:
-        if rows is not None:
-            assert old is not None
-            for r in rows:
-                chunks.append(old.chunks[r])
-                tokens.append(old.tokens[r])
-                sources.append(r)
-            continue
-        assert new_chunks is not None
-        for c in new_chunks:
-            r = reusable.get((c.id, c.embed_text))
+        for c, r in ([(old.chunks[r], r) for r in rows] if rows is not None and old is not None
+                     else [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]):
             chunks.append(c)
-            tokens.append(old.tokens[r] if (old and r is not None and same_tokens) else tokenize(c.embed_text))
-            sources.append(r)
-    todo = [i for i, s in enumerate(sources) if s is None]
+            tokens.append(old.tokens[r] if (old is not None and r is not None and same_tokens) else tokenize(c.embed_text))
+            sources.append(r if r is not None and old is not None and old.sentence_ptr is not None else None)
     dim = int(embedder.dim)
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
-    if old is not None:
-        for i, s in enumerate(sources):
-            if s is not None:
-                vectors[i] = old.embeddings[s]
+    sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float16)] * len(chunks)
+    for i, r in enumerate(sources):
+        if r is not None:
+            assert old is not None
+            vectors[i] = old.embeddings[r]
+            sentences[i] = np.asarray(old.sentences_of(r))
+    todo = [i for i, r in enumerate(sources) if r is None]
     if todo:
         t0 = time.perf_counter()
-        vectors[todo] = embedder.embed_passages([chunks[i].embed_text for i in todo])
+        texts = [chunks[i].embed_text for i in todo]
+        spans = [spans_in_embed_text(chunks[i].text, chunks[i].embed_text) for i in todo]
+        new_vectors, new_sentences = passage_and_sentence_vectors(embedder, texts, spans)
+        vectors[todo] = new_vectors
+        for i, v in zip(todo, new_sentences):
+            sentences[i] = v.astype(np.float16)
         report.embed_seconds = time.perf_counter() - t0
     report.chunks_embedded = len(todo)
-    return chunks, tokens, vectors
+    return chunks, tokens, vectors, sentences

@@ -183,28 +183,57 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_reader(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from rag.app import make_embedder
+    from rag.config import PROJECT_ROOT
+    from rag.evaluate import load_cases, prepare
+    from rag.reader import WEIGHTS
+    from rag.reader.train import Dataset, collect, fit
+
+    settings = _settings(args)
+    settings.reader = "rules"  # features are read off retrieval; no earlier reader is needed or used
+    cases = [c for c in load_cases([Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])])
+             if c.split == "dev"]  # never the test split
+    if args.limit:
+        cases = cases[: args.limit]
+    sources = [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
+    embedder = make_embedder(settings)
+    ds = Dataset()
+    for file in sorted({c.file for c in cases}):
+        group = [c for c in cases if c.file == file]
+        assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir)
+        collect(assistant, group, settings.top_k, ds)
+    weights, report = fit(ds, folds=args.folds)
+    print(f"dev cases {len(ds.cases)} ({len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
+          f"positives {weights.info['positives']}; C = {report['C']}; out-of-fold: right {report['right']:.3f}")
+    print("\nthreshold | cases right | abstention precision | abstention recall | abstained")
+    for r in report["curve"]:
+        chosen = abs(r["threshold"] - report["threshold"]) < 1e-9
+        if not chosen and round(r["threshold"] * 100) % 5:
+            continue  # every 0.05, and the chosen point
+        mark = "  <- chosen" if chosen else ""
+        print(f"{r['threshold']:.2f} | {r['right']:.3f} | {r['abstention_precision']:.3f} | "
+              f"{r['abstention_recall']:.3f} | {r['abstained']:.3f}{mark}")
+    chosen = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
+    print(f"chosen threshold {report['threshold']:.2f}: right {chosen['right']:.3f}, abstention precision "
+          f"{chosen['abstention_precision']:.3f}, recall {chosen['abstention_recall']:.3f}")
+    out = Path(args.out) if args.out else WEIGHTS
+    out.write_text(json.dumps(weights.to_dict(), indent=1) + "\n", encoding="utf-8")
+    print(f"weights: {out}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
     from rag import eval_report
-    from rag.app import make_assistant, make_embedder
-    from rag.build import build_index
+    from rag.app import make_embedder
     from rag.config import PROJECT_ROOT
-    from rag.evaluate import (
-        by_split,
-        all_documents,
-        by_tag,
-        corpus_of,
-        find_documents,
-        index_dir_for,
-        load_cases,
-        metrics,
-        run_baseline,
-        run_cases,
-    )
-    from rag.ingest import read_transcript
-    from rag.store import load_index
+    from rag.evaluate import by_split, by_tag, load_cases, metrics, prepare, run_baseline, run_cases
 
     settings = _settings(args)
     case_paths = [Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])]
@@ -215,15 +244,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     # Each case file is answered over its own documents, so "not in the index" means what it says.
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
-        docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
-        if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
-            docs = {**all_documents(sources), **docs}
-        idx = args.index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs)
-        report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
-                             overlap_tokens=settings.chunk_overlap_tokens)
-        print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
-        assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder)
-        texts = {d: read_transcript(p).text for d, p in docs.items()}
+        assistant, docs, texts = prepare(file, group, sources, settings, embedder, args.index_dir)
         all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
         if not args.no_baseline:
             base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
@@ -310,6 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_ask)
 
     from rag.config import PROJECT_ROOT
+
+    t = sub.add_parser("train-reader", help="fit the extractive reader on the dev split of the eval cases")
+    t.add_argument("--cases", nargs="+", help="case files or folders (default: eval/cases); only dev cases are read")
+    t.add_argument("--sources", nargs="+", help="where the cases' documents are (default: seeds/ and ../shared/transcripts)")
+    t.add_argument("--index-dir", type=Path, default=None, help="default: a cached index per document set under eval/.index")
+    t.add_argument("--out", help="weights file (default: rag/reader/weights.json)")
+    t.add_argument("--limit", type=int, default=None, help="only the first N dev cases (a quick check)")
+    t.add_argument("--folds", type=int, default=5, help="cross-validation folds, grouped by company")
+    t.set_defaults(func=_cmd_train_reader)
 
     e = sub.add_parser("eval", help="run the evaluation cases and report metrics")
     e.add_argument("--cases", nargs="+", help="case files or folders (default: eval/cases)")

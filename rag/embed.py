@@ -53,6 +53,23 @@ def _check_texts(texts: list[str]) -> list[str]:
     return list(texts)
 
 
+def passage_and_sentence_vectors(
+    embedder: Embedder, texts: list[str], spans: list[list[tuple[int, int]]]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Passage vectors and per-passage span vectors: from the backend's one-pass method where it has
+    one, else by embedding each span as a passage of its own."""
+    one_pass = getattr(embedder, "embed_passages_with_spans", None)
+    if one_pass is not None:
+        return one_pass(texts, spans)
+    flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
+    rows = embedder.embed_passages(flat) if flat else np.zeros((0, embedder.dim), dtype=np.float32)
+    out, at = [], 0
+    for sp in spans:
+        out.append(rows[at : at + len(sp)])
+        at += len(sp)
+    return embedder.embed_passages(texts), out
+
+
 # ----------------------------------------------------------------------------- fake backend
 
 # Han ideographs (and kana/hangul) carry meaning per character, so each is its own token, like jieba's
@@ -96,6 +113,13 @@ class FakeEmbedder:
         self.calls += 1
         self.embedded.extend(texts)
         return self._matrix(texts)
+
+    def embed_passages_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, per passage, a vector for each (start, end) span of it."""
+        vectors = self.embed_passages(texts)
+        return vectors, [self._matrix([t[s:e] for s, e in sp]) for t, sp in zip(texts, spans)]
 
     def _matrix(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -231,6 +255,46 @@ class SentenceTransformerEmbedder:
             show_progress_bar=self.show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_passages_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], group: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and for each passage a vector per (start, end) character span of it: the
+        mean of the passage's own token embeddings over the span ("late chunking"). A sentence is
+        so read in its context, at no cost beyond the passage's forward pass (embedding sentences
+        on their own would take longer than the passages). A span past the model's token limit gets
+        the passage vector."""
+        self.load()
+        texts = _check_texts(texts)
+        if len(spans) != len(texts):
+            raise ValueError("spans must give one list of spans per text")
+        model, prompt = self._model, self.passage_prompt
+        passages = np.zeros((len(texts), self.dim), dtype=np.float32)
+        per_text: list[np.ndarray] = []
+        for lo in range(0, len(texts), group):  # token embeddings of a whole corpus would not fit in memory
+            batch = texts[lo : lo + group]
+            out = model.encode(batch, prompt=prompt or None, batch_size=self.batch_size, output_value=None,
+                               convert_to_numpy=False, show_progress_bar=False)
+            for i, (text, row) in enumerate(zip(batch, out)):
+                passage = row["sentence_embedding"].float().numpy()
+                passages[lo + i] = passage / (np.linalg.norm(passage) or 1.0)
+                per_text.append(self._span_vectors(prompt + text, len(prompt), row, spans[lo + i], passages[lo + i]))
+        return passages, per_text
+
+    def _span_vectors(self, full: str, shift: int, row: dict[str, Any], spans: list[tuple[int, int]],
+                      fallback: np.ndarray) -> np.ndarray:
+        tok = self._model.tokenizer(full, return_offsets_mapping=True, truncation=True,
+                                    max_length=self._model.max_seq_length)
+        n = len(tok["input_ids"])
+        tokens = row["token_embeddings"][:n].float().numpy()
+        offsets = np.array(tok["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+        real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+        out = np.zeros((len(spans), self.dim), dtype=np.float32)
+        for j, (s, e) in enumerate(spans):
+            take = real & (offsets[:, 1] > s + shift) & (offsets[:, 0] < e + shift)
+            v = tokens[take].mean(axis=0) if take.any() else fallback
+            out[j] = v / (np.linalg.norm(v) or 1.0)
+        return out
 
     def fingerprint(self) -> str:
         """sha256 over the model folder's files (weights, tokenizer, configs and prompts); cached.

@@ -90,6 +90,28 @@ def all_documents(sources: list[Path]) -> dict[str, Path]:
     return {f.stem: f for f in find_transcripts([s for s in sources if Path(s).exists()])}
 
 
+def prepare(file: str, group: list[Case], sources: list[Path], settings, embedder, index_dir: Path | None = None):
+    """The assistant a case file is answered by (over its documents, see `corpus_of`; the index is
+    built or brought up to date first), the documents, and their texts."""
+    import sys
+
+    from rag.app import make_assistant
+    from rag.build import build_index
+    from rag.config import PROJECT_ROOT
+    from rag.ingest import read_transcript
+    from rag.store import load_index
+
+    docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
+    if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
+        docs = {**all_documents(sources), **docs}
+    idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs)
+    report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
+                         overlap_tokens=settings.chunk_overlap_tokens)
+    print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
+    assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder)
+    return assistant, docs, {d: read_transcript(p).text for d, p in docs.items()}
+
+
 def find_documents(doc_ids: set[str], sources: list[Path]) -> dict[str, Path]:
     """Transcript files for the doc ids, searched in `sources`; a missing one is an error."""
     from rag.ingest import find_transcripts

@@ -56,3 +56,31 @@ def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:
     if len(seg) < 6 or not re.search(r"\w", seg) or _LABEL.match(seg) or seg == "Operator":
         return
     out.append(Sentence(seg, offset + s, offset + s + len(seg)))
+
+
+def spans_in_embed_text(passage: str, embed_text: str) -> list[tuple[int, int]]:
+    """Where each sentence of `passage` lies in its embedding text (a header, then the passage with
+    whitespace runs squashed to one space), so a sentence vector can be read off the passage's tokens."""
+    squashed, at = _squash_map(passage)
+    base = len(embed_text) - len(squashed)
+    if base < 0 or embed_text[base:] != squashed:
+        raise ValueError("embed_text does not end with the squashed passage")
+    return [(base + at[s.start], base + at[s.end - 1] + 1) for s in split(passage)]
+
+
+def _squash_map(text: str) -> tuple[str, list[int]]:
+    """`rag.ingest.text.squash(text)` and, for each character of `text`, its index in the result."""
+    out: list[str] = []
+    at: list[int] = []
+    pending_space = False
+    for ch in text:
+        if ch.isspace():
+            pending_space = bool(out)
+            at.append(len(out))
+            continue
+        if pending_space:
+            out.append(" ")
+            pending_space = False
+        at.append(len(out))
+        out.append(ch)
+    return "".join(out), at

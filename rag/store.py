@@ -47,6 +47,12 @@ CHUNKS = "chunks.jsonl"
 TOKENS = "tokens.jsonl"
 BM25_DIR = "bm25"
 DATA_FILES = (FAISS_FILE, EMBEDDINGS, CHUNKS, TOKENS)
+# Sentence vectors (float16) of every chunk's sentences in order, and where each chunk's start:
+# sentences of chunk i are rows SENTENCE_PTR[i]:SENTENCE_PTR[i + 1]. Optional: an index built before
+# they existed loads without them (the reader then uses the passage vector).
+SENTENCES = "sentences.npy"
+SENTENCE_PTR = "sentence_ptr.npy"
+SENTENCE_FILES = (SENTENCES, SENTENCE_PTR)
 DEFAULT_APPROX_THRESHOLD = 50_000
 HNSW_M = 32
 
@@ -79,7 +85,15 @@ class Index:
     embeddings: np.ndarray  # (n, dim) float32, row i is chunks[i]
     faiss_index: Any
     bm25: Any
+    sentence_vectors: np.ndarray | None = None  # (m, dim) float16; see SENTENCES
+    sentence_ptr: np.ndarray | None = None  # (n + 1,) int64
     _row_of_key: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def sentences_of(self, row: int) -> np.ndarray | None:
+        """The vectors of chunk `row`'s sentences (in `rag.sentences.split` order), or None."""
+        if self.sentence_vectors is None or self.sentence_ptr is None:
+            return None
+        return self.sentence_vectors[int(self.sentence_ptr[row]) : int(self.sentence_ptr[row + 1])]
 
     def __post_init__(self) -> None:
         self._row_of_key = {key_for(c.id): i for i, c in enumerate(self.chunks)}
@@ -200,11 +214,13 @@ def load_index(
     manifest = read_manifest(index_dir)
     assert manifest is not None
     check_compatible(manifest, index_dir, model_id, fingerprint)
-    for name in DATA_FILES:
+    digests = manifest.get("files", {})
+    with_sentences = all(n in digests for n in SENTENCE_FILES)
+    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()):
         path = folder / name
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
-        if verify and manifest.get("files", {}).get(name) != _sha256(path):
+        if verify and digests.get(name) != _sha256(path):
             raise IndexMismatchError(f"{path}: index file is damaged (digest mismatch); {_rebuild_hint(index_dir)}")
     try:
         import bm25s
@@ -215,6 +231,8 @@ def load_index(
         embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
         faiss_index = faiss.read_index(str(folder / FAISS_FILE))
         bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False) if chunks else None
+        sentences = np.load(folder / SENTENCES, mmap_mode="r") if with_sentences else None
+        sentence_ptr = np.load(folder / SENTENCE_PTR) if with_sentences else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexMismatchError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
     n = manifest.get("counts", {}).get("chunks")
@@ -223,7 +241,9 @@ def load_index(
             f"{folder}: index files disagree on the chunk count (records {len(chunks)}, tokens {len(tokens)}, "
             f"vectors {embeddings.shape[0]}, faiss {faiss_index.ntotal}, manifest {n}); {_rebuild_hint(index_dir)}"
         )
-    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25)
+    if sentence_ptr is not None and (len(sentence_ptr) != len(chunks) + 1 or sentence_ptr[-1] != len(sentences)):
+        raise IndexMismatchError(f"{folder}: sentence vectors disagree with the chunks; {_rebuild_hint(index_dir)}")
+    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr)
 
 
 def _faiss_index(embeddings: np.ndarray, keys: np.ndarray, dim: int, approx_threshold: int) -> tuple[Any, dict[str, Any]]:
@@ -251,6 +271,7 @@ def write_index(
     manifest: dict[str, Any],
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
     keep_versions: int = 2,
+    sentences: list[np.ndarray] | None = None,
 ) -> Path:
     """Write a complete new version and make it live atomically; returns its folder.
 
@@ -282,6 +303,15 @@ def write_index(
             for toks in tokens:
                 f.write(json.dumps(toks, ensure_ascii=False) + "\n")
         np.save(tmp / EMBEDDINGS, embeddings)
+        if sentences is not None:
+            if len(sentences) != len(chunks):
+                raise ValueError("sentences must give one array of sentence vectors per chunk")
+            ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
+            ptr[1:] = np.cumsum([len(v) for v in sentences])
+            stacked = np.concatenate([np.asarray(v, dtype=np.float16).reshape(-1, dim) for v in sentences]) \
+                if sentences else np.zeros((0, dim), dtype=np.float16)
+            np.save(tmp / SENTENCES, stacked)
+            np.save(tmp / SENTENCE_PTR, ptr)
         index, info = _faiss_index(embeddings, keys, dim, approx_threshold)
         faiss.write_index(index, str(tmp / FAISS_FILE))
         if chunks:
@@ -293,7 +323,7 @@ def write_index(
             "format_version": FORMAT_VERSION,
             "faiss": info,
             "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
-            "files": {n: _sha256(tmp / n) for n in DATA_FILES},
+            "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())},
             "version": name,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

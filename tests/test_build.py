@@ -209,3 +209,45 @@ def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path
     approx = [row for row, _ in index.search_dense(q, 3)]
     exact = [row for row, _ in index.search_dense(q, 3, rows=np.arange(len(index)))]
     assert approx == exact
+
+
+def test_sentence_vectors_are_stored_and_reused_with_their_chunks(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    from rag.sentences import split
+
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    first = load_index(idx_dir)
+    assert first.sentence_ptr is not None and first.sentence_ptr[-1] == len(first.sentence_vectors)
+    for row, c in enumerate(first.chunks):
+        sents = split(c.text)
+        vecs = first.sentences_of(row)
+        assert len(vecs) == len(sents)
+        # Each vector is the sentence read where it stands (the fake backend embeds the span alone).
+        assert np.allclose(vecs[0].astype(np.float32), emb.embed_passages([" ".join(sents[0].text.split())])[0],
+                           atol=1e-3)
+    before = {c.id: first.sentences_of(i).copy() for i, c in enumerate(first.chunks)}
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus / "WIDG_FY25Q1_en.txt")
+    build_index([corpus], idx_dir, emb)
+    second = load_index(idx_dir)
+    for i, c in enumerate(second.chunks):
+        if c.id in before:
+            assert np.array_equal(second.sentences_of(i), before[c.id])
+    assert len(second.sentence_vectors) > len(first.sentence_vectors)
+
+
+def test_an_index_without_sentence_vectors_is_rewritten_with_them(corpus: Path, tmp_path: Path) -> None:
+    import json
+
+    from rag.store import MANIFEST, SENTENCE_FILES
+
+    idx_dir = tmp_path / "index"
+    build_index([corpus], idx_dir, FakeEmbedder())
+    folder = current_folder(idx_dir)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    for name in SENTENCE_FILES:  # as an index written before sentence vectors existed
+        manifest["files"].pop(name)
+        (folder / name).unlink()
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    assert load_index(idx_dir).sentence_vectors is None  # still loads: the reader falls back to passages
+    r = build_index([corpus], idx_dir, FakeEmbedder())
+    assert r.written and load_index(idx_dir).sentence_vectors is not None

@@ -1,0 +1,233 @@
+"""Candidate answers and their features: every sentence (and adjacent pair) of the retrieved
+passages, described by general signals a fitted model weighs: the embedding model's similarity of
+the question to the sentence read in its passage, glossary-bridged term coverage, the kind of number
+asked for against the kinds held, period agreement, the passage's retrieval rank and score, section,
+speaker role and language. Nothing here names a company, product or case."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.cues import (
+    ASKS_GUIDANCE, FULL_YEAR, expected_kinds, first_figure_at, leads_with_guidance, matches, names_a_quarter,
+    other_quarters,
+    other_years, quarters_in, question_tokens, speaks_of_a_year_only, years_in,
+)
+from rag.glossary import groups, mask
+from rag.lexical import tokenize
+from rag.numbers import extract
+from rag.sentences import Sentence, split
+from rag.text_lang import language
+from rag.types import Hit
+
+_YEARISH = {"date", "year"}  # number kinds that are not figures
+
+
+@dataclass(frozen=True)
+class Info:
+    """What is read off one sentence once: its tokens, figures, periods, whether guidance leads it."""
+
+    tokens: frozenset[str]
+    kinds: frozenset[str]  # kinds of figures it states
+    years: frozenset[int]
+    quarters: frozenset[int]
+    guidance_led: bool
+    figures: tuple[int, ...]  # where each figure starts (offsets in the source)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit: Hit
+    rank: int  # the passage's rank in retrieval, from 0
+    sentence: Sentence  # one sentence, or two adjacent ones as one span
+    index: int  # the (first) sentence's index in its passage
+    pair: bool
+    info: tuple[Info, ...]  # of its sentence(s)
+    before: Info | None  # the sentence before it, for context
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset().union(*(i.kinds for i in self.info))
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset().union(*(i.tokens for i in self.info))
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the features need of a question, computed once."""
+
+    text: str
+    lang: str
+    vector: np.ndarray | None
+    terms: list[tuple[tuple[frozenset[str], ...], float]]  # (alternative token sets, idf weight)
+    metrics: int  # the first `metrics` terms are glossary concepts (a measure and its translations)
+    focus: tuple[str, ...]  # the phrasings of what is asked: its measure if it names one, else its rarest word
+    strong: set[str]
+    weak: set[str]
+    years: set[int]
+    quarters: set[int]
+    full_year: bool
+    guidance: bool
+
+
+# Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "dense": ("dense", "dense_gap", "passage_dense"),
+    "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
+                "focus_anywhere", "focus_figure"),
+    "numbers": ("has_figure", "kind_strong", "kind_weak", "kind_missing"),
+    "period": ("period_same", "period_other", "quarter_other", "year_only_for_quarter", "quarter_for_year",
+               "guidance_fit", "guidance_misfit"),
+    "retrieval": ("rank", "fused", "lexical_hit"),
+    "passage": ("summary", "qa", "analyst_words", "language_match"),
+    "shape": ("is_question", "length", "pair", "position"),
+}
+FEATURES: tuple[str, ...] = tuple(f for g in GROUPS.values() for f in g)
+
+
+def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str]) -> Question:
+    """The question's weighted terms (glossary groups with their translations, other content words),
+    the kinds of number it asks for, and the periods it names."""
+    terms: list[tuple[tuple[frozenset[str], ...], float]] = []
+    phrasings: list[tuple[str, ...]] = []
+    rest = text.lower()
+    for g in groups(rest):
+        rest = mask(rest, g[0])
+        if g[0].lower() in skip:
+            continue
+        alts = tuple(frozenset(tokenize(m)) for m in g if tokenize(m))
+        if alts:
+            terms.append((alts, max(idf(t) for a in alts for t in a)))
+            phrasings.append(tuple(m.lower() for m in g))
+    metrics = len(terms)
+    for tok in dict.fromkeys(tokenize(rest)):
+        if tok in skip or tok in question_tokens() or tok.isdigit() or len(tok) < 2:
+            continue
+        terms.append(((frozenset((tok,)),), idf(tok)))
+        phrasings.append((tok,))
+    pool = range(metrics) if metrics else range(len(terms))
+    focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
+    strong, weak = expected_kinds(text)
+    quarters = quarters_in(text)
+    return Question(text, language(text), vector, terms, metrics, focus, strong, weak, years_in(text), quarters,
+                    bool(FULL_YEAR.search(text)) and not quarters, bool(ASKS_GUIDANCE.search(text)))
+
+
+def _info(s: Sentence) -> Info:
+    quantities = extract(s.text)
+    return Info(frozenset(tokenize(s.text)), frozenset(q.kind for q in quantities) - _YEARISH,
+                frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
+                leads_with_guidance(s.text, first_figure_at(quantities)),
+                tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH))
+
+
+def candidates(hits: list[Hit], max_sentences: int = 40) -> list[Candidate]:
+    """Sentences and adjacent pairs of the passages, in retrieval order."""
+    out: list[Candidate] = []
+    for rank, h in enumerate(hits):
+        sents = split(h.chunk.text, h.chunk.start)[:max_sentences]
+        infos = [_info(s) for s in sents]
+        for i, s in enumerate(sents):
+            before = infos[i - 1] if i else None
+            out.append(Candidate(h, rank, s, i, False, (infos[i],), before))
+            if i + 1 < len(sents):
+                nxt = sents[i + 1]
+                text = h.chunk.text[s.start - h.chunk.start : nxt.end - h.chunk.start]
+                out.append(Candidate(h, rank, Sentence(text, s.start, nxt.end), i, True, (infos[i], infos[i + 1]),
+                                     before))
+    return out
+
+
+def _coverage(q: Question, tokens: set[str], terms: slice = slice(None)) -> float:
+    chosen = q.terms[terms]
+    total = sum(w for _, w in chosen) or 1.0
+    return sum(w for alts, w in chosen if any(a <= tokens for a in alts)) / total
+
+
+def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int = 90) -> bool:
+    """A figure stands right after (or just before) where the candidate names what is asked."""
+    text = c.sentence.text.lower()
+    figures = [f - c.sentence.start for i in c.info for f in i.figures]
+    for phrase in q.focus:
+        at = text.find(phrase)
+        while at >= 0:
+            if any(at - before <= f <= at + len(phrase) + after for f in figures):
+                return True
+            at = text.find(phrase, at + 1)
+    return False
+
+
+def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
+    """One row of FEATURES per candidate. `sentence_vectors(hit)` gives the vectors of a passage's
+    sentences (or None)."""
+    if not cands:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    top_score = max(c.hit.score for c in cands) or 1.0
+    pool = q.terms[: q.metrics] or q.terms
+    focus = max(pool, key=lambda t: t[1], default=None)
+    vec_cache: dict[int, np.ndarray | None] = {}
+    question_tokens_of: dict[int, set[str]] = {}
+    rows = []
+    for c in cands:
+        row = c.hit.row
+        if row not in vec_cache:
+            vec_cache[row] = sentence_vectors(c.hit)
+            question_tokens_of[row] = set(tokenize(c.hit.chunk.question or ""))
+        sv = vec_cache[row]
+        dense = c.hit.dense if c.hit.dense is not None else 0.0
+        if sv is not None and q.vector is not None and c.index + c.pair < len(sv):
+            v = sv[c.index : c.index + 1 + c.pair].astype(np.float32).mean(axis=0)
+            dense = float(v @ q.vector / (np.linalg.norm(v) or 1.0))
+        own = c.tokens
+        context = own | (c.before.tokens if c.before else frozenset()) | question_tokens_of[row]
+        text = c.sentence.text
+        said_years = frozenset().union(*(i.years for i in c.info))
+        said_quarters = frozenset().union(*(i.quarters for i in c.info))
+        guidance_led = c.info[0].guidance_led
+        rows.append({
+            "dense": dense,
+            "passage_dense": c.hit.dense if c.hit.dense is not None else 0.0,
+            "coverage": _coverage(q, own),
+            "coverage_context": _coverage(q, context),
+            "metric_coverage": _coverage(q, own, slice(0, q.metrics)) if q.metrics else 0.0,
+            "focus": float(focus is not None and any(a <= own for a in focus[0])),
+            "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
+            "focus_figure": float(_figure_near_focus(q, c)),
+            "has_figure": float(bool(c.kinds)),
+            "kind_strong": float(matches(c.kinds, q.strong)),
+            "kind_weak": float(matches(c.kinds, q.weak)),
+            "kind_missing": float(bool(q.strong) and not matches(c.kinds, q.strong)),
+            "period_same": float(bool(q.years & said_years) or bool(q.quarters & said_quarters)),
+            "period_other": float(other_years(q.years, text)),
+            "quarter_other": float(bool(q.quarters) and other_quarters(q.quarters, text)),
+            "year_only_for_quarter": float(bool(q.quarters) and not q.full_year and speaks_of_a_year_only(text)),
+            "quarter_for_year": float(q.full_year and names_a_quarter(text) and not FULL_YEAR.search(text)),
+            "guidance_fit": float(q.guidance and guidance_led),
+            "guidance_misfit": float(not q.guidance and guidance_led),
+            "rank": 1.0 / (1 + c.rank),
+            "fused": c.hit.score / top_score,
+            "lexical_hit": float(c.hit.lexical is not None),
+            "summary": float(c.hit.chunk.section == "summary"),
+            "qa": float(c.hit.chunk.section == "qa"),
+            "analyst_words": float(bool(c.hit.chunk.question) and text in (c.hit.chunk.question or "")),
+            "language_match": float(c.hit.chunk.language == q.lang),
+            "is_question": float(c.sentence.is_question or bool(re.search(r"[?？]", text))),
+            "length": math.log1p(len(text)) / 6.0,
+            "pair": float(c.pair),
+            "position": 1.0 / (1 + c.index),
+        })
+    best_dense = max(r["dense"] for r in rows)
+    best_cov = max(r["coverage"] for r in rows)
+    any_focus = max(r["focus"] for r in rows)
+    for r in rows:
+        r["dense_gap"] = r["dense"] - best_dense
+        r["coverage_gap"] = r["coverage"] - best_cov
+        # No candidate names the question's rarest term: the passages likely do not speak of it.
+        r["focus_anywhere"] = any_focus
+    return np.array([[r[f] for f in FEATURES] for r in rows], dtype=np.float32)

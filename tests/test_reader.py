@@ -1,0 +1,132 @@
+"""The learned reader: candidates with exact offsets, features, weights, abstention, and
+`rag train-reader` end to end on a small sample (fake embedder, hand-written cases)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answer import Assistant
+from rag.build import build_index
+from rag.cli import main
+from rag.embed import FakeEmbedder
+from rag.reader import Reader, Weights, load_weights
+from rag.reader.features import FEATURES, GROUPS, candidates, matrix, question_of
+from rag.store import load_index
+
+DATA = Path(__file__).parent / "data"
+DOCS = ("ACME_Q1_2026_zh.txt", "ACME_Q2_2026_bilingual.json", "GLBX_FY23Q3_en.txt", "WIDG_FY25Q1_en.txt")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("reader")
+    src = root / "src"
+    src.mkdir()
+    for name in DOCS:
+        shutil.copy(DATA / name, src / name)
+    build_index([src], root / "index", FakeEmbedder())
+    return src, root / "index"
+
+
+def _hits(index_dir: Path, question: str):
+    a = Assistant(load_index(index_dir), FakeEmbedder())
+    return a, a.retriever.retrieve(question, 4)
+
+
+def test_candidates_are_sentences_and_pairs_with_exact_offsets(corpus) -> None:
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    cands = candidates(hits)
+    assert any(c.pair for c in cands) and any(not c.pair for c in cands)
+    for c in cands:
+        chunk = c.hit.chunk
+        assert chunk.text[c.sentence.start - chunk.start : c.sentence.end - chunk.start] == c.sentence.text
+    assert any("126%" in c.sentence.text and "126" in "".join(sorted(c.kinds)) or "percent" in c.kinds
+               for c in cands)
+
+
+def test_features_describe_what_a_sentence_holds(corpus) -> None:
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    q = question_of("What was Acme's net revenue retention?", FakeEmbedder().embed_queries(["x"])[0],
+                    a.index.idf, {"acme"})
+    cands = candidates(hits)
+    x = matrix(q, cands, lambda h: a.index.sentences_of(h.row))
+    assert x.shape == (len(cands), len(FEATURES)) and np.isfinite(x).all()
+    col = {f: FEATURES.index(f) for f in FEATURES}
+    answer = next(i for i, c in enumerate(cands) if "Net revenue retention was 126%" in c.sentence.text and not c.pair)
+    greeting = next(i for i, c in enumerate(cands) if c.sentence.text == "Thanks.")
+    assert x[answer, col["coverage"]] > x[greeting, col["coverage"]]
+    assert x[answer, col["has_figure"]] == 1 and x[greeting, col["has_figure"]] == 0
+    assert x[answer, col["language_match"]] == 1
+    zh = next(i for i, c in enumerate(cands) if c.hit.chunk.language == "zh")
+    assert x[zh, col["language_match"]] == 0
+    assert sorted(f for g in GROUPS.values() for f in g) == sorted(FEATURES)
+
+
+def _weights(threshold: float, coverage_weight: float = 4.0) -> Weights:
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("coverage")] = coverage_weight
+    coef[FEATURES.index("has_figure")] = 2.0
+    return Weights(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), coef, -3.0, threshold, {})
+
+
+def test_reader_answers_with_the_most_probable_sentence_or_abstains(corpus) -> None:
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    sentences = lambda h: a.index.sentences_of(h.row)  # noqa: E731
+    picks = Reader(_weights(0.5), a.index.idf, sentences).pick("What was Acme's net revenue retention?", hits, None)
+    assert picks and "126%" in picks[0].sentence.text and picks[0].score >= 0.5
+    assert Reader(_weights(0.999), a.index.idf, sentences).pick("What was Acme's net revenue retention?", hits, None) == []
+
+
+def test_weights_round_trip_and_errors_name_the_file(tmp_path: Path) -> None:
+    w = _weights(0.4)
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(w.to_dict()))
+    back = load_weights(path)
+    x = np.random.default_rng(0).random((5, len(FEATURES)))
+    assert np.allclose(back.probabilities(x), w.probabilities(x)) and back.threshold == 0.4
+    path.write_text("{}")
+    with pytest.raises(ValueError, match=r"w\.json.*rag train-reader"):
+        load_weights(path)
+
+
+def test_the_shipped_weights_load_and_name_known_features() -> None:
+    w = load_weights()
+    assert set(w.features) <= set(FEATURES) and 0 < w.threshold < 1
+    assert w.info["cases"] >= 50  # fitted on the dev split of the eval cases
+
+
+def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RAG_EMBED_MODEL", "fake")
+    src, _ = corpus
+    cases = [
+        ("What was Acme's net revenue retention in fiscal 2026 second quarter?", "ACME_Q2_2026_bilingual",
+         "Net revenue retention was 126% this quarter.", ["126%"], "acme"),
+        ("艾克米2026财年第二季度的产品收入是多少？", "ACME_Q2_2026_bilingual", "产品收入为13亿美元", ["13亿美元"], "acme"),
+        ("How many accounts use Acme's AI features every week?", "ACME_Q2_2026_bilingual",
+         "Over 4,000 accounts use our AI features every week.", ["4,000"], "acme"),
+        ("艾克米2026财年第一季度的净收入留存率是多少？", "ACME_Q1_2026_zh", "本季度净收入留存率为125%", ["125%"], "acme2"),
+    ]
+    lines = [{"id": f"t-{i}", "question": q, "lang": "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in q) else "en",
+              "answerable": True, "gold_numbers": g, "gold_doc": d, "gold_quote": quote, "tags": ["en", tag],
+              "split": "dev"} for i, (q, d, quote, g, tag) in enumerate(cases)]
+    lines += [{"id": "t-u", "question": "What was Acme's dividend in fiscal 2026 second quarter?", "lang": "en",
+               "answerable": False, "gold_numbers": [], "gold_doc": None, "gold_quote": None,
+               "tags": ["en", "unanswerable", "acme3"], "split": "dev"},
+              {"id": "t-test", "question": "never read", "lang": "en", "answerable": False, "gold_numbers": [],
+               "gold_doc": None, "gold_quote": None, "tags": ["en", "unanswerable", "x"], "split": "test"}]
+    f = tmp_path / "cases.jsonl"
+    f.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    out = tmp_path / "weights.json"
+    code = main(["train-reader", "--cases", str(f), "--sources", str(src), "--index-dir", str(tmp_path / "idx"),
+                 "--out", str(out), "--folds", "2"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    w = load_weights(out)
+    assert w.features == FEATURES and 0 < w.threshold < 1 and w.info["cases"] == 5  # the test case is not read
+    assert w.info["positives"] >= 4 and "abstention precision" in printed and "<- chosen" in printed
