@@ -23,6 +23,7 @@ class Dataset:
     y: list[np.ndarray] = field(default_factory=list)  # per case: 1 where the candidate answers
     cases: list[Case] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # the company: folds never split one
+    texts: list[list[str]] = field(default_factory=list)  # per case: the candidates' texts (for reports)
 
 
 # The tags that say what a case is (eval/README.md); any other tag names its company.
@@ -67,23 +68,30 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
         ds.y.append(np.array([label(case, c) for c in cands], dtype=np.int8))
         ds.cases.append(case)
         ds.groups.append(company(case))
+        ds.texts.append([c.sentence.text for c in cands])
     return ds
 
 
-def _case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float) -> dict[str, float]:
-    """Case-level results at threshold t: answered right, abstention precision and recall."""
-    right, abstained, abstained_unans, unans = 0, 0, 0, 0
-    for case, y, p in zip(ds.cases, ds.y, probs):
+def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float) -> dict[str, float]:
+    """Case-level results at threshold t: answered right (the top candidate holds the gold quote; or,
+    with texts, states every gold number), abstention precision and recall."""
+    right, numbers, abstained, abstained_unans, unans = 0, 0, 0, 0, 0
+    for k, (case, y, p) in enumerate(zip(ds.cases, ds.y, probs)):
         best = int(np.argmax(p))
         answers = p[best] >= t
         if case.answerable:
             right += int(answers and y[best] == 1)
+            if ds.texts and case.gold_numbers:
+                numbers += int(answers and numbers_found(case.gold_numbers, ds.texts[k][best]))
+            else:
+                numbers += int(answers and y[best] == 1)
         else:
             unans += 1
             right += int(not answers)
+            numbers += int(not answers)
         abstained += int(not answers)
         abstained_unans += int(not answers and not case.answerable)
-    return {"threshold": t, "right": right / max(1, len(ds.cases)),
+    return {"threshold": t, "right": right / max(1, len(ds.cases)), "numbers": numbers / max(1, len(ds.cases)),
             "abstention_precision": abstained_unans / abstained if abstained else 1.0,
             "abstention_recall": abstained_unans / unans if unans else 1.0,
             "abstained": abstained / max(1, len(ds.cases))}
@@ -126,7 +134,7 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
     best: tuple[float, float, float, list[dict[str, float]]] | None = None
     for c in c_grid:
         probs = _oof(ds, cols, c, folds)
-        curve = [_case_outcomes(ds, probs, t) for t in thresholds]
+        curve = [case_outcomes(ds, probs, t) for t in thresholds]
         top = max(curve, key=lambda r: (r["right"], r["abstention_precision"]))
         if best is None or top["right"] > best[0]:
             best = (top["right"], c, top["threshold"], curve)

@@ -1,0 +1,62 @@
+"""Reader ablation: refit the reader on the dev split without each feature group in turn and report
+dev (out of fold) and test case-level results. Prints a table; test is only reported, never used to
+choose anything.
+
+    .venv/bin/python bench/reader_ablation.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.app import make_embedder  # noqa: E402
+from rag.config import PROJECT_ROOT, get_settings  # noqa: E402
+from rag.evaluate import load_cases, prepare  # noqa: E402
+from rag.reader.features import FEATURES, GROUPS  # noqa: E402
+from rag.reader.train import Dataset, case_outcomes, collect, fit  # noqa: E402
+
+
+def datasets() -> dict[str, Dataset]:
+    settings = get_settings()
+    settings.reader = "rules"
+    cases = load_cases([PROJECT_ROOT / "eval" / "cases"])
+    sources = [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"]
+    embedder = make_embedder(settings)
+    out = {"dev": Dataset(), "test": Dataset()}
+    for file in sorted({c.file for c in cases}):
+        group = [c for c in cases if c.file == file]
+        assistant, _, _ = prepare(file, group, sources, settings, embedder)
+        for split, ds in out.items():
+            collect(assistant, [c for c in group if c.split == split], settings.top_k, ds)
+    return out
+
+
+def main() -> int:
+    ds = datasets()
+    rows = []
+    for dropped in ["(none)", *GROUPS]:
+        features = tuple(f for f in FEATURES if dropped == "(none)" or f not in GROUPS[dropped])
+        weights, report = fit(ds["dev"], features)
+        cols = [FEATURES.index(f) for f in features]
+        probs = [weights.probabilities(x[:, cols]) for x in ds["test"].x]
+        test = case_outcomes(ds["test"], probs, weights.threshold)
+        dev = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
+        rows.append((dropped, len(features), dev, test))
+    print(f"\ndev cases {len(ds['dev'].cases)}, test cases {len(ds['test'].cases)}; 'right' = the chosen "
+          "sentence holds the gold quote or the case abstains when it should; 'numbers' = it states every "
+          "gold number\n")
+    print("| dropped group | features | dev right (oof) | dev numbers (oof) | test right | test numbers | "
+          "test abstention P | test abstention R |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, dev, test in rows:
+        print(f"| {name} | {n} | {dev['right']:.3f} | {dev['numbers']:.3f} | {test['right']:.3f} | "
+              f"{test['numbers']:.3f} | {test['abstention_precision']:.3f} | {test['abstention_recall']:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
