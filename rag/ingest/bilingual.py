@@ -33,7 +33,6 @@ class Pair:
 @dataclass(frozen=True)
 class Rendered:
     text: str
-    header: dict[str, object]
     en: list[tuple[int, int]]  # span of each pair's English paragraph in `text` (empty: none)
     zh: list[tuple[int, int]]
 
@@ -155,7 +154,7 @@ def render(pairs: list[Pair], fields: dict[str, str]) -> Rendered:
     put(ZH_HEADING)
     for p in pairs:
         zh_spans.append(put(p.zh) if p.zh else (pos, pos))
-    return Rendered(text="".join(buf), header={}, en=en_spans, zh=zh_spans)
+    return Rendered(text="".join(buf), en=en_spans, zh=zh_spans)
 
 
 def header_from_meta(meta: dict[str, str], pairs: list[Pair]) -> dict[str, object]:
