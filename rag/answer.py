@@ -16,6 +16,7 @@ from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
 from rag.retrieve import Filters, Retriever, Weights
+from rag.restate import restate
 from rag.scope import Scope, every_call
 from rag.sentences import split
 from rag.store import Index
@@ -61,6 +62,7 @@ class Assistant:
     weights: Weights = field(default_factory=Weights)
     min_score: float = 0.35
     reader: Any = None  # a fitted `rag.reader.Reader`; None: the rule-based sentence picker
+    restate: bool = True  # cite a figure in the asker's language / the speaker's words when stated twice
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.index, self.embedder, self.weights)
@@ -149,6 +151,8 @@ class Assistant:
                                          emphasis=original)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
+        if self.restate:
+            picks = restate(picks, lang, hits, self.index)
         text, citations = _compose(picks, lang, latest=scope.latest)
         verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
         return Answer(answer=text, abstained=False, verified=verified, backend="extractive",

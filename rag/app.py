@@ -36,7 +36,8 @@ def make_assistant(settings: Settings, index, embedder, generators: dict | None 
                       glossary=settings.glossary)
     gens = make_generators(settings) if generators is None else generators
     return Assistant(index, embedder, gens, weights=weights,
-                     min_score=settings.answer_min_score, reader=make_reader(settings, index))
+                     min_score=settings.answer_min_score, reader=make_reader(settings, index),
+                     restate=settings.restate)
 
 
 def make_reader(settings: Settings, index):  # -> Reader | None

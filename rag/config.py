@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # The reader's weights file defaults to rag/reader/weights.json (made by `rag train-reader`).
     reader: Literal["learned", "rules"] = "rules"
     reader_weights: Path | None = None
+    # When two passages of a call state the same figures, cite the one in the asker's language and
+    # the speaker's own words over an editor's key-figure bullet (off only to measure it).
+    restate: bool = True
     # Below this extractive sentence score the rule-based picker abstains (see rag/extractive.py).
     answer_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
     # Passages the answer may draw on: 8 measured slightly better than 5 on the shared eval cases

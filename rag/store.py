@@ -129,11 +129,14 @@ class Index:
         dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
         return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
 
-    def chunk_by_id(self, chunk_id: str) -> Chunk:
+    def row_of(self, chunk_id: str) -> int:
         row = self._row_of_key.get(key_for(chunk_id))
         if row is None or self.chunks[row].id != chunk_id:
             raise KeyError(f"no chunk {chunk_id!r} in index {self.folder}")
-        return self.chunks[row]
+        return row
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk:
+        return self.chunks[self.row_of(chunk_id)]
 
     @cached_property
     def doc_freq(self) -> Counter[str]:

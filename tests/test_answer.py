@@ -273,3 +273,29 @@ def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> Non
     assert not reply.abstained and "12.5亿" in reply.answer, reply.answer
     assert reply.citations[0].doc_id == "ACME_Q1_2026_zh" and reply.answer.startswith("ACME FY2026Q1")  # this file names no company
     assert reply.scope["latest"] is False
+
+
+def test_a_figure_stated_twice_is_cited_in_the_askers_language_and_the_speakers_words(quarters: Path) -> None:
+    from rag.reader import Pick
+    from rag.restate import restate
+    from rag.sentences import split
+    from rag.store import load_index
+    from rag.types import Hit
+
+    index = load_index(quarters)
+    doc = [c for c in index.chunks if c.doc_id == "ACME_Q2_2026_bilingual"]
+
+    def pick(predicate, text):
+        c = next(c for c in doc if predicate(c) and text in c.text)
+        s = next(s for s in split(c.text, c.start) if text in s.text)
+        return Pick(Hit(chunk=c, row=index.row_of(c.id), score=0.5), s, 0.5, frozenset())
+
+    zh = pick(lambda c: c.language == "zh" and c.section == "qa", "126%")
+    bullet = pick(lambda c: c.language == "zh" and c.section == "summary", "13亿美元")
+    out = restate([zh], "en", [zh.hit], index) + restate([bullet], "zh", [bullet.hit], index)
+    assert out[0].sentence.text.endswith("Net revenue retention was 126% this quarter.") and out[0].hit.chunk.language == "en"
+    assert "产品收入为13亿美元" in out[1].sentence.text and out[1].hit.chunk.section == "prepared"
+    for p in out:  # the citation still slices its source
+        assert p.hit.chunk.text[p.sentence.start - p.hit.chunk.start : p.sentence.end - p.hit.chunk.start] == p.sentence.text
+    # A Chinese question keeps the Chinese statement; a sentence without figures is left alone.
+    assert restate([zh], "zh", [zh.hit], index)[0] is zh

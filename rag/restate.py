@@ -1,0 +1,53 @@
+"""The same figures stated twice: cite the statement in the asker's language, and the speaker's own
+words over an editor's key-figure bullet. A bilingual copy says everything twice, and a published
+transcript often opens with bullets that repeat what an executive then says."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rag.numbers import extract, same
+from rag.sentences import split
+from rag.store import Index
+from rag.types import Hit
+
+_NOT_FIGURES = {"date", "year"}
+
+
+def _figures(text: str) -> list:
+    return [q for q in extract(text) if q.kind not in _NOT_FIGURES]
+
+
+def _holds(figures: list, text: str) -> bool:
+    found = _figures(text)
+    return all(any(same(f, g) for g in found) for f in figures)
+
+
+def _better(hit: Hit, lang: str) -> tuple[int, int]:
+    return (int(hit.chunk.language == lang), int(hit.chunk.section != "summary"))
+
+
+def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
+    """`picks` with each sentence replaced by one stating the same figures from a better passage of
+    the same document (the asker's language first, then not a summary), if there is one."""
+    out = []
+    for p in picks:
+        figures = _figures(p.sentence.text)
+        if not figures or _better(p.hit, lang) == (1, 1):
+            out.append(p)
+            continue
+        pool: dict[str, Hit] = {h.chunk.id: h for h in hits if h.chunk.doc_id == p.hit.chunk.doc_id}
+        for chunk_id in index.manifest.get("documents", {}).get(p.hit.chunk.doc_id, {}).get("chunk_ids", []):
+            if chunk_id not in pool:
+                chunk = index.chunk_by_id(chunk_id)
+                pool[chunk_id] = Hit(chunk=chunk, row=index.row_of(chunk_id), score=p.hit.score)
+        best = None
+        for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
+            if _better(h, lang) <= _better(p.hit, lang):
+                break
+            s = next((s for s in split(h.chunk.text, h.chunk.start) if _holds(figures, s.text)), None)
+            if s is not None:
+                best = (h, s)
+                break
+        out.append(replace(p, hit=best[0], sentence=best[1]) if best else p)
+    return out
