@@ -237,17 +237,23 @@ def _assemble(
     same_tokens = bool(old) and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
     # A chunk whose embedding text is unchanged keeps its vectors even inside an edited transcript.
     reusable: dict[tuple[str, str], int] = {}
-    if old is not None and old.sentence_ptr is not None:
+    if old is not None:
         reusable = {(c.id, c.embed_text): i for i, c in enumerate(old.chunks)}
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
     sources: list[int | None] = []  # old row to copy the vectors from, or None to embed
+    with_sentences = old is not None and old.sentence_ptr is not None
     for _doc_id, new_chunks, rows in plan:
-        for c, r in ([(old.chunks[r], r) for r in rows] if rows is not None and old is not None
-                     else [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]):
+        if rows is not None:  # an unchanged document: its old rows
+            assert old is not None
+            pairs = [(old.chunks[r], r) for r in rows]
+        else:
+            pairs = [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]
+        for c, r in pairs:
             chunks.append(c)
             tokens.append(old.tokens[r] if (old is not None and r is not None and same_tokens) else tokenize(c.embed_text))
-            sources.append(r if r is not None and old is not None and old.sentence_ptr is not None else None)
+            # Vectors are copied only together with sentence vectors; an older index is re-embedded.
+            sources.append(r if with_sentences else None)
     dim = int(embedder.dim)
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float16)] * len(chunks)

@@ -183,6 +183,15 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _case_sources(args: argparse.Namespace) -> list:  # -> list[Path]
+    """Where eval cases' documents are: --sources, else seeds/ and ../shared/transcripts."""
+    from pathlib import Path
+
+    from rag.config import PROJECT_ROOT
+
+    return [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
+
+
 def _cmd_train_reader(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -199,7 +208,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
              if c.split == "dev"]  # never the test split
     if args.limit:
         cases = cases[: args.limit]
-    sources = [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
+    sources = _case_sources(args)
     embedder = make_embedder(settings)
     ds = Dataset()
     for file in sorted({c.file for c in cases}):
@@ -233,12 +242,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from rag import eval_report
     from rag.app import make_embedder
     from rag.config import PROJECT_ROOT
-    from rag.evaluate import by_split, by_tag, load_cases, metrics, prepare, run_baseline, run_cases
+    from rag.evaluate import (
+        by_split,
+        by_tag,
+        load_cases,
+        metrics,
+        prepare,
+        run_baseline,
+        run_cases,
+    )
 
     settings = _settings(args)
     case_paths = [Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])]
     cases = [c for c in load_cases(case_paths) if args.split in ("all", c.split)]
-    sources = [Path(s) for s in (args.sources or [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"])]
+    sources = _case_sources(args)
     embedder = make_embedder(settings)
     all_results, base_results = [], []
     # Each case file is answered over its own documents, so "not in the index" means what it says.
@@ -248,8 +265,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
         if not args.no_baseline:
             base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
-    overall, baseline = metrics(all_results), metrics(base_results) if base_results else {"cases": 0}
     splits = by_split(all_results)
+    overall, baseline = splits["all"], metrics(base_results) if base_results else {"cases": 0}
     # The targets are judged on the test split (never tuned on); a dev-only run is checked on dev.
     gated = "test" if splits["test"]["cases"] else "dev"
     base_gated = metrics([r for r in base_results if r.case.split == gated]) if base_results else {"cases": 0}

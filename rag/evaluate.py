@@ -20,6 +20,15 @@ from rag.numbers import extract, parse, same
 
 CASE_FIELDS = {"id", "question", "lang", "answerable", "gold_numbers", "gold_doc", "gold_quote", "tags", "split"}
 SPLITS = ("dev", "test")
+# The tags that say what a case is (eval/README.md); any other tag names the case's company.
+KIND_TAGS = frozenset({"zh", "en", "cross-lingual", "follow-up", "prepared-remarks", "q&a", "summary",
+                       "unanswerable", "percent", "money", "count", "bps", "multiple", "period-pinned", "latest",
+                       "no-period"})
+
+
+def company_of(tags) -> str | None:
+    """The company a case is about (its first ticker tag): the unit dev and test are split by."""
+    return next((t for t in tags if t not in KIND_TAGS), None)
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,7 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
 
 def find_documents(doc_ids: set[str], sources: list[Path]) -> dict[str, Path]:
     """Transcript files for the doc ids, searched in `sources`; a missing one is an error."""
-    from rag.ingest import find_transcripts
-
-    found = {f.stem: f for f in find_transcripts([s for s in sources if Path(s).exists()]) if f.stem in doc_ids}
+    found = {d: f for d, f in all_documents(sources).items() if d in doc_ids}
     missing = sorted(doc_ids - set(found))
     if missing:
         raise ValueError(f"documents {missing} named by eval cases are not under {', '.join(map(str, sources))}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rag.glossary import groups, is_aspect
 from rag.numbers import extract, same
 from rag.sentences import split
 from rag.store import Index
@@ -18,9 +19,20 @@ def _figures(text: str) -> list:
     return [q for q in extract(text) if q.kind not in _NOT_FIGURES]
 
 
-def _holds(figures: list, text: str) -> bool:
+def _measures(text: str) -> list[frozenset[str]]:
+    """The glossary measures a sentence names, each as all its phrasings (so across languages)."""
+    return [frozenset(m.lower() for m in g) for g in groups(text) if not is_aspect(g)]
+
+
+def _same_claim(figures: list, measures: list[frozenset[str]], text: str) -> bool:
+    """`text` states every figure, and of the same measure: a figure alone (17%) could be another
+    claim's, so one shared measure is needed, or at least two figures where the claim names none."""
     found = _figures(text)
-    return all(any(same(f, g) for g in found) for f in figures)
+    if not all(any(same(f, g) for g in found) for f in figures):
+        return False
+    if measures:
+        return any(m & o for m in measures for o in _measures(text))
+    return len(figures) >= 2
 
 
 def _better(hit: Hit, lang: str) -> tuple[int, int]:
@@ -33,6 +45,7 @@ def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
     out = []
     for p in picks:
         figures = _figures(p.sentence.text)
+        measures = _measures(p.sentence.text)
         if not figures or _better(p.hit, lang) == (1, 1):
             out.append(p)
             continue
@@ -45,7 +58,7 @@ def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
         for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
             if _better(h, lang) <= _better(p.hit, lang):
                 break
-            s = next((s for s in split(h.chunk.text, h.chunk.start) if _holds(figures, s.text)), None)
+            s = next((s for s in split(h.chunk.text, h.chunk.start) if _same_claim(figures, measures, s.text)), None)
             if s is not None:
                 best = (h, s)
                 break

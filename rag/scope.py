@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from rag.companies import KNOWN
-from rag.ingest.meta import normalize_period
+from rag.ingest.meta import find_date, normalize_period
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
 # Others (KO, MA, DE) count when written in capitals as a word of their own.
@@ -182,10 +183,6 @@ def _ended_docs(question: str, docs: dict[str, dict[str, Any]], tickers: set[str
     m = _QUARTER_ENDED.search(question)
     if not m:
         return None
-    from datetime import date
-
-    from rag.ingest.meta import find_date
-
     ended = find_date(m.group("en") or m.group("zh") or "")
     if not ended:
         return None

@@ -299,3 +299,12 @@ def test_a_figure_stated_twice_is_cited_in_the_askers_language_and_the_speakers_
         assert p.hit.chunk.text[p.sentence.start - p.hit.chunk.start : p.sentence.end - p.hit.chunk.start] == p.sentence.text
     # A Chinese question keeps the Chinese statement; a sentence without figures is left alone.
     assert restate([zh], "zh", [zh.hit], index)[0] is zh
+
+
+def test_a_lone_figure_of_another_measure_is_not_a_restatement(quarters: Path) -> None:
+    from rag.restate import _same_claim, _figures, _measures
+
+    claim = "Net revenue retention was 126% this quarter."
+    assert _same_claim(_figures(claim), _measures(claim), "本季度净收入留存率为126%。")
+    # The same figure said of something else (a gross margin) does not stand in for the claim.
+    assert not _same_claim(_figures(claim), _measures(claim), "Gross margin was 126% of plan.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.evaluate import Case, numbers_found
+from rag.evaluate import Case, company_of, numbers_found
 from rag.reader import Weights
 from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
 from rag.text_lang import language
@@ -26,13 +26,8 @@ class Dataset:
     texts: list[list[str]] = field(default_factory=list)  # per case: the candidates' texts (for reports)
 
 
-# The tags that say what a case is (eval/README.md); any other tag names its company.
-KIND_TAGS = {"zh", "en", "cross-lingual", "follow-up", "prepared-remarks", "q&a", "summary", "unanswerable",
-             "percent", "money", "count", "bps", "multiple", "period-pinned", "latest", "no-period"}
-
-
 def company(case: Case) -> str:
-    return next((t for t in case.tags if t not in KIND_TAGS), case.file)
+    return company_of(case.tags) or case.file
 
 
 def label(case: Case, cand: Candidate) -> int:

@@ -28,6 +28,7 @@ _END_MARKERS = re.compile(
 # "Keith Weiss--Morgan Stanley -- Analyst", "Amy Hood -- Chief Financial Officer"
 _SPEAKER_LINE = re.compile(r"^(?P<name>[A-Z][^\n]{1,60}?)\s*--\s*(?P<title>\S[^\n]{0,120})$")
 _INLINE_SPEAKER = re.compile(r"^(?P<name>[A-Z][\w.'’\-]*(?:\s[A-Z][\w.'’\-]*){0,4}):(?P<gap>\s?)")
+_HANDOFF_EN = re.compile(r"(next|first|last) question|question comes from|no further questions", re.I)
 # "Chief Financial Officer — Amy Hood" (translations: "首席财务官 - 艾米·胡德")
 _PARTICIPANT = re.compile(r"^(?P<title>[^—]{2,80}?)\s+[—\-–]\s+(?P<name>[A-Z\u4e00-\u9fff][\w.'’·\- ]{1,60})$")
 _QA_CUE = re.compile(
@@ -187,7 +188,10 @@ class Vocab:
     operators: frozenset[str]
     qa_cue: re.Pattern[str]
     end: re.Pattern[str]
+    handoff: re.Pattern[str]  # an operator's turn that hands over to the next questioner
     skip: re.Pattern[str] | None = None  # translation residue lines that carry no content
+    # A translation leaves some originals in place: an English line right after a Chinese one.
+    drops_untranslated: bool = False
 
 
 ENGLISH = Vocab(
@@ -198,6 +202,7 @@ ENGLISH = Vocab(
     operators=frozenset({"Operator"}),
     qa_cue=_QA_CUE,
     end=_END_MARKERS,
+    handoff=_HANDOFF_EN,
 )
 # Machine translations keep Latin names or transliterate them ("迈克·斯卡佩利"), and use a full-width colon.
 CHINESE = Vocab(
@@ -211,7 +216,9 @@ CHINESE = Vocab(
     operators=frozenset({"Operator", "操作员", "接线员", "主持人", "会议主持人"}),
     qa_cue=re.compile(_QA_CUE.pattern + r"|第一个问题|下一个问题|最后一个问题|问答环节|提问环节|问题来自", re.I),
     end=re.compile(_END_MARKERS.pattern + r"|^本文是为|^本文字记录|^提及的股票|^持续时间[:：]", re.I),
+    handoff=re.compile(_HANDOFF_EN.pattern + r"|第一个问题|下一个问题|最后一个问题|问题来自|没有更多(?:的)?问题", re.I),
     skip=re.compile(r"^原文[:：]?\s*$"),
+    drops_untranslated=True,
 )
 
 
@@ -268,7 +275,7 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int, vocab: Voca
         s = ln.stripped
         if not s or vocab.marker.match(s) or (vocab.skip is not None and vocab.skip.match(s)):
             continue
-        if vocab is CHINESE and _is_residue(s, prev):
+        if vocab.drops_untranslated and _is_residue(s, prev):
             continue
         prev = s
         m = vocab.inline.match(ln.text.lstrip())
@@ -331,7 +338,7 @@ def _operators(text: str, raw: list[tuple[str | None, int, int]], execs: dict[st
     for n, said in turns.items():
         if n in execs or n in out:
             continue
-        handoffs = sum(1 for c in said if _handoff_like(c, vocab) and len(c) < 400)
+        handoffs = sum(1 for c in said if vocab.handoff.search(c) and len(c) < 400)
         if handoffs * 2 > len(said):
             out.add(n)
     return out
@@ -341,11 +348,3 @@ def _is_residue(line: str, prev: str) -> bool:
     """An English line right after a Chinese one in a translation: the original the translator
     repeated (its translation is the line before), not more of the call."""
     return len(line) >= 20 and not has_cjk(line) and has_cjk(prev)
-
-
-_HANDOFF_EN = r"(next|first|last) question|question comes from|no further questions"
-
-
-def _handoff_like(content: str, vocab: Vocab = ENGLISH) -> bool:
-    extra = r"|第一个问题|下一个问题|最后一个问题|问题来自|没有更多(?:的)?问题" if vocab is CHINESE else ""
-    return bool(re.search(_HANDOFF_EN + extra, content, re.I))
