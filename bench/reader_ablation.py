@@ -17,7 +17,7 @@ from rag.app import make_embedder  # noqa: E402
 from rag.config import PROJECT_ROOT, get_settings  # noqa: E402
 from rag.evaluate import load_cases, prepare  # noqa: E402
 from rag.reader.features import FEATURES, GROUPS  # noqa: E402
-from rag.reader.train import Dataset, case_outcomes, collect, fit  # noqa: E402
+from rag.reader.train import Dataset, apply, case_outcomes, collect, fit  # noqa: E402
 
 
 def datasets() -> dict[str, Dataset]:
@@ -41,12 +41,11 @@ def main() -> int:
     for dropped in ["(none)", *GROUPS]:
         features = tuple(f for f in FEATURES if dropped == "(none)" or f not in GROUPS[dropped])
         weights, report = fit(ds["dev"], features)
-        cols = [FEATURES.index(f) for f in features]
-        probs = [weights.probabilities(x[:, cols]) for x in ds["test"].x]
-        test = case_outcomes(ds["test"], probs, weights.threshold)
+        probs, answers = apply(weights, ds["test"])
+        test = case_outcomes(ds["test"], probs, weights.threshold, answers)
         dev = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
         rows.append((dropped, len(features), dev, test))
-    print(f"\ndev cases {len(ds['dev'].cases)}, test cases {len(ds['test'].cases)}; 'right' = the chosen "
+    print(f"\ndev cases {len(ds['dev'].real())}, test cases {len(ds['test'].real())}; 'right' = the chosen "
           "sentence holds the gold quote or the case abstains when it should; 'numbers' = it states every "
           "gold number\n")
     print("| dropped group | features | dev right (oof) | dev numbers (oof) | test right | test numbers | "

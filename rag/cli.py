@@ -216,8 +216,10 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir)
         collect(assistant, group, settings.top_k, ds)
     weights, report = fit(ds, folds=args.folds)
-    print(f"dev cases {len(ds.cases)} ({len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
-          f"positives {weights.info['positives']}; C = {report['C']}; out-of-fold: right {report['right']:.3f}")
+    print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "
+          f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
+          f"positives {weights.info['positives']}; C = {report['C']}; out-of-fold: best candidate right "
+          f"{report['ranked']:.3f}, with abstention right {report['right']:.3f}")
     print("\nthreshold | cases right | abstention precision | abstention recall | abstained")
     for r in report["curve"]:
         chosen = abs(r["threshold"] - report["threshold"]) < 1e-9

@@ -15,6 +15,7 @@ from rag.build import build_index
 from rag.cli import main
 from rag.embed import FakeEmbedder
 from rag.reader import Reader, Weights, load_weights
+from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import FEATURES, GROUPS, candidates, matrix, question_of
 from rag.store import load_index
 
@@ -130,3 +131,44 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     w = load_weights(out)
     assert w.features == FEATURES and 0 < w.threshold < 1 and w.info["cases"] == 5  # the test case is not read
     assert w.info["positives"] >= 4 and "abstention precision" in printed and "<- chosen" in printed
+    # Each answerable case was asked once more with its answering passages held out of retrieval.
+    assert w.info["held_out_cases"] >= 1
+    assert w.answerable is not None and set(w.answerable.features) <= set(CASE_FEATURES)
+
+
+def test_held_out_variants_retrieve_no_answering_passage(corpus) -> None:
+    from rag.evaluate import Case
+    from rag.reader.train import Dataset, collect
+
+    a, _ = _hits(corpus[1], "What was Acme's net revenue retention?")
+    case = Case(id="c", question="What was Acme's net revenue retention?", lang="en", answerable=True,
+                gold_numbers=("126%",), gold_doc="ACME_Q2_2026_bilingual",
+                gold_quote="Net revenue retention was 126% this quarter.", tags=("en",), file="f", split="dev")
+    ds = collect(a, [case], 5, Dataset())
+    assert ds.held_out == [False, True] and ds.y[0].any() and not ds.y[1].any()
+    assert all("126" not in h.chunk.text for h in ds.hits[1])
+    assert ds.real() == [0]
+
+
+def test_answerability_gates_the_reader(corpus) -> None:
+    """With an answerability model, the reader abstains on its probability, not the candidate's."""
+    from rag.reader import Linear
+
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    sentences = lambda h: a.index.sentences_of(h.row)  # noqa: E731
+    n = len(CASE_FEATURES)
+
+    def gate(intercept: float) -> Weights:
+        w = _weights(0.5)
+        return Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.5, {},
+                       Linear(CASE_FEATURES, np.zeros(n), np.ones(n), np.zeros(n), intercept))
+
+    q = "What was Acme's net revenue retention?"
+    assert Reader(gate(3.0), a.index.idf, sentences).pick(q, hits, None)
+    assert Reader(gate(-3.0), a.index.idf, sentences).pick(q, hits, None) == []
+    question = question_of(q, None, a.index.idf, set())
+    x = matrix(question, candidates(hits), sentences)
+    p = _weights(0.5).probabilities(x)
+    row = case_features(question, hits, x, p)
+    assert row.shape == (n,) and np.isfinite(row).all()
+    assert row[CASE_FEATURES.index("margin")] == pytest.approx(np.sort(p)[-1] - np.sort(p)[-2])

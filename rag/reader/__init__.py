@@ -1,6 +1,7 @@
 """The extractive reader: scores candidate sentences of the retrieved passages with a fitted logistic
-model over general features (`rag.reader.features`), answers with the most probable one, and
-abstains when its probability is below a threshold chosen on the dev split (`rag train-reader`)."""
+model over general features (`rag.reader.features`) and answers with the most probable one, unless a
+second, case-level model (`rag.reader.answerable`) puts the chance that the passages answer at all
+below a threshold chosen on the dev split (`rag train-reader`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
 from rag.sentences import Sentence
 from rag.types import Hit
@@ -27,14 +29,14 @@ class Pick:
 
 
 @dataclass(frozen=True)
-class Weights:
+class Linear:
+    """A fitted logistic model: standardise, weigh, squash."""
+
     features: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float  # abstain below this probability
-    info: dict[str, Any]
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
@@ -43,20 +45,51 @@ class Weights:
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": self.mean.round(6).tolist(),
                 "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
-                "intercept": round(float(self.intercept), 6), "threshold": round(float(self.threshold), 4),
-                "info": self.info}
+                "intercept": round(float(self.intercept), 6)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Linear":
+        out = cls(tuple(d["features"]), np.array(d["mean"], dtype=np.float64), np.array(d["scale"], dtype=np.float64),
+                  np.array(d["coef"], dtype=np.float64), float(d["intercept"]))
+        if not len(out.features) == len(out.mean) == len(out.scale) == len(out.coef):
+            raise ValueError("features, mean, scale and coef differ in length")
+        return out
+
+
+@dataclass(frozen=True)
+class Weights:
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float  # abstain below this probability (of `answerable` when fitted, else of the best candidate)
+    info: dict[str, Any]
+    answerable: Linear | None = None  # the case-level model over CASE_FEATURES
+
+    @property
+    def candidate(self) -> Linear:
+        return Linear(self.features, self.mean, self.scale, self.coef, self.intercept)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return self.candidate.probabilities(x)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.candidate.to_dict(), "threshold": round(float(self.threshold), 4),
+                "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
     """The fitted reader; errors name the file and what is wrong with it."""
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        w = Weights(tuple(d["features"]), np.array(d["mean"], dtype=np.float64), np.array(d["scale"], dtype=np.float64),
-                    np.array(d["coef"], dtype=np.float64), float(d["intercept"]), float(d["threshold"]), d.get("info", {}))
+        c = Linear.from_dict(d)
+        w = Weights(c.features, c.mean, c.scale, c.coef, c.intercept, float(d["threshold"]), d.get("info", {}),
+                    Linear.from_dict(d["answerable"]) if d.get("answerable") else None)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: cannot read the reader's weights ({e}); run `rag train-reader`") from e
-    if not len(w.features) == len(w.mean) == len(w.scale) == len(w.coef):
-        raise ValueError(f"{path}: features, mean, scale and coef differ in length")
+    if w.answerable is not None and set(w.answerable.features) - set(CASE_FEATURES):
+        raise ValueError(f"{path}: the answerability model names unknown features; run `rag train-reader`")
     return w
 
 
@@ -75,21 +108,28 @@ class Reader:
         self._cols = [FEATURES.index(f) for f in weights.features]
 
     def score(self, question: str, hits: list[Hit], vector: np.ndarray | None,
-              skip: set[str] = frozenset()) -> tuple[list[Candidate], np.ndarray]:
-        """Every candidate with its probability of answering the question."""
+              skip: set[str] = frozenset()) -> tuple[list[Candidate], np.ndarray, float]:
+        """Every candidate with its probability of answering the question, and the probability that
+        any does (the best candidate's own when no answerability model is fitted)."""
         q = question_of(question, vector, self.idf, {s.lower() for s in skip})
         cands = candidates(hits)
+        if not cands:
+            return cands, np.zeros(0), 0.0
         x = matrix(q, cands, self.sentence_vectors)
-        return cands, self.weights.probabilities(x[:, self._cols]) if len(cands) else np.zeros(0)
+        p = self.weights.probabilities(x[:, self._cols])
+        a = self.weights.answerable
+        if a is None:
+            return cands, p, float(p.max())
+        row = case_features(q, hits, x, p)
+        cols = [CASE_FEATURES.index(f) for f in a.features]
+        return cands, p, float(a.probabilities(row[cols][None, :])[0])
 
     def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None,
              skip: set[str] = frozenset()) -> list[Pick]:
-        """The most probable candidate, or [] when it is below the abstention threshold."""
-        cands, p = self.score(question, hits, vector, skip)
-        if not len(cands):
+        """The most probable candidate, or [] when the passages likely do not answer."""
+        cands, p, answers = self.score(question, hits, vector, skip)
+        if not len(cands) or answers < self.weights.threshold:
             return []
         best = int(np.argmax(p))
-        if p[best] < self.weights.threshold:
-            return []
         c = cands[best]
         return [Pick(c.hit, c.sentence, float(p[best]), c.kinds)]

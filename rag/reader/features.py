@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, FULL_YEAR, expected_kinds, first_figure_at, leads_with_guidance, matches, names_a_quarter,
-    other_quarters,
-    other_years, quarters_in, question_tokens, speaks_of_a_year_only, years_in,
+    ASKS_GUIDANCE, FULL_YEAR, PERIOD_WORDS, expected_kinds, first_figure_at, leads_with_guidance, matches,
+    names_a_quarter, other_quarters, other_years, quarters_in, question_tokens, speaks_of_a_year_only, years_in,
 )
-from rag.glossary import groups, mask
+from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.sentences import Sentence, split
@@ -67,6 +66,7 @@ class Question:
     vector: np.ndarray | None
     terms: list[tuple[tuple[frozenset[str], ...], float]]  # (alternative token sets, idf weight)
     metrics: int  # the first `metrics` terms are glossary concepts (a measure and its translations)
+    content: int  # the first `content` terms name what is asked; the rest qualify it (同比, "quarter")
     focus: tuple[str, ...]  # the phrasings of what is asked: its measure if it names one, else its rarest word
     strong: set[str]
     weak: set[str]
@@ -96,15 +96,22 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str]) -> Qu
     the kinds of number it asks for, and the periods it names."""
     terms: list[tuple[tuple[frozenset[str], ...], float]] = []
     phrasings: list[tuple[str, ...]] = []
-    rest = text.lower()
+    qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
+    # Periods are matched by the period features; here they would pass for the measure asked about.
+    rest = PERIOD_WORDS.sub(" ", text.lower())
     for g in groups(rest):
         rest = mask(rest, g[0])
         if g[0].lower() in skip:
             continue
         alts = tuple(frozenset(tokenize(m)) for m in g if tokenize(m))
-        if alts:
-            terms.append((alts, max(idf(t) for a in alts for t in a)))
-            phrasings.append(tuple(m.lower() for m in g))
+        if not alts:
+            continue
+        weight = max(idf(t) for a in alts for t in a)
+        if is_aspect(g):  # 同比, "quarter": qualify the measure, never are it
+            qualifiers.append((alts, weight * 0.4))
+            continue
+        terms.append((alts, weight))
+        phrasings.append(tuple(m.lower() for m in g))
     metrics = len(terms)
     for tok in dict.fromkeys(tokenize(rest)):
         if tok in skip or tok in question_tokens() or tok.isdigit() or len(tok) < 2:
@@ -113,9 +120,11 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str]) -> Qu
         phrasings.append((tok,))
     pool = range(metrics) if metrics else range(len(terms))
     focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
+    content = len(terms)
+    terms += qualifiers  # after the focus is chosen: they count toward coverage only
     strong, weak = expected_kinds(text)
     quarters = quarters_in(text)
-    return Question(text, language(text), vector, terms, metrics, focus, strong, weak, years_in(text), quarters,
+    return Question(text, language(text), vector, terms, metrics, content, focus, strong, weak, years_in(text), quarters,
                     bool(FULL_YEAR.search(text)) and not quarters, bool(ASKS_GUIDANCE.search(text)))
 
 
@@ -169,7 +178,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
     top_score = max(c.hit.score for c in cands) or 1.0
-    pool = q.terms[: q.metrics] or q.terms
+    pool = q.terms[: q.metrics] or q.terms[: q.content]
     focus = max(pool, key=lambda t: t[1], default=None)
     vec_cache: dict[int, np.ndarray | None] = {}
     question_tokens_of: dict[int, set[str]] = {}

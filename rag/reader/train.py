@@ -1,6 +1,9 @@
 """Fitting the reader (`rag train-reader`): candidates and features of the dev cases' retrieved
 passages, labelled by the gold quote; a logistic regression chosen by cross-validation grouped by
-company; the abstention threshold chosen on the out-of-fold probabilities. Test cases are never read."""
+company; then the case-level answerability model, fitted on the candidates' out-of-fold probabilities
+of the dev cases and of the same questions asked with their answering passages held out of retrieval
+(what "the call does not say" looks like); the abstention threshold chosen on its out-of-fold
+probabilities over the real dev cases. Test cases are never read."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from rag.evaluate import Case, company_of, numbers_found
-from rag.reader import Weights
-from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
+from rag.reader import Linear, Weights
+from rag.reader.answerable import CASE_FEATURES, case_features
+from rag.reader.features import FEATURES, Candidate, Question, candidates, matrix, question_of
+from rag.types import Hit
 from rag.text_lang import language
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -24,6 +29,12 @@ class Dataset:
     cases: list[Case] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # the company: folds never split one
     texts: list[list[str]] = field(default_factory=list)  # per case: the candidates' texts (for reports)
+    held_out: list[bool] = field(default_factory=list)  # asked with its answering passages removed
+    questions: list[Question] = field(default_factory=list)
+    hits: list[list[Hit]] = field(default_factory=list)
+
+    def real(self) -> list[int]:
+        return [i for i, h in enumerate(self.held_out) if not h]
 
 
 def company(case: Case) -> str:
@@ -42,8 +53,15 @@ def label(case: Case, cand: Candidate) -> int:
     return int(other_language and bool(case.gold_numbers) and numbers_found(case.gold_numbers, text))
 
 
+def _answers(case: Case, text: str) -> bool:
+    """The passage text holds the gold quote or every gold number."""
+    return bool(case.gold_quote and case.gold_quote in text) or bool(
+        case.gold_numbers and numbers_found(case.gold_numbers, text))
+
+
 def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None) -> Dataset:
-    """Features and labels of every case's candidates, retrieved the way `Assistant.ask` retrieves."""
+    """Features and labels of every case's candidates, retrieved the way `Assistant.ask` retrieves;
+    each answerable case once more with every passage that answers it held out (nothing answers)."""
     from rag.followup import rewrite
 
     ds = ds or Dataset()
@@ -54,95 +72,153 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
         if scope.out_of_index:
             continue  # answered "no such call" before any sentence is read
         vector = assistant.embedder.embed_queries([standalone])[0]
-        hits = r.retrieve(standalone, top_k, None, scope, query_vector=vector)
         q = question_of(standalone, vector, assistant.index.idf, {s.lower() for s in assistant._skip_terms(scope)})
-        cands = candidates(hits)
-        if not cands:
-            continue
-        ds.x.append(matrix(q, cands, lambda h: assistant.index.sentences_of(h.row)))
-        ds.y.append(np.array([label(case, c) for c in cands], dtype=np.int8))
-        ds.cases.append(case)
-        ds.groups.append(company(case))
-        ds.texts.append([c.sentence.text for c in cands])
+        variants = [(False, r.retrieve(standalone, top_k, None, scope, query_vector=vector))]
+        if case.answerable and (case.gold_quote or case.gold_numbers):
+            wider = r.retrieve(standalone, min(50, top_k * 4), None, scope, query_vector=vector)
+            variants.append((True, [h for h in wider if not _answers(case, h.chunk.text)][:top_k]))
+        for held_out, hits in variants:
+            cands = candidates(hits)
+            if not cands:
+                continue
+            ds.x.append(matrix(q, cands, lambda h: assistant.index.sentences_of(h.row)))
+            ds.y.append(np.array([0 if held_out else label(case, c) for c in cands], dtype=np.int8))
+            ds.cases.append(case)
+            ds.groups.append(company(case))
+            ds.texts.append([c.sentence.text for c in cands])
+            ds.held_out.append(held_out)
+            ds.questions.append(q)
+            ds.hits.append(hits)
     return ds
 
 
-def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float) -> dict[str, float]:
-    """Case-level results at threshold t: answered right (the top candidate holds the gold quote; or,
-    with texts, states every gold number), abstention precision and recall."""
+def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float, answers: np.ndarray | None = None,
+                  rows: list[int] | None = None) -> dict[str, float]:
+    """Case-level results at threshold t over `rows` (default: the real cases): answered right (the
+    top candidate holds the gold quote; or, with texts, states every gold number), abstention
+    precision and recall. A case answers when `answers[k]` (default: its best candidate's
+    probability) reaches t."""
+    rows = ds.real() if rows is None else rows
     right, numbers, abstained, abstained_unans, unans = 0, 0, 0, 0, 0
-    for k, (case, y, p) in enumerate(zip(ds.cases, ds.y, probs)):
+    for k in rows:
+        case, y, p = ds.cases[k], ds.y[k], probs[k]
         best = int(np.argmax(p))
-        answers = p[best] >= t
+        answers_ = (answers[k] if answers is not None else p[best]) >= t
         if case.answerable:
-            right += int(answers and y[best] == 1)
+            right += int(answers_ and y[best] == 1)
             if ds.texts and case.gold_numbers:
-                numbers += int(answers and numbers_found(case.gold_numbers, ds.texts[k][best]))
+                numbers += int(answers_ and numbers_found(case.gold_numbers, ds.texts[k][best]))
             else:
-                numbers += int(answers and y[best] == 1)
+                numbers += int(answers_ and y[best] == 1)
         else:
             unans += 1
-            right += int(not answers)
-            numbers += int(not answers)
-        abstained += int(not answers)
-        abstained_unans += int(not answers and not case.answerable)
-    return {"threshold": t, "right": right / max(1, len(ds.cases)), "numbers": numbers / max(1, len(ds.cases)),
+            right += int(not answers_)
+            numbers += int(not answers_)
+        abstained += int(not answers_)
+        abstained_unans += int(not answers_ and not case.answerable)
+    n = max(1, len(rows))
+    return {"threshold": t, "right": right / n, "numbers": numbers / n,
             "abstention_precision": abstained_unans / abstained if abstained else 1.0,
             "abstention_recall": abstained_unans / unans if unans else 1.0,
-            "abstained": abstained / max(1, len(ds.cases))}
+            "abstained": abstained / n}
+
+
+def _folds(ds: Dataset, folds: int):
+    from sklearn.model_selection import GroupKFold
+
+    idx = np.arange(len(ds.cases))
+    k = min(folds, len(set(ds.groups)))
+    return list(GroupKFold(n_splits=k).split(idx, groups=ds.groups))
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = False):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
+    return scaler, model.fit(scaler.transform(x), y)
+
+
+def _linear(features: tuple[str, ...], scaler, model) -> Linear:
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return Linear(tuple(features), scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]))
 
 
 def _oof(ds: Dataset, cols: list[int], c: float, folds: int) -> list[np.ndarray]:
-    """Out-of-fold candidate probabilities, folds grouped by company."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-    from sklearn.preprocessing import StandardScaler
-
-    idx = np.arange(len(ds.cases))
+    """Out-of-fold candidate probabilities, folds grouped by company; trained on real cases only
+    (a held-out variant has no positive to learn from)."""
     out: list[np.ndarray] = [np.zeros(0)] * len(ds.cases)
-    k = min(folds, len(set(ds.groups)))
-    for train, held in GroupKFold(n_splits=k).split(idx, groups=ds.groups):
-        x = np.concatenate([ds.x[i][:, cols] for i in train])
-        y = np.concatenate([ds.y[i] for i in train])
+    for train, held in _folds(ds, folds):
+        train = [i for i in train if not ds.held_out[i]]
+        y = np.concatenate([ds.y[i] for i in train]) if train else np.zeros(0)
         if len(set(y.tolist())) < 2:
             for i in held:
                 out[i] = np.full(len(ds.y[i]), y.mean() if len(y) else 0.0)
             continue
-        scaler = StandardScaler().fit(x)
-        model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+        scaler, model = _logistic(np.concatenate([ds.x[i][:, cols] for i in train]), y, c)
         for i in held:
             out[i] = model.predict_proba(scaler.transform(ds.x[i][:, cols]))[:, 1]
     return out
 
 
-def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
-        c_grid: tuple[float, ...] = C_GRID) -> tuple[Weights, dict[str, Any]]:
-    """The reader fitted on `ds`: C and the abstention threshold chosen on grouped out-of-fold
-    predictions (case-level: answered with a right sentence, or abstained when nothing answers)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+def _answerable_rows(ds: Dataset, probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Case features and targets (1: answering with the best candidate is right)."""
+    x = np.array([case_features(q, h, xx, p) for q, h, xx, p in zip(ds.questions, ds.hits, ds.x, probs)])
+    y = np.array([int(not ho and c.answerable and yy[int(np.argmax(p))] == 1)
+                  for ho, c, yy, p in zip(ds.held_out, ds.cases, ds.y, probs)])
+    return x, y
 
-    if len(set(np.concatenate(ds.y).tolist())) < 2:
+
+def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
+        c_grid: tuple[float, ...] = C_GRID, answer_c: float = 1.0) -> tuple[Weights, dict[str, Any]]:
+    """The reader fitted on `ds`: C chosen on grouped out-of-fold ranking (the best candidate right),
+    then the answerability model and its threshold on its own grouped out-of-fold probabilities."""
+    real = ds.real()
+    if len(set(np.concatenate([ds.y[i] for i in real]).tolist())) < 2:
         raise ValueError("the dev cases give no positive (or no negative) candidate: nothing to fit")
     cols = [FEATURES.index(f) for f in features]
-    thresholds = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
-    best: tuple[float, float, float, list[dict[str, float]]] | None = None
+    best: tuple[float, float, list[np.ndarray]] | None = None
     for c in c_grid:
         probs = _oof(ds, cols, c, folds)
-        curve = [case_outcomes(ds, probs, t) for t in thresholds]
-        top = max(curve, key=lambda r: (r["right"], r["abstention_precision"]))
-        if best is None or top["right"] > best[0]:
-            best = (top["right"], c, top["threshold"], curve)
+        right = case_outcomes(ds, probs, 0.0)["right"]
+        if best is None or right > best[0]:
+            best = (right, c, probs)
     assert best is not None
-    right, c, threshold, curve = best
-    x = np.concatenate([d[:, cols] for d in ds.x])
-    y = np.concatenate(ds.y)
-    scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    info = {"C": c, "cases": len(ds.cases), "candidates": int(len(y)), "positives": int(y.sum()),
-            "companies": len(set(ds.groups)), "folds": min(folds, len(set(ds.groups))),
+    ranked, c, probs = best
+    ax, ay = _answerable_rows(ds, probs)
+    answers = np.zeros(len(ds.cases))
+    for train, held in _folds(ds, folds):
+        if len(set(ay[train].tolist())) < 2:
+            answers[held] = ay[train].mean() if len(train) else 0.0
+            continue
+        scaler, model = _logistic(ax[train], ay[train], answer_c, balanced=True)
+        answers[held] = model.predict_proba(scaler.transform(ax[held]))[:, 1]
+    thresholds = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
+    curve = [case_outcomes(ds, probs, t, answers) for t in thresholds]
+    top = max(curve, key=lambda r: (r["right"], r["abstention_precision"]))
+    threshold, right = top["threshold"], top["right"]
+
+    x = np.concatenate([ds.x[i][:, cols] for i in real])
+    y = np.concatenate([ds.y[i] for i in real])
+    candidate = _linear(features, *_logistic(x, y, c))
+    answerable = _linear(CASE_FEATURES, *_logistic(ax, ay, answer_c, balanced=True)) if len(set(ay.tolist())) > 1 \
+        else None
+    info = {"C": c, "answerable_C": answer_c, "cases": len(real), "held_out_cases": len(ds.cases) - len(real),
+            "candidates": int(len(y)), "positives": int(y.sum()), "companies": len(set(ds.groups)),
+            "folds": min(folds, len(set(ds.groups))), "dev_out_of_fold_ranked": round(ranked, 4),
             "dev_out_of_fold_right": round(right, 4)}
-    weights = Weights(tuple(features), scaler.mean_, scale, model.coef_[0], float(model.intercept_[0]),
-                      threshold, info)
-    return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right}
+    weights = Weights(candidate.features, candidate.mean, candidate.scale, candidate.coef, candidate.intercept,
+                      threshold, info, answerable)
+    return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right, "ranked": ranked}
+
+
+def apply(weights: Weights, ds: Dataset) -> tuple[list[np.ndarray], np.ndarray]:
+    """A fitted reader's candidate probabilities and answerability on another dataset (for reports)."""
+    cols = [FEATURES.index(f) for f in weights.features]
+    probs = [weights.probabilities(x[:, cols]) for x in ds.x]
+    if weights.answerable is None:
+        return probs, np.array([p.max() for p in probs])
+    ax, _ = _answerable_rows(ds, probs)
+    acols = [CASE_FEATURES.index(f) for f in weights.answerable.features]
+    return probs, weights.answerable.probabilities(ax[:, acols])

@@ -1,0 +1,36 @@
+"""Whether the retrieved passages answer the question at all: a second, case-level model over how
+the best candidate and the field of candidates look (its probability, its lead over the next, whether
+it names the measure and holds the kind of figure asked for, how close the passages are). Fitted on
+dev cases, including ones whose answering passages were held out of retrieval, so it learns what
+"the call does not say" looks like beyond the few unanswerable cases written by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.reader.features import FEATURES, Question
+from rag.types import Hit
+
+# Candidate features read off the best candidate, and ones whose best value over all candidates counts.
+_TOP = ("focus", "focus_context", "metric_coverage", "coverage", "coverage_context", "kind_strong",
+        "kind_missing", "dense", "period_same", "period_other", "quarter_other", "focus_figure",
+        "language_match")
+_BEST = ("focus", "coverage", "dense", "metric_coverage")
+CASE_FEATURES: tuple[str, ...] = (
+    "top_logit", "margin", *(f"top_{f}" for f in _TOP), *(f"best_{f}" for f in _BEST),
+    "first_passage_dense", "best_passage_dense", "names_measure", "asks_figure",
+)
+_COL = {f: i for i, f in enumerate(FEATURES)}
+
+
+def case_features(q: Question, hits: list[Hit], x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """One row of CASE_FEATURES for a question, its passages, candidate features `x` and
+    candidate probabilities `p` (non-empty)."""
+    order = np.argsort(-p)
+    best = int(order[0])
+    p1 = float(np.clip(p[best], 1e-6, 1 - 1e-6))
+    p2 = float(p[order[1]]) if len(p) > 1 else 0.0
+    dense = [h.dense for h in hits if h.dense is not None]
+    row = [np.log(p1 / (1 - p1)), p1 - p2, *(x[best, _COL[f]] for f in _TOP), *(x[:, _COL[f]].max() for f in _BEST),
+           (hits[0].dense or 0.0) if hits else 0.0, max(dense, default=0.0), float(q.metrics > 0), float(bool(q.strong))]
+    return np.array(row, dtype=np.float64)
