@@ -31,7 +31,8 @@ class Generator(Protocol):
 
     name: str
 
-    def generate(self, question: str, sources: list[Source], lang: str) -> Iterator[str]: ...
+    def generate(self, question: str, sources: list[Source], lang: str,
+                 candidates: Sequence[tuple[int, str]] = ()) -> Iterator[str]: ...
 
 
 _MESSAGES = {
@@ -62,6 +63,7 @@ class Assistant:
     weights: Weights = field(default_factory=Weights)
     min_score: float = 0.35
     reader: Any = None  # a fitted `rag.reader.Reader`; None: the rule-based sentence picker
+    ranker: Any = None  # a fitted `rag.reader.Reader` whose shortlist LLM backends read; None: no shortlist
     restate: bool = True  # cite a figure in the asker's language / the speaker's words when stated twice
 
     def __post_init__(self) -> None:
@@ -121,7 +123,7 @@ class Assistant:
                     if trace is not None:
                         trace["hits"] = more
         else:
-            reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta)
+            reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta, vector)
         t2 = time.perf_counter()
         reply.timings_ms.update({"retrieve": round((t1 - t0) * 1000, 2), "answer": round((t2 - t1) * 1000, 2)})
         if on_delta is not None and backend == "extractive":
@@ -160,17 +162,22 @@ class Assistant:
 
     def _generate(
         self, question: str, lang: str, hits: list[Hit], scope: Scope, backend: str, common: dict,
-        on_delta: Callable[[str], None] | None,
+        on_delta: Callable[[str], None] | None, vector: Any = None,
     ) -> Answer:
         gen = self.generators[backend]
         sources = [_source(i + 1, h) for i, h in enumerate(hits)]
         by_n = {s.n: s.text for s in sources}
+        shortlist: list[tuple[int, str]] = []
+        if self.ranker is not None:
+            number = {h.row: i + 1 for i, h in enumerate(hits)}
+            shortlist = [(number[p.hit.row], p.sentence.text)
+                         for p in self.ranker.top(question, hits, vector, self._skip_terms(scope))]
         parts: list[str] = []
         # Streamed text reaches the user before the answer is complete, so it is released claim by
         # claim, each only once its numbers are found in the passages it cites.
         stream = _VerifiedStream(by_n, on_delta) if on_delta is not None else None
         try:
-            for delta in gen.generate(question, sources, lang):
+            for delta in gen.generate(question, sources, lang, candidates=shortlist):
                 parts.append(delta)
                 if stream is not None:
                     stream.feed("".join(parts))

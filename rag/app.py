@@ -35,15 +35,15 @@ def make_assistant(settings: Settings, index, embedder, generators: dict | None 
     weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k,
                       glossary=settings.glossary)
     gens = make_generators(settings) if generators is None else generators
-    return Assistant(index, embedder, gens, weights=weights,
-                     min_score=settings.answer_min_score, reader=make_reader(settings, index),
+    ranker = make_reader(settings, index)
+    return Assistant(index, embedder, gens, weights=weights, min_score=settings.answer_min_score,
+                     reader=ranker if settings.reader == "learned" else None, ranker=ranker,
                      restate=settings.restate)
 
 
-def make_reader(settings: Settings, index):  # -> Reader | None
-    """The fitted reader (`settings.reader == "learned"`), or None for the rule-based picker."""
-    if settings.reader == "rules":
-        return None
+def make_reader(settings: Settings, index):  # -> Reader
+    """The fitted reader: the extractive picker when `settings.reader == "learned"`, and the
+    shortlist of candidate sentences LLM backends read either way."""
     from rag.reader import Reader, load_weights
 
     return Reader(load_weights(settings.reader_weights) if settings.reader_weights else load_weights(),

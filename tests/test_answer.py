@@ -4,7 +4,7 @@ follow-ups, LLM repair/replacement and prompt injection inside a transcript."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -54,9 +54,12 @@ class ScriptedLLM:
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.seen: list[list[Source]] = []
+        self.shortlists: list[list[tuple[int, str]]] = []
 
-    def generate(self, question: str, sources: list[Source], lang: str) -> Iterator[str]:
+    def generate(self, question: str, sources: list[Source], lang: str,
+                 candidates: Sequence[tuple[int, str]] = ()) -> Iterator[str]:
         self.seen.append(sources)
+        self.shortlists.append(list(candidates))
         yield from (self.reply[i:i + 7] for i in range(0, len(self.reply), 7))
 
 
@@ -194,7 +197,8 @@ def test_unsupported_numbers_by_claim() -> None:
 class BrokenLLM:
     name = "broken"
 
-    def generate(self, question: str, sources: list[Source], lang: str) -> Iterator[str]:
+    def generate(self, question: str, sources: list[Source], lang: str,
+                 candidates: Sequence[tuple[int, str]] = ()) -> Iterator[str]:
         from rag.llm import GeneratorError
 
         yield "Operating margin"
@@ -308,3 +312,26 @@ def test_a_lone_figure_of_another_measure_is_not_a_restatement(quarters: Path) -
     assert _same_claim(_figures(claim), _measures(claim), "本季度净收入留存率为126%。")
     # The same figure said of something else (a gross margin) does not stand in for the claim.
     assert not _same_claim(_figures(claim), _measures(claim), "Gross margin was 126% of plan.")
+
+
+def test_llm_reads_the_readers_shortlist_of_the_same_passages(corpus) -> None:
+    """With a ranker, the generator gets the reader's best sentences, each with its source number."""
+    from rag.reader import Reader, load_weights
+    from rag.store import load_index
+
+    index = load_index(corpus[1])
+    llm = ScriptedLLM("Globex revenue rose 9% [1].")
+    a = Assistant(index, FakeEmbedder(), generators={"scripted": llm},
+                  ranker=Reader(load_weights(), index.idf, lambda h: index.sentences_of(h.row)))
+    r = a.ask("How much did Globex revenue rise in the third quarter?", backend="scripted")
+    assert not r.abstained
+    (sources,), (shortlist,) = llm.seen, llm.shortlists
+    assert 1 <= len(shortlist) <= 6
+    texts = {s.n: s.text for s in sources}
+    for n, sentence in shortlist:
+        assert sentence in texts[n]  # every candidate is quoted from the source it names
+    assert any("9%" in sentence for _, sentence in shortlist)
+    # Without a ranker there is no shortlist, and the answer path is otherwise the same.
+    plain = ScriptedLLM("Globex revenue rose 9% [1].")
+    _assistant(corpus, scripted=plain).ask("How much did Globex revenue rise in the third quarter?", backend="scripted")
+    assert plain.shortlists == [[]]

@@ -212,7 +212,7 @@ class ScriptedLLM:
     def __init__(self, pieces: list[str], fail: bool = False) -> None:
         self.pieces, self.fail = pieces, fail
 
-    def generate(self, question: str, sources: list[Any], lang: str) -> Iterator[str]:
+    def generate(self, question: str, sources: list[Any], lang: str, candidates: Any = ()) -> Iterator[str]:
         if self.fail:
             from rag.llm import GeneratorError
 

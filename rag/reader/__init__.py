@@ -133,3 +133,18 @@ class Reader:
         best = int(np.argmax(p))
         c = cands[best]
         return [Pick(c.hit, c.sentence, float(p[best]), c.kinds)]
+
+    def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
+            n: int = 6) -> list[Pick]:
+        """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
+        cands, p, _ = self.score(question, hits, vector, skip)
+        out: list[Pick] = []
+        for i in np.argsort(-p, kind="stable"):
+            c = cands[int(i)]
+            if any(o.hit.row == c.hit.row and o.sentence.start < c.sentence.end and c.sentence.start < o.sentence.end
+                   for o in out):
+                continue
+            out.append(Pick(c.hit, c.sentence, float(p[int(i)]), c.kinds))
+            if len(out) == n:
+                break
+        return out
