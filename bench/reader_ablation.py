@@ -42,7 +42,7 @@ def main() -> int:
         features = tuple(f for f in FEATURES if dropped == "(none)" or f not in GROUPS[dropped])
         weights, report = fit(ds["dev"], features)
         probs, answers = apply(weights, ds["test"])
-        test = case_outcomes(ds["test"], probs, weights.threshold, answers)
+        test = case_outcomes(ds["test"], probs, weights.threshold, answers, second=weights.second)
         dev = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
         rows.append((dropped, len(features), dev, test))
     print(f"\ndev cases {len(ds['dev'].real())}, test cases {len(ds['test'].real())}; 'right' = the chosen "

@@ -219,17 +219,18 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "
           f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
           f"positives {weights.info['positives']}; C = {report['C']}; out-of-fold: best candidate right "
-          f"{report['ranked']:.3f}, with abstention right {report['right']:.3f}")
-    print("\nthreshold | cases right | abstention precision | abstention recall | abstained")
+          f"{report['ranked']:.3f}; second sentence at >= {report['second']:g} x the best's probability")
+    print("\nthreshold | cases right (figures) | best sentence right | abstention precision | abstention recall | "
+          "abstained")
     for r in report["curve"]:
         chosen = abs(r["threshold"] - report["threshold"]) < 1e-9
         if not chosen and round(r["threshold"] * 100) % 5:
             continue  # every 0.05, and the chosen point
         mark = "  <- chosen" if chosen else ""
-        print(f"{r['threshold']:.2f} | {r['right']:.3f} | {r['abstention_precision']:.3f} | "
+        print(f"{r['threshold']:.2f} | {r['numbers']:.3f} | {r['right']:.3f} | {r['abstention_precision']:.3f} | "
               f"{r['abstention_recall']:.3f} | {r['abstained']:.3f}{mark}")
     chosen = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
-    print(f"chosen threshold {report['threshold']:.2f}: right {chosen['right']:.3f}, abstention precision "
+    print(f"chosen threshold {report['threshold']:.2f}: right {chosen['numbers']:.3f}, abstention precision "
           f"{chosen['abstention_precision']:.3f}, recall {chosen['abstention_recall']:.3f}")
     out = Path(args.out) if args.out else WEIGHTS
     out.write_text(json.dumps(weights.to_dict(), indent=1) + "\n", encoding="utf-8")

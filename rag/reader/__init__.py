@@ -66,6 +66,9 @@ class Weights:
     threshold: float  # abstain below this probability (of `answerable` when fitted, else of the best candidate)
     info: dict[str, Any]
     answerable: Linear | None = None  # the case-level model over CASE_FEATURES
+    # The answer adds the next distinct candidate when its probability is at least this share of the
+    # best one's (a question asking two figures is often answered by two sentences); > 1: never.
+    second: float = 2.0
 
     @property
     def candidate(self) -> Linear:
@@ -76,7 +79,7 @@ class Weights:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.candidate.to_dict(), "threshold": round(float(self.threshold), 4),
-                "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
+                "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
@@ -85,7 +88,7 @@ def load_weights(path: Path = WEIGHTS) -> Weights:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         c = Linear.from_dict(d)
         w = Weights(c.features, c.mean, c.scale, c.coef, c.intercept, float(d["threshold"]), d.get("info", {}),
-                    Linear.from_dict(d["answerable"]) if d.get("answerable") else None)
+                    Linear.from_dict(d["answerable"]) if d.get("answerable") else None, float(d.get("second", 2.0)))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: cannot read the reader's weights ({e}); run `rag train-reader`") from e
     if w.answerable is not None and set(w.answerable.features) - set(CASE_FEATURES):
@@ -126,25 +129,31 @@ class Reader:
 
     def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None,
              skip: set[str] = frozenset()) -> list[Pick]:
-        """The most probable candidate, or [] when the passages likely do not answer."""
+        """The most probable candidate (and the next distinct one when nearly as probable), or []
+        when the passages likely do not answer."""
         cands, p, answers = self.score(question, hits, vector, skip)
         if not len(cands) or answers < self.weights.threshold:
             return []
-        best = int(np.argmax(p))
-        c = cands[best]
-        return [Pick(c.hit, c.sentence, float(p[best]), c.kinds)]
+        picks = distinct(cands, p, 2)
+        return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score]
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
             n: int = 6) -> list[Pick]:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
         cands, p, _ = self.score(question, hits, vector, skip)
-        out: list[Pick] = []
-        for i in np.argsort(-p, kind="stable"):
-            c = cands[int(i)]
-            if any(o.hit.row == c.hit.row and o.sentence.start < c.sentence.end and c.sentence.start < o.sentence.end
-                   for o in out):
-                continue
-            out.append(Pick(c.hit, c.sentence, float(p[int(i)]), c.kinds))
-            if len(out) == n:
-                break
-        return out
+        return distinct(cands, p, n)
+
+
+def distinct(cands: list[Candidate], p: np.ndarray, n: int) -> list[Pick]:
+    """The `n` most probable candidates, skipping any that overlaps one already taken."""
+    out: list[Pick] = []
+    for i in np.argsort(-p, kind="stable"):
+        c = cands[int(i)]
+        # Chunks overlap, so the same sentence can come from two passages: compare document spans.
+        if any(o.hit.chunk.doc_id == c.hit.chunk.doc_id and o.sentence.start < c.sentence.end
+               and c.sentence.start < o.sentence.end for o in out):
+            continue
+        out.append(Pick(c.hit, c.sentence, float(p[int(i)]), c.kinds))
+        if len(out) == n:
+            break
+    return out

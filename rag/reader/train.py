@@ -20,6 +20,7 @@ from rag.types import Hit
 from rag.text_lang import language
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+SECOND_GRID = (2.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)  # 2.0: never a second sentence
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Dataset:
     cases: list[Case] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # the company: folds never split one
     texts: list[list[str]] = field(default_factory=list)  # per case: the candidates' texts (for reports)
+    spans: list[list[tuple[str, int, int]]] = field(default_factory=list)  # per case: candidates' document spans
     held_out: list[bool] = field(default_factory=list)  # asked with its answering passages removed
     questions: list[Question] = field(default_factory=list)
     hits: list[list[Hit]] = field(default_factory=list)
@@ -86,18 +88,33 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
             ds.cases.append(case)
             ds.groups.append(company(case))
             ds.texts.append([c.sentence.text for c in cands])
+            ds.spans.append([(c.hit.chunk.doc_id, c.sentence.start, c.sentence.end) for c in cands])
             ds.held_out.append(held_out)
             ds.questions.append(q)
             ds.hits.append(hits)
     return ds
 
 
+def _picked(ds: Dataset, k: int, p: np.ndarray, second: float) -> list[int]:
+    """The candidates an answer quotes: the best, and the next one not overlapping it when its
+    probability is at least `second` times the best's (as `Reader.pick` does)."""
+    order = np.argsort(-p, kind="stable")
+    best = int(order[0])
+    doc, start, end = ds.spans[k][best]
+    for i in order[1:]:
+        d, s, e = ds.spans[k][int(i)]
+        if d == doc and s < end and start < e:
+            continue
+        return [best, int(i)] if p[int(i)] >= second * p[best] else [best]
+    return [best]
+
+
 def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float, answers: np.ndarray | None = None,
-                  rows: list[int] | None = None) -> dict[str, float]:
-    """Case-level results at threshold t over `rows` (default: the real cases): answered right (the
-    top candidate holds the gold quote; or, with texts, states every gold number), abstention
-    precision and recall. A case answers when `answers[k]` (default: its best candidate's
-    probability) reaches t."""
+                  rows: list[int] | None = None, second: float = 2.0) -> dict[str, float]:
+    """Case-level results at threshold t over `rows` (default: the real cases): "right", the best
+    candidate holds the gold quote; "numbers", the answer (one or two candidates, see `_picked`)
+    states every gold number; abstention precision and recall. A case answers when `answers[k]`
+    (default: its best candidate's probability) reaches t."""
     rows = ds.real() if rows is None else rows
     right, numbers, abstained, abstained_unans, unans = 0, 0, 0, 0, 0
     for k in rows:
@@ -106,8 +123,9 @@ def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float, answers: np.nd
         answers_ = (answers[k] if answers is not None else p[best]) >= t
         if case.answerable:
             right += int(answers_ and y[best] == 1)
-            if ds.texts and case.gold_numbers:
-                numbers += int(answers_ and numbers_found(case.gold_numbers, ds.texts[k][best]))
+            if ds.spans and case.gold_numbers:
+                text = " ".join(ds.texts[k][i] for i in _picked(ds, k, p, second))
+                numbers += int(answers_ and numbers_found(case.gold_numbers, text))
             else:
                 numbers += int(answers_ and y[best] == 1)
         else:
@@ -162,11 +180,11 @@ def _oof(ds: Dataset, cols: list[int], c: float, folds: int) -> list[np.ndarray]
     return out
 
 
-def _answerable_rows(ds: Dataset, probs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Case features and targets (1: answering with the best candidate is right)."""
+def _answerable_rows(ds: Dataset, probs: list[np.ndarray], second: float) -> tuple[np.ndarray, np.ndarray]:
+    """Case features and targets (1: answering is right, as `case_outcomes` counts it)."""
     x = np.array([case_features(q, h, xx, p) for q, h, xx, p in zip(ds.questions, ds.hits, ds.x, probs)])
-    y = np.array([int(not ho and c.answerable and yy[int(np.argmax(p))] == 1)
-                  for ho, c, yy, p in zip(ds.held_out, ds.cases, ds.y, probs)])
+    y = np.array([int(not ds.held_out[k] and case_outcomes(ds, probs, 0.0, rows=[k], second=second)["numbers"] == 1)
+                  for k in range(len(ds.cases))])
     return x, y
 
 
@@ -186,7 +204,10 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
             best = (right, c, probs)
     assert best is not None
     ranked, c, probs = best
-    ax, ay = _answerable_rows(ds, probs)
+    # A second sentence when nearly as probable: the share that states the most gold figures with no
+    # abstention (ties: the stricter share).
+    second = max(SECOND_GRID, key=lambda r: (case_outcomes(ds, probs, 0.0, second=r)["numbers"], r))
+    ax, ay = _answerable_rows(ds, probs, second)
     answers = np.zeros(len(ds.cases))
     for train, held in _folds(ds, folds):
         if len(set(ay[train].tolist())) < 2:
@@ -194,10 +215,11 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
             continue
         scaler, model = _logistic(ax[train], ay[train], answer_c, balanced=True)
         answers[held] = model.predict_proba(scaler.transform(ax[held]))[:, 1]
+    # The threshold that answers the most cases right (ties: the more precise abstention).
     thresholds = [round(t, 3) for t in np.arange(0.02, 0.96, 0.01)]
-    curve = [case_outcomes(ds, probs, t, answers) for t in thresholds]
-    top = max(curve, key=lambda r: (r["right"], r["abstention_precision"]))
-    threshold, right = top["threshold"], top["right"]
+    curve = [case_outcomes(ds, probs, t, answers, second=second) for t in thresholds]
+    top = max(curve, key=lambda r: (r["numbers"], r["abstention_precision"]))
+    threshold, right = top["threshold"], top["numbers"]
 
     x = np.concatenate([ds.x[i][:, cols] for i in real])
     y = np.concatenate([ds.y[i] for i in real])
@@ -207,10 +229,11 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
     info = {"C": c, "answerable_C": answer_c, "cases": len(real), "held_out_cases": len(ds.cases) - len(real),
             "candidates": int(len(y)), "positives": int(y.sum()), "companies": len(set(ds.groups)),
             "folds": min(folds, len(set(ds.groups))), "dev_out_of_fold_ranked": round(ranked, 4),
-            "dev_out_of_fold_right": round(right, 4)}
+            "dev_out_of_fold_numbers": round(right, 4), "second": second}
     weights = Weights(candidate.features, candidate.mean, candidate.scale, candidate.coef, candidate.intercept,
-                      threshold, info, answerable)
-    return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right, "ranked": ranked}
+                      threshold, info, answerable, second)
+    return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right, "ranked": ranked,
+                     "second": second}
 
 
 def apply(weights: Weights, ds: Dataset) -> tuple[list[np.ndarray], np.ndarray]:
@@ -219,6 +242,6 @@ def apply(weights: Weights, ds: Dataset) -> tuple[list[np.ndarray], np.ndarray]:
     probs = [weights.probabilities(x[:, cols]) for x in ds.x]
     if weights.answerable is None:
         return probs, np.array([p.max() for p in probs])
-    ax, _ = _answerable_rows(ds, probs)
+    ax, _ = _answerable_rows(ds, probs, weights.second)
     acols = [CASE_FEATURES.index(f) for f in weights.answerable.features]
     return probs, weights.answerable.probabilities(ax[:, acols])
