@@ -22,14 +22,13 @@ from rag.reader.train import Dataset, apply, case_outcomes, collect, fit  # noqa
 
 def datasets() -> dict[str, Dataset]:
     settings = get_settings()
-    settings.reader = "rules"
     cases = load_cases([PROJECT_ROOT / "eval" / "cases"])
     sources = [PROJECT_ROOT / "seeds", PROJECT_ROOT.parent / "shared" / "transcripts"]
     embedder = make_embedder(settings)
     out = {"dev": Dataset(), "test": Dataset()}
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
-        assistant, _, _ = prepare(file, group, sources, settings, embedder)
+        assistant, _, _ = prepare(file, group, sources, settings, embedder, with_reader=False)
         for split, ds in out.items():
             collect(assistant, [c for c in group if c.split == split], settings.top_k, ds)
     return out

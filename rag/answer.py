@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from rag.embed import Embedder
-from rag.extractive import Extractive, Pick
 from rag.followup import rewrite
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
+from rag.reader import Pick, Reader, load_weights
 from rag.retrieve import Filters, Retriever, Weights
 from rag.restate import restate
 from rag.scope import Scope, every_call
@@ -61,14 +61,19 @@ class Assistant:
     embedder: Embedder
     generators: dict[str, Generator] = field(default_factory=dict)
     weights: Weights = field(default_factory=Weights)
-    min_score: float = 0.35
-    reader: Any = None  # a fitted `rag.reader.Reader`; None: the rule-based sentence picker
-    ranker: Any = None  # a fitted `rag.reader.Reader` whose shortlist LLM backends read; None: no shortlist
+    reader: Reader | None = None  # picks the extractive answer and the LLM's shortlist; None: the shipped weights
     restate: bool = True  # cite a figure in the asker's language / the speaker's words when stated twice
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.index, self.embedder, self.weights)
-        self.extractive = Extractive(self.index.idf, self.index.doc_freq.__getitem__, min_score=self.min_score)
+
+    @property
+    def picker(self) -> Reader:
+        """The reader; the shipped weights are read on first use when none was given."""
+        if self.reader is None:
+            index = self.index
+            self.reader = Reader(load_weights(), index.idf, lambda hit: index.sentences_of(hit.row))
+        return self.reader
 
     @property
     def backends(self) -> list[str]:
@@ -145,12 +150,7 @@ class Assistant:
 
     def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict,
                     vector: Any = None) -> Answer:
-        original = common.get("original_question")
-        if self.reader is not None:
-            picks = self.reader.pick(question, hits, vector, self._skip_terms(scope))
-        else:
-            picks = self.extractive.pick(question, hits, self._skip_terms(scope), forward=scope.ahead,
-                                         emphasis=original)
+        picks = self.picker.pick(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         if self.restate:
@@ -167,11 +167,9 @@ class Assistant:
         gen = self.generators[backend]
         sources = [_source(i + 1, h) for i, h in enumerate(hits)]
         by_n = {s.n: s.text for s in sources}
-        shortlist: list[tuple[int, str]] = []
-        if self.ranker is not None:
-            number = {h.row: i + 1 for i, h in enumerate(hits)}
-            shortlist = [(number[p.hit.row], p.sentence.text)
-                         for p in self.ranker.top(question, hits, vector, self._skip_terms(scope))]
+        number = {h.row: i + 1 for i, h in enumerate(hits)}
+        shortlist = [(number[p.hit.row], p.sentence.text)
+                     for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)]
         parts: list[str] = []
         # Streamed text reaches the user before the answer is complete, so it is released claim by
         # claim, each only once its numbers are found in the passages it cites.
@@ -183,13 +181,13 @@ class Assistant:
                     stream.feed("".join(parts))
         except GeneratorError as e:
             # The LLM is down or broke mid-answer: the user still gets the extractive answer.
-            return self._replaced(question, lang, hits, scope, backend, common, error=str(e))
+            return self._replaced(question, lang, hits, scope, backend, common, vector, error=str(e))
         raw = "".join(parts).strip()
         if not raw or NOT_IN_SOURCES in raw:
             return self._abstain(lang, scope, hits, backend, common)
         if not re.search(r"\w", _MARKER.sub("", raw)):
             # Markers with nothing around them ("[1] [2]") answer nothing.
-            return self._replaced(question, lang, hits, scope, backend, common)
+            return self._replaced(question, lang, hits, scope, backend, common, vector)
         if stream is not None:
             stream.feed(raw, final=True)
         bad = unsupported_numbers(raw, by_n)
@@ -198,19 +196,19 @@ class Assistant:
             text = _drop_unsupported(raw, by_n)
             repair = "repaired"
             if not text or not _MARKER.search(text):
-                return self._replaced(question, lang, hits, scope, backend, common, unsupported=tuple(bad))
+                return self._replaced(question, lang, hits, scope, backend, common, vector, unsupported=tuple(bad))
         cited = sorted({int(n) for n in _MARKER.findall(text) if int(n) in by_n})
         if not cited:  # an answer that cites nothing cannot be checked: use the extractive one
-            return self._replaced(question, lang, hits, scope, backend, common)
+            return self._replaced(question, lang, hits, scope, backend, common, vector)
         text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in by_n else "", text)
         citations = [_citation(n, hits[n - 1], _best_quote(hits[n - 1], _claims_citing(text, n))) for n in cited]
         return Answer(answer=text, abstained=False, verified=not unsupported_numbers(text, by_n), backend=backend,
                       citations=tuple(citations), repair=repair, unsupported=tuple(bad), **common)
 
     def _replaced(self, question: str, lang: str, hits: list[Hit], scope: Scope, backend: str, common: dict,
-                  **why: Any) -> Answer:
+                  vector: Any, **why: Any) -> Answer:
         """The extractive answer standing in for an LLM answer that could not be used."""
-        fallback = self._extractive(question, lang, hits, scope, common)
+        fallback = self._extractive(question, lang, hits, scope, common, vector)
         return replace(fallback, backend=backend, repair="replaced", **why)
 
     def _abstain(self, lang: str, scope: Scope, hits: list[Hit], backend: str, common: dict) -> Answer:

@@ -26,24 +26,24 @@ def make_generators(settings: Settings) -> dict:
     }
 
 
-def make_assistant(settings: Settings, index, embedder, generators: dict | None = None):  # -> Assistant
+def make_assistant(settings: Settings, index, embedder, generators: dict | None = None,
+                   with_reader: bool = True):  # -> Assistant
     """An assistant over a loaded index, with the backends and weights the settings name
-    (`generators`, when given, are reused instead of built: a service keeps one set across reloads)."""
+    (`generators`, when given, are reused instead of built: a service keeps one set across reloads).
+    `with_reader=False` leaves the reader's weights unread until an answer needs them (fitting them)."""
     from rag.answer import Assistant
     from rag.retrieve import Weights
 
     weights = Weights(dense=settings.dense_weight, lexical=settings.lexical_weight, rrf_k=settings.rrf_k,
                       glossary=settings.glossary)
     gens = make_generators(settings) if generators is None else generators
-    ranker = make_reader(settings, index)
-    return Assistant(index, embedder, gens, weights=weights, min_score=settings.answer_min_score,
-                     reader=ranker if settings.reader == "learned" else None, ranker=ranker,
-                     restate=settings.restate)
+    return Assistant(index, embedder, gens, weights=weights,
+                     reader=make_reader(settings, index) if with_reader else None, restate=settings.restate)
 
 
 def make_reader(settings: Settings, index):  # -> Reader
-    """The fitted reader: the extractive picker when `settings.reader == "learned"`, and the
-    shortlist of candidate sentences LLM backends read either way."""
+    """The fitted reader (weights from `settings.reader_weights`, default the shipped file): it picks
+    the extractive answer and the shortlist LLM backends read."""
     from rag.reader import Reader, load_weights
 
     return Reader(load_weights(settings.reader_weights) if settings.reader_weights else load_weights(),

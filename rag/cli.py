@@ -203,7 +203,6 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     from rag.reader.train import Dataset, collect, fit
 
     settings = _settings(args)
-    settings.reader = "rules"  # features are read off retrieval; no earlier reader is needed or used
     cases = [c for c in load_cases([Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])])
              if c.split == "dev"]  # never the test split
     if args.limit:
@@ -213,7 +212,8 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     ds = Dataset()
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
-        assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir)
+        # Features are read off retrieval: no earlier weights are needed (or read).
+        assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir, with_reader=False)
         collect(assistant, group, settings.top_k, ds)
     weights, report = fit(ds, folds=args.folds)
     print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "

@@ -1,5 +1,6 @@
-"""What a question asks for and what a sentence speaks of: the kind of number wanted, content and
-scoping words, comparisons, periods (years, quarters, full year, guidance) and model generations."""
+"""What a question asks for and what a sentence speaks of: the kind of number wanted, question and
+period words, periods (years, quarters, full year) and guidance. The reader's features read these;
+nothing here names a company, product or case."""
 
 from __future__ import annotations
 
@@ -47,44 +48,15 @@ def question_tokens() -> frozenset[str]:
     return frozenset(t for w in QUESTION_WORDS for t in tokenize(w)) | QUESTION_WORDS
 
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
-ABOUT_ANALYST = re.compile(r"analyst|分析师|\basked\b", re.I)
 # Period words scope a question (they pick the call); they are not content to find in a sentence.
 PERIOD_WORDS = re.compile(
     r"\bfy\d{4}q[1-4]\b"  # the normalised form a rewritten follow-up carries: "(Figma, FY2025Q4)"
     r"|(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
-    r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # Apple's quarters
+    r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # month-named quarters
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
 
-# Financial measures (as opposed to topics such as "data center" or "power"): a sentence that
-# answers a question about one names it.
-_MEASURE = re.compile(
-    r"revenue|sales|income|margin|profit|earnings|\beps\b|capex|capital expenditure|cash flow|backlog|ebitda|"
-    r"dividend|retention|expense|opex|bookings|obligation|营收|收入|利润|毛利|盈利|每股|资本支出|现金流|积压|股息|分红|留存|费用", re.I)
-
-
-def is_measure(group: tuple[str, ...]) -> bool:
-    return any(_MEASURE.search(m) for m in group)
-
-
-def proper_names(question: str) -> set[str]:
-    """Tokens of capitalised words and acronyms in the question (Azure, Premier Agent, EBITDA, HBO,
-    iPhone), not counting its first word."""
-    words = re.findall(r"(?<![\w'])([A-Z][\w&\-]*|[a-z]+[A-Z][\w&\-]*)", question)
-    first = re.match(r"\s*([A-Za-z]+)", question)
-    out: set[str] = set()
-    for w in words:
-        if first and w == first.group(1):
-            continue
-        out.update(tokenize(w))
-    return out
-# Aspect terms that ask for a change over time; a sentence answering must express one.
-COMPARISON = frozenset(
-    "year over year|year-over-year|yoy|compared to last year|quarter over quarter|quarter-over-quarter|"
-    "sequential|sequentially|qoq|同比|环比".split("|")
-)
 # Amounts without a currency ("3亿", "1.4 million") answer money and count questions alike.
 _AMOUNT_KINDS = {"money", "count"}
 
@@ -103,7 +75,7 @@ def expected_kinds(question: str) -> tuple[set[str], set[str]]:
     strong = {k for k, cue in _STRONG_CUES if cue.search(question)}
     weak = {k for k, cue in _WEAK_CUES if cue.search(question)} - strong
     if "percent" in weak and "money" in weak and _CHANGE.search(question) and not _WHAT_WAS.search(question):
-        # "How did Premier Agent revenue change year over year?" asks for the change, not the amount.
+        # "How did segment revenue change year over year?" asks for the change, not the amount.
         weak.discard("money")
     if weak and (_WHAT_WAS.search(question) or _WHAT_MEASURE.search(question) or "number" in strong):
         # "What was the operating margin?" is answered by a number; "How much free cash flow",
@@ -132,37 +104,14 @@ def matches(have: frozenset[str], wanted: set[str]) -> bool:
     return bool(have & wanted)
 
 
-def model_names(question: str) -> dict[str, set[str]]:
-    """Model/generation names in the question by family: {"trainium": {"trainium3"}}."""
-    out: dict[str, set[str]] = {}
-    for tok in re.findall(r"[a-z]{2,}\d+[a-z]?", question.lower()):
-        m = re.match(r"([a-z]{2,})", tok)
-        assert m is not None
-        out.setdefault(m.group(1), set()).add(tok)
-    return out
-
-
-def other_model(models: dict[str, set[str]], sent_tokens: set[str]) -> bool:
-    """The sentence names only other generations of a model family the question names."""
-    for family, named in models.items():
-        siblings = {t for t in sent_tokens if t != family and t.startswith(family) and t[len(family):][:1].isdigit()}
-        if siblings and not siblings & named:
-            return True
-    return False
-
-
 _YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d{2}(?![\d%])|(?:\bFY|\bfiscal(?: year)?)\s?'?(\d{2})(?!\d)", re.I)
 _QUARTER = re.compile(
     r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第([一二三四1-4])(?:财季|季度|季)"
     r"|\b(march|june|september|december)(?:\s+\d{4})?[- ]quarter", re.I)
-# Month-named quarters (Apple's "March quarter") are told apart from numbered ones by an offset.
+# Month-named quarters ("the March quarter") are told apart from numbered ones by an offset.
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
             "march": 13, "june": 16, "september": 19, "december": 22}
 FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
-FORWARD = re.compile(
-    r"\bexpect(?:s|ing)?\b|(?<!than )\bexpected\b|\bguid(?:e|es|ance|ing)\b|outlook|forecast|anticipat|"
-    r"\bproject(?:s|ed|ing)?\b|\bwill\b|\bplan|预计|(?<!超出)(?<!高于)(?<!低于)(?<!好于)(?<!不及)(?<!符合)预期|"
-    r"指引|展望|计划|将", re.I)  # "expectations", "better than expected", "超出预期" look back, not ahead
 # A question about guidance wants a forward-looking sentence. (The converse -- past-tense questions
 # must not be answered by guidance -- was measured to hurt: past tense also asks about outlooks.)
 ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
@@ -195,21 +144,11 @@ def first_figure_at(quantities) -> int | None:
     return min((q.start for q in quantities if q.kind in _QUANTITIES), default=None)
 
 
-def asks_about_past(question: str, years: set[int], call_period: str | None) -> bool:
-    """The question names years none of which is after the call's fiscal year, and does not ask for
-    guidance: the results of that period answer it, not the outlook given for the next one."""
-    if not years or not call_period or ASKS_GUIDANCE.search(question):
-        return False
-    m = re.match(r"FY(\d{4})", call_period)
-    return bool(m) and max(years) <= int(m.group(1))
-
-
 def years_in(text: str) -> set[int]:
     out = set()
     for m in _YEAR.finditer(text):
         out.add(2000 + int(m.group(1)) if m.group(1) else int(m.group(0)))
     return out
-
 
 
 # A period named as the base of a comparison ("growth of 8% versus 2021", "up from 17 million in

@@ -99,9 +99,11 @@ def all_documents(sources: list[Path]) -> dict[str, Path]:
     return {f.stem: f for f in find_transcripts([s for s in sources if Path(s).exists()])}
 
 
-def prepare(file: str, group: list[Case], sources: list[Path], settings, embedder, index_dir: Path | None = None):
+def prepare(file: str, group: list[Case], sources: list[Path], settings, embedder, index_dir: Path | None = None,
+            with_reader: bool = True):
     """The assistant a case file is answered by (over its documents, see `corpus_of`; the index is
-    built or brought up to date first), the documents, and their texts."""
+    built or brought up to date first), the documents, and their texts. `with_reader=False`: the
+    reader's weights are not read (fitting them)."""
     import sys
 
     from rag.app import make_assistant
@@ -117,7 +119,8 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                          overlap_tokens=settings.chunk_overlap_tokens)
     print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
-    assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder)
+    assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder,
+                               with_reader=with_reader)
     return assistant, docs, {d: read_transcript(p).text for d, p in docs.items()}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,35 @@ DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TRANSCRIPTS = ROOT.parent / "shared" / "transcripts"
 SEEDS = ROOT / "seeds"
+SHIPPED_WEIGHTS = ROOT / "rag" / "reader" / "weights.json"
 
 
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _simple_reader() -> Iterator[None]:
+    """Unit tests answer with hand-set reader weights (tests/data/reader_weights.json): the shipped
+    ones are fitted on the real model's similarities, which the fake embedder does not produce.
+    Session-wide, so that module fixtures (and the services they start) read them too."""
+    import rag.reader
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rag.reader, "WEIGHTS", DATA / "reader_weights.json")
+        mp.setenv("RAG_READER_WEIGHTS", str(DATA / "reader_weights.json"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _shipped_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that load the real model (marked `model`) read the shipped, fitted weights."""
+    if request.node.get_closest_marker("model") is not None:
+        import rag.reader
+
+        monkeypatch.setattr(rag.reader, "WEIGHTS", SHIPPED_WEIGHTS)
+        monkeypatch.delenv("RAG_READER_WEIGHTS", raising=False)
 
 
 def real_transcripts() -> list[Path]:

@@ -4,6 +4,7 @@ follow-ups, LLM repair/replacement and prompt injection inside a transcript."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -272,8 +273,17 @@ def test_an_unidentified_file_is_still_reachable(quarters: Path) -> None:
 def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> None:
     from rag.store import load_index
 
+    from rag.reader import Reader, load_weights
+
     # Only the Q1 call (a Chinese translation) gives guidance for the next quarter; no period is named.
-    reply = Assistant(load_index(quarters), FakeEmbedder()).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
+    # A reader that answers a guidance question only with guidance (the newest call's result does not).
+    index = load_index(quarters)
+    w = load_weights()
+    coef = w.coef.copy()
+    coef[w.features.index("guidance_fit")] = 3.0
+    guided = replace(w, coef=coef, intercept=-6.0, threshold=0.9)
+    reader = Reader(guided, index.idf, lambda h: index.sentences_of(h.row))
+    reply = Assistant(index, FakeEmbedder(), reader=reader).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
     assert not reply.abstained and "12.5亿" in reply.answer, reply.answer
     assert reply.citations[0].doc_id == "ACME_Q1_2026_zh" and reply.answer.startswith("ACME FY2026Q1")  # this file names no company
     assert reply.scope["latest"] is False
@@ -315,14 +325,14 @@ def test_a_lone_figure_of_another_measure_is_not_a_restatement(quarters: Path) -
 
 
 def test_llm_reads_the_readers_shortlist_of_the_same_passages(corpus) -> None:
-    """With a ranker, the generator gets the reader's best sentences, each with its source number."""
+    """The generator gets the reader's best sentences, each with the number of its source."""
     from rag.reader import Reader, load_weights
     from rag.store import load_index
 
     index = load_index(corpus[1])
     llm = ScriptedLLM("Globex revenue rose 9% [1].")
     a = Assistant(index, FakeEmbedder(), generators={"scripted": llm},
-                  ranker=Reader(load_weights(), index.idf, lambda h: index.sentences_of(h.row)))
+                  reader=Reader(load_weights(), index.idf, lambda h: index.sentences_of(h.row)))
     r = a.ask("How much did Globex revenue rise in the third quarter?", backend="scripted")
     assert not r.abstained
     (sources,), (shortlist,) = llm.seen, llm.shortlists
@@ -331,7 +341,3 @@ def test_llm_reads_the_readers_shortlist_of_the_same_passages(corpus) -> None:
     for n, sentence in shortlist:
         assert sentence in texts[n]  # every candidate is quoted from the source it names
     assert any("9%" in sentence for _, sentence in shortlist)
-    # Without a ranker there is no shortlist, and the answer path is otherwise the same.
-    plain = ScriptedLLM("Globex revenue rose 9% [1].")
-    _assistant(corpus, scripted=plain).ask("How much did Globex revenue rise in the third quarter?", backend="scripted")
-    assert plain.shortlists == [[]]

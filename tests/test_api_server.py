@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def server_env(index_dir: Path, sources: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_EMBED_MODEL": "fake", "RAG_INDEX_DIR": str(index_dir), "RAG_SOURCES": json.dumps([str(sources)]),
+    env.update({"RAG_EMBED_MODEL": "fake", "RAG_READER_WEIGHTS": os.environ["RAG_READER_WEIGHTS"], "RAG_INDEX_DIR": str(index_dir), "RAG_SOURCES": json.dumps([str(sources)]),
                 "RAG_ADMIN_TOKEN": TOKEN, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"})
     return env
 

@@ -14,6 +14,7 @@ from rag.answer import Assistant
 from rag.build import build_index
 from rag.cli import main
 from rag.embed import FakeEmbedder
+from tests.conftest import SHIPPED_WEIGHTS
 from rag.reader import Reader, Weights, load_weights
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import FEATURES, GROUPS, candidates, matrix, question_of
@@ -96,7 +97,7 @@ def test_weights_round_trip_and_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_the_shipped_weights_load_and_name_known_features() -> None:
-    w = load_weights()
+    w = load_weights(SHIPPED_WEIGHTS)
     assert set(w.features) <= set(FEATURES) and 0 < w.threshold < 1
     assert w.info["cases"] >= 50  # fitted on the dev split of the eval cases
 

@@ -82,8 +82,9 @@ class Weights:
                 "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
 
 
-def load_weights(path: Path = WEIGHTS) -> Weights:
-    """The fitted reader; errors name the file and what is wrong with it."""
+def load_weights(path: Path | None = None) -> Weights:
+    """The fitted reader (default: the shipped WEIGHTS); errors name the file and what is wrong with it."""
+    path = path or WEIGHTS
     try:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         c = Linear.from_dict(d)
@@ -110,11 +111,12 @@ class Reader:
         self.sentence_vectors = sentence_vectors  # hit -> vectors of its passage's sentences, or None
         self._cols = [FEATURES.index(f) for f in weights.features]
 
-    def score(self, question: str, hits: list[Hit], vector: np.ndarray | None,
-              skip: set[str] = frozenset()) -> tuple[list[Candidate], np.ndarray, float]:
+    def score(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
+              ahead: bool = False) -> tuple[list[Candidate], np.ndarray, float]:
         """Every candidate with its probability of answering the question, and the probability that
-        any does (the best candidate's own when no answerability model is fitted)."""
-        q = question_of(question, vector, self.idf, {s.lower() for s in skip})
+        any does (the best candidate's own when no answerability model is fitted). `ahead`: the
+        question names a period after the calls it is scoped to (only guidance can answer)."""
+        q = question_of(question, vector, self.idf, {s.lower() for s in skip}, ahead)
         cands = candidates(hits)
         if not cands:
             return cands, np.zeros(0), 0.0
@@ -127,20 +129,20 @@ class Reader:
         cols = [CASE_FEATURES.index(f) for f in a.features]
         return cands, p, float(a.probabilities(row[cols][None, :])[0])
 
-    def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None,
-             skip: set[str] = frozenset()) -> list[Pick]:
+    def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
+             ahead: bool = False) -> list[Pick]:
         """The most probable candidate (and the next distinct one when nearly as probable), or []
         when the passages likely do not answer."""
-        cands, p, answers = self.score(question, hits, vector, skip)
+        cands, p, answers = self.score(question, hits, vector, skip, ahead)
         if not len(cands) or answers < self.weights.threshold:
             return []
         picks = distinct(cands, p, 2)
         return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score]
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-            n: int = 6) -> list[Pick]:
+            ahead: bool = False, n: int = 6) -> list[Pick]:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
-        cands, p, _ = self.score(question, hits, vector, skip)
+        cands, p, _ = self.score(question, hits, vector, skip, ahead)
         return distinct(cands, p, n)
 
 

@@ -91,9 +91,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 FEATURES: tuple[str, ...] = tuple(f for g in GROUPS.values() for f in g)
 
 
-def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str]) -> Question:
+def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False) -> Question:
     """The question's weighted terms (glossary groups with their translations, other content words),
-    the kinds of number it asks for, and the periods it names."""
+    the kinds of number it asks for, and the periods it names. `ahead`: the period it names lies after
+    the calls in scope, so it asks for guidance whatever its wording."""
     terms: list[tuple[tuple[frozenset[str], ...], float]] = []
     phrasings: list[tuple[str, ...]] = []
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
@@ -125,7 +126,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str]) -> Qu
     strong, weak = expected_kinds(text)
     quarters = quarters_in(text)
     return Question(text, language(text), vector, terms, metrics, content, focus, strong, weak, years_in(text), quarters,
-                    bool(FULL_YEAR.search(text)) and not quarters, bool(ASKS_GUIDANCE.search(text)))
+                    bool(FULL_YEAR.search(text)) and not quarters, ahead or bool(ASKS_GUIDANCE.search(text)))
 
 
 def _info(s: Sentence) -> Info:
