@@ -45,7 +45,7 @@ def main() -> int:
 
     stages: dict[str, list[float]] = {k: [] for k in
                                       ("rewrite+scope", "embed query", "dense search", "lexical (bm25)",
-                                       "retrieve (fused)", "answer (extractive)", "ask total")}
+                                       "retrieve (fused)", "answer (reader)", "ask total")}
     for _ in range(args.rounds):
         for q, history in questions:
             t = time.perf_counter
@@ -63,7 +63,7 @@ def main() -> int:
             hits = a.retriever.retrieve(standalone, settings.top_k, None, None if scope.out_of_index else scope,
                                         query_vector=vec)
             t5 = t()
-            a.extractive.pick(standalone, hits, a._skip_terms(scope))
+            a.picker.pick(standalone, hits, vec, a._skip_terms(scope), ahead=scope.ahead)
             t6 = t()
             a.ask(q, history=history, top_k=settings.top_k)
             t7 = t()

@@ -1,6 +1,6 @@
-"""Reader ablation: refit the reader on the dev split without each feature group in turn and report
-dev (out of fold) and test case-level results. Prints a table; test is only reported, never used to
-choose anything.
+"""Reader ablation: refit the reader on the dev split without each feature group, and without the
+features each remaining hand-written cue (rag/cues.py) feeds, in turn; report dev (out of fold) and
+test case-level results. Prints a table; test is only reported, never used to choose weights.
 
     .venv/bin/python bench/reader_ablation.py
 """
@@ -34,11 +34,23 @@ def datasets() -> dict[str, Dataset]:
     return out
 
 
+# The features each hand-written cue of rag/cues.py feeds.
+CUES: dict[str, tuple[str, ...]] = {
+    "cue: kinds of number wanted (expected_kinds, matches)": ("kind_strong", "kind_weak", "kind_missing"),
+    "cue: other years (other_years)": ("period_other",),
+    "cue: other quarters (other_quarters)": ("quarter_other",),
+    "cue: a year's figure only (speaks_of_a_year_only)": ("year_only_for_quarter",),
+    "cue: a quarter for a full-year question (names_a_quarter)": ("quarter_for_year",),
+    "cue: guidance (ASKS_GUIDANCE, leads_with_guidance)": ("guidance_fit", "guidance_misfit"),
+}
+
+
 def main() -> int:
     ds = datasets()
     rows = []
-    for dropped in ["(none)", *GROUPS]:
-        features = tuple(f for f in FEATURES if dropped == "(none)" or f not in GROUPS[dropped])
+    drops = {"(none)": (), **{f"group: {g}": fs for g, fs in GROUPS.items()}, **CUES}
+    for dropped, gone in drops.items():
+        features = tuple(f for f in FEATURES if f not in gone)
         weights, report = fit(ds["dev"], features)
         probs, answers = apply(weights, ds["test"])
         test = case_outcomes(ds["test"], probs, weights.threshold, answers, second=weights.second)
@@ -47,7 +59,7 @@ def main() -> int:
     print(f"\ndev cases {len(ds['dev'].real())}, test cases {len(ds['test'].real())}; 'right' = the chosen "
           "sentence holds the gold quote or the case abstains when it should; 'numbers' = it states every "
           "gold number\n")
-    print("| dropped group | features | dev right (oof) | dev numbers (oof) | test right | test numbers | "
+    print("| dropped | features | dev right (oof) | dev numbers (oof) | test right | test numbers | "
           "test abstention P | test abstention R |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, n, dev, test in rows:

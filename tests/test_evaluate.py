@@ -54,7 +54,7 @@ def test_holds_quote_by_offsets_or_repeated_statement() -> None:
 @pytest.mark.integration
 def test_seed_suite_meets_thresholds_with_the_real_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["eval", "--cases", str(ROOT / "eval" / "cases" / "seed.jsonl"), "--report", str(tmp_path),
-                 "--index-dir", str(tmp_path / "index")])
+                 "--index-dir", str(tmp_path / "index"), "--thresholds", str(ROOT / "eval" / "floors.toml")])
     out = capsys.readouterr()
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert code == 0, out.err
@@ -67,9 +67,10 @@ def test_seed_suite_meets_thresholds_with_the_real_model(tmp_path: Path, capsys:
 @pytest.mark.integration
 def test_shared_suite_meets_thresholds_with_the_real_model(shared_transcripts: Path, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """The cases over the eighteen shared calls (six layouts, both languages) hold the same targets."""
+    """The cases over the eighteen shared calls (six layouts, both languages) hold the same floors."""
     code = main(["eval", "--cases", str(ROOT / "eval" / "cases" / "shared.jsonl"), "--report", str(tmp_path),
-                 "--sources", str(shared_transcripts), "--no-baseline"])
+                 "--sources", str(shared_transcripts), "--no-baseline",
+                 "--thresholds", str(ROOT / "eval" / "floors.toml")])
     out = capsys.readouterr()
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert code == 0, out.err

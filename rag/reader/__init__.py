@@ -57,12 +57,9 @@ class Linear:
 
 
 @dataclass(frozen=True)
-class Weights:
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
+class Weights(Linear):
+    """The candidate model (the `Linear` it extends) and how answers are made from it."""
+
     threshold: float  # abstain below this probability (of `answerable` when fitted, else of the best candidate)
     info: dict[str, Any]
     answerable: Linear | None = None  # the case-level model over CASE_FEATURES
@@ -70,15 +67,8 @@ class Weights:
     # best one's (a question asking two figures is often answered by two sentences); > 1: never.
     second: float = 2.0
 
-    @property
-    def candidate(self) -> Linear:
-        return Linear(self.features, self.mean, self.scale, self.coef, self.intercept)
-
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return self.candidate.probabilities(x)
-
     def to_dict(self) -> dict[str, Any]:
-        return {**self.candidate.to_dict(), "threshold": round(float(self.threshold), 4),
+        return {**super().to_dict(), "threshold": round(float(self.threshold), 4),
                 "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
 
 

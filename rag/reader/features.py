@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -137,12 +138,19 @@ def _info(s: Sentence) -> Info:
                 tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH))
 
 
+@lru_cache(maxsize=8192)
+def _read(text: str, start: int, max_sentences: int) -> tuple[tuple[Sentence, ...], tuple[Info, ...]]:
+    """A passage's sentences and what is read off each: the same passages come back question after
+    question, and reading them (tokens, figures) is most of the reader's time."""
+    sents = tuple(split(text, start)[:max_sentences])
+    return sents, tuple(_info(s) for s in sents)
+
+
 def candidates(hits: list[Hit], max_sentences: int = 40) -> list[Candidate]:
     """Sentences and adjacent pairs of the passages, in retrieval order."""
     out: list[Candidate] = []
     for rank, h in enumerate(hits):
-        sents = split(h.chunk.text, h.chunk.start)[:max_sentences]
-        infos = [_info(s) for s in sents]
+        sents, infos = _read(h.chunk.text, h.chunk.start, max_sentences)
         for i, s in enumerate(sents):
             before = infos[i - 1] if i else None
             out.append(Candidate(h, rank, s, i, False, (infos[i],), before))
