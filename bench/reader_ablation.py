@@ -37,10 +37,6 @@ def datasets() -> dict[str, Dataset]:
 # The features each hand-written cue of rag/cues.py feeds.
 CUES: dict[str, tuple[str, ...]] = {
     "cue: kinds of number wanted (expected_kinds, matches)": ("kind_strong", "kind_weak", "kind_missing"),
-    "cue: other years (other_years)": ("period_other",),
-    "cue: other quarters (other_quarters)": ("quarter_other",),
-    "cue: a year's figure only (speaks_of_a_year_only)": ("year_only_for_quarter",),
-    "cue: a quarter for a full-year question (names_a_quarter)": ("quarter_for_year",),
     "cue: guidance (ASKS_GUIDANCE, leads_with_guidance)": ("guidance_fit", "guidance_misfit"),
 }
 

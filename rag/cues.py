@@ -111,7 +111,6 @@ _QUARTER = re.compile(
 # Month-named quarters ("the March quarter") are told apart from numbered ones by an offset.
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
             "march": 13, "june": 16, "september": 19, "december": 22}
-FULL_YEAR = re.compile(r"full[- ]year|full fiscal year|for the year|annual|全年|整年|年度", re.I)
 # A question about guidance wants a forward-looking sentence. (The converse -- past-tense questions
 # must not be answered by guidance -- was measured to hurt: past tense also asks about outlooks.)
 ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
@@ -151,50 +150,9 @@ def years_in(text: str) -> set[int]:
     return out
 
 
-# A period named as the base of a comparison ("growth of 8% versus 2021", "up from 17 million in
-# Q4") is not the period a sentence speaks of.
-_REFERENCE = re.compile(
-    r"\b(?:versus|vs\.?|compared (?:to|with)|relative to|from|than|since)\s+(?:(?:the|a|last|prior|our)\s+)?"
-    r"(?:\w+\s+){0,3}?(?:in\s+)?(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"
-    r"(?:(?:19|20)\d{2}\b|fy\s?'?\d{2,4}\b|q[1-4]\b|(?:first|second|third|fourth)[- ]quarter\b)", re.I)
-
-
-def _without_references(sentence: str) -> str:
-    return _REFERENCE.sub(" ", sentence)
-
-
-def other_years(years: set[int], sentence: str) -> bool:
-    """The sentence speaks of years, none of which the question asks about."""
-    if not years:
-        return False
-    said = years_in(_without_references(sentence))
-    return bool(said) and not said & years
-
-
-_THIS_QUARTER = re.compile(r"\b(?:this|the|that) quarter\b|本季度|该季度|当季", re.I)
-
-
-_FISCAL_YEAR = re.compile(r"\bfiscal(?: year)?\s?'?\d{2,4}\b|\bFY\s?'?\d{2,4}\b|\d{2,4}\s*财年", re.I)
-
-
-def speaks_of_a_year_only(text: str) -> bool:
-    """The sentence gives a full-year figure ("In FY '25 product revenue grew 30%"), not a quarter's."""
-    return bool(FULL_YEAR.search(text) or _FISCAL_YEAR.search(text)) and not names_a_quarter(text)
-
-
-def names_a_quarter(text: str) -> bool:
-    return bool(quarters_in(text) or _THIS_QUARTER.search(text))
-
-
 def quarters_in(text: str) -> set[int]:
     out = set()
     for m in _QUARTER.finditer(text):
         g = next(x for x in m.groups() if x)
         out.add(int(g) if g.isdigit() else _Q_WORDS[g.lower()])
     return out
-
-
-def other_quarters(quarters: set[int], sentence: str) -> bool:
-    """The sentence names quarters, none of which the question asks about (Q4 guidance for a Q3 question)."""
-    said = quarters_in(_without_references(sentence))
-    return bool(quarters and said) and not said & quarters

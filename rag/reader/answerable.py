@@ -13,7 +13,7 @@ from rag.types import Hit
 
 # Candidate features read off the best candidate, and ones whose best value over all candidates counts.
 _TOP = ("focus", "focus_context", "metric_coverage", "coverage", "coverage_context", "kind_strong",
-        "kind_missing", "dense", "period_same", "period_other", "quarter_other", "focus_figure",
+        "kind_missing", "dense", "period_same", "focus_figure",
         "language_match")
 _BEST = ("focus", "coverage", "dense", "metric_coverage")
 CASE_FEATURES: tuple[str, ...] = (

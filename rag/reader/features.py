@@ -14,8 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, FULL_YEAR, PERIOD_WORDS, expected_kinds, first_figure_at, leads_with_guidance, matches,
-    names_a_quarter, other_quarters, other_years, quarters_in, question_tokens, speaks_of_a_year_only, years_in,
+    ASKS_GUIDANCE, PERIOD_WORDS, expected_kinds, first_figure_at, leads_with_guidance, matches, quarters_in,
+    question_tokens, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
@@ -73,7 +73,6 @@ class Question:
     weak: set[str]
     years: set[int]
     quarters: set[int]
-    full_year: bool
     guidance: bool
 
 
@@ -83,8 +82,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
                 "focus_anywhere", "focus_figure"),
     "numbers": ("has_figure", "kind_strong", "kind_weak", "kind_missing"),
-    "period": ("period_same", "period_other", "quarter_other", "year_only_for_quarter", "quarter_for_year",
-               "guidance_fit", "guidance_misfit"),
+    "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
     "passage": ("summary", "qa", "analyst_words", "language_match"),
     "shape": ("is_question", "length", "pair", "position"),
@@ -125,9 +123,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
     strong, weak = expected_kinds(text)
-    quarters = quarters_in(text)
-    return Question(text, language(text), vector, terms, metrics, content, focus, strong, weak, years_in(text), quarters,
-                    bool(FULL_YEAR.search(text)) and not quarters, ahead or bool(ASKS_GUIDANCE.search(text)))
+    return Question(text, language(text), vector, terms, metrics, content, focus, strong, weak, years_in(text),
+                    quarters_in(text), ahead or bool(ASKS_GUIDANCE.search(text)))
 
 
 def _info(s: Sentence) -> Info:
@@ -222,10 +219,6 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "kind_weak": float(matches(c.kinds, q.weak)),
             "kind_missing": float(bool(q.strong) and not matches(c.kinds, q.strong)),
             "period_same": float(bool(q.years & said_years) or bool(q.quarters & said_quarters)),
-            "period_other": float(other_years(q.years, text)),
-            "quarter_other": float(bool(q.quarters) and other_quarters(q.quarters, text)),
-            "year_only_for_quarter": float(bool(q.quarters) and not q.full_year and speaks_of_a_year_only(text)),
-            "quarter_for_year": float(q.full_year and names_a_quarter(text) and not FULL_YEAR.search(text)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
             "rank": 1.0 / (1 + c.rank),
