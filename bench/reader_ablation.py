@@ -36,7 +36,6 @@ def datasets() -> dict[str, Dataset]:
 
 # The features each hand-written cue of rag/cues.py feeds.
 CUES: dict[str, tuple[str, ...]] = {
-    "cue: kinds of number wanted (expected_kinds, matches)": ("kind_strong", "kind_weak", "kind_missing"),
     "cue: guidance (ASKS_GUIDANCE, leads_with_guidance)": ("guidance_fit", "guidance_misfit"),
 }
 

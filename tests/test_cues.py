@@ -1,8 +1,8 @@
-"""The cues the reader's features read: comparison bases, periods, guidance, wanted kinds of number."""
+"""The cues the reader's features read: the periods a sentence names, and guidance."""
 
 from __future__ import annotations
 
-from rag.cues import expected_kinds, leads_with_guidance, quarters_in, years_in
+from rag.cues import leads_with_guidance, quarters_in, years_in
 from rag.numbers import extract
 
 
@@ -17,10 +17,3 @@ def test_guidance_cues() -> None:
     assert leads_with_guidance(sentence, extract(sentence)[0].start)
     sentence = "We added 3.9 GW, and we expect to double it by 2027."
     assert not leads_with_guidance(sentence, extract(sentence)[0].start)
-
-
-def test_wanted_kinds_of_number() -> None:
-    assert expected_kinds("How much free cash flow did Zed generate in 2021?")[0] == {"money"}
-    assert expected_kinds("How did segment revenue change year over year?")[1] == {"percent"}
-    strong, weak = expected_kinds("What was product revenue, and how fast did it grow?")
-    assert weak == {"money", "percent"}

@@ -12,13 +12,12 @@ from rag.reader.features import FEATURES, Question
 from rag.types import Hit
 
 # Candidate features read off the best candidate, and ones whose best value over all candidates counts.
-_TOP = ("focus", "focus_context", "metric_coverage", "coverage", "coverage_context", "kind_strong",
-        "kind_missing", "dense", "period_same", "focus_figure",
-        "language_match")
+_TOP = ("focus", "focus_context", "metric_coverage", "coverage", "coverage_context", "has_figure", "dense",
+        "period_same", "focus_figure", "language_match")
 _BEST = ("focus", "coverage", "dense", "metric_coverage")
 CASE_FEATURES: tuple[str, ...] = (
     "top_logit", "margin", *(f"top_{f}" for f in _TOP), *(f"best_{f}" for f in _BEST),
-    "first_passage_dense", "best_passage_dense", "names_measure", "asks_figure",
+    "first_passage_dense", "best_passage_dense", "names_measure",
 )
 _COL = {f: i for i, f in enumerate(FEATURES)}
 
@@ -32,5 +31,5 @@ def case_features(q: Question, hits: list[Hit], x: np.ndarray, p: np.ndarray) ->
     p2 = float(p[order[1]]) if len(p) > 1 else 0.0
     dense = [h.dense for h in hits if h.dense is not None]
     row = [np.log(p1 / (1 - p1)), p1 - p2, *(x[best, _COL[f]] for f in _TOP), *(x[:, _COL[f]].max() for f in _BEST),
-           (hits[0].dense or 0.0) if hits else 0.0, max(dense, default=0.0), float(q.metrics > 0), float(bool(q.strong))]
+           (hits[0].dense or 0.0) if hits else 0.0, max(dense, default=0.0), float(q.metrics > 0)]
     return np.array(row, dtype=np.float64)

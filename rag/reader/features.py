@@ -14,8 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, PERIOD_WORDS, expected_kinds, first_figure_at, leads_with_guidance, matches, quarters_in,
-    question_tokens, years_in,
+    ASKS_GUIDANCE, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
 )
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
@@ -69,8 +68,6 @@ class Question:
     metrics: int  # the first `metrics` terms are glossary concepts (a measure and its translations)
     content: int  # the first `content` terms name what is asked; the rest qualify it (同比, "quarter")
     focus: tuple[str, ...]  # the phrasings of what is asked: its measure if it names one, else its rarest word
-    strong: set[str]
-    weak: set[str]
     years: set[int]
     quarters: set[int]
     guidance: bool
@@ -81,7 +78,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_gap", "passage_dense"),
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
                 "focus_anywhere", "focus_figure"),
-    "numbers": ("has_figure", "kind_strong", "kind_weak", "kind_missing"),
+    "numbers": ("has_figure",),
     "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
     "passage": ("summary", "qa", "analyst_words", "language_match"),
@@ -122,9 +119,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
-    strong, weak = expected_kinds(text)
-    return Question(text, language(text), vector, terms, metrics, content, focus, strong, weak, years_in(text),
-                    quarters_in(text), ahead or bool(ASKS_GUIDANCE.search(text)))
+    return Question(text, language(text), vector, terms, metrics, content, focus, years_in(text), quarters_in(text),
+                    ahead or bool(ASKS_GUIDANCE.search(text)))
 
 
 def _info(s: Sentence) -> Info:
@@ -215,9 +211,6 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
             "focus_figure": float(_figure_near_focus(q, c)),
             "has_figure": float(bool(c.kinds)),
-            "kind_strong": float(matches(c.kinds, q.strong)),
-            "kind_weak": float(matches(c.kinds, q.weak)),
-            "kind_missing": float(bool(q.strong) and not matches(c.kinds, q.strong)),
             "period_same": float(bool(q.years & said_years) or bool(q.quarters & said_quarters)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
