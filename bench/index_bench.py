@@ -1,7 +1,9 @@
-"""Index build throughput: the whole `rag index` pipeline vs bare SentenceTransformer.encode on the
-same texts, plus an incremental add of one transcript. Prints a table.
+"""Index build throughput per embedding backend (torch fp32, onnx-int8): the whole `rag index`
+pipeline (passage and sentence vectors) vs a bare encode of the same texts, plus an incremental add
+of one transcript. Prints one table.
 
     .venv/bin/python bench/index_bench.py [--sources seeds ../shared/transcripts] [--add FILE]
+                                          [--backends torch onnx-int8]
 """
 
 from __future__ import annotations
@@ -23,19 +25,20 @@ from rag.embed import load_embedder  # noqa: E402
 from rag.ingest import find_transcripts, read_transcript  # noqa: E402
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sources", nargs="+", type=Path, default=[ROOT / "seeds", ROOT.parent / "shared" / "transcripts"])
-    p.add_argument("--add", type=Path, default=None, help="transcript added incrementally (default: the last file)")
-    args = p.parse_args()
-    sources = [s for s in args.sources if s.exists()]
-    settings = get_settings()
-    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size)
+def bare_encode(emb, texts: list[str], batch_size: int) -> None:
+    """Passage vectors only, with nothing of the pipeline around them."""
+    if emb.backend == "torch":
+        emb._model.encode(texts, prompt=emb.passage_prompt, batch_size=batch_size, normalize_embeddings=True,
+                          convert_to_numpy=True)
+    else:
+        emb.embed_passages(texts)
+
+
+def run(backend: str, sources: list[Path], files: list[Path], add: Path, settings) -> list[tuple]:
+    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size,
+                        backend=backend)
     emb.load()
     emb.embed_passages(["warm-up passage"] * 4)
-    files = find_transcripts(sources)
-    add = args.add or files[-1]
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -43,16 +46,14 @@ def main() -> int:
                              max_tokens=settings.chunk_max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
         pipeline_s = time.perf_counter() - t0
         n = report.chunks_embedded
-        rows.append(("rag index (full build)", n, pipeline_s, n / pipeline_s))
+        rows.append((backend, "rag index (full build)", n, pipeline_s, n / pipeline_s))
 
         texts = [c.embed_text for f in files for c in chunk_transcript(
             read_transcript(f), settings.chunk_max_tokens, settings.chunk_overlap_tokens)]
-        model = emb._model  # the very SentenceTransformer the pipeline used
         t0 = time.perf_counter()
-        model.encode(texts, prompt=emb.passage_prompt, batch_size=settings.embed_batch_size,
-                     normalize_embeddings=True, convert_to_numpy=True)
+        bare_encode(emb, texts, settings.embed_batch_size)
         bare_s = time.perf_counter() - t0
-        rows.append(("bare SentenceTransformer.encode", len(texts), bare_s, len(texts) / bare_s))
+        rows.append((backend, "bare encode (passages only)", len(texts), bare_s, len(texts) / bare_s))
 
         # Incremental: index everything but one transcript, then add it.
         src = Path(tmp) / "src"
@@ -67,21 +68,39 @@ def main() -> int:
         t0 = time.perf_counter()
         inc = build_index([src], inc_dir, emb)
         inc_s = time.perf_counter() - t0
-        rows.append((f"add {add.name}", inc.chunks_embedded, inc_s, inc.chunks_embedded / inc_s))
+        ok = inc.chunks_embedded == expected and inc.added == [add.stem]
+        rows.append((backend, f"add {add.name}" + ("" if ok else " (MISMATCH)"), inc.chunks_embedded, inc_s,
+                     inc.chunks_embedded / inc_s))
         t0 = time.perf_counter()
         noop = build_index([src], inc_dir, emb)
-        rows.append(("re-run, nothing changed", noop.chunks_embedded, time.perf_counter() - t0, 0.0))
+        rows.append((backend, "re-run, nothing changed", noop.chunks_embedded, time.perf_counter() - t0, 0.0))
+    return rows
 
-    print(f"\nmodel {emb.model_id}, batch {settings.embed_batch_size}, {len(files)} transcripts\n")
-    print(f"| {'run':<40} | {'chunks':>6} | {'seconds':>8} | {'chunks/s':>8} |")
-    print(f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 10}|")
-    for name, n, s, rate in rows:
-        print(f"| {name:<40} | {n:>6} | {s:>8.2f} | {rate:>8.2f} |")
-    ratio = rows[0][3] / rows[1][3]
-    print(f"\npipeline / bare encode throughput: {ratio:.1%} (target >= 80%)")
-    print(f"incremental add embedded {inc.chunks_embedded} chunks; the added transcript has {expected} "
-          f"({'only its chunks' if inc.chunks_embedded == expected and inc.added == [add.stem] else 'MISMATCH'})")
-    return 0 if ratio >= 0.8 and inc.chunks_embedded == expected else 1
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sources", nargs="+", type=Path, default=[ROOT / "seeds", ROOT.parent / "shared" / "transcripts"])
+    p.add_argument("--add", type=Path, default=None, help="transcript added incrementally (default: the last file)")
+    p.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"], choices=["torch", "onnx-int8"])
+    args = p.parse_args()
+    sources = [s for s in args.sources if s.exists()]
+    settings = get_settings()
+    files = find_transcripts(sources)
+    add = args.add or files[-1]
+    rows = [r for b in args.backends for r in run(b, sources, files, add, settings)]
+
+    print(f"\nmodel {settings.embed_model}, batch {settings.embed_batch_size}, {len(files)} transcripts\n")
+    print(f"| {'backend':<9} | {'run':<44} | {'chunks':>6} | {'seconds':>8} | {'chunks/s':>8} |")
+    print(f"|{'-' * 11}|{'-' * 46}|{'-' * 8}|{'-' * 10}|{'-' * 10}|")
+    for backend, name, n, s, rate in rows:
+        print(f"| {backend:<9} | {name:<44} | {n:>6} | {s:>8.2f} | {rate:>8.2f} |")
+    full = {r[0]: r[4] for r in rows if r[1] == "rag index (full build)"}
+    bare = {r[0]: r[4] for r in rows if r[1].startswith("bare")}
+    for b in full:
+        print(f"{b}: pipeline / bare encode throughput {full[b] / bare[b]:.1%}")
+    if {"torch", "onnx-int8"} <= set(full):
+        print(f"onnx-int8 / torch full-build throughput: {full['onnx-int8'] / full['torch']:.2f}x (target >= 2x)")
+    return 0 if not any("MISMATCH" in r[1] for r in rows) else 1
 
 
 if __name__ == "__main__":

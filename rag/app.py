@@ -11,7 +11,8 @@ def make_embedder(settings: Settings, show_progress: bool = False):  # -> Embedd
     # "fake" is a model-free embedder for trying the pipeline and for tests; never the default.
     if settings.embed_model == "fake":
         return FakeEmbedder()
-    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size)
+    emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size,
+                        backend=settings.embed_backend)
     emb.show_progress = show_progress
     return emb
 

@@ -154,7 +154,8 @@ def build_index(
 
         chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
         manifest = {
-            "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint()},
+            "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),
+                      "backend": getattr(embedder, "backend", "torch")},
             "chunking": chunking,
             "documents": docs,
             "sources": [str(s) for s in sources],

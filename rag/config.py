@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     approx_threshold: int = Field(default=50_000, ge=1)
     chunk_max_tokens: int = Field(default=350, ge=50, le=480)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=200)
+    # "torch" (sentence-transformers, fp32) or "onnx-int8" (the same network exported to ONNX and
+    # quantised to int8, run by onnxruntime; rag/embed_onnx.py). The manifest's model fingerprint
+    # differs between them, so an index is only ever searched with its own backend's query vectors.
+    embed_backend: Literal["torch", "onnx-int8"] = "torch"
     # 16 measured ~15% faster than 32 for ~240-token Chinese chunks on 2 cores.
     embed_batch_size: int = Field(default=16, ge=1, le=512)
     # The fitted reader's weights (rag/reader/); default rag/reader/weights.json, made by `rag train-reader`.

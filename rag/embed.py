@@ -90,6 +90,8 @@ class FakeEmbedder:
     `queried` lists query texts, so tests can check exactly what a rebuild embedded.
     """
 
+    backend = "fake"
+
     def __init__(self, dim: int = 64) -> None:
         if not 8 <= dim <= 4096:
             raise ValueError("dim must be between 8 and 4096")
@@ -168,6 +170,8 @@ class SentenceTransformerEmbedder:
     manifest records (defaults to `model_name_or_path`; `load_embedder` passes the short name so a
     manifest does not depend on where the model folder lives).
     """
+
+    backend = "torch"
 
     def __init__(
         self,
@@ -362,10 +366,25 @@ def load_embedder(
     fake: bool = False,
     batch_size: int = 32,
     device: str = "cpu",
+    backend: str = "torch",
 ) -> Embedder:
-    """An embedder for `name` (provisioned if it is the default); the model itself loads lazily."""
+    """An embedder for `name` (provisioned if it is the default); the model itself loads lazily.
+    `backend`: "torch" (sentence-transformers) or "onnx-int8" (the folder exported beside the
+    model's by `python -m rag.embed_onnx export`; made here if missing)."""
     if fake:
         return FakeEmbedder()
+    if backend == "onnx-int8":
+        from rag.embed_onnx import OnnxEmbedder, export, int8_folder
+
+        folder = Path(resolve_model(name, cache_dir))
+        if not folder.is_dir():
+            raise ModelError(f"the onnx-int8 backend needs a local model folder, not {name!r}")
+        target = int8_folder(folder)
+        if not (target / "export.json").is_file():
+            target, _ = export(folder)
+        return OnnxEmbedder(target, batch_size=batch_size, model_id=name)
+    if backend != "torch":
+        raise ValueError(f"unknown embedding backend {backend!r}: torch or onnx-int8")
     return SentenceTransformerEmbedder(
         resolve_model(name, cache_dir), batch_size=batch_size, device=device, model_id=name
     )

@@ -115,7 +115,7 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
     if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
         docs = {**all_documents(sources), **docs}
-    idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs)
+    idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"))
     report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                          overlap_tokens=settings.chunk_overlap_tokens)
     print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
@@ -312,7 +312,8 @@ def run_baseline(embedder, cases: list[Case], texts: dict[str, str], top_k: int 
     return results
 
 
-def index_dir_for(base: Path, doc_paths: dict[str, Path]) -> Path:
-    """One cached index per set of documents, so each case file is answered over its own corpus."""
+def index_dir_for(base: Path, doc_paths: dict[str, Path], backend: str = "torch") -> Path:
+    """One cached index per set of documents (and embedding backend), so each case file is answered
+    over its own corpus and switching backends does not re-embed the other's cache."""
     key = hashlib.sha1("\n".join(sorted(doc_paths)).encode()).hexdigest()[:12]
-    return base / f"idx-{key}"
+    return base / (f"idx-{key}" if backend == "torch" else f"idx-{key}-{backend}")

@@ -201,8 +201,8 @@ def check_compatible(manifest: dict[str, Any], index_dir: Path, model_id: str | 
     if fingerprint is not None and built.get("fingerprint") != fingerprint:
         raise IndexMismatchError(
             f"{index_dir}: the embedding model {model_id!r} changed since the index was built "
-            f"(fingerprint {str(built.get('fingerprint'))[:19]}... vs {fingerprint[:19]}...); "
-            + _rebuild_hint(index_dir)
+            f"(fingerprint {str(built.get('fingerprint'))[:19]}... vs {fingerprint[:19]}...; the index was built "
+            f"with the {built.get('backend', 'torch')} backend, see RAG_EMBED_BACKEND); " + _rebuild_hint(index_dir)
         )
 
 
