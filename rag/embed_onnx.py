@@ -108,7 +108,7 @@ class OnnxEmbedder:
         self.query_prompt = E5_QUERY_PROMPT
         self.passage_prompt = E5_PASSAGE_PROMPT
         self.max_tokens = 512
-        self.dim = 0
+        self._dim = 0
 
     def load(self) -> OnnxEmbedder:
         if self._session is not None:
@@ -130,9 +130,14 @@ class OnnxEmbedder:
         self.query_prompt = prompts.get("query", E5_QUERY_PROMPT)
         self.passage_prompt = prompts.get("passage", prompts.get("document", E5_PASSAGE_PROMPT))
         self.max_tokens = int(_read_json(self.folder / "sentence_bert_config.json").get("max_seq_length", 512))
-        self.dim = int(_read_json(self.folder / "config.json")["hidden_size"])
+        self._dim = int(_read_json(self.folder / "config.json")["hidden_size"])
         self._tokenizer.enable_truncation(self.max_tokens)
         return self
+
+    @property
+    def dim(self) -> int:
+        self.load()
+        return self._dim
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._pooled(_check_texts(texts), self.query_prompt)

@@ -92,5 +92,6 @@ def test_backends_have_different_fingerprints_and_the_manifest_says_which(
 def test_the_setting_chooses_the_backend() -> None:
     emb = load_embedder(DEFAULT_MODEL_NAME, Settings().model_cache_dir, backend="onnx-int8")
     assert isinstance(emb, OnnxEmbedder) and emb.backend == "onnx-int8"
+    assert emb.dim == 384  # read before any text is embedded, as a build does
     with pytest.raises(ValueError, match="unknown embedding backend"):
         load_embedder(DEFAULT_MODEL_NAME, Settings().model_cache_dir, backend="tpu")
