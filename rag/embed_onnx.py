@@ -26,6 +26,9 @@ from rag.errors import ModelError
 
 INT8_SUFFIX = "-int8"
 MODEL_FILE = "model_qint8.onnx"
+# Per-channel scales keep the vectors much closer to fp32 (mean cosine over 80 real passages 0.9967,
+# against 0.9857 with one scale per tensor) at the same speed.
+QUANTIZATION = "dynamic int8 (QInt8), per channel"
 # Copied from the torch folder: what the tokenizer, the prompts and the sequence limit need.
 _KEEP = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model",
          "config.json", "config_sentence_transformers.json", "sentence_bert_config.json")
@@ -45,7 +48,8 @@ def export(torch_folder: Path, target: Path | None = None) -> tuple[Path, bool]:
     source = _folder_digest(torch_folder)
     marker = target / "export.json"
     if (target / MODEL_FILE).is_file() and marker.is_file():
-        if json.loads(marker.read_text(encoding="utf-8")).get("source") == source:
+        made = json.loads(marker.read_text(encoding="utf-8"))
+        if made.get("source") == source and made.get("quantization") == QUANTIZATION:
             return target, False
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -75,12 +79,12 @@ def export(torch_folder: Path, target: Path | None = None) -> tuple[Path, bool]:
                                         "attention_mask": {0: "batch", 1: "tokens"},
                                         "last_hidden_state": {0: "batch", 1: "tokens"}},
                           opset_version=17, dynamo=False)
-    quantize_dynamic(str(fp32), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
     fp32.unlink()
     for name in _KEEP:
         if (torch_folder / name).is_file():
             shutil.copy2(torch_folder / name, tmp / name)
-    (tmp / "export.json").write_text(json.dumps({"source": source, "quantization": "dynamic int8 (QInt8)"}) + "\n",
+    (tmp / "export.json").write_text(json.dumps({"source": source, "quantization": QUANTIZATION}) + "\n",
                                      encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

@@ -55,7 +55,7 @@ def test_vectors_match_the_torch_backend(torch_embedder, onnx_embedder) -> None:
         assert a.shape == b.shape and b.dtype == np.float32
         assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
         cosine = (a * b).sum(axis=1)
-        assert cosine.min() > 0.97, cosine  # int8 weights: close, not equal
+        assert cosine.min() > 0.99, cosine  # int8 weights, per-channel scales: close, not equal
     # The same passage is nearest to each query on both backends.
     qa, qb = torch_embedder.embed_queries(QUERIES), onnx_embedder.embed_queries(QUERIES)
     pa, pb = torch_embedder.embed_passages(PASSAGES), onnx_embedder.embed_passages(PASSAGES)
