@@ -105,10 +105,12 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     built or brought up to date first), the documents, and their texts. `with_reader=False`: the
     reader's weights are not read (fitting them)."""
     import sys
+    from functools import partial
 
     from rag.app import make_assistant
     from rag.build import build_index
     from rag.config import PROJECT_ROOT
+    from rag.errors import IndexMismatchError
     from rag.ingest import read_transcript
     from rag.store import load_index
 
@@ -116,8 +118,14 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
         docs = {**all_documents(sources), **docs}
     idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"))
-    report = build_index(sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
-                         overlap_tokens=settings.chunk_overlap_tokens)
+    build = partial(build_index, sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
+                    overlap_tokens=settings.chunk_overlap_tokens)
+    try:
+        report = build()
+    except IndexMismatchError:
+        if index_dir is not None:  # the caller's own index: never rebuilt behind their back
+            raise
+        report = build(rebuild=True)  # a cached eval index of another model or export: only a cache
     print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
     assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder,
                                with_reader=with_reader)
