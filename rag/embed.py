@@ -46,6 +46,21 @@ class Embedder(Protocol):
     def fingerprint(self) -> str: ...
 
 
+def span_means(tokens: np.ndarray, offsets, spans: list[tuple[int, int]], shift: int,
+               fallback: np.ndarray) -> np.ndarray:
+    """Unit mean of the token embeddings over each (start, end) character span of the text (offsets
+    are the tokens' character offsets in prompt + text; `shift` is the prompt's length). A span no
+    token covers (past the model's limit) gets `fallback`."""
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for j, (s, e) in enumerate(spans):
+        take = real & (offsets[:, 1] > s + shift) & (offsets[:, 0] < e + shift)
+        v = tokens[take].mean(axis=0) if take.any() else fallback
+        out[j] = v / (np.linalg.norm(v) or 1.0)
+    return out
+
+
 def _check_texts(texts: list[str]) -> list[str]:
     # A bare str is iterable too, and would silently embed one character per row.
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
@@ -290,15 +305,7 @@ class SentenceTransformerEmbedder:
         tok = self._model.tokenizer(full, return_offsets_mapping=True, truncation=True,
                                     max_length=self._model.max_seq_length)
         n = len(tok["input_ids"])
-        tokens = row["token_embeddings"][:n].float().numpy()
-        offsets = np.array(tok["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-        real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
-        out = np.zeros((len(spans), self.dim), dtype=np.float32)
-        for j, (s, e) in enumerate(spans):
-            take = real & (offsets[:, 1] > s + shift) & (offsets[:, 0] < e + shift)
-            v = tokens[take].mean(axis=0) if take.any() else fallback
-            out[j] = v / (np.linalg.norm(v) or 1.0)
-        return out
+        return span_means(row["token_embeddings"][:n].float().numpy(), tok["offset_mapping"], spans, shift, fallback)
 
     def fingerprint(self) -> str:
         """sha256 over the model folder's files (weights, tokenizer, configs and prompts); cached.

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed import E5_PASSAGE_PROMPT, E5_QUERY_PROMPT, _check_texts, _folder_digest
+from rag.embed import E5_PASSAGE_PROMPT, E5_QUERY_PROMPT, _check_texts, _folder_digest, span_means
 from rag.errors import ModelError
 
 INT8_SUFFIX = "-int8"
@@ -172,13 +172,7 @@ class OnnxEmbedder:
             for i, h, enc in zip(idx, hidden, encodings):
                 tokens = h[: len(enc.ids)]
                 passages[i] = _unit(tokens.mean(axis=0))
-                offsets = np.array(enc.offsets, dtype=np.int64).reshape(-1, 2)
-                real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
-                vecs = np.zeros((len(spans[i]), self.dim), dtype=np.float32)
-                for j, (s, e) in enumerate(spans[i]):
-                    take = real & (offsets[:, 1] > s + shift) & (offsets[:, 0] < e + shift)
-                    vecs[j] = _unit(tokens[take].mean(axis=0)) if take.any() else passages[i]
-                per_text[i] = vecs
+                per_text[i] = span_means(tokens, enc.offsets, spans[i], shift, passages[i])
         return passages, [v if v is not None else np.zeros((0, self.dim), np.float32) for v in per_text]
 
     def _runs(self, texts: list[str], prompt: str):
