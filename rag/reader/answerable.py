@@ -1,6 +1,6 @@
 """Whether the retrieved passages answer the question at all: a second, case-level model over how
 the best candidate and the field of candidates look (its probability, its lead over the next, whether
-it names the measure and holds the kind of figure asked for, how close the passages are). Fitted on
+it names the measure and holds a figure, how close the passages are). Fitted on
 dev cases, including ones whose answering passages were held out of retrieval, so it learns what
 "the call does not say" looks like beyond the few unanswerable cases written by hand."""
 

@@ -1,7 +1,7 @@
 """Candidate answers and their features: every sentence (and adjacent pair) of the retrieved
 passages, described by general signals a fitted model weighs: the embedding model's similarity of
-the question to the sentence read in its passage, glossary-bridged term coverage, the kind of number
-asked for against the kinds held, period agreement, the passage's retrieval rank and score, section,
+the question to the sentence read in its passage, glossary-bridged term coverage, whether it holds a
+figure, period agreement and guidance, the passage's retrieval rank and score, section,
 speaker role and language. Nothing here names a company, product or case."""
 
 from __future__ import annotations
