@@ -108,7 +108,7 @@ async def document(doc_id: str, state: Annotated[ServiceState, Depends(get_state
         raise HTTPException(404, error_body(f"the transcript file of {doc_id!r} cannot be read: {e}",
                                             "not_found_error", "source_unreadable", "doc_id")) from None
     chunks = [{"chunk_id": c.id, "section": c.section, "start": c.start, "end": c.end, "part": c.part}
-              for c in map(assistant.index.chunk_by_id, entry.get("chunk_ids") or [])]
+              for c in assistant.index.chunks_by_ids(entry.get("chunk_ids") or [])]
     return {
         **_doc_summary(doc_id, entry),
         # Offsets are those of the indexed version; a file edited since then may have moved them.

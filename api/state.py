@@ -184,14 +184,14 @@ class ServiceState:
         return self._assistant
 
     def pointer(self) -> str | None:
-        """The version folder CURRENT names now (one small file read)."""
-        from rag.store import current_folder
+        """The version the store serves now: CURRENT's folder, or Milvus's CURRENT row (one small read)."""
+        from rag.app import live_version
 
         try:
-            folder = current_folder(self.settings.index_dir)
-        except OSError:
+            return live_version(self.settings)
+        except Exception as e:  # noqa: BLE001 - an unreachable store keeps the version served
+            log.debug("cannot read the live version: %s", _describe(e))
             return None
-        return folder.name if folder else None
 
     def refresh(self, wait: bool = False) -> bool:
         """Load the index CURRENT names if it is not the one served; True when a new one was swapped
@@ -272,6 +272,7 @@ class ServiceState:
             return True, self.reindex_run
 
     def _reindex(self, run: ReindexRun) -> None:
+        from rag.app import publisher
         from rag.build import build_index
 
         t0 = time.perf_counter()
@@ -279,7 +280,7 @@ class ServiceState:
         try:
             report = build_index(list(s.sources), s.index_dir, self._ensure_embedder(),
                                  max_tokens=s.chunk_max_tokens, overlap_tokens=s.chunk_overlap_tokens,
-                                 approx_threshold=s.approx_threshold)
+                                 approx_threshold=s.approx_threshold, publish=publisher(s))
             run.summary, run.version = report.summary(), report.version
             run.added, run.updated, run.removed = report.added, report.updated, report.removed
             run.unchanged, run.warnings = len(report.unchanged), len(report.warnings)

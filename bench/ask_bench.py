@@ -55,10 +55,10 @@ def main() -> int:
             t1 = t()
             vec = emb.embed_queries([standalone])[0]
             t2 = t()
-            rows = a.retriever.allowed_rows(None, None if scope.out_of_index else scope)
-            a.index.search_dense(vec, 50, rows=rows)
+            where = a.retriever.where(None, None if scope.out_of_index else scope)
+            a.index.dense(vec, 50, where)
             t3 = t()
-            a.index.lexical_scores(tokenize(expand(standalone)))
+            a.index.lexical(tokenize(expand(standalone)), 50, where)
             t4 = t()
             hits = a.retriever.retrieve(standalone, settings.top_k, None, None if scope.out_of_index else scope,
                                         query_vector=vec)

@@ -51,10 +51,47 @@ def make_reader(settings: Settings, index):  # -> Reader
                   index.idf, lambda hit: index.sentences_of(hit.row))
 
 
-def load_assistant(settings: Settings, embedder=None, verify: bool = False, generators: dict | None = None):
-    """The assistant over the index at `settings.index_dir` (loaded and checked against the model)."""
+def milvus_uri(settings: Settings) -> str:
+    return settings.milvus_uri or str(settings.index_dir / "milvus.db")
+
+
+def load_index_for(settings: Settings, embedder, verify: bool = False):  # -> Index | MilvusIndex
+    """The live index of the configured store, checked against the embedding model."""
+    if settings.store == "milvus":
+        from rag.milvus_store import open_milvus
+
+        return open_milvus(milvus_uri(settings), settings.milvus_collection, embedder.model_id, embedder.fingerprint())
     from rag.store import load_index
 
+    return load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=verify)
+
+
+def live_version(settings: Settings) -> str | None:
+    """The version the configured store serves now (one small read), or None before the first build."""
+    if settings.store == "milvus":
+        from rag.milvus_store import connect, read_version
+
+        return read_version(connect(milvus_uri(settings)), settings.milvus_collection)
+    from rag.store import current_folder
+
+    folder = current_folder(settings.index_dir)
+    return folder.name if folder else None
+
+
+def publisher(settings: Settings):  # -> Callable[[Index], str] | None
+    """What `build_index` calls to send a new version to the configured store (None for FAISS)."""
+    if settings.store != "milvus":
+        return None
+
+    def publish(index) -> str:
+        from rag.milvus_publish import publish as to_milvus
+
+        return to_milvus(index, milvus_uri(settings), settings.milvus_collection).summary()
+
+    return publish
+
+
+def load_assistant(settings: Settings, embedder=None, verify: bool = False, generators: dict | None = None):
+    """The assistant over the configured store's live index (loaded and checked against the model)."""
     embedder = embedder or make_embedder(settings)
-    index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=verify)
-    return make_assistant(settings, index, embedder, generators)
+    return make_assistant(settings, load_index_for(settings, embedder, verify), embedder, generators)

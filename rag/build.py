@@ -7,7 +7,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,13 +46,14 @@ class BuildReport:
     seconds: float = 0.0
     version: str | None = None  # the live version after the build
     written: bool = False  # False when nothing changed and the live index was kept
+    published: str | None = None  # what a second store (Milvus) was sent, when one is configured
 
     def summary(self) -> str:
         return (
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded "
             f"({self.chunks_total} in index); {len(self.errors)} unreadable; {self.seconds:.1f}s"
-        )
+        ) + (f"\n{self.published}" if self.published else "")
 
 
 def source_hash(path: Path) -> str:
@@ -82,8 +83,11 @@ def build_index(
     rebuild: bool = False,
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
     lock_timeout: float = 600.0,
+    publish: Callable[[Index], str] | None = None,
 ) -> BuildReport:
-    """Bring the index at `index_dir` up to date with `sources` (files or folders)."""
+    """Bring the index at `index_dir` up to date with `sources` (files or folders). `publish`, when
+    given, is called under the build lock with the live version (new or unchanged) and sends it to a
+    second store; its summary goes into the report."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = BuildReport()
@@ -149,6 +153,8 @@ def build_index(
                 and old.sentence_ptr is not None:
             report.chunks_total = len(old)
             report.version = old.version
+            if publish is not None:
+                report.published = publish(old)
             report.seconds = time.perf_counter() - started
             return report
 
@@ -170,6 +176,8 @@ def build_index(
                              sentences=sentences)
         report.version = folder.name
         report.written = True
+        if publish is not None:
+            report.published = publish(load_index(index_dir, verify=False))
         report.seconds = time.perf_counter() - started
     return report
 

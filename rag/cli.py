@@ -63,7 +63,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     sources = [Path(s) for s in args.sources] or list(settings.sources)
-    from rag.app import make_embedder
+    from rag.app import make_embedder, publisher
 
     embedder = make_embedder(settings, show_progress=sys.stderr.isatty() and not args.quiet)
 
@@ -77,6 +77,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
             keep_missing=args.keep_missing,
             rebuild=args.rebuild,
             approx_threshold=settings.approx_threshold,
+            publish=publisher(settings),
         )
         args.rebuild = False  # a --rebuild applies to the first build of a watch only
         for e in report.errors:
@@ -107,19 +108,18 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from rag.store import load_index
-
     if not 1 <= args.top_k <= 50:
         raise ValueError("--top-k must be between 1 and 50")
-    from rag.app import make_embedder
+    from rag.app import load_index_for, make_embedder
 
     settings = _settings(args)
     embedder = make_embedder(settings)
-    index = load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
-    hits = index.search_dense(embedder.embed_queries([args.query])[0], args.top_k)
+    index = load_index_for(settings, embedder)
+    hits = index.dense(embedder.embed_queries([args.query])[0], args.top_k)
+    chunks = index.chunks_of([row for row, _ in hits])
     rows = []
     for rank, (row, score) in enumerate(hits, 1):
-        c = index.chunks[row]
+        c = chunks[row]
         m = c.meta
         rows.append({
             "rank": rank, "score": round(score, 4), "chunk_id": c.id, "doc_id": c.doc_id,

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # The chat service (`rag serve`, `make run`).
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Where the searchable index lives. "faiss": the version folders under index_dir, loaded into each
+    # service. "milvus": a Milvus server holds it (rag/milvus_store.py) and services keep no index state;
+    # `rag index` still builds the local version (the record of what is indexed, and the vectors to
+    # reuse) and then publishes it.
+    store: Literal["faiss", "milvus"] = "faiss"
+    # A milvus-lite file (default index_dir/milvus.db), or http://host:19530 of a Milvus standalone or
+    # cluster (or a `milvus-lite server`); the same code either way.
+    milvus_uri: str | None = None
+    milvus_collection: str = Field(default="rag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
     # Bearer token for POST /admin/reindex; the endpoint is disabled while this is unset.
     admin_token: str | None = None
 

@@ -118,8 +118,13 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
         docs = {**all_documents(sources), **docs}
     idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"))
+    publish, uri = None, settings.milvus_uri or str(idx / "milvus.db")
+    if settings.store == "milvus":  # the same cases over the Milvus store, published from the same build
+        from rag.milvus_publish import publish as to_milvus
+
+        publish = lambda ix: to_milvus(ix, uri, settings.milvus_collection).summary()  # noqa: E731
     build = partial(build_index, sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
-                    overlap_tokens=settings.chunk_overlap_tokens)
+                    overlap_tokens=settings.chunk_overlap_tokens, publish=publish)
     try:
         report = build()
     except IndexMismatchError:
@@ -127,8 +132,13 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
             raise
         report = build(rebuild=True)  # a cached eval index of another model or export: only a cache
     print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
-    assistant = make_assistant(settings, load_index(idx, embedder.model_id, embedder.fingerprint()), embedder,
-                               with_reader=with_reader)
+    if settings.store == "milvus":
+        from rag.milvus_store import open_milvus
+
+        index = open_milvus(uri, settings.milvus_collection, embedder.model_id, embedder.fingerprint())
+    else:
+        index = load_index(idx, embedder.model_id, embedder.fingerprint())
+    assistant = make_assistant(settings, index, embedder, with_reader=with_reader)
     return assistant, docs, {d: read_transcript(p).text for d, p in docs.items()}
 
 

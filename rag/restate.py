@@ -50,10 +50,9 @@ def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
             out.append(p)
             continue
         pool: dict[str, Hit] = {h.chunk.id: h for h in hits if h.chunk.doc_id == p.hit.chunk.doc_id}
-        for chunk_id in index.manifest.get("documents", {}).get(p.hit.chunk.doc_id, {}).get("chunk_ids", []):
-            if chunk_id not in pool:
-                chunk = index.chunk_by_id(chunk_id)
-                pool[chunk_id] = Hit(chunk=chunk, row=index.row_of(chunk_id), score=p.hit.score)
+        ids = index.manifest.get("documents", {}).get(p.hit.chunk.doc_id, {}).get("chunk_ids", [])
+        for chunk in index.chunks_by_ids([i for i in ids if i not in pool]):
+            pool[chunk.id] = Hit(chunk=chunk, row=index.row_of(chunk.id), score=p.hit.score)
         best = None
         for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
             if _better(h, lang) <= _better(p.hit, lang):

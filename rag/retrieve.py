@@ -3,7 +3,7 @@ languages), fused by weighted reciprocal rank, restricted by metadata filters an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numpy as np
@@ -13,8 +13,7 @@ from rag.glossary import expand
 from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect
-from rag.store import Index
-from rag.types import ROLES, SECTIONS, Hit
+from rag.types import ROLES, SECTIONS, Hit, Where
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Weights:
 class Retriever:
     """Searches one loaded index; cheap to build, holds per-chunk metadata arrays for filtering."""
 
-    def __init__(self, index: Index, embedder: Embedder, weights: Weights | None = None) -> None:
+    def __init__(self, index, embedder: Embedder, weights: Weights | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.weights = weights or Weights()
@@ -73,65 +72,28 @@ class Retriever:
     def catalog(self) -> Catalog:
         return Catalog(self.index.manifest.get("documents", {}))
 
-    @cached_property
-    def _meta(self) -> dict[str, np.ndarray]:
-        def col(f) -> np.ndarray:
-            return np.array([f(c) for c in self.index.chunks], dtype=object)
-
-        return {
-            "doc_id": col(lambda c: c.doc_id),
-            "ticker": col(lambda c: (c.meta.ticker or "").upper() if c.meta else ""),
-            "period": col(lambda c: c.meta.period if c.meta else None),
-            "language": col(lambda c: c.language),
-            "section": col(lambda c: c.section),
-            "names": col(lambda c: {n.lower() for n in ((c.meta.company,) + c.meta.aliases) if n} if c.meta else set()),
-            "roles": col(lambda c: {s.role for s in c.speakers}),
-            "boilerplate": np.array([c.boilerplate for c in self.index.chunks], dtype=bool),
-        }
-
     def scope(self, question: str) -> Scope:
         return detect(question, self.catalog)
 
-    def allowed_rows(self, filters: Filters | None, scope: Scope | None) -> np.ndarray | None:
-        """Rows that pass the filters and the question's scope; None when nothing restricts."""
-        m = self._meta
-        mask = np.ones(len(self.index), dtype=bool)
-        restricted = False
+    @staticmethod
+    def where(filters: Filters | None, scope: Scope | None) -> Where:
+        """What the filters and the question's scope allow, for the store to apply inside its search."""
         f = filters or Filters()
-        if f.ticker:
-            mask &= m["ticker"] == f.ticker.upper()
-            restricted = True
-        if f.company:
-            name = f.company.lower()
-            mask &= np.array([name in names for names in m["names"]], dtype=bool)
-            restricted = True
-        for key in ("period", "language", "section"):
-            value = getattr(f, key)
-            if value:
-                mask &= m[key] == value
-                restricted = True
-        if f.role:
-            mask &= np.array([f.role in roles for roles in m["roles"]], dtype=bool)
-            restricted = True
-        if scope is not None and scope.doc_ids:
-            mask &= np.isin(m["doc_id"], list(scope.doc_ids))
-            restricted = True
-        return np.flatnonzero(mask) if restricted else None
+        return Where(ticker=f.ticker.upper() if f.ticker else None, company=f.company.lower() if f.company else None,
+                     period=f.period, language=f.language, section=f.section, role=f.role,
+                     doc_ids=frozenset(scope.doc_ids) if scope is not None and scope.doc_ids else None)
 
-    def _dense_ranked(self, query_vector: np.ndarray, n: int, rows: np.ndarray | None) -> dict[int, tuple[int, float]]:
+    def _dense_ranked(self, query_vector: np.ndarray, n: int, where: Where) -> dict[int, tuple[int, float]]:
         """{row: (dense rank, similarity)}. The model scores a question higher against passages in
         its own language than against a translation of the answer (measured: an English question
         ranked the Chinese passage holding the answer below 50 English ones), so passages are ranked
         within their language and each language's best compete on equal terms in the fusion."""
-        lang = self._meta["language"]
-        kinds = set(lang if rows is None else lang[rows])
+        kinds = (where.language,) if where.language else self.index.languages
         if len(kinds) < 2:
-            return {r: (i, sim) for i, (r, sim) in enumerate(self.index.search_dense(query_vector, n, rows=rows))}
-        everything = np.arange(len(self.index)) if rows is None else rows
+            return {r: (i, sim) for i, (r, sim) in enumerate(self.index.dense(query_vector, n, where))}
         out: dict[int, tuple[int, float]] = {}
-        for kind in sorted(kinds):
-            part = everything[lang[everything] == kind]
-            for i, (r, sim) in enumerate(self.index.search_dense(query_vector, n, rows=part)):
+        for kind in kinds:
+            for i, (r, sim) in enumerate(self.index.dense(query_vector, n, replace(where, language=kind))):
                 out[r] = (i, sim)
         return out
 
@@ -148,40 +110,29 @@ class Retriever:
             raise ValueError("top_k must be between 1 and 50")
         if not question.strip():
             raise ValueError("question must not be empty")
-        rows = self.allowed_rows(filters, scope)
-        if rows is not None and rows.size == 0:
-            return []
+        where = self.where(filters, scope)
         w = self.weights
         n = w.candidates
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
-        dense = self._dense_ranked(query_vector, n, rows)
-        lex_query = expand(question) if w.glossary else question
-        scores = self.index.lexical_scores(tokenize(lex_query))
-        if rows is not None:
-            keep = np.zeros_like(scores, dtype=bool)
-            keep[rows] = True
-            scores = np.where(keep, scores, 0.0)
-        lex_rows = [int(r) for r in np.argsort(-scores, kind="stable")[:n] if scores[r] > 0]
+        dense = self._dense_ranked(query_vector, n, where)
+        tokens = tokenize(expand(question) if w.glossary else question)
+        lex_rows = [r for r, _ in self.index.lexical(tokens, n, where)] if tokens else []
 
         fused: dict[int, float] = {}
         for r, (rank, _) in dense.items():
             fused[r] = fused.get(r, 0.0) + w.dense / (w.rrf_k + rank + 1)
         for rank, r in enumerate(lex_rows):
             fused[r] = fused.get(r, 0.0) + w.lexical / (w.rrf_k + rank + 1)
-        boiler = self._meta["boilerplate"]
         for r in fused:
-            if boiler[r]:
+            if self.index.is_boilerplate(r):
                 fused[r] *= w.boilerplate
         dense_of = {r: sim for r, (_, sim) in dense.items()}
+        # A stable sort: equal scores keep the order the rankings found them in, the same on every store.
         best = sorted(fused, key=lambda r: -fused[r])[:top_k]
+        lexical = self.index.lexical_of(tokens, best) if tokens else {}
+        chunks = self.index.chunks_of(best)
         return [
-            Hit(
-                chunk=self.index.chunks[r],
-                row=r,
-                score=fused[r],
-                dense=dense_of.get(r),
-                lexical=float(scores[r]) if scores[r] > 0 else None,
-            )
+            Hit(chunk=chunks[r], row=r, score=fused[r], dense=dense_of.get(r), lexical=lexical.get(r))
             for r in best
         ]

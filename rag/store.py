@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.types import Chunk
+from rag.types import Chunk, Where
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -88,6 +88,7 @@ class Index:
     sentence_vectors: np.ndarray | None = None  # (m, dim) float16; see SENTENCES
     sentence_ptr: np.ndarray | None = None  # (n + 1,) int64
     _row_of_key: dict[int, int] = field(default_factory=dict, repr=False)
+    _last_lexical: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False)
 
     def sentences_of(self, row: int) -> np.ndarray | None:
         """The vectors of chunk `row`'s sentences (in `rag.sentences.split` order), or None."""
@@ -128,6 +129,61 @@ class Index:
             return [(int(rows[i]), float(scores[i])) for i in top]
         dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
         return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+
+    # ---- the store interface the retriever and reader use (the Milvus store has the same methods)
+
+    @cached_property
+    def columns(self):  # -> rag.select.Columns
+        from rag.select import Columns
+
+        return Columns(self.chunks)
+
+    @cached_property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.columns.language)))
+
+    def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
+        """(row, similarity) of the `k` nearest chunks that `where` allows."""
+        rows = self.columns.rows(where)
+        if rows is not None and rows.size == 0:
+            return []
+        return self.search_dense(query, k, rows=rows)
+
+    def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
+        """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""
+        scores = self._lexical_scores(tuple(tokens))
+        rows = self.columns.rows(where)
+        if rows is not None:
+            keep = np.zeros_like(scores, dtype=bool)
+            keep[rows] = True
+            scores = np.where(keep, scores, 0.0)
+        return [(int(r), float(scores[r])) for r in np.argsort(-scores, kind="stable")[:k] if scores[r] > 0]
+
+    def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
+        """BM25 scores (> 0) of the given rows, found by any retriever."""
+        scores = self._lexical_scores(tuple(tokens))
+        return {r: float(scores[r]) for r in rows if scores[r] > 0}
+
+    def _lexical_scores(self, tokens: tuple[str, ...]) -> np.ndarray:
+        # The retriever asks for the same query's scores twice (top rows, then the fused rows' own).
+        cached = self._last_lexical
+        if cached is not None and cached[0] == tokens:
+            return cached[1]
+        scores = self.lexical_scores(list(tokens))
+        self._last_lexical = (tokens, scores)
+        return scores
+
+    def is_boilerplate(self, row: int) -> bool:
+        return bool(self.columns.boilerplate[row])
+
+    def chunk(self, row: int) -> Chunk:
+        return self.chunks[row]
+
+    def chunks_of(self, rows: list[int]) -> dict[int, Chunk]:
+        return {r: self.chunks[r] for r in rows}
+
+    def chunks_by_ids(self, chunk_ids: list[str]) -> list[Chunk]:
+        return [self.chunk_by_id(i) for i in chunk_ids]
 
     def row_of(self, chunk_id: str) -> int:
         row = self._row_of_key.get(key_for(chunk_id))

@@ -156,6 +156,26 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Where:
+    """Which chunks a search may return, checked inside the store (FAISS rows or a Milvus filter
+    expression); every field is optional and they combine with AND. Values are already normalised:
+    ticker upper-case, company lower-case, period like "FY2025Q4"."""
+
+    ticker: str | None = None
+    company: str | None = None  # one of the company's names or aliases
+    period: str | None = None
+    language: str | None = None
+    section: str | None = None
+    role: str | None = None  # a speaker role that must be among the chunk's speakers
+    doc_ids: frozenset[str] | None = None
+
+    @property
+    def restricts(self) -> bool:
+        return any(v is not None for v in (self.ticker, self.company, self.period, self.language, self.section,
+                                            self.role, self.doc_ids))
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved chunk with its fused score (and the per-retriever scores that ranked it)."""
 

@@ -36,20 +36,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(index_dir: Path, sources: Path) -> dict[str, str]:
+def server_env(index_dir: Path, sources: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_EMBED_MODEL": "fake", "RAG_READER_WEIGHTS": os.environ["RAG_READER_WEIGHTS"], "RAG_INDEX_DIR": str(index_dir), "RAG_SOURCES": json.dumps([str(sources)]),
+    env.update({"RAG_EMBED_MODEL": "fake", "RAG_READER_WEIGHTS": os.environ["RAG_READER_WEIGHTS"],
+                "RAG_INDEX_DIR": str(index_dir), "RAG_SOURCES": json.dumps([str(sources)]),
                 "RAG_ADMIN_TOKEN": TOKEN, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"})
-    return env
+    return env | (extra or {})
 
 
-def start_server(index_dir: Path, sources: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(index_dir: Path, sources: Path, log: Path,
+                 extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
              "--reload-interval", "0.2"],
-            cwd=ROOT, env=server_env(index_dir, sources), stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=server_env(index_dir, sources, extra), stdout=out, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

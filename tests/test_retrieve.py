@@ -10,6 +10,7 @@ from rag.build import build_index
 from rag.embed import FakeEmbedder
 from rag.retrieve import Filters, Retriever, Weights
 from rag.store import load_index
+from rag.types import Where
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,8 @@ def test_tokens_are_stemmed_and_model_names_keep_their_family() -> None:
 def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
     """The best passage of each language gets dense rank 0, so a question in one language still
     reaches the passage in the other that a monolingual ranking puts below all of its own."""
-    ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, None)
-    languages = retriever._meta["language"]
+    ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, Where())
+    languages = retriever.index.columns.language
     firsts = {languages[r] for r, (rank, _) in ranked.items() if rank == 0}
     assert firsts == {"en", "zh"}
     # Within one language the order is the similarity order.
