@@ -54,7 +54,12 @@ SENTENCES = "sentences.npy"
 SENTENCE_PTR = "sentence_ptr.npy"
 SENTENCE_FILES = (SENTENCES, SENTENCE_PTR)
 DEFAULT_APPROX_THRESHOLD = 50_000
-HNSW_M = 32
+# Above the threshold the vectors go into an IVF index over 8-bit scalar-quantised vectors, chosen
+# from bench/scale_bench.py's table (recall@10 and memory at 100k and 1M passages; README "Scale").
+IVF_NPROBE = 64
+# A filter that leaves at most this many rows is answered by an exact scan of those rows; a larger
+# one searches inside the approximate index with a FAISS IDSelector.
+EXACT_ROWS = 50_000
 
 
 def key_for(chunk_id: str) -> int:
@@ -87,6 +92,7 @@ class Index:
     bm25: Any
     sentence_vectors: np.ndarray | None = None  # (m, dim) float16; see SENTENCES
     sentence_ptr: np.ndarray | None = None  # (n + 1,) int64
+    parts: dict[str, Any] = field(default_factory=dict)  # language -> approximate index over its rows
     _row_of_key: dict[int, int] = field(default_factory=dict, repr=False)
     _last_lexical: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False)
 
@@ -143,11 +149,24 @@ class Index:
         return tuple(sorted(set(self.columns.language)))
 
     def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
-        """(row, similarity) of the `k` nearest chunks that `where` allows."""
+        """(row, similarity) of the `k` nearest chunks that `where` allows: an exact scan of the allowed
+        rows when they are few, else a search inside the index (a language's own partition, and a FAISS
+        IDSelector for any other restriction), never a larger search filtered afterwards."""
         rows = self.columns.rows(where)
         if rows is not None and rows.size == 0:
             return []
-        return self.search_dense(query, k, rows=rows)
+        if rows is None or rows.size <= EXACT_ROWS or where is None:
+            return self.search_dense(query, k, rows=rows)
+        import faiss
+
+        part = self.parts.get(where.language) if where.language else None
+        target = part if part is not None else self.faiss_index
+        sel = None
+        if not (part is not None and where == Where(language=where.language)):
+            sel = faiss.IDSelectorBatch(np.array([key_for(self.chunks[r].id) for r in rows], dtype=np.int64))
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        dist, ids = target.search(q, min(k, rows.size), params=_search_params(target, sel))
+        return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""
@@ -217,6 +236,19 @@ class Index:
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
 
+def _search_params(index: Any, sel: Any) -> Any:
+    """Parameters for one search of `index` (an IndexIDMap2) with a selector, keeping its own effort."""
+    import faiss
+
+    base = faiss.downcast_index(index.index)
+    ivf = faiss.try_extract_index_ivf(base)
+    if ivf is not None:
+        return faiss.SearchParametersIVF(sel=sel, nprobe=ivf.nprobe)
+    if isinstance(base, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=sel, efSearch=base.hnsw.efSearch)
+    return faiss.SearchParameters(sel=sel)
+
+
 def current_folder(index_dir: Path) -> Path | None:
     """The live version folder named by CURRENT, or None when no index was built."""
     pointer = Path(index_dir) / CURRENT
@@ -275,7 +307,8 @@ def load_index(
     check_compatible(manifest, index_dir, model_id, fingerprint)
     digests = manifest.get("files", {})
     with_sentences = all(n in digests for n in SENTENCE_FILES)
-    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()):
+    part_files = dict(manifest.get("faiss", {}).get("parts", {}))
+    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()):
         path = folder / name
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
@@ -288,7 +321,8 @@ def load_index(
         chunks = [Chunk.from_dict(json.loads(line)) for line in (folder / CHUNKS).open(encoding="utf-8")]
         tokens = [json.loads(line) for line in (folder / TOKENS).open(encoding="utf-8")]
         embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
-        faiss_index = faiss.read_index(str(folder / FAISS_FILE))
+        faiss_index = _tuned(faiss.read_index(str(folder / FAISS_FILE)), manifest)
+        parts = {lang: _tuned(faiss.read_index(str(folder / f)), manifest) for lang, f in part_files.items()}
         bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False) if chunks else None
         sentences = np.load(folder / SENTENCES, mmap_mode="r") if with_sentences else None
         sentence_ptr = np.load(folder / SENTENCE_PTR) if with_sentences else None
@@ -302,24 +336,55 @@ def load_index(
         )
     if sentence_ptr is not None and (len(sentence_ptr) != len(chunks) + 1 or sentence_ptr[-1] != len(sentences)):
         raise IndexMismatchError(f"{folder}: sentence vectors disagree with the chunks; {_rebuild_hint(index_dir)}")
-    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr)
+    if sum(p.ntotal for p in parts.values()) not in (0, n):
+        raise IndexMismatchError(f"{folder}: the language partitions do not hold every chunk; {_rebuild_hint(index_dir)}")
+    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr, parts)
+
+
+def _tuned(index: Any, manifest: dict[str, Any]) -> Any:
+    """The loaded index with the search effort the manifest records (nprobe is not saved by FAISS)."""
+    import faiss
+
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        ivf.nprobe = int(manifest.get("faiss", {}).get("nprobe", IVF_NPROBE))
+    return index
 
 
 def _faiss_index(embeddings: np.ndarray, keys: np.ndarray, dim: int, approx_threshold: int) -> tuple[Any, dict[str, Any]]:
     import faiss
 
-    if len(keys) > approx_threshold:
-        base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efConstruction = 80
-        base.hnsw.efSearch = 128
-        info = {"kind": "hnsw", "metric": "inner_product", "m": HNSW_M, "ef_search": 128}
+    n = len(keys)
+    if n > approx_threshold:
+        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))  # FAISS wants 39+ training points a list
+        base = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                             faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, size=min(n, 64 * nlist), replace=False)
+        base.train(np.ascontiguousarray(embeddings[np.sort(sample)], dtype=np.float32))
+        base.nprobe = IVF_NPROBE
+        info = {"kind": "ivf-sq8", "metric": "inner_product", "nlist": nlist, "nprobe": IVF_NPROBE}
     else:
         base = faiss.IndexFlatIP(dim)
         info = {"kind": "flat", "metric": "inner_product"}
     index = faiss.IndexIDMap2(base)
-    if len(keys):
+    if n:
         index.add_with_ids(np.ascontiguousarray(embeddings, dtype=np.float32), keys)
     return index, info
+
+
+def _partitions(embeddings: np.ndarray, keys: np.ndarray, chunks: list[Chunk], dim: int,
+                approx_threshold: int) -> dict[str, Any]:
+    """One approximate index per language when the whole is approximate and holds several: the
+    retriever ranks each language on its own, and a partition answers that without a filter."""
+    langs = np.array([c.language for c in chunks], dtype=object)
+    kinds = sorted(set(langs.tolist()))
+    if len(keys) <= approx_threshold or len(kinds) < 2:
+        return {}
+    out = {}
+    for lang in kinds:
+        rows = np.flatnonzero(langs == lang)
+        out[lang] = _faiss_index(embeddings[rows], keys[rows], dim, approx_threshold)[0]
+    return out
 
 
 def write_index(
@@ -373,6 +438,11 @@ def write_index(
             np.save(tmp / SENTENCE_PTR, ptr)
         index, info = _faiss_index(embeddings, keys, dim, approx_threshold)
         faiss.write_index(index, str(tmp / FAISS_FILE))
+        parts = _partitions(embeddings, keys, chunks, dim, approx_threshold)
+        for lang, part in parts.items():
+            faiss.write_index(part, str(tmp / f"vectors-{lang}.faiss"))
+        if parts:
+            info["parts"] = {lang: f"vectors-{lang}.faiss" for lang in parts}
         if chunks:
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
@@ -382,7 +452,8 @@ def write_index(
             "format_version": FORMAT_VERSION,
             "faiss": info,
             "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
-            "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())},
+            "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())
+                      + tuple(info.get("parts", {}).values())},
             "version": name,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

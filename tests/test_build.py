@@ -14,6 +14,7 @@ from rag.embed import FakeEmbedder
 from rag.errors import IndexMismatchError, TranscriptError
 from rag.ingest import read_transcript
 from rag.store import current_folder, load_index
+from rag.types import Where
 
 
 @pytest.fixture
@@ -200,15 +201,32 @@ def test_duplicate_document_ids_are_reported(corpus: Path, tmp_path: Path, data_
     assert len(r.errors) == 1 and "ACME_FY24Q2_en" in r.errors[0]
 
 
-def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path) -> None:
+def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    import rag.store
+
     emb, idx_dir = FakeEmbedder(), tmp_path / "index"
     build_index([corpus], idx_dir, emb, approx_threshold=5)
     index = load_index(idx_dir)
-    assert index.manifest["faiss"]["kind"] == "hnsw"
+    info = index.manifest["faiss"]
+    assert info["kind"] == "ivf-sq8" and info["nprobe"] >= 1
     q = emb.embed_queries(["backlog grew on data-center contracts"])[0]
     approx = [row for row, _ in index.search_dense(q, 3)]
     exact = [row for row, _ in index.search_dense(q, 3, rows=np.arange(len(index)))]
     assert approx == exact
+    # Several languages: one partition each, and a language search runs inside its own partition.
+    langs = {c.language for c in index.chunks}
+    assert len(langs) > 1 and set(index.parts) == langs
+    assert sum(p.ntotal for p in index.parts.values()) == len(index)
+    monkeypatch.setattr(rag.store, "EXACT_ROWS", 0)  # take the approximate path even for these few rows
+    for lang in langs:
+        got = index.dense(q, 3, Where(language=lang))
+        assert got and all(index.chunks[r].language == lang for r, _ in got)
+        exact = index.search_dense(q, 3, rows=index.columns.rows(Where(language=lang)))
+        assert [r for r, _ in got] == [r for r, _ in exact]
+    # Any other restriction on a large allowed set: an IDSelector inside the same search.
+    doc = index.chunks[0].doc_id
+    got = index.dense(q, 3, Where(doc_ids=frozenset({doc})))
+    assert got and all(index.chunks[r].doc_id == doc for r, _ in got)
 
 
 def test_sentence_vectors_are_stored_and_reused_with_their_chunks(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
