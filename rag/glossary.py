@@ -154,6 +154,7 @@ def is_aspect(group: tuple[str, ...]) -> bool:
     return group[0].lower() in aspects()
 
 
+@lru_cache(maxsize=None)  # the glossary has more terms than `re`'s own cache of 512 patterns
 def _pattern(term: str) -> re.Pattern[str]:
     """Latin terms match as whole words ("ai" not inside "trainium"); Chinese terms as substrings."""
     if re.search(r"[\u4e00-\u9fff]", term):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from typing import Any
 
@@ -55,22 +56,28 @@ class Catalog:
         return {(d.get("ticker") or "").upper() for d in self.docs.values() if d.get("ticker")}
 
 
-def _name_in(name: str, text_lower: str) -> bool:
+# Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.
+@lru_cache(maxsize=None)
+def _name_pattern(name: str) -> re.Pattern[str] | None:
     if re.search(r"[\u4e00-\u9fff]", name):
-        return name in text_lower
-    return re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", text_lower) is not None
+        return None  # Chinese names match as substrings
+    return re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])")
+
+
+def _name_in(name: str, text_lower: str) -> bool:
+    pattern = _name_pattern(name)
+    return name in text_lower if pattern is None else pattern.search(text_lower) is not None
+
+
+@lru_cache(maxsize=None)
+def _ticker_pattern(t: str) -> re.Pattern[str]:
+    if t in _AMBIGUOUS_TICKERS or len(t) < 2:
+        return re.compile(rf"(?:\${re.escape(t)}|\({re.escape(t)}\)|(?:NYSE|NASDAQ|Nasdaq)\s*:\s*{re.escape(t)})(?![A-Za-z])")
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(t)}(?![A-Za-z0-9])")
 
 
 def _tickers_in(question: str, candidates: set[str]) -> set[str]:
-    found = set()
-    for t in candidates:
-        if t in _AMBIGUOUS_TICKERS or len(t) < 2:
-            pattern = rf"(?:\${re.escape(t)}|\({re.escape(t)}\)|(?:NYSE|NASDAQ|Nasdaq)\s*:\s*{re.escape(t)})(?![A-Za-z])"
-        else:
-            pattern = rf"(?<![A-Za-z0-9]){re.escape(t)}(?![A-Za-z0-9])"
-        if re.search(pattern, question):
-            found.add(t)
-    return found
+    return {t for t in candidates if t in question and _ticker_pattern(t).search(question)}
 
 
 def _quarter_index(period: str) -> int:

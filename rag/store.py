@@ -27,7 +27,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +53,13 @@ DATA_FILES = (FAISS_FILE, EMBEDDINGS, CHUNKS, TOKENS)
 SENTENCES = "sentences.npy"
 SENTENCE_PTR = "sentence_ptr.npy"
 SENTENCE_FILES = (SENTENCES, SENTENCE_PTR)
+# Read without parsing every record (optional: an index written before them is scanned once on load):
+# byte offsets of each line of chunks.jsonl and tokens.jsonl, the chunk keys, and coded metadata.
+CHUNK_OFFSETS = "chunk_offsets.npy"
+TOKEN_OFFSETS = "token_offsets.npy"
+KEYS = "keys.npy"
+ROWS = "rows.npz"
+LAZY_FILES = (CHUNK_OFFSETS, TOKEN_OFFSETS, KEYS, ROWS)
 DEFAULT_APPROX_THRESHOLD = 50_000
 # Above the threshold the vectors go into an IVF index over 8-bit scalar-quantised vectors, chosen
 # from bench/scale_bench.py's table (recall@10 and memory at 100k and 1M passages; README "Scale").
@@ -85,15 +92,15 @@ class Index:
 
     folder: Path
     manifest: dict[str, Any]
-    chunks: list[Chunk]
-    tokens: list[list[str]]
+    chunks: Sequence[Chunk]  # a list, or `rag.records.Lines` reading chunks.jsonl on demand
+    tokens: Sequence[list[str]]
     embeddings: np.ndarray  # (n, dim) float32, row i is chunks[i]
     faiss_index: Any
     bm25: Any
     sentence_vectors: np.ndarray | None = None  # (m, dim) float16; see SENTENCES
     sentence_ptr: np.ndarray | None = None  # (n + 1,) int64
     parts: dict[str, Any] = field(default_factory=dict)  # language -> approximate index over its rows
-    _row_of_key: dict[int, int] = field(default_factory=dict, repr=False)
+    keys: np.ndarray | None = None  # (n,) int64, key_for(chunks[i].id)
     _last_lexical: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False)
 
     def sentences_of(self, row: int) -> np.ndarray | None:
@@ -103,7 +110,16 @@ class Index:
         return self.sentence_vectors[int(self.sentence_ptr[row]) : int(self.sentence_ptr[row + 1])]
 
     def __post_init__(self) -> None:
-        self._row_of_key = {key_for(c.id): i for i, c in enumerate(self.chunks)}
+        if self.keys is None:
+            self.keys = np.array([key_for(c.id) for c in self.chunks], dtype=np.int64)
+        self._order = np.argsort(self.keys, kind="stable")
+        self._sorted_keys = self.keys[self._order]
+
+    def _row_of_key(self, key: int) -> int | None:
+        i = int(np.searchsorted(self._sorted_keys, key))
+        if i < len(self._sorted_keys) and self._sorted_keys[i] == key:
+            return int(self._order[i])
+        return None
 
     @property
     def model_id(self) -> str:
@@ -134,7 +150,7 @@ class Index:
             top = np.argsort(-scores, kind="stable")[:k]
             return [(int(rows[i]), float(scores[i])) for i in top]
         dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
-        return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
 
     # ---- the store interface the retriever and reader use (the Milvus store has the same methods)
 
@@ -142,11 +158,13 @@ class Index:
     def columns(self):  # -> rag.select.Columns
         from rag.select import Columns
 
-        return Columns(self.chunks)
+        if (self.folder / ROWS).is_file() and ROWS in self.manifest.get("files", {}):
+            return Columns.load(self.folder / ROWS)
+        return Columns.of(self.chunks)
 
     @cached_property
     def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.columns.language)))
+        return self.columns.present_languages()
 
     def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """(row, similarity) of the `k` nearest chunks that `where` allows: an exact scan of the allowed
@@ -166,7 +184,7 @@ class Index:
             sel = faiss.IDSelectorBatch(np.array([key_for(self.chunks[r].id) for r in rows], dtype=np.int64))
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         dist, ids = target.search(q, min(k, rows.size), params=_search_params(target, sel))
-        return [(self._row_of_key[int(i)], float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""
@@ -176,7 +194,12 @@ class Index:
             keep = np.zeros_like(scores, dtype=bool)
             keep[rows] = True
             scores = np.where(keep, scores, 0.0)
-        return [(int(r), float(scores[r])) for r in np.argsort(-scores, kind="stable")[:k] if scores[r] > 0]
+        found = np.flatnonzero(scores > 0)
+        if found.size > k:  # a partial sort: a million scores need not be ordered for the best 50
+            found = found[np.argpartition(-scores[found], k - 1)[:k]]
+        # Highest score first, ties by row: the order a stable full sort gives.
+        found = found[np.lexsort((found, -scores[found]))]
+        return [(int(r), float(scores[r])) for r in found]
 
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 scores (> 0) of the given rows, found by any retriever."""
@@ -205,7 +228,7 @@ class Index:
         return [self.chunk_by_id(i) for i in chunk_ids]
 
     def row_of(self, chunk_id: str) -> int:
-        row = self._row_of_key.get(key_for(chunk_id))
+        row = self._row_of_key(key_for(chunk_id))
         if row is None or self.chunks[row].id != chunk_id:
             raise KeyError(f"no chunk {chunk_id!r} in index {self.folder}")
         return row
@@ -213,17 +236,18 @@ class Index:
     def chunk_by_id(self, chunk_id: str) -> Chunk:
         return self.chunks[self.row_of(chunk_id)]
 
-    @cached_property
-    def doc_freq(self) -> Counter[str]:
-        """In how many chunks each lexical token occurs (for IDF weights outside BM25)."""
-        df: Counter[str] = Counter()
-        for toks in self.tokens:
-            df.update(set(toks))
-        return df
+    def df(self, token: str) -> int:
+        """In how many chunks a lexical token occurs: the length of its BM25 posting list."""
+        if self.bm25 is None:
+            return 0
+        i = self.bm25.vocab_dict.get(token)
+        indptr = self.bm25.scores["indptr"]
+        return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
 
     def idf(self, token: str) -> float:
-        n = len(self.chunks)
-        return math.log(1.0 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
+        """IDF weight (BM25's, Lucene variant) for the reader's features outside BM25."""
+        n, df = len(self.chunks), self.df(token)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def lexical_scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (row-aligned) for the query tokens."""
@@ -308,7 +332,9 @@ def load_index(
     digests = manifest.get("files", {})
     with_sentences = all(n in digests for n in SENTENCE_FILES)
     part_files = dict(manifest.get("faiss", {}).get("parts", {}))
-    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()):
+    lazy = all(n in digests for n in LAZY_FILES)
+    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()) \
+            + (LAZY_FILES if lazy else ()):
         path = folder / name
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
@@ -318,8 +344,13 @@ def load_index(
         import bm25s
         import faiss
 
-        chunks = [Chunk.from_dict(json.loads(line)) for line in (folder / CHUNKS).open(encoding="utf-8")]
-        tokens = [json.loads(line) for line in (folder / TOKENS).open(encoding="utf-8")]
+        from rag.records import Lines, line_offsets
+
+        offsets = (np.load(folder / CHUNK_OFFSETS), np.load(folder / TOKEN_OFFSETS)) if lazy else \
+            (line_offsets(folder / CHUNKS), line_offsets(folder / TOKENS))
+        chunks = Lines(folder / CHUNKS, offsets[0], Chunk.from_dict)
+        tokens = Lines(folder / TOKENS, offsets[1], list, cache=256)
+        keys = np.load(folder / KEYS) if lazy else None
         embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
         faiss_index = _tuned(faiss.read_index(str(folder / FAISS_FILE)), manifest)
         parts = {lang: _tuned(faiss.read_index(str(folder / f)), manifest) for lang, f in part_files.items()}
@@ -329,7 +360,8 @@ def load_index(
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexMismatchError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
     n = manifest.get("counts", {}).get("chunks")
-    if not (len(chunks) == len(tokens) == embeddings.shape[0] == faiss_index.ntotal == n):
+    if not (len(chunks) == len(tokens) == embeddings.shape[0] == faiss_index.ntotal == n) or \
+            (keys is not None and len(keys) != n):
         raise IndexMismatchError(
             f"{folder}: index files disagree on the chunk count (records {len(chunks)}, tokens {len(tokens)}, "
             f"vectors {embeddings.shape[0]}, faiss {faiss_index.ntotal}, manifest {n}); {_rebuild_hint(index_dir)}"
@@ -338,7 +370,8 @@ def load_index(
         raise IndexMismatchError(f"{folder}: sentence vectors disagree with the chunks; {_rebuild_hint(index_dir)}")
     if sum(p.ntotal for p in parts.values()) not in (0, n):
         raise IndexMismatchError(f"{folder}: the language partitions do not hold every chunk; {_rebuild_hint(index_dir)}")
-    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr, parts)
+    return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr, parts,
+                 keys)
 
 
 def _tuned(index: Any, manifest: dict[str, Any]) -> Any:
@@ -420,12 +453,20 @@ def write_index(
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     try:
-        with open(tmp / CHUNKS, "w", encoding="utf-8") as f:
-            for c, k in zip(chunks, keys):
-                f.write(json.dumps({"key": int(k), **c.to_dict()}, ensure_ascii=False) + "\n")
-        with open(tmp / TOKENS, "w", encoding="utf-8") as f:
-            for toks in tokens:
-                f.write(json.dumps(toks, ensure_ascii=False) + "\n")
+        for file_name, offsets_name, lines in (
+                (CHUNKS, CHUNK_OFFSETS, (json.dumps({"key": int(k), **c.to_dict()}, ensure_ascii=False)
+                                         for c, k in zip(chunks, keys))),
+                (TOKENS, TOKEN_OFFSETS, (json.dumps(t, ensure_ascii=False) for t in tokens))):
+            offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+            with open(tmp / file_name, "wb") as f:
+                for i, line in enumerate(lines):
+                    f.write(line.encode("utf-8") + b"\n")
+                    offsets[i + 1] = f.tell()
+            np.save(tmp / offsets_name, offsets)
+        np.save(tmp / KEYS, keys)
+        from rag.select import Columns
+
+        Columns.of(chunks).save(tmp / ROWS)
         np.save(tmp / EMBEDDINGS, embeddings)
         if sentences is not None:
             if len(sentences) != len(chunks):
@@ -453,7 +494,7 @@ def write_index(
             "faiss": info,
             "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
             "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())
-                      + tuple(info.get("parts", {}).values())},
+                      + tuple(info.get("parts", {}).values()) + LAZY_FILES},
             "version": name,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
