@@ -60,7 +60,8 @@ def load_index_for(settings: Settings, embedder, verify: bool = False):  # -> In
     if settings.store == "milvus":
         from rag.milvus_store import open_milvus
 
-        return open_milvus(milvus_uri(settings), settings.milvus_collection, embedder.model_id, embedder.fingerprint())
+        return open_milvus(milvus_uri(settings), settings.milvus_collection, embedder.model_id, embedder.fingerprint(),
+                           settings.milvus_token or "")
     from rag.store import load_index
 
     return load_index(settings.index_dir, embedder.model_id, embedder.fingerprint(), verify=verify)
@@ -71,7 +72,7 @@ def live_version(settings: Settings) -> str | None:
     if settings.store == "milvus":
         from rag.milvus_store import connect, read_version
 
-        return read_version(connect(milvus_uri(settings)), settings.milvus_collection)
+        return read_version(connect(milvus_uri(settings), settings.milvus_token or ""), settings.milvus_collection)
     from rag.store import current_folder
 
     folder = current_folder(settings.index_dir)
@@ -86,7 +87,7 @@ def publisher(settings: Settings):  # -> Callable[[Index], str] | None
     def publish(index) -> str:
         from rag.milvus_publish import publish as to_milvus
 
-        return to_milvus(index, milvus_uri(settings), settings.milvus_collection).summary()
+        return to_milvus(index, milvus_uri(settings), settings.milvus_collection, settings.milvus_token or "").summary()
 
     return publish
 

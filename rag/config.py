@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # cluster (or a `milvus-lite server`); the same code either way.
     milvus_uri: str | None = None
     milvus_collection: str = Field(default="rag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+    # "user:password" or an API key, for a Milvus that requires one.
+    milvus_token: str | None = None
     # Bearer token for POST /admin/reindex; the endpoint is disabled while this is unset.
     admin_token: str | None = None
 

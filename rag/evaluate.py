@@ -122,7 +122,8 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     if settings.store == "milvus":  # the same cases over the Milvus store, published from the same build
         from rag.milvus_publish import publish as to_milvus
 
-        publish = lambda ix: to_milvus(ix, uri, settings.milvus_collection).summary()  # noqa: E731
+        publish = lambda ix: to_milvus(ix, uri, settings.milvus_collection,  # noqa: E731
+                                       settings.milvus_token or "").summary()
     build = partial(build_index, sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                     overlap_tokens=settings.chunk_overlap_tokens, publish=publish)
     try:
@@ -135,7 +136,8 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     if settings.store == "milvus":
         from rag.milvus_store import open_milvus
 
-        index = open_milvus(uri, settings.milvus_collection, embedder.model_id, embedder.fingerprint())
+        index = open_milvus(uri, settings.milvus_collection, embedder.model_id, embedder.fingerprint(),
+                            settings.milvus_token or "")
     else:
         index = load_index(idx, embedder.model_id, embedder.fingerprint())
     assistant = make_assistant(settings, index, embedder, with_reader=with_reader)

@@ -189,11 +189,11 @@ def _stale(client: Any, base: str, manifest: dict[str, Any]) -> bool:
     return old.get("model") != manifest.get("model") or old.get("chunking") != manifest.get("chunking")
 
 
-def publish(index: Index, uri: str, base: str) -> PublishReport:
+def publish(index: Index, uri: str, base: str, token: str = "") -> PublishReport:
     """Make Milvus hold exactly the passages of `index` (a built local version) and its manifest."""
     t0 = time.perf_counter()
     report = PublishReport(version=index.version)
-    client = connect(uri)
+    client = connect(uri, token)
     if _stale(client, base, index.manifest):
         # Other vectors or other tokens for the same passage ids: nothing stored can be reused.
         for name in names(base):

@@ -29,6 +29,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -49,12 +50,13 @@ def names(base: str) -> tuple[str, str, str]:
     return f"{base}_chunks", f"{base}_terms", f"{base}_meta"
 
 
-def connect(uri: str) -> Any:  # -> pymilvus.MilvusClient
+@lru_cache(maxsize=8)  # one client (one gRPC channel) per server, reused by every poll and version
+def connect(uri: str, token: str = "") -> Any:  # -> pymilvus.MilvusClient
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
     try:
-        return MilvusClient(uri=str(uri))
+        return MilvusClient(uri=str(uri), token=token)
     except MilvusException as e:
         if not str(uri).startswith(("http://", "https://", "tcp://", "unix:")):
             # milvus-lite locks its data folder: one process per file.
@@ -305,9 +307,10 @@ def _decode(text: str, dim: int) -> np.ndarray | None:
     return np.frombuffer(base64.b64decode(text), dtype=np.float16).reshape(-1, dim)
 
 
-def open_milvus(uri: str, base: str, model_id: str | None = None, fingerprint: str | None = None) -> MilvusIndex:
+def open_milvus(uri: str, base: str, model_id: str | None = None, fingerprint: str | None = None,
+                token: str = "") -> MilvusIndex:
     """The version published last in Milvus, checked against the embedding model like a local index."""
-    client = connect(uri)
+    client = connect(uri, token)
     version = read_version(client, base)
     if version is None:
         raise IndexMissingError(f"Milvus at {uri}: nothing published under {base!r} yet; run `rag index` with "
