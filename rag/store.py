@@ -27,16 +27,14 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.errors import IndexMismatchError, IndexMissingError
-from rag.types import Chunk, Where
+from rag.index import EXACT_ROWS, ROWS, Index, key_for  # noqa: F401 - re-exported: the store's public names
+from rag.types import Chunk
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -58,20 +56,11 @@ SENTENCE_FILES = (SENTENCES, SENTENCE_PTR)
 CHUNK_OFFSETS = "chunk_offsets.npy"
 TOKEN_OFFSETS = "token_offsets.npy"
 KEYS = "keys.npy"
-ROWS = "rows.npz"
 LAZY_FILES = (CHUNK_OFFSETS, TOKEN_OFFSETS, KEYS, ROWS)
 DEFAULT_APPROX_THRESHOLD = 50_000
 # Above the threshold the vectors go into an IVF index over 8-bit scalar-quantised vectors, chosen
 # from bench/scale_bench.py's table (recall@10 and memory at 100k and 1M passages; README "Scale").
 IVF_NPROBE = 64
-# A filter that leaves at most this many rows is answered by an exact scan of those rows; a larger
-# one searches inside the approximate index with a FAISS IDSelector.
-EXACT_ROWS = 50_000
-
-
-def key_for(chunk_id: str) -> int:
-    """The int64 FAISS id of a chunk: the first 60 bits of its (hex) content hash."""
-    return int(chunk_id[:15], 16)
 
 
 def _sha256(path: Path) -> str:
@@ -84,193 +73,6 @@ def _sha256(path: Path) -> str:
 
 def _rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it with `rag index --rebuild --index-dir {index_dir}`"
-
-
-@dataclass
-class Index:
-    """One loaded, read-only index version."""
-
-    folder: Path
-    manifest: dict[str, Any]
-    chunks: Sequence[Chunk]  # a list, or `rag.records.Lines` reading chunks.jsonl on demand
-    tokens: Sequence[list[str]]
-    embeddings: np.ndarray  # (n, dim) float32, row i is chunks[i]
-    faiss_index: Any
-    bm25: Any
-    sentence_vectors: np.ndarray | None = None  # (m, dim) float16; see SENTENCES
-    sentence_ptr: np.ndarray | None = None  # (n + 1,) int64
-    parts: dict[str, Any] = field(default_factory=dict)  # language -> approximate index over its rows
-    keys: np.ndarray | None = None  # (n,) int64, key_for(chunks[i].id)
-    _last_lexical: tuple[tuple[str, ...], np.ndarray] | None = field(default=None, repr=False)
-
-    def sentences_of(self, row: int) -> np.ndarray | None:
-        """The vectors of chunk `row`'s sentences (in `rag.sentences.split` order), or None."""
-        if self.sentence_vectors is None or self.sentence_ptr is None:
-            return None
-        return self.sentence_vectors[int(self.sentence_ptr[row]) : int(self.sentence_ptr[row + 1])]
-
-    def __post_init__(self) -> None:
-        if self.keys is None:
-            self.keys = np.array([key_for(c.id) for c in self.chunks], dtype=np.int64)
-        self._order = np.argsort(self.keys, kind="stable")
-        self._sorted_keys = self.keys[self._order]
-
-    def _row_of_key(self, key: int) -> int | None:
-        i = int(np.searchsorted(self._sorted_keys, key))
-        if i < len(self._sorted_keys) and self._sorted_keys[i] == key:
-            return int(self._order[i])
-        return None
-
-    @property
-    def model_id(self) -> str:
-        return str(self.manifest["model"]["id"])
-
-    @property
-    def version(self) -> str:
-        return self.folder.name
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def search_dense(
-        self, query: np.ndarray, k: int, rows: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """(row, inner product) of the `k` nearest chunks, optionally only among `rows`."""
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        if len(self.chunks) == 0:
-            return []
-        if rows is not None:
-            # A filtered search scores the allowed rows exactly; cheaper and exact for any index kind.
-            rows = np.asarray(rows, dtype=np.int64)
-            if rows.size == 0:
-                return []
-            scores = self.embeddings[rows] @ q[0]
-            top = np.argsort(-scores, kind="stable")[:k]
-            return [(int(rows[i]), float(scores[i])) for i in top]
-        dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
-        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
-
-    # ---- the store interface the retriever and reader use (the Milvus store has the same methods)
-
-    @cached_property
-    def columns(self):  # -> rag.select.Columns
-        from rag.select import Columns
-
-        if (self.folder / ROWS).is_file() and ROWS in self.manifest.get("files", {}):
-            return Columns.load(self.folder / ROWS)
-        return Columns.of(self.chunks)
-
-    @cached_property
-    def languages(self) -> tuple[str, ...]:
-        return self.columns.present_languages()
-
-    def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
-        """(row, similarity) of the `k` nearest chunks that `where` allows: an exact scan of the allowed
-        rows when they are few, else a search inside the index (a language's own partition, and a FAISS
-        IDSelector for any other restriction), never a larger search filtered afterwards."""
-        rows = self.columns.rows(where)
-        if rows is not None and rows.size == 0:
-            return []
-        if rows is None or rows.size <= EXACT_ROWS or where is None:
-            return self.search_dense(query, k, rows=rows)
-        import faiss
-
-        part = self.parts.get(where.language) if where.language else None
-        target = part if part is not None else self.faiss_index
-        sel = None
-        if not (part is not None and where == Where(language=where.language)):
-            sel = faiss.IDSelectorBatch(np.array([key_for(self.chunks[r].id) for r in rows], dtype=np.int64))
-        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
-        dist, ids = target.search(q, min(k, rows.size), params=_search_params(target, sel))
-        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
-
-    def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
-        """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""
-        scores = self._lexical_scores(tuple(tokens))
-        rows = self.columns.rows(where)
-        if rows is not None:
-            keep = np.zeros_like(scores, dtype=bool)
-            keep[rows] = True
-            scores = np.where(keep, scores, 0.0)
-        found = np.flatnonzero(scores > 0)
-        if found.size > k:  # a partial sort: a million scores need not be ordered for the best 50
-            found = found[np.argpartition(-scores[found], k - 1)[:k]]
-        # Highest score first, ties by row: the order a stable full sort gives.
-        found = found[np.lexsort((found, -scores[found]))]
-        return [(int(r), float(scores[r])) for r in found]
-
-    def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
-        """BM25 scores (> 0) of the given rows, found by any retriever."""
-        scores = self._lexical_scores(tuple(tokens))
-        return {r: float(scores[r]) for r in rows if scores[r] > 0}
-
-    def _lexical_scores(self, tokens: tuple[str, ...]) -> np.ndarray:
-        # The retriever asks for the same query's scores twice (top rows, then the fused rows' own).
-        cached = self._last_lexical
-        if cached is not None and cached[0] == tokens:
-            return cached[1]
-        scores = self.lexical_scores(list(tokens))
-        self._last_lexical = (tokens, scores)
-        return scores
-
-    def is_boilerplate(self, row: int) -> bool:
-        return bool(self.columns.boilerplate[row])
-
-    def chunk(self, row: int) -> Chunk:
-        return self.chunks[row]
-
-    def chunks_of(self, rows: list[int]) -> dict[int, Chunk]:
-        return {r: self.chunks[r] for r in rows}
-
-    def chunks_by_ids(self, chunk_ids: list[str]) -> list[Chunk]:
-        return [self.chunk_by_id(i) for i in chunk_ids]
-
-    def row_of(self, chunk_id: str) -> int:
-        row = self._row_of_key(key_for(chunk_id))
-        if row is None or self.chunks[row].id != chunk_id:
-            raise KeyError(f"no chunk {chunk_id!r} in index {self.folder}")
-        return row
-
-    def chunk_by_id(self, chunk_id: str) -> Chunk:
-        return self.chunks[self.row_of(chunk_id)]
-
-    def df(self, token: str) -> int:
-        """In how many chunks a lexical token occurs: the length of its BM25 posting list."""
-        if self.bm25 is None:
-            return 0
-        i = self.bm25.vocab_dict.get(token)
-        indptr = self.bm25.scores["indptr"]
-        return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
-
-    def idf(self, token: str) -> float:
-        """IDF weight (BM25's, Lucene variant) for the reader's features outside BM25."""
-        n, df = len(self.chunks), self.df(token)
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def lexical_scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (row-aligned) for the query tokens."""
-        if not query_tokens or len(self.chunks) == 0:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        vocab = self.bm25.vocab_dict
-        known = [t for t in query_tokens if t in vocab]
-        if not known:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
-
-
-def _search_params(index: Any, sel: Any) -> Any:
-    """Parameters for one search of `index` (an IndexIDMap2) with a selector, keeping its own effort."""
-    import faiss
-
-    base = faiss.downcast_index(index.index)
-    ivf = faiss.try_extract_index_ivf(base)
-    if ivf is not None:
-        return faiss.SearchParametersIVF(sel=sel, nprobe=ivf.nprobe)
-    if isinstance(base, faiss.IndexHNSW):
-        return faiss.SearchParametersHNSW(sel=sel, efSearch=base.hnsw.efSearch)
-    return faiss.SearchParameters(sel=sel)
 
 
 def current_folder(index_dir: Path) -> Path | None:

@@ -202,7 +202,7 @@ def test_duplicate_document_ids_are_reported(corpus: Path, tmp_path: Path, data_
 
 
 def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path, monkeypatch) -> None:
-    import rag.store
+    import rag.index
 
     emb, idx_dir = FakeEmbedder(), tmp_path / "index"
     build_index([corpus], idx_dir, emb, approx_threshold=5)
@@ -217,7 +217,7 @@ def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path
     langs = {c.language for c in index.chunks}
     assert len(langs) > 1 and set(index.parts) == langs
     assert sum(p.ntotal for p in index.parts.values()) == len(index)
-    monkeypatch.setattr(rag.store, "EXACT_ROWS", 0)  # take the approximate path even for these few rows
+    monkeypatch.setattr(rag.index, "EXACT_ROWS", 0)  # take the approximate path even for these few rows
     for lang in langs:
         got = index.dense(q, 3, Where(language=lang))
         assert got and all(index.chunks[r].language == lang for r, _ in got)
