@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,10 @@ from rag.store import (
 from rag.types import Chunk, Transcript
 
 LOCK_FILE = ".lock"
+# Delta versions (rag/segments.py) from this many passages on, while the change is at most this share
+# of the base: below, a full build takes seconds anyway.
+DELTA_MIN = 20_000
+DELTA_SHARE = 0.05
 
 
 @dataclass
@@ -39,6 +44,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # one per unreadable file, naming it
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the version was written (a delta, a compaction)
     documents: list[dict[str, Any]] = field(default_factory=list)  # what each added or changed file was read as
     chunks_embedded: int = 0
     chunks_total: int = 0
@@ -53,7 +59,7 @@ class BuildReport:
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded "
             f"({self.chunks_total} in index); {len(self.errors)} unreadable; {self.seconds:.1f}s"
-        ) + (f"\n{self.published}" if self.published else "")
+        ) + "".join(f"; {n}" for n in self.notes) + (f"\n{self.published}" if self.published else "")
 
 
 def source_hash(path: Path) -> str:
@@ -84,10 +90,14 @@ def build_index(
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
     lock_timeout: float = 600.0,
     publish: Callable[[Index], str] | None = None,
+    delta_min: int = DELTA_MIN,
+    delta_share: float = DELTA_SHARE,
 ) -> BuildReport:
     """Bring the index at `index_dir` up to date with `sources` (files or folders). `publish`, when
     given, is called under the build lock with the live version (new or unchanged) and sends it to a
-    second store; its summary goes into the report."""
+    second store; its summary goes into the report. An index of at least `delta_min` passages takes a
+    change of at most `delta_share` of its passages as a delta version (rag/segments.py): only the
+    change is written; a larger change, or a delta grown past that share, is a full build."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = BuildReport()
@@ -98,10 +108,7 @@ def build_index(
         old = _previous(index_dir, embedder, rebuild)
         old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}
         same_chunking = bool(old) and old.manifest.get("chunking") == chunking
-        old_rows: dict[str, list[int]] = {}
-        if old:
-            for i, c in enumerate(old.chunks):
-                old_rows.setdefault(c.doc_id, []).append(i)
+        old_rows: dict[str, list[int]] = old.columns.rows_by_doc() if old else {}
 
         docs: dict[str, dict[str, Any]] = {}
         plan: list[tuple[str, list[Chunk] | None, list[int] | None]] = []  # (doc_id, new chunks | old rows)
@@ -158,7 +165,16 @@ def build_index(
             report.seconds = time.perf_counter() - started
             return report
 
-        chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
+        delta = _delta_plan(plan, old, old_rows, delta_share) if (
+            old is not None and delta_min and len(old) >= delta_min and same_chunking
+            and old.sentence_ptr is not None) else None
+        if delta is not None:
+            pairs, base_name, deleted, _ = delta
+            chunks, tokens, vectors, sentences = _materialize(pairs, old, embedder, report)
+            report.notes.append(f"delta version over {base_name}: {len(chunks)} passages written, "
+                                f"{len(deleted)} of the base's deleted")
+        else:
+            chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),
                       "backend": getattr(embedder, "backend", "torch")},
@@ -172,8 +188,11 @@ def build_index(
         report.chunks_total = len(chunks)
         report.seconds = time.perf_counter() - started
         manifest["build_seconds"] = round(report.seconds, 3)
+        if delta is not None:
+            manifest["avg_tokens"] = old.manifest.get("avg_tokens")
+            report.chunks_total = delta[3] - len(delta[2]) + len(chunks)
         folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold,
-                             sentences=sentences)
+                             sentences=sentences, base=(delta[1], delta[2]) if delta is not None else None)
         report.version = folder.name
         report.written = True
         if publish is not None:
@@ -241,34 +260,65 @@ def _assemble(
     embedder: Embedder,
     report: BuildReport,
 ) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
-    """Chunks, tokens, vectors and sentence vectors of the new version; only chunks never embedded
+    """Chunks, tokens, vectors and sentence vectors of a full new version; only chunks never embedded
     before (with their sentences) are embedded."""
-    same_tokens = bool(old) and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
     # A chunk whose embedding text is unchanged keeps its vectors even inside an edited transcript.
     reusable: dict[tuple[str, str], int] = {}
     if old is not None:
         reusable = {(c.id, c.embed_text): i for i, c in enumerate(old.chunks)}
-    chunks: list[Chunk] = []
-    tokens: list[list[str]] = []
-    sources: list[int | None] = []  # old row to copy the vectors from, or None to embed
-    with_sentences = old is not None and old.sentence_ptr is not None
+    pairs: list[tuple[Chunk, int | None]] = []
     for _doc_id, new_chunks, rows in plan:
         if rows is not None:  # an unchanged document: its old rows
             assert old is not None
-            pairs = [(old.chunks[r], r) for r in rows]
+            pairs += [(old.chunks[r], r) for r in rows]
         else:
-            pairs = [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]
-        for c, r in pairs:
-            chunks.append(c)
-            tokens.append(old.tokens[r] if (old is not None and r is not None and same_tokens) else tokenize(c.embed_text))
-            # Vectors are copied only together with sentence vectors; an older index is re-embedded.
-            sources.append(r if with_sentences else None)
+            pairs += [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]
+    return _materialize(pairs, old, embedder, report)
+
+
+def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], old: Any,
+                old_rows: dict[str, list[int]], share: float) -> tuple[list, str, np.ndarray, int] | None:
+    """What a delta version over the old version's base holds: (chunk, old row or None) pairs, the
+    base's name, the base keys it deletes, and the base's size; None when the change (with any delta
+    already there) exceeds `share` of the base and a full build should fold it in."""
+    from rag.segments import Segmented
+
+    base = old.base if isinstance(old, Segmented) else old
+    n_live_base = old.n_base if isinstance(old, Segmented) else len(old)
+    base_row = (lambda g: int(old._base_rows[g])) if isinstance(old, Segmented) else (lambda g: g)
+    keep = np.zeros(len(base), dtype=bool)
+    pairs: list[tuple[Chunk, int | None]] = []
+    for doc_id, new_chunks, rows in plan:
+        if rows is not None:
+            for g in rows:
+                if g < n_live_base:
+                    keep[base_row(g)] = True
+                else:  # already in the old delta: carried into the new one
+                    pairs.append((old.chunks[g], g))
+        else:
+            prev = {(old.chunks[g].id, old.chunks[g].embed_text): g for g in old_rows.get(doc_id, [])}
+            pairs += [(c, prev.get((c.id, c.embed_text))) for c in new_chunks or []]
+    deleted = base.keys[~keep]
+    if len(pairs) + len(deleted) > share * len(base):
+        return None
+    return pairs, base.version, deleted, len(base)
+
+
+def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embedder,
+                 report: BuildReport) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
+    """Tokens, vectors and sentence vectors for (chunk, old row or None) pairs: copied from the old
+    version where it has them, embedded otherwise."""
+    same_tokens = old is not None and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
+    # Vectors are copied only together with sentence vectors; an older index is re-embedded.
+    with_sentences = old is not None and old.sentence_ptr is not None
+    chunks = [c for c, _ in pairs]
+    tokens = [old.tokens[r] if (same_tokens and r is not None) else tokenize(c.embed_text) for c, r in pairs]
+    sources = [r if with_sentences else None for _, r in pairs]
     dim = int(embedder.dim)
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float16)] * len(chunks)
     for i, r in enumerate(sources):
         if r is not None:
-            assert old is not None
             vectors[i] = old.embeddings[r]
             sentences[i] = np.asarray(old.sentences_of(r))
     todo = [i for i, r in enumerate(sources) if r is None]

@@ -21,7 +21,7 @@ from rag.milvus_store import (
     read_version,
     rows_of,
 )
-from rag.store import Index, key_for
+from rag.store import Index
 
 BATCH = 256
 QUERY_LIMIT = 16_384  # Milvus's most rows per query
@@ -202,7 +202,7 @@ def publish(index: Index, uri: str, base: str, token: str = "") -> PublishReport
     ensure_collections(client, base, int(index.manifest["model"]["dim"]))
     chunks, terms, meta = names(base)
     present = _present_keys(client, chunks)
-    wanted = {key_for(c.id): r for r, c in enumerate(index.chunks)}
+    wanted = {int(k): r for r, k in enumerate(index.keys)}
     add = [r for k, r in wanted.items() if k not in present]
     drop = sorted(present - wanted.keys())
     delta: Counter[str] = Counter()

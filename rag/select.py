@@ -36,7 +36,7 @@ class Columns:
         self.n = len(self.doc)
 
     @classmethod
-    def of(cls, chunks: Iterable[Chunk]) -> "Columns":
+    def of(cls, chunks: Iterable[Chunk]) -> Columns:
         docs: dict[str, int] = {}
         tickers, periods, names, languages = [], [], [], list(LANGUAGES)
         doc, lang, section, roles, boiler = [], [], [], [], []
@@ -68,11 +68,32 @@ class Columns:
                      boilerplate=self.boilerplate, languages=np.asarray(self.languages, dtype=str))
 
     @classmethod
-    def load(cls, path: Path) -> "Columns":
+    def load(cls, path: Path) -> Columns:
         z = np.load(path, allow_pickle=False)
         return cls([str(x) for x in z["doc_ids"]], [str(x) for x in z["tickers"]], [str(x) for x in z["periods"]],
                    [set(filter(None, str(x).split("\x1f"))) for x in z["names"]], z["doc"], z["language"],
                    z["section"], z["roles"], z["boilerplate"], [str(x) for x in z["languages"]])
+
+    @classmethod
+    def concat(cls, a: Columns, a_rows: np.ndarray, b: Columns) -> Columns:
+        """`a`'s rows `a_rows` followed by all of `b`'s (a base version's live rows, then a delta's)."""
+        languages = list(a.languages) + [x for x in b.languages if x not in a.languages]
+        recode = np.array([languages.index(x) for x in b.languages], dtype=np.uint8)
+        return cls(list(a.doc_ids) + list(b.doc_ids), list(a.tickers) + list(b.tickers),
+                   list(a.periods) + list(b.periods), list(a.names) + list(b.names),
+                   np.concatenate([a.doc[a_rows], b.doc + len(a.doc_ids)]),
+                   np.concatenate([a.lang_code[a_rows], recode[b.lang_code] if b.n else b.lang_code]),
+                   np.concatenate([a.section_code[a_rows], b.section_code]), np.concatenate([a.roles[a_rows], b.roles]),
+                   np.concatenate([a.boilerplate[a_rows], b.boilerplate]), languages)
+
+    def rows_by_doc(self) -> dict[str, list[int]]:
+        """Each document's rows, ascending, without reading a record."""
+        order = np.argsort(self.doc, kind="stable")
+        out: dict[str, list[int]] = {}
+        for group in np.split(order, np.flatnonzero(np.diff(self.doc[order])) + 1):
+            if len(group):
+                out.setdefault(str(self.doc_ids[self.doc[group[0]]]), []).extend(group.tolist())
+        return {d: sorted(r) for d, r in out.items()}
 
     @property
     def language(self) -> np.ndarray:

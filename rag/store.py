@@ -57,6 +57,9 @@ CHUNK_OFFSETS = "chunk_offsets.npy"
 TOKEN_OFFSETS = "token_offsets.npy"
 KEYS = "keys.npy"
 LAZY_FILES = (CHUNK_OFFSETS, TOKEN_OFFSETS, KEYS, ROWS)
+# A delta version (rag/segments.py) names its base in the manifest and lists the base's passages it
+# deletes here (int64 keys).
+DELETED = "deleted.npy"
 DEFAULT_APPROX_THRESHOLD = 50_000
 # Above the threshold the vectors go into an IVF index over 8-bit scalar-quantised vectors, chosen
 # from bench/scale_bench.py's table (recall@10 and memory at 100k and 1M passages; README "Scale").
@@ -122,7 +125,7 @@ def check_compatible(manifest: dict[str, Any], index_dir: Path, model_id: str | 
 
 def load_index(
     index_dir: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
-) -> Index:
+) -> Index:  # or rag.segments.Segmented, for a delta version
     """Load the live index, checking format, model and (with `verify`) every file's digest."""
     index_dir = Path(index_dir)
     folder = current_folder(index_dir)
@@ -131,12 +134,29 @@ def load_index(
     manifest = read_manifest(index_dir)
     assert manifest is not None
     check_compatible(manifest, index_dir, model_id, fingerprint)
+    index = _load_folder(index_dir, folder, manifest, verify)
+    base = manifest.get("base")
+    if not base:
+        return index
+    from rag.segments import Segmented
+
+    base_folder = index_dir / base["version"]
+    try:
+        base_manifest = json.loads((base_folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise IndexMismatchError(f"{base_folder}: the base of delta version {folder.name} is missing or damaged "
+                                 f"({e}); {_rebuild_hint(index_dir)}") from e
+    deleted = np.load(folder / DELETED) if (folder / DELETED).is_file() else np.zeros(0, dtype=np.int64)
+    return Segmented(_load_folder(index_dir, base_folder, base_manifest, verify), index, deleted)
+
+
+def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify: bool) -> Index:
     digests = manifest.get("files", {})
     with_sentences = all(n in digests for n in SENTENCE_FILES)
     part_files = dict(manifest.get("faiss", {}).get("parts", {}))
     lazy = all(n in digests for n in LAZY_FILES)
     for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()) \
-            + (LAZY_FILES if lazy else ()):
+            + (LAZY_FILES if lazy else ()) + ((DELETED,) if DELETED in digests else ()):
         path = folder / name
         if not path.is_file():
             raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
@@ -231,11 +251,13 @@ def write_index(
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
     keep_versions: int = 2,
     sentences: list[np.ndarray] | None = None,
+    base: tuple[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a complete new version and make it live atomically; returns its folder.
 
     The caller holds the build lock. `manifest` gets the format version, counts, FAISS kind and file
-    digests added here.
+    digests added here. With `base` (a full version's name and the keys of its passages to delete),
+    the version is a delta: the given chunks are only what is new since that base.
     """
     import bm25s
     import faiss
@@ -290,13 +312,21 @@ def write_index(
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
             bm25.save(str(tmp / BM25_DIR), show_progress=False)
+        extra: tuple[str, ...] = ()
+        if base is not None:
+            np.save(tmp / DELETED, np.asarray(base[1], dtype=np.int64))
+            extra = (DELETED,)
+            manifest = {**manifest, "base": {"version": base[0], "deleted": len(base[1])}}
+        else:
+            manifest = {k: v for k, v in manifest.items() if k != "base"}
+            manifest["avg_tokens"] = round(float(np.mean([len(t) for t in tokens])), 3) if tokens else 0.0
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
             "faiss": info,
             "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
             "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())
-                      + tuple(info.get("parts", {}).values()) + LAZY_FILES},
+                      + tuple(info.get("parts", {}).values()) + LAZY_FILES + extra},
             "version": name,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -334,8 +364,18 @@ def _prune(index_dir: Path, keep: int) -> None:
     of crashed builds. Called with the build lock held."""
     live = current_folder(index_dir)
     versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir())
+    kept = versions[max(0, len(versions) - keep):] + ([live] if live else [])
+    # A kept delta version's base is kept with it.
+    bases = set()
+    for v in kept:
+        try:
+            base = json.loads((v / MANIFEST).read_text(encoding="utf-8")).get("base")
+        except (OSError, json.JSONDecodeError):
+            continue
+        if base:
+            bases.add(index_dir / base["version"])
     for old in versions[: max(0, len(versions) - keep)]:
-        if old != live:
+        if old != live and old not in bases:
             shutil.rmtree(old, ignore_errors=True)
     for tmp in index_dir.glob(".tmp-v-*"):
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,131 @@
+"""Delta versions: adding or removing a call on a large index writes only the change beside a shared
+base, reads as one index, matches a full build, and is folded in by a full build when it grows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.answer import Assistant
+from rag.app import make_reader
+from rag.build import build_index
+from rag.config import Settings
+from rag.embed import FakeEmbedder
+from rag.retrieve import Retriever
+from rag.segments import Segmented
+from rag.store import current_folder, load_index
+from rag.types import Where
+
+BASE = ("ACME_FY24Q2_en.txt", "SEED_FY25Q4_zh.txt", "GLBX_FY23Q3_en.txt", "WB_FY24Q3_zh.txt", "INIT_FY23Q3_en.tsv")
+# Every test index counts as "large" here: the delta path is what is tested.
+DELTA = {"delta_min": 1, "delta_share": 0.5}
+QUESTIONS = ("How much did pricing add to growth?", "积压订单是多少？", "free cash flow", "revenue growth margin")
+
+
+@pytest.fixture
+def src(tmp_path: Path, data_dir: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for name in BASE:
+        shutil.copy(data_dir / name, folder / name)
+    return folder
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def _full(src: Path, tmp_path: Path, emb: FakeEmbedder):
+    build_index([src], tmp_path / "full", emb)
+    return load_index(tmp_path / "full")
+
+
+def test_adding_a_call_writes_only_that_call(src: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    base_folder = current_folder(idx)
+    before = _files(base_folder)
+    old_reader = load_index(idx)  # a service still serving the base while the delta is written
+
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+    report = build_index([src], idx, emb, **DELTA)
+    assert report.added == ["WIDG_FY25Q1_en"] and any("delta version" in n for n in report.notes)
+    index = load_index(idx)
+    assert isinstance(index, Segmented) and index.manifest["base"]["version"] == base_folder.name
+    assert _files(base_folder) == before  # the base's vectors, records and postings untouched
+    assert len(index.delta) == report.chunks_embedded == len(index.manifest["documents"]["WIDG_FY25Q1_en"]["chunk_ids"])
+    assert report.chunks_total == len(index)
+
+    full = _full(src, tmp_path, emb)
+    assert len(index) == len(full) and sorted(index.keys.tolist()) == sorted(full.keys.tolist())
+    for token in ("revenu", "积压", "cash", "widget", "no-such-token"):
+        assert index.df(token) == full.df(token) and index.idf(token) == pytest.approx(full.idf(token))
+    for q in QUESTIONS:
+        v = emb.embed_queries([q])[0]
+        for where in (None, Where(language="en"), Where(language="zh"), Where(section="qa")):
+            got = [(index.chunk(g).id, round(s, 5)) for g, s in index.dense(v, 5, where)]
+            want = [(full.chunk(r).id, round(s, 5)) for r, s in full.dense(v, 5, where)]
+            assert got == want, (q, where)
+    hits = Retriever(index, emb).retrieve("What did Widget say about revenue?", top_k=5)
+    assert any(h.chunk.doc_id == "WIDG_FY25Q1_en" for h in hits)
+    assert old_reader.chunk(0).id and Retriever(old_reader, emb).retrieve("revenue", top_k=3)
+
+
+def test_removing_a_call_hides_it_everywhere(src: Path, tmp_path: Path) -> None:
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    gone = load_index(idx).manifest["documents"]["GLBX_FY23Q3_en"]["chunk_ids"]
+    (src / "GLBX_FY23Q3_en.txt").unlink()
+    report = build_index([src], idx, emb, **DELTA)
+    index = load_index(idx)
+    assert report.removed == ["GLBX_FY23Q3_en"] and isinstance(index, Segmented)
+    assert index.manifest["base"]["deleted"] == len(gone) and len(index.delta) == 0
+    assert "GLBX_FY23Q3_en" not in index.manifest["documents"]
+    for q in QUESTIONS + ("How much did pricing add to growth? Globex",):
+        hits = Retriever(index, emb).retrieve(q, top_k=10)
+        assert hits and all(h.chunk.doc_id != "GLBX_FY23Q3_en" for h in hits)
+    with pytest.raises(KeyError):
+        index.chunk_by_id(gone[0])
+    full = _full(src, tmp_path, emb)
+    assert len(index) == len(full) and index.df("pricing") == full.df("pricing")
+
+
+def test_deltas_stack_on_one_base_and_a_large_change_folds_them_in(src: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    base = current_folder(idx).name
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+    build_index([src], idx, emb, **DELTA)
+    shutil.copy(data_dir / "COLA_FY21Q4_en_ectsum.txt", src)
+    n = len(emb.embedded)
+    build_index([src], idx, emb, **DELTA)
+    index = load_index(idx)
+    assert isinstance(index, Segmented) and index.manifest["base"]["version"] == base
+    assert {c.doc_id for c in index.delta.chunks} == {"WIDG_FY25Q1_en", "COLA_FY21Q4_en_ectsum"}
+    assert len(emb.embedded) - n == len(index.manifest["documents"]["COLA_FY21Q4_en_ectsum"]["chunk_ids"])
+    assert (idx / base).is_dir()  # pruning keeps the base of the live delta
+
+    # Past the share, the next change is a full build: no base, nothing re-embedded.
+    n = len(emb.embedded)
+    gone = set(index.manifest["documents"]["INIT_FY23Q3_en"]["chunk_ids"])
+    (src / "INIT_FY23Q3_en.tsv").unlink()
+    build_index([src], idx, emb, delta_min=1, delta_share=0.0001)
+    full = load_index(idx)
+    assert not isinstance(full, Segmented) and "base" not in full.manifest and len(emb.embedded) == n
+    assert sorted(full.keys.tolist()) == sorted(k for k, c in zip(index.keys.tolist(), index.chunks) if c.id not in gone)
+
+
+def test_a_delta_version_answers_like_a_full_one(src: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+    build_index([src], idx, emb, **DELTA)
+    delta, full = load_index(idx), _full(src, tmp_path, emb)
+    settings = Settings()
+    answers = [[Assistant(ix, emb, {}, reader=make_reader(settings, ix)).ask(q) for q in QUESTIONS]
+               for ix in (delta, full)]
+    assert any(not a.abstained for a in answers[0])
+    for a, b in zip(*answers):
+        assert (a.answer, a.abstained) == (b.answer, b.abstained)
