@@ -4,6 +4,11 @@ in a fresh process: load time, resident memory, and warm `ask` p50/p95 (extracti
 embedding model) over eval questions. Prints one table.
 
     .venv/bin/python bench/scale_e2e.py --passages 1000000 [--index-dir /tmp/scale-1m] [--no-sentences]
+                                        [--add ../shared/transcripts/<one call>]
+
+Then one real call is added with `build_index` (as `rag index` would, keeping the other documents):
+its time, what was embedded and how many bytes the new version wrote. The service is measured on
+the index after that addition (a delta version from 20,000 passages on).
 
 The folder is written by `rag.store.write_index`, the same code `rag index` uses, with the vectors
 made as in scale_bench.py instead of embedded (embedding a million passages takes this machine a day).
@@ -76,6 +81,31 @@ def make(n: int, out: Path, with_sentences: bool) -> float:
     return time.perf_counter() - t
 
 
+def add_one(out: Path, call: Path) -> dict:
+    """Add one call to the index at `out` as `rag index` does; what it cost."""
+    from rag.app import make_embedder
+    from rag.build import build_index
+    from rag.config import get_settings
+    from rag.store import current_folder
+
+    import shutil
+    import tempfile
+
+    emb = make_embedder(get_settings())
+    emb.load()
+    before = {p for p in out.rglob("*") if p.is_file()}
+    # A new document (the synthetic corpus holds every shared transcript under its own name already).
+    new = Path(tempfile.mkdtemp()) / f"NEWCO_{call.name}"
+    shutil.copy(call, new)
+    t = time.perf_counter()
+    report = build_index([new], out, emb, keep_missing=True)
+    seconds = time.perf_counter() - t
+    written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p not in before)
+    return {"seconds": seconds, "embed_s": report.embed_seconds, "embedded": report.chunks_embedded,
+            "written_mb": written / 2**20, "delta": "base" in json.loads(
+                (current_folder(out) / "manifest.json").read_text())}
+
+
 def measure(index_dir: Path, rounds: int) -> dict:
     """Run in a fresh process: load, then warm asks; memory from /proc."""
     from scale_bench import rss_mb
@@ -114,6 +144,8 @@ def main() -> int:
     ap.add_argument("--index-dir", type=Path)
     ap.add_argument("--no-sentences", action="store_true")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--add", type=Path, default=ROOT.parent / "shared" / "transcripts" / "MDB_FY25Q4_en.txt",
+                    help="a transcript to add after the build (timed)")
     ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     out = args.index_dir or Path(f"/tmp/rag-scale-{args.passages}")
@@ -127,6 +159,7 @@ def main() -> int:
     total_s = time.perf_counter() - t
     peak = rss_mb()
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+    added = add_one(out, args.add) if args.add and args.add.exists() else None
     run = subprocess.run([sys.executable, __file__, "--measure-only", "--index-dir", str(out),
                           "--rounds", str(args.rounds)], capture_output=True, text=True, check=True)
     m = json.loads(run.stdout.strip().splitlines()[-1])
@@ -136,6 +169,10 @@ def main() -> int:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {write_s:.0f} | {total_s:.0f} | {peak:.0f} | {size:.0f} | {m['load_s']:.1f} | "
           f"{m['rss_mb']:.0f} ({m['rss_model_mb']:.0f}) | {m['p50']:.1f} | {m['p95']:.1f} |")
+    if added:
+        print(f"\nAdding {args.add.name}: {added['seconds']:.1f} s ({added['embed_s']:.1f} s embedding "
+              f"{added['embedded']} passages), {added['written_mb']:.1f} MB written, "
+              f"{'a delta version' if added['delta'] else 'a full version'}.")
     return 0
 
 
