@@ -5,17 +5,27 @@ Layout of an index folder (`index/` by default):
 
     CURRENT                  name of the live version folder (replaced atomically)
     .lock                    build lock (flock; see rag/lock.py)
-    v-<time>-<id>/           one complete, immutable index version
+    milvus.db/               the milvus-lite data, when RAG_STORE=milvus and no RAG_MILVUS_URI is set
+    v-<time>-<id>/           one immutable index version
         manifest.json        format version, model id/dim/fingerprint, chunking, FAISS kind,
-                             per-document source hash and chunk ids, counts, build times, file digests
-        vectors.faiss        FAISS IndexIDMap2 (flat inner product, or HNSW above a size); ids are keys
+                             per-document source hash and chunk ids, counts, build times, file digests;
+                             a delta version also names its base version ("base")
+        vectors.faiss        FAISS IndexIDMap2 (flat inner product; IVF over 8-bit vectors above a
+                             size); ids are keys
+        vectors-<lang>.faiss one approximate index per language, when the whole is approximate
         embeddings.npy       the same vectors, row-aligned with chunks.jsonl (reused by rebuilds)
+        sentences.npy, sentence_ptr.npy   float16 sentence vectors of every chunk, for the reader
         chunks.jsonl         one chunk record per line, with its int64 `key`
         tokens.jsonl         jieba/Latin tokens per chunk (reused by rebuilds)
+        chunk_offsets.npy, token_offsets.npy   where each line starts: records are read on demand
+        keys.npy, rows.npz   the chunk keys, and per-chunk metadata as codes (filters without records)
         bm25/                bm25s index over those tokens
+        deleted.npy          (a delta version) keys of the base's passages it deletes
 
 A version is written into a temporary folder beside the others, renamed, and only then named in
-CURRENT, so readers never see a half-written index and a crash leaves the previous one live.
+CURRENT, so readers never see a half-written index and a crash leaves the previous one live. A delta
+version (rag/segments.py) holds only what changed since a full base version, which stays on disk
+unchanged and shared while a version that needs it is kept.
 """
 
 from __future__ import annotations

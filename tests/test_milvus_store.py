@@ -166,3 +166,34 @@ def test_expression_and_lexical_text() -> None:
     assert e == ('ticker == "ACME" and array_contains(names, "globex") and period == "FY2024Q2" and '
                  'array_contains(roles, "analyst") and doc_id in ["a\\"x", "b"]')
     assert lexical_text(["3.5", "o'clock", "营收"]) == "3_5 o_clock 营收"
+
+
+@pytest.mark.model
+@pytest.mark.integration
+def test_eval_test_split_is_the_same_on_both_stores(shared_transcripts: Path, tmp_path: Path) -> None:
+    """Every test-split case over the shared calls: the same passages retrieved and the same answer
+    (text, abstention, citations) from the FAISS store and from Milvus (exact search on both)."""
+    from rag.app import make_assistant, make_embedder
+    from rag.evaluate import load_cases, prepare
+
+    root = Path(__file__).resolve().parent.parent
+    every = load_cases([root / "eval" / "cases" / "shared.jsonl"])
+    cases = [c for c in every if c.split == "test"]
+    assert len(cases) >= 40
+    settings = Settings()
+    emb = make_embedder(settings)
+    # Prepared over all the file's cases: the same cached eval index as `rag eval` and test_evaluate.
+    local_assistant, _, _ = prepare("shared.jsonl", every, [shared_transcripts], settings, emb)
+    local = local_assistant.index
+    report = publish(local, str(tmp_path / "m.db"), "evaltest")
+    assert report.inserted == len(local)
+    milvus = make_assistant(settings, open_milvus(str(tmp_path / "m.db"), "evaltest", emb.model_id,
+                                                  emb.fingerprint()), emb)
+    for c in cases:
+        a, b = local_assistant.ask(c.question, top_k=settings.top_k), milvus.ask(c.question, top_k=settings.top_k)
+        assert (a.answer, a.abstained) == (b.answer, b.abstained), c.id
+        assert [x.chunk_id for x in a.citations] == [x.chunk_id for x in b.citations], c.id
+        scope = local_assistant.retriever.scope(c.question)
+        hits = [Retriever(ix, emb).retrieve(c.question, top_k=8, scope=None if scope.out_of_index else scope)
+                for ix in (local, milvus.index)]
+        _same_hits(*hits)
