@@ -184,9 +184,12 @@ def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify
         tokens = Lines(folder / TOKENS, offsets[1], list, cache=256)
         keys = np.load(folder / KEYS) if lazy else None
         embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
-        faiss_index = _tuned(faiss.read_index(str(folder / FAISS_FILE)), manifest)
-        parts = {lang: _tuned(faiss.read_index(str(folder / f)), manifest) for lang, f in part_files.items()}
-        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False) if chunks else None
+        # Large indexes map their IVF lists and BM25 postings from disk (the page cache holds what
+        # queries touch) instead of copying them into the process.
+        flags = faiss.IO_FLAG_MMAP if manifest.get("faiss", {}).get("kind") == "ivf-sq8" else 0
+        faiss_index = _tuned(faiss.read_index(str(folder / FAISS_FILE), flags), manifest)
+        parts = {lang: _tuned(faiss.read_index(str(folder / f), flags), manifest) for lang, f in part_files.items()}
+        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False, mmap=True) if chunks else None
         sentences = np.load(folder / SENTENCES, mmap_mode="r") if with_sentences else None
         sentence_ptr = np.load(folder / SENTENCE_PTR) if with_sentences else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
