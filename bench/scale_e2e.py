@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,34 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+class Synthetic(Sequence):
+    """Copy i of the real chunks: the original for the first round, then with another company,
+    ticker, period, figures and id."""
+
+    def __init__(self, chunks: list, company: np.ndarray) -> None:
+        self.chunks, self.company = chunks, company
+
+    def __len__(self) -> int:
+        return len(self.company)
+
+    def __getitem__(self, i: int):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        b = len(self.chunks)
+        c, copy = self.chunks[i % b], i // b
+        if not copy:
+            return c
+        factor = 1 + 0.01 * (copy % 37)
+        scale = lambda m: f"{float(m.group()) * factor:.1f}"
+        cid = int(self.company[i])
+        doc_id = f"{c.doc_id}~{copy}"
+        meta = dataclasses.replace(c.meta, doc_id=doc_id, company=f"Company {cid}", ticker=f"C{cid:03d}",
+                                   period=f"FY{2015 + copy % 10}Q{1 + copy % 4}", aliases=()) if c.meta else None
+        chunk_id = f"{(int(c.id[:15], 16) * 1_000_003 + copy) % (1 << 60):015x}0"
+        return dataclasses.replace(c, id=chunk_id, doc_id=doc_id, text=NUMBER.sub(scale, c.text),
+                                   embed_text=NUMBER.sub(scale, c.embed_text), meta=meta)
 
 
 def make(n: int, out: Path, with_sentences: bool) -> float:
@@ -51,23 +80,10 @@ def make(n: int, out: Path, with_sentences: bool) -> float:
     chunks0 = list(base.chunks)
     x, toks, company, _ = synthesize(n, vecs, list(tokens), langs)
     b = len(chunks0)
-    chunks, docs, sentences = [], {}, []
-    for i in range(n):
-        c, copy = chunks0[i % b], i // b
-        if copy:
-            factor = 1 + 0.01 * (copy % 37)
-            scale = lambda m: f"{float(m.group()) * factor:.1f}"  # noqa: E731
-            cid = int(company[i])
-            doc_id = f"{c.doc_id}~{copy}"
-            year = 2015 + copy % 10
-            meta = dataclasses.replace(c.meta, doc_id=doc_id, company=f"Company {cid}", ticker=f"C{cid:03d}",
-                                       period=f"FY{year}Q{1 + copy % 4}", aliases=()) if c.meta else None
-            chunk_id = f"{(int(c.id[:15], 16) * 1_000_003 + copy) % (1 << 60):015x}0"
-            c = dataclasses.replace(c, id=chunk_id, doc_id=doc_id, text=NUMBER.sub(scale, c.text),
-                                    embed_text=NUMBER.sub(scale, c.embed_text), meta=meta)
-        chunks.append(c)
-        if with_sentences:
-            sentences.append(base.sentences_of(i % b))
+    chunks = Synthetic(chunks0, company)  # made on access: a million copies of the texts would not fit
+    sentences = [base.sentences_of(i % b) for i in range(n)] if with_sentences else None
+    docs: dict[str, dict] = {}
+    for c in chunks:
         d = docs.setdefault(c.doc_id, {"chunk_ids": [], "company": c.meta.company if c.meta else None,
                                        "ticker": c.meta.ticker if c.meta else None,
                                        "period": c.meta.period if c.meta else None,
@@ -77,19 +93,19 @@ def make(n: int, out: Path, with_sentences: bool) -> float:
     manifest = {**{k: base.manifest[k] for k in ("model", "chunking")}, "documents": docs,
                 "sources": ["synthetic"], "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     t = time.perf_counter()
-    write_index(out, chunks, toks, x, manifest, sentences=sentences if with_sentences else None)
+    write_index(out, chunks, toks, x, manifest, sentences=sentences)
     return time.perf_counter() - t
 
 
 def add_one(out: Path, call: Path) -> dict:
     """Add one call to the index at `out` as `rag index` does; what it cost."""
+    import shutil
+    import tempfile
+
     from rag.app import make_embedder
     from rag.build import build_index
     from rag.config import get_settings
     from rag.store import current_folder
-
-    import shutil
-    import tempfile
 
     emb = make_embedder(get_settings())
     emb.load()

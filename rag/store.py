@@ -310,9 +310,12 @@ def write_index(
                 raise ValueError("sentences must give one array of sentence vectors per chunk")
             ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
             ptr[1:] = np.cumsum([len(v) for v in sentences])
-            stacked = np.concatenate([np.asarray(v, dtype=np.float16).reshape(-1, dim) for v in sentences]) \
-                if sentences else np.zeros((0, dim), dtype=np.float16)
-            np.save(tmp / SENTENCES, stacked)
+            # Filled in place: a million passages' sentence vectors are several GB.
+            out = np.lib.format.open_memmap(tmp / SENTENCES, mode="w+", dtype=np.float16, shape=(int(ptr[-1]), dim))
+            for i, v in enumerate(sentences):
+                out[ptr[i]:ptr[i + 1]] = np.asarray(v, dtype=np.float16).reshape(-1, dim)
+            out.flush()
+            del out
             np.save(tmp / SENTENCE_PTR, ptr)
         index, info = _faiss_index(embeddings, keys, dim, approx_threshold)
         faiss.write_index(index, str(tmp / FAISS_FILE))
