@@ -212,16 +212,3 @@ def _search_params(index: Any, sel: Any) -> Any:
     if isinstance(base, faiss.IndexHNSW):
         return faiss.SearchParametersHNSW(sel=sel, efSearch=base.hnsw.efSearch)
     return faiss.SearchParameters(sel=sel)
-
-
-def _search_params(index: Any, sel: Any) -> Any:
-    """Parameters for one search of `index` (an IndexIDMap2) with a selector, keeping its own effort."""
-    import faiss
-
-    base = faiss.downcast_index(index.index)
-    ivf = faiss.try_extract_index_ivf(base)
-    if ivf is not None:
-        return faiss.SearchParametersIVF(sel=sel, nprobe=ivf.nprobe)
-    if isinstance(base, faiss.IndexHNSW):
-        return faiss.SearchParametersHNSW(sel=sel, efSearch=base.hnsw.efSearch)
-    return faiss.SearchParameters(sel=sel)

@@ -68,6 +68,17 @@ def start_server(index_dir: Path, sources: Path, log: Path,
     raise AssertionError(f"server did not come up:\n{log.read_text()[-3000:]}")
 
 
+def hammer(base: str, done: threading.Event, failures: list[str], counts: list[int]) -> None:
+    """Ask one question with a known answer until `done`; every reply that is not a 200 with that
+    answer goes into `failures`."""
+    with httpx.Client(base_url=base, timeout=60, trust_env=False) as c:
+        while not done.is_set():
+            r = c.post("/chat", json={"message": "What was ACME revenue?"})
+            counts[0] += 1
+            if r.status_code != 200 or "$1.2 billion" not in r.json()["answer"]:
+                failures.append(f"{base} {r.status_code} {r.text[:200]}")
+
+
 def stop_server(proc: subprocess.Popen) -> int | None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -184,16 +195,7 @@ def test_rag_index_subprocess_replaces_the_index_while_requests_run(server: tupl
     failures: list[str] = []
     done = threading.Event()
     counts = [0]
-
-    def hammer() -> None:
-        with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
-            while not done.is_set():
-                r = c.post("/chat", json={"message": "What was ACME revenue?"})
-                counts[0] += 1
-                if r.status_code != 200 or "$1.2 billion" not in r.json()["answer"]:
-                    failures.append(f"{r.status_code} {r.text[:200]}")
-
-    workers = [threading.Thread(target=hammer) for _ in range(3)]
+    workers = [threading.Thread(target=hammer, args=(base, done, failures, counts)) for _ in range(3)]
     for w in workers:
         w.start()
     try:

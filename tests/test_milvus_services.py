@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_api_server import DATA, ROOT, free_port, start_server, stop_server
+from tests.test_api_server import DATA, ROOT, free_port, hammer, start_server, stop_server
 
 pytest.importorskip("milvus_lite")
 pytestmark = pytest.mark.integration
@@ -104,16 +104,7 @@ def test_services_keep_answering_while_a_rebuild_publishes(cluster: dict) -> Non
     failures: list[str] = []
     done = threading.Event()
     counts = [0]
-
-    def hammer(base: str) -> None:
-        with httpx.Client(base_url=base, timeout=60, trust_env=False) as c:
-            while not done.is_set():
-                r = c.post("/chat", json={"message": "What was ACME revenue?"})
-                counts[0] += 1
-                if r.status_code != 200 or "$1.2 billion" not in r.json()["answer"]:
-                    failures.append(f"{base} {r.status_code} {r.text[:200]}")
-
-    workers = [threading.Thread(target=hammer, args=(b,)) for b in cluster["bases"]]
+    workers = [threading.Thread(target=hammer, args=(b, done, failures, counts)) for b in cluster["bases"]]
     for w in workers:
         w.start()
     try:
