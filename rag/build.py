@@ -25,6 +25,7 @@ from rag.store import (
     Index,
     current_folder,
     load_index,
+    verify_files,
     write_index,
 )
 from rag.types import Chunk, Transcript
@@ -75,7 +76,9 @@ def _previous(index_dir: Path, embedder: Embedder, rebuild: bool) -> Index | Non
     """The live index to build on (checked against the embedder by `load_index`), or None."""
     if rebuild or current_folder(index_dir) is None:
         return None
-    return load_index(index_dir, embedder.model_id, embedder.fingerprint())
+    # Digests are checked only before a full build copies from it (`verify_files`): hashing every file
+    # of a million-passage index on each run would make a one-call change cost the whole corpus.
+    return load_index(index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
 
 
 def build_index(
@@ -174,6 +177,8 @@ def build_index(
             report.notes.append(f"delta version over {base_name}: {len(chunks)} passages written, "
                                 f"{len(deleted)} of the base's deleted")
         else:
+            if old is not None:
+                verify_files(index_dir, old)
             chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),

@@ -163,6 +163,15 @@ def load_index(
     return Segmented(_load_folder(index_dir, base_folder, base_manifest, verify), index, deleted)
 
 
+def verify_files(index_dir: Path, index: Any) -> None:
+    """Check every file of a loaded version (and of its base) against the manifest's digests."""
+    for part in (index.base, index.delta) if hasattr(index, "delta") else (index,):
+        for name, digest in part.manifest.get("files", {}).items():
+            if _sha256(part.folder / name) != digest:
+                raise IndexMismatchError(f"{part.folder / name}: index file is damaged (digest mismatch); "
+                                         f"{_rebuild_hint(index_dir)}")
+
+
 def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify: bool) -> Index:
     digests = manifest.get("files", {})
     with_sentences = all(n in digests for n in SENTENCE_FILES)

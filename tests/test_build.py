@@ -269,3 +269,18 @@ def test_an_index_without_sentence_vectors_is_rewritten_with_them(corpus: Path, 
     assert load_index(idx_dir).sentence_vectors is None  # still loads: the reader falls back to passages
     r = build_index([corpus], idx_dir, FakeEmbedder())
     assert r.written and load_index(idx_dir).sentence_vectors is not None
+
+
+def test_a_full_build_refuses_to_copy_from_a_damaged_version(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb)
+    vectors = current_folder(idx_dir) / "embeddings.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-8:] = b"\xff" * 8
+    vectors.write_bytes(bytes(data))
+    # Nothing changed: no file is read, so nothing is hashed and the run is a no-op.
+    assert not build_index([corpus], idx_dir, emb).written
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus)
+    with pytest.raises(IndexMismatchError, match="embeddings.npy.*damaged"):
+        build_index([corpus], idx_dir, emb)
+    assert build_index([corpus], idx_dir, emb, rebuild=True).added  # the way out the message names
