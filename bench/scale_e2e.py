@@ -154,7 +154,8 @@ def measure(index_dir: Path, rounds: int) -> dict:
             t = time.perf_counter()
             a.ask(q, top_k=settings.top_k)
             ms.append((time.perf_counter() - t) * 1000)
-    return {"passages": len(index), "kind": index.manifest["faiss"]["kind"], "load_s": load_s,
+    kind = getattr(index, "base", index).manifest["faiss"]["kind"]  # a delta's base holds the bulk
+    return {"passages": len(index), "kind": kind, "load_s": load_s,
             "rss_model_mb": before, "rss_mb": rss_mb(), "p50": float(np.percentile(ms, 50)),
             "p95": float(np.percentile(ms, 95)), "asks": len(ms)}
 

@@ -111,6 +111,12 @@ class Index:
         """(row, similarity) of the `k` nearest chunks that `where` allows: an exact scan of the allowed
         rows when they are few, else a search inside the index (a language's own partition, and a FAISS
         IDSelector for any other restriction), never a larger search filtered afterwards."""
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        part = self.parts.get(where.language) if where is not None and where.language else None
+        if part is not None and where == Where(language=where.language) and part.ntotal > EXACT_ROWS:
+            # A language alone is a partition: no rows to compute, nothing to filter.
+            dist, ids = part.search(q, min(k, part.ntotal))
+            return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
         rows = self.columns.rows(where)
         if rows is not None and rows.size == 0:
             return []
@@ -118,12 +124,9 @@ class Index:
             return self.search_dense(query, k, rows=rows)
         import faiss
 
-        part = self.parts.get(where.language) if where.language else None
         target = part if part is not None else self.faiss_index
-        sel = None
-        if not (part is not None and where == Where(language=where.language)):
-            sel = faiss.IDSelectorBatch(np.array([key_for(self.chunks[r].id) for r in rows], dtype=np.int64))
-        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        assert self.keys is not None
+        sel = faiss.IDSelectorBatch(self.keys[rows])
         dist, ids = target.search(q, min(k, rows.size), params=_search_params(target, sel))
         return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
 

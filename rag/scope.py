@@ -50,10 +50,24 @@ class Catalog:
                     seen.add((n.lower(), t))
                     self.names.append((n.lower(), t))
         self.names.sort(key=lambda nt: -len(nt[0]))
+        # Per-question lookups below run over these, not over every document (20k calls at scale).
+        self.tickers: set[str] = set()
+        self.by_ticker: dict[str, list[str]] = {}
+        self.unidentified: list[str] = []
+        for doc_id, d in self.docs.items():
+            t = (d.get("ticker") or "").upper()
+            if t:
+                self.tickers.add(t)
+                self.by_ticker.setdefault(t, []).append(doc_id)
+            else:
+                self.unidentified.append(doc_id)
+        self.position = {doc_id: i for i, doc_id in enumerate(self.docs)}
 
-    @property
-    def tickers(self) -> set[str]:
-        return {(d.get("ticker") or "").upper() for d in self.docs.values() if d.get("ticker")}
+    def of_companies(self, tickers: set[str]) -> list[str]:
+        """The documents of these companies (all documents when none), in catalog order."""
+        if not tickers:
+            return list(self.docs)
+        return sorted((d for t in tickers for d in self.by_ticker.get(t, ())), key=self.position.__getitem__)
 
 
 # Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.
@@ -245,10 +259,10 @@ def detect(question: str, catalog: Catalog) -> Scope:
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.
-    unidentified = [d for d, m in all_docs.items() if not m.get("ticker")]
+    unidentified = catalog.unidentified
     if missing and unidentified and not tickers:
         return Scope(doc_ids=tuple(sorted(unidentified)), periods=(), missing_companies=())
-    of_company = [d for d, m in all_docs.items() if not tickers or (m.get("ticker") or "").upper() in tickers]
+    of_company = catalog.of_companies(tickers)
     period = asked_period(question)
     periods: tuple[str, ...] = (period,) if period else ()
     ended = _ended_docs(question, all_docs, tickers)
