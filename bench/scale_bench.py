@@ -21,6 +21,7 @@ import gc
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,12 @@ def recall(found: list[np.ndarray], truth: list[np.ndarray]) -> float:
     return float(np.mean(hits))
 
 
+def _row(kind: str, search: str, ms: np.ndarray, rec: float | None, build_s: float | None = None,
+         mem_mb: float | None = None) -> dict:
+    return {"kind": kind, "search": search, "build_s": build_s, "mem_mb": mem_mb,
+            "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95), "recall": rec}
+
+
 def bench_dense(kind: str, x: np.ndarray, qs: np.ndarray, company: np.ndarray, lang: np.ndarray,
                 truth: dict[str, list[np.ndarray]]) -> list[dict]:
     import faiss
@@ -152,34 +159,31 @@ def bench_dense(kind: str, x: np.ndarray, qs: np.ndarray, company: np.ndarray, l
     index = make_index(kind, x)
     build_s = time.perf_counter() - t
     mem = rss_mb() - before
+
+    def search(target, p, q):
+        return target.search(q, K, params=p)[1][0]
+
     rows = []
     sweep = EF_SEARCH if kind.startswith("hnsw") else NPROBE if kind.startswith("ivf") else (None,)
     for effort in sweep:
-        pe = params(kind, effort=effort)
-        found, ms = timed(lambda q: index.search(q, K, params=pe)[1][0], qs)
+        found, ms = timed(partial(search, index, params(kind, effort=effort)), qs)
         label = "unfiltered" + (f" ({'efSearch' if kind.startswith('hnsw') else 'nprobe'} {effort})" if effort else "")
-        rows.append({"kind": kind, "search": label, "build_s": build_s if not rows else None,
-                     "mem_mb": mem if not rows else None, "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
-                     "recall": recall(found, truth["none"])})
-    p = params(kind)
+        rows.append(_row(kind, label, ms, recall(found, truth["none"]),
+                         *((build_s, mem) if not rows else ())))
     # The store's design: one index per language (the retriever ranks each language on its own), so a
     # language is a partition, not a filter; measured here as an index over the English rows.
     en = np.flatnonzero(lang == "en")
     part = make_index(kind, np.ascontiguousarray(x[en]))
-    found, ms = timed(lambda q: en[part.search(q, K, params=p)[1][0]], qs)
-    rows.append({"kind": kind, "search": f"language partition ({len(en) / len(x):.0%} of rows)", "build_s": None,
-                 "mem_mb": None, "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
-                 "recall": recall(found, truth["language"])})
+    found, ms = timed(lambda q, part=part: en[search(part, params(kind), q)], qs)
+    rows.append(_row(kind, f"language partition ({len(en) / len(x):.0%} of rows)", ms,
+                     recall(found, truth["language"])))
     del part
     for name, mask in (("company", company == 17), ("language", lang == "en")):
-        rows_ok = np.flatnonzero(mask)
         bits = np.packbits(mask, bitorder="little")  # the selector points into this buffer: keep it alive
         sel = faiss.IDSelectorBitmap(bits)
-        ps = params(kind, sel)
-        found, ms = timed(lambda q: index.search(q, K, params=ps)[1][0], qs)
-        rows.append({"kind": kind, "search": f"{name} filter, IDSelector ({mask.mean():.2%})", "build_s": None,
-                     "mem_mb": None, "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
-                     "recall": recall([f[f >= 0] for f in found], truth[name])})
+        found, ms = timed(partial(search, index, params(kind, sel)), qs)
+        rows.append(_row(kind, f"{name} filter, IDSelector ({mask.mean():.2%})", ms,
+                         recall([f[f >= 0] for f in found], truth[name])))
     del index
     gc.collect()
     return rows
@@ -220,9 +224,7 @@ def bench_bm25(tokens: list[list[str]], query_tokens: list[list[str]], mask: np.
                     s = np.where(m, s, 0)
                 np.argpartition(-s, 50)[:50]
             ms.append((time.perf_counter() - t) * 1000)
-        out.append({"kind": "bm25s", "search": name, "build_s": build_s if m is None else None,
-                    "mem_mb": mem if m is None else None, "p50": np.percentile(ms, 50), "p95": np.percentile(ms, 95),
-                    "recall": None})
+        out.append(_row("bm25s", name, np.asarray(ms), None, *((build_s, mem) if m is None else ())))
     return out
 
 
@@ -255,13 +257,9 @@ def main() -> int:
         e_lang, ms_l = exact_rows(x, qv, lang == "en")
         truth["company"], truth["language"] = e_company, e_lang
         _, ms_all = exact_rows(x, qv, None)
-        rows = [{"kind": "numpy scan", "search": "unfiltered (exact)", "build_s": 0, "mem_mb": x.nbytes / 2**20,
-                 "p50": np.percentile(ms_all, 50), "p95": np.percentile(ms_all, 95), "recall": 1.0},
-                {"kind": "numpy scan", "search": f"company filter, allowed rows ({(company == 17).mean():.2%})",
-                 "build_s": None, "mem_mb": None, "p50": np.percentile(ms_c, 50), "p95": np.percentile(ms_c, 95),
-                 "recall": 1.0},
-                {"kind": "numpy scan", "search": "language filter, allowed rows", "build_s": None, "mem_mb": None,
-                 "p50": np.percentile(ms_l, 50), "p95": np.percentile(ms_l, 95), "recall": 1.0}]
+        rows = [_row("numpy scan", "unfiltered (exact)", ms_all, 1.0, 0, x.nbytes / 2**20),
+                _row("numpy scan", f"company filter, allowed rows ({(company == 17).mean():.2%})", ms_c, 1.0),
+                _row("numpy scan", "language filter, allowed rows", ms_l, 1.0)]
         for kind in args.kinds:
             rows += bench_dense(kind, x, qv, company, lang, truth)
             print(f"  {n:,}: {kind} done", file=sys.stderr, flush=True)
@@ -271,7 +269,7 @@ def main() -> int:
         print("| index | search | build s | memory MB | p50 ms | p95 ms | recall@10 |")
         print("|---|---|---:|---:|---:|---:|---:|")
         for r in rows:
-            f = lambda v, d=1: "" if v is None else f"{v:.{d}f}"  # noqa: E731
+            f = lambda v, d=1: "" if v is None else f"{v:.{d}f}"
             print(f"| {r['kind']} | {r['search']} | {f(r['build_s'])} | {f(r['mem_mb'], 0)} | {f(r['p50'], 2)} | "
                   f"{f(r['p95'], 2)} | {f(r['recall'], 3)} |", flush=True)
         all_rows += [{**r, "passages": n} for r in rows]

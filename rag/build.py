@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -172,10 +172,9 @@ def build_index(
             old is not None and delta_min and len(old) >= delta_min and same_chunking
             and old.sentence_ptr is not None) else None
         if delta is not None:
-            pairs, base_name, deleted, _ = delta
-            chunks, tokens, vectors, sentences = _materialize(pairs, old, embedder, report)
-            report.notes.append(f"delta version over {base_name}: {len(chunks)} passages written, "
-                                f"{len(deleted)} of the base's deleted")
+            chunks, tokens, vectors, sentences = _materialize(delta.pairs, old, embedder, report)
+            report.notes.append(f"delta version over {delta.base}: {len(chunks)} passages written, "
+                                f"{len(delta.deleted)} of the base's deleted")
         else:
             if old is not None:
                 verify_files(index_dir, old)
@@ -195,9 +194,9 @@ def build_index(
         manifest["build_seconds"] = round(report.seconds, 3)
         if delta is not None:
             manifest["avg_tokens"] = old.manifest.get("avg_tokens")
-            report.chunks_total = delta[3] - len(delta[2]) + len(chunks)
+            report.chunks_total = delta.base_size - len(delta.deleted) + len(chunks)
         folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold,
-                             sentences=sentences, base=(delta[1], delta[2]) if delta is not None else None)
+                             sentences=sentences, base=(delta.base, delta.deleted) if delta is not None else None)
         report.version = folder.name
         report.written = True
         if publish is not None:
@@ -281,23 +280,31 @@ def _assemble(
     return _materialize(pairs, old, embedder, report)
 
 
+class Delta(NamedTuple):
+    """What a delta version over the old version's base holds."""
+
+    pairs: list[tuple[Chunk, int | None]]  # its passages, with the old row to copy vectors from
+    base: str  # the base version's name
+    deleted: np.ndarray  # keys of the base's passages it deletes
+    base_size: int
+
+
 def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], old: Any,
-                old_rows: dict[str, list[int]], share: float) -> tuple[list, str, np.ndarray, int] | None:
-    """What a delta version over the old version's base holds: (chunk, old row or None) pairs, the
-    base's name, the base keys it deletes, and the base's size; None when the change (with any delta
+                old_rows: dict[str, list[int]], share: float) -> Delta | None:
+    """The delta version for `plan` over the old version's base; None when the change (with any delta
     already there) exceeds `share` of the base and a full build should fold it in."""
     from rag.segments import Segmented
 
-    base = old.base if isinstance(old, Segmented) else old
-    n_live_base = old.n_base if isinstance(old, Segmented) else len(old)
-    base_row = (lambda g: int(old._base_rows[g])) if isinstance(old, Segmented) else (lambda g: g)
+    segmented = isinstance(old, Segmented)
+    base = old.base if segmented else old
+    n_live_base = old.n_base if segmented else len(old)
     keep = np.zeros(len(base), dtype=bool)
     pairs: list[tuple[Chunk, int | None]] = []
     for doc_id, new_chunks, rows in plan:
         if rows is not None:
             for g in rows:
                 if g < n_live_base:
-                    keep[base_row(g)] = True
+                    keep[old.locate(g)[1] if segmented else g] = True
                 else:  # already in the old delta: carried into the new one
                     pairs.append((old.chunks[g], g))
         else:
@@ -306,7 +313,7 @@ def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], ol
     deleted = base.keys[~keep]
     if len(pairs) + len(deleted) > share * len(base):
         return None
-    return pairs, base.version, deleted, len(base)
+    return Delta(pairs, base.version, deleted, len(base))
 
 
 def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embedder,

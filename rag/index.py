@@ -26,7 +26,6 @@ def key_for(chunk_id: str) -> int:
     return int(chunk_id[:15], 16)
 
 
-
 @dataclass
 class Index:
     """One loaded, read-only index version."""
@@ -62,6 +61,10 @@ class Index:
             return int(self._order[i])
         return None
 
+    def _found(self, dist: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
+        """(row, similarity) of one FAISS result row, whose ids are chunk keys (-1: no hit)."""
+        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+
     @property
     def model_id(self) -> str:
         return str(self.manifest["model"]["id"])
@@ -90,8 +93,7 @@ class Index:
             scores = self.embeddings[rows] @ q[0]
             top = np.argsort(-scores, kind="stable")[:k]
             return [(int(rows[i]), float(scores[i])) for i in top]
-        dist, ids = self.faiss_index.search(q, min(k, len(self.chunks)))
-        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+        return self._found(*self.faiss_index.search(q, min(k, len(self.chunks))))
 
     # ---- the store interface the retriever and reader use (the Milvus store has the same methods)
 
@@ -115,20 +117,18 @@ class Index:
         part = self.parts.get(where.language) if where is not None and where.language else None
         if part is not None and where == Where(language=where.language) and part.ntotal > EXACT_ROWS:
             # A language alone is a partition: no rows to compute, nothing to filter.
-            dist, ids = part.search(q, min(k, part.ntotal))
-            return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+            return self._found(*part.search(q, min(k, part.ntotal)))
         rows = self.columns.rows(where)
         if rows is not None and rows.size == 0:
             return []
-        if rows is None or rows.size <= EXACT_ROWS or where is None:
+        if rows is None or rows.size <= EXACT_ROWS:
             return self.search_dense(query, k, rows=rows)
         import faiss
 
         target = part if part is not None else self.faiss_index
         assert self.keys is not None
         sel = faiss.IDSelectorBatch(self.keys[rows])
-        dist, ids = target.search(q, min(k, rows.size), params=_search_params(target, sel))
-        return [(self._row_of_key(int(i)), float(d)) for d, i in zip(dist[0], ids[0]) if i != -1]
+        return self._found(*target.search(q, min(k, rows.size), params=_search_params(target, sel)))
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""

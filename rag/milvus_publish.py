@@ -216,7 +216,10 @@ def publish(index: Index, uri: str, base: str, token: str = "") -> PublishReport
     report.terms_changed = _update_terms(client, terms, delta)
     langs = sorted(set(index.columns.language))
     if read_version(client, base) != index.version or add or drop:
-        _write_manifest(client, meta, {**index.manifest, "store": {"kind": "milvus", "languages": langs}})
+        # `counts` of the whole index: a delta version's own manifest counts only the delta's passages.
+        counts = {**index.manifest.get("counts", {}), "chunks": len(index)}
+        _write_manifest(client, meta, {**index.manifest, "counts": counts,
+                                       "store": {"kind": "milvus", "languages": langs}})
     for i in range(0, len(drop), 4096):
         client.delete(chunks, ids=drop[i: i + 4096])
     report.deleted = len(drop)

@@ -179,41 +179,38 @@ class MilvusIndex:
 
     # ---- searches, filtered inside Milvus
 
-    def _search(self, data: list, field: str, k: int, expr: str, metric: str) -> list[dict]:
-        params: dict[str, Any] = {"metric_type": metric}
+    def _search(self, data: list, field: str, k: int, expr: str, metric: str) -> list[tuple[int, float]]:
+        """(key, distance) of the hits, remembering each one's boilerplate flag for the fusion."""
         found = self.client.search(self.chunks_name, data=data, anns_field=field, limit=k, filter=expr,
-                                   output_fields=["boilerplate"], search_params=params)
-        hits = list(found[0]) if found else []
-        for h in hits:
-            self._boilerplate.put(int(h["key"] if "key" in h else h["id"]), bool(h["entity"]["boilerplate"]))
-        return hits
+                                   output_fields=["boilerplate"], search_params={"metric_type": metric})
+        out = []
+        for h in (found[0] if found else []):
+            key = int(h.get("key", h.get("id")))
+            self._boilerplate.put(key, bool(h["entity"]["boilerplate"]))
+            out.append((key, float(h["distance"])))
+        return out
 
     def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
         if k < 1:
             raise ValueError("k must be at least 1")
         vec = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
-        return [(int(h.get("key", h.get("id"))), float(h["distance"]))
-                for h in self._search([vec], "vector", k, expression(where), "IP")]
+        return self._search([vec], "vector", k, expression(where), "IP")
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
         if not tokens:
             return []
         self.prefetch_idf(tokens)
-        hits = self._search([lexical_text(tokens)], "sparse", k, expression(where), "BM25")
-        # Milvus multiplies BM25 by (k1 + 1) and milvus-lite reports it negated; bm25s does neither.
-        return [(int(h.get("key", h.get("id"))), abs(float(h["distance"])) / (BM25_K1 + 1)) for h in hits
-                if h["distance"]]
+        return self._lexical(tokens, k, expression(where))
 
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         if not tokens or not rows:
             return {}
-        expr = f"key in [{', '.join(str(int(r)) for r in rows)}]"
-        return dict(self._lexical_filtered(tokens, len(rows), expr))
+        return dict(self._lexical(tokens, len(rows), f"key in [{', '.join(str(int(r)) for r in rows)}]"))
 
-    def _lexical_filtered(self, tokens: list[str], k: int, expr: str) -> list[tuple[int, float]]:
-        hits = self._search([lexical_text(tokens)], "sparse", k, expr, "BM25")
-        return [(int(h.get("key", h.get("id"))), abs(float(h["distance"])) / (BM25_K1 + 1)) for h in hits
-                if h["distance"]]
+    def _lexical(self, tokens: list[str], k: int, expr: str) -> list[tuple[int, float]]:
+        # Milvus multiplies BM25 by (k1 + 1) and milvus-lite reports it negated; bm25s does neither.
+        return [(key, abs(d) / (BM25_K1 + 1)) for key, d in
+                self._search([lexical_text(tokens)], "sparse", k, expr, "BM25") if d]
 
     def is_boilerplate(self, row: int) -> bool:
         known = self._boilerplate.get(int(row))

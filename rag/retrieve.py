@@ -61,7 +61,8 @@ class Weights:
 
 
 class Retriever:
-    """Searches one loaded index; cheap to build, holds per-chunk metadata arrays for filtering."""
+    """Searches one loaded index (FAISS or Milvus, through the same methods); cheap to build. Filters
+    and the question's scope become one `Where` that the store applies inside its own search."""
 
     def __init__(self, index, embedder: Embedder, weights: Weights | None = None) -> None:
         self.index = index

@@ -64,6 +64,7 @@ class Segmented:
         self.chunks = _Rows(self, lambda ix, r: ix.chunks[r], lambda ix: iter(ix.chunks))
         self.tokens = _Rows(self, lambda ix, r: ix.tokens[r], lambda ix: iter(ix.tokens))
         self.embeddings = _Rows(self, lambda ix, r: ix.embeddings[r], lambda ix: iter(ix.embeddings))
+        self._last_scores: tuple[tuple[str, ...], np.ndarray] | None = None
 
     # ---- rows
 
@@ -137,6 +138,15 @@ class Segmented:
         return counts, np.array([sum(c.values()) for c in counts], dtype=np.float64)
 
     def _delta_scores(self, tokens: tuple[str, ...]) -> np.ndarray:
+        # The retriever asks twice per question (top rows, then the fused rows' own scores).
+        cached = self._last_scores
+        if cached is not None and cached[0] == tokens:
+            return cached[1]
+        scores = self._score_delta(tokens)
+        self._last_scores = (tokens, scores)
+        return scores
+
+    def _score_delta(self, tokens: tuple[str, ...]) -> np.ndarray:
         counts, lengths = self._delta_terms
         avgdl = float(self.manifest.get("avg_tokens") or (lengths.mean() if len(lengths) else 1.0)) or 1.0
         norm = K1 * (1 - B + B * lengths / avgdl)

@@ -129,3 +129,25 @@ def test_a_delta_version_answers_like_a_full_one(src: Path, tmp_path: Path, data
     assert any(not a.abstained for a in answers[0])
     for a, b in zip(*answers):
         assert (a.answer, a.abstained) == (b.answer, b.abstained)
+
+
+def test_a_delta_version_publishes_to_milvus_whole(src: Path, tmp_path: Path, data_dir: Path) -> None:
+    """Milvus gets every live passage and the whole index's count (not the delta's own)."""
+    pytest.importorskip("milvus_lite")
+    from rag.milvus_publish import publish
+    from rag.milvus_store import open_milvus
+
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+    build_index([src], idx, emb, **DELTA)
+    index = load_index(idx)
+    assert isinstance(index, Segmented)
+    publish(index, str(tmp_path / "m.db"), "delta")
+    milvus = open_milvus(str(tmp_path / "m.db"), "delta")
+    assert len(milvus) == len(index) and milvus.version == index.version
+    for token in ("revenu", "积压", "widget"):
+        assert milvus.idf(token) == pytest.approx(index.idf(token))
+    q = "What did Widget say about revenue?"
+    assert [h.chunk.id for h in Retriever(milvus, emb).retrieve(q, top_k=5)] == \
+        [h.chunk.id for h in Retriever(index, emb).retrieve(q, top_k=5)]
