@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rag.checkpoint import Checkpoint, Progress, passage_key
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
 from rag.embed import Embedder, passage_and_sentence_vectors
 from rag.errors import TranscriptError
@@ -31,6 +32,8 @@ from rag.store import (
 from rag.types import Chunk, Transcript
 
 LOCK_FILE = ".lock"
+# Passages embedded, checkpointed and reported on together: about half a minute of work on 2 cores.
+EMBED_BLOCK = 256
 # Delta versions (rag/segments.py) from this many passages on, while the change is at most this share
 # of the base: below, a full build takes seconds anyway.
 DELTA_MIN = 20_000
@@ -48,6 +51,7 @@ class BuildReport:
     notes: list[str] = field(default_factory=list)  # how the version was written (a delta, a compaction)
     documents: list[dict[str, Any]] = field(default_factory=list)  # what each added or changed file was read as
     chunks_embedded: int = 0
+    chunks_resumed: int = 0  # embedded by an interrupted build before this one, read from its checkpoint
     chunks_total: int = 0
     embed_seconds: float = 0.0
     seconds: float = 0.0
@@ -60,7 +64,7 @@ class BuildReport:
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded "
             f"({self.chunks_total} in index); {len(self.errors)} unreadable; {self.seconds:.1f}s"
-        ) + "".join(f"; {n}" for n in self.notes) + (f"\n{self.published}" if self.published else "")
+        ) + (f"; {self.chunks_resumed} passages resumed from an interrupted build" if self.chunks_resumed else "") + "".join(f"; {n}" for n in self.notes) + (f"\n{self.published}" if self.published else "")
 
 
 def source_hash(path: Path) -> str:
@@ -95,12 +99,15 @@ def build_index(
     publish: Callable[[Index], str] | None = None,
     delta_min: int = DELTA_MIN,
     delta_share: float = DELTA_SHARE,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Bring the index at `index_dir` up to date with `sources` (files or folders). `publish`, when
     given, is called under the build lock with the live version (new or unchanged) and sends it to a
     second store; its summary goes into the report. An index of at least `delta_min` passages takes a
     change of at most `delta_share` of its passages as a delta version (rag/segments.py): only the
-    change is written; a larger change, or a delta grown past that share, is a full build."""
+    change is written; a larger change, or a delta grown past that share, is a full build.
+    `progress` receives a line per block of passages embedded (count, rate, ETA); the blocks are kept
+    on disk until the version is written, so an interrupted build resumes where it stopped."""
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = BuildReport()
@@ -109,6 +116,7 @@ def build_index(
                 "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION}
     with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout):
         old = _previous(index_dir, embedder, rebuild)
+        checkpoint = Checkpoint(index_dir, embedder.fingerprint())
         old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}
         same_chunking = bool(old) and old.manifest.get("chunking") == chunking
         old_rows: dict[str, list[int]] = old.columns.rows_by_doc() if old else {}
@@ -172,13 +180,13 @@ def build_index(
             old is not None and delta_min and len(old) >= delta_min and same_chunking
             and old.sentence_ptr is not None) else None
         if delta is not None:
-            chunks, tokens, vectors, sentences = _materialize(delta.pairs, old, embedder, report)
+            chunks, tokens, vectors, sentences = _materialize(delta.pairs, old, embedder, report, checkpoint, progress)
             report.notes.append(f"delta version over {delta.base}: {len(chunks)} passages written, "
                                 f"{len(delta.deleted)} of the base's deleted")
         else:
             if old is not None:
                 verify_files(index_dir, old)
-            chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report)
+            chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report, checkpoint, progress)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),
                       "backend": getattr(embedder, "backend", "torch")},
@@ -199,6 +207,7 @@ def build_index(
                              sentences=sentences, base=(delta.base, delta.deleted) if delta is not None else None)
         report.version = folder.name
         report.written = True
+        checkpoint.clear()
         if publish is not None:
             report.published = publish(load_index(index_dir, verify=False))
         report.seconds = time.perf_counter() - started
@@ -263,6 +272,8 @@ def _assemble(
     old: Index | None,
     embedder: Embedder,
     report: BuildReport,
+    checkpoint: Checkpoint | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
     """Chunks, tokens, vectors and sentence vectors of a full new version; only chunks never embedded
     before (with their sentences) are embedded."""
@@ -277,7 +288,7 @@ def _assemble(
             pairs += [(old.chunks[r], r) for r in rows]
         else:
             pairs += [(c, reusable.get((c.id, c.embed_text))) for c in new_chunks or []]
-    return _materialize(pairs, old, embedder, report)
+    return _materialize(pairs, old, embedder, report, checkpoint, progress)
 
 
 class Delta(NamedTuple):
@@ -316,8 +327,9 @@ def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], ol
     return Delta(pairs, base.version, deleted, len(base))
 
 
-def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embedder,
-                 report: BuildReport) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
+def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embedder, report: BuildReport,
+                 checkpoint: Checkpoint | None = None, progress: Callable[[str], None] | None = None,
+                 ) -> tuple[list[Chunk], list[list[str]], np.ndarray, list[np.ndarray]]:
     """Tokens, vectors and sentence vectors for (chunk, old row or None) pairs: copied from the old
     version where it has them, embedded otherwise."""
     same_tokens = old is not None and old.manifest.get("chunking", {}).get("tokenizer") == TOKENIZER_VERSION
@@ -336,12 +348,41 @@ def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embe
     todo = [i for i, r in enumerate(sources) if r is None]
     if todo:
         t0 = time.perf_counter()
-        texts = [chunks[i].embed_text for i in todo]
-        spans = [spans_in_embed_text(chunks[i].text, chunks[i].embed_text) for i in todo]
-        new_vectors, new_sentences = passage_and_sentence_vectors(embedder, texts, spans)
-        vectors[todo] = new_vectors
-        for i, v in zip(todo, new_sentences):
-            sentences[i] = v.astype(np.float16)
+        left = _resume(todo, chunks, vectors, sentences, checkpoint)
+        report.chunks_resumed, todo = len(todo) - len(left), left
+        # Longest first within the whole build, so each block's batches hold passages of like length.
+        todo.sort(key=lambda i: -len(chunks[i].embed_text))
+        meter = Progress(len(todo) + report.chunks_resumed, report.chunks_resumed, progress) \
+            if progress is not None and len(todo) > EMBED_BLOCK else None
+        for b in range(0, len(todo), EMBED_BLOCK):
+            block = todo[b:b + EMBED_BLOCK]
+            texts = [chunks[i].embed_text for i in block]
+            spans = [spans_in_embed_text(chunks[i].text, chunks[i].embed_text) for i in block]
+            new_vectors, new_sentences = passage_and_sentence_vectors(embedder, texts, spans)
+            vectors[block] = new_vectors
+            for i, v in zip(block, new_sentences):
+                sentences[i] = v.astype(np.float16)
+            if checkpoint is not None and len(todo) > EMBED_BLOCK:
+                checkpoint.save([passage_key(chunks[i].embed_text, chunks[i].text) for i in block],
+                                vectors[block], [sentences[i] for i in block])
+            if meter is not None:
+                meter.advance(len(block))
         report.embed_seconds = time.perf_counter() - t0
     report.chunks_embedded = len(todo)
     return chunks, tokens, vectors, sentences
+
+
+def _resume(todo: list[int], chunks: list[Chunk], vectors: np.ndarray, sentences: list[np.ndarray],
+            checkpoint: Checkpoint | None) -> list[int]:
+    """Fill in what an interrupted build had embedded already (see rag/checkpoint.py); what is left."""
+    saved = checkpoint.load() if checkpoint is not None else {}
+    if not saved:
+        return todo
+    left = []
+    for i in todo:
+        hit = saved.get(passage_key(chunks[i].embed_text, chunks[i].text))
+        if hit is None:
+            left.append(i)
+        else:
+            vectors[i], sentences[i] = hit
+    return left

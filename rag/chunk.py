@@ -13,7 +13,7 @@ from rag.types import Chunk, DocMeta, Speaker, Transcript, Turn
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Sentence ends first so a split never cuts a sentence while a coarser cut is available.
-SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "? ", "! ", "; ", "，", ", ", " ", ""]
+SEPARATORS = ["\n\n", "\n", "\\n", "。", "！", "？", "；", ". ", "? ", "! ", "; ", "，", ", ", " ", ""]
 _BOILERPLATE = re.compile(
     r"forward[- ]looking statements?|safe harbor|risks and uncertainties|actual results (?:may|could) differ|"
     r"operator instructions|listen-only mode|press (?:star|\*)\s?\d|being recorded|polling procedure|"

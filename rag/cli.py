@@ -65,7 +65,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.sources] or list(settings.sources)
     from rag.app import make_embedder, publisher
 
-    embedder = make_embedder(settings, show_progress=sys.stderr.isatty() and not args.quiet)
+    # Progress is ours, a line per block of passages with an ETA (to a log file too), not the model's bars.
+    embedder = make_embedder(settings, show_progress=False)
 
     def once() -> None:
         report = build_index(
@@ -78,6 +79,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
             rebuild=args.rebuild,
             approx_threshold=settings.approx_threshold,
             publish=publisher(settings),
+            progress=None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),
         )
         args.rebuild = False  # a --rebuild applies to the first build of a watch only
         for e in report.errors:

@@ -1,10 +1,16 @@
 """Known companies: ticker, English and Chinese names, so metadata and questions can name them.
 
-A transcript's own header wins; this table fills gaps (ECTSum files name no company) and gives
-aliases such as 亚马逊 for Amazon. It is data, not a limit: unknown tickers still work.
+A transcript's own header wins; these tables fill gaps (ECTSum files and structured JSON calls name no
+company in a header) and give aliases such as 亚马逊 for Amazon. `KNOWN` holds the few companies with
+Chinese names; the US listings of the index constituents maintained by the `pytickersymbols` package
+(S&P 500/600, NASDAQ 100, Dow: some 1,700 names) cover the rest. It is data, not a limit: unknown
+tickers still work.
 """
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
 
 # ticker -> (English name, aliases...)
 KNOWN: dict[str, tuple[str, ...]] = {
@@ -36,17 +42,54 @@ KNOWN: dict[str, tuple[str, ...]] = {
 }
 
 
+# Legal-form words a company is named without in speech ("Loews Corporation" is "Loews").
+_SUFFIX = re.compile(r"(?:,?\s+(?:inc|incorporated|corp|corporation|company|co|ltd|limited|plc|llc|lp|l\.p|n\.v|s\.a|"
+                     r"holdings?|group|& co))\.?$", re.I)
+
+
+@lru_cache(maxsize=1)
+def listed() -> dict[str, str]:
+    """US ticker -> company name from pytickersymbols' index lists ({} when the package is absent)."""
+    try:
+        from pytickersymbols import PyTickerSymbols
+    except ImportError:
+        return {}
+    out: dict[str, str] = {}
+    for stock in PyTickerSymbols().get_all_stocks():
+        for sym in stock.get("symbols") or []:
+            y = (sym.get("yahoo") or "").upper()
+            # US listings only: other exchanges' symbols carry a suffix (".DE") or another currency.
+            if y and "." not in y and sym.get("currency") == "USD" and stock.get("name"):
+                out.setdefault(y, stock["name"].strip())
+    return out
+
+
 def name_for(ticker: str | None) -> str | None:
     if not ticker:
         return None
     names = KNOWN.get(ticker.upper())
-    return names[0] if names else None
+    return names[0] if names else listed().get(ticker.upper())
+
+
+def short_forms(name: str) -> list[str]:
+    """The name without its legal form and a leading "The": "The Aaron's Company, Inc." -> "Aaron's"."""
+    out: list[str] = []
+    current = re.sub(r"^the\s+", "", name.strip(), flags=re.I)
+    if current != name.strip():
+        out.append(current)
+    while (shorter := _SUFFIX.sub("", current).strip(" ,&")) != current and len(shorter) >= 2:
+        out.append(shorter)
+        current = shorter
+    return out
 
 
 def aliases_for(ticker: str | None, *names: str | None) -> tuple[str, ...]:
-    """All names a company goes by: the given ones first, then the table's, without duplicates."""
+    """All names a company goes by: the given ones first, then the tables', each with its short forms,
+    without duplicates."""
     seen: dict[str, None] = {}
-    for n in (*names, *(KNOWN.get((ticker or "").upper(), ()))):
+    listed_name = listed().get((ticker or "").upper()) if ticker else None
+    for n in (*names, *(KNOWN.get((ticker or "").upper(), ())), listed_name):
         if n and n.strip():
-            seen.setdefault(n.strip(), None)
+            for form in (n.strip(), *short_forms(n)):
+                seen.setdefault(form, None)
     return tuple(seen)

@@ -9,7 +9,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from rag.companies import KNOWN
+from rag.companies import KNOWN, listed, short_forms
 from rag.ingest.meta import find_date, normalize_period
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
@@ -235,6 +235,27 @@ def _newest(docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _listed_pattern() -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    """One case-sensitive pattern over the listed companies' names and short forms (a lower-case
+    "target" or "visa" in a question is a word, not a company), and name -> ticker."""
+    by_name: dict[str, str] = {}
+    for ticker, name in listed().items():
+        for form in (name, *short_forms(name)):
+            if len(form) >= 4 or " " in form:
+                by_name.setdefault(form, ticker)
+    if not by_name:
+        return None, by_name
+    alternatives = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])"), by_name
+
+
+def _listed_names_in(question: str) -> list[tuple[str, str]]:
+    """(name, ticker) of listed companies a question names, written as the company writes them."""
+    pattern, by_name = _listed_pattern()
+    return [(m.group(0), by_name[m.group(0)]) for m in pattern.finditer(question)] if pattern else []
+
+
 def detect(question: str, catalog: Catalog) -> Scope:
     """The scope a question names (see `Scope`)."""
     lower = question.lower()
@@ -256,6 +277,9 @@ def detect(question: str, catalog: Catalog) -> Scope:
             hit = t if _tickers_in(question, {t}) else None
         if hit:
             missing.append(hit)
+    # Listed companies the index holds no call of; a name inside an indexed company's name is masked.
+    missing += [n for n, t in _listed_names_in(question) if t not in indexed and t not in KNOWN
+                and n not in missing and _name_in(n.lower(), masked)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.

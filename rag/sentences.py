@@ -5,17 +5,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.ingest.text import JSON_ESCAPE, escaped_char
+
 # A sentence ends at Chinese end punctuation, at . ? ! before a space and a capital/digit/quote/CJK,
 # at a blank line, or before a tab-separated row. A single line break is a hard wrap (Refinitiv
 # files wrap at ~140 characters), not an end. "$1.2 billion" and "U.S. dollar" do not end sentences.
 _END = re.compile(
     r"[。！？；]+[”’」』）)]*"
-    r"|[.?!]+[\"'”’)]*(?=\s+[A-Z0-9\"'“‘(\u4e00-\u9fff])"
+    r"|[.?!]+(?:\\?[\"'”’)])*(?=\s+\\?[A-Z0-9\"'“‘(\u4e00-\u9fff])"
     r"|\n[ \t]*\n\s*"
+    # A structured call's paragraph break is the JSON escape "\n" in the file's text.
+    r"|(?:\\n)+\s*"
     r"|\n(?=[^\n\t]{0,80}\t)"
 )
 # "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst"
 _LABEL = re.compile(r"^[A-Z][\w.'’ \-]{1,60}?\s*--\s*\S.{0,100}$")
+# Whitespace, and a structured call's escaped line breaks, around a sentence.
+_EDGE = re.compile(r"(?:\s|\\[nrt])*")
+_EDGE_END = re.compile(r"(?:\s|\\[nrt])+$")
 _PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
 
 
@@ -47,8 +54,8 @@ def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:
     if "\t" in seg:
         cut = seg.rfind("\t") + 1
         s, seg = s + cut, seg[cut:]
-    lead = len(seg) - len(seg.lstrip())
-    s, seg = s + lead, seg.strip()
+    edge = _EDGE.match(seg)
+    s, seg = s + edge.end(), _EDGE_END.sub("", seg[edge.end():])
     m = _PREFIX.match(seg)
     if m:
         s, seg = s + m.end(), seg[m.end():]
@@ -69,18 +76,23 @@ def spans_in_embed_text(passage: str, embed_text: str) -> list[tuple[int, int]]:
 
 
 def _squash_map(text: str) -> tuple[str, list[int]]:
-    """`rag.ingest.text.squash(text)` and, for each character of `text`, its index in the result."""
+    """`rag.ingest.text.squash(text)` and, for each character of `text`, its index in the result (every
+    character of a JSON escape maps to where the character it stands for went)."""
     out: list[str] = []
     at: list[int] = []
     pending_space = False
-    for ch in text:
+    i = 0
+    while i < len(text):
+        m = JSON_ESCAPE.match(text, i) if text[i] == "\\" else None
+        ch, width = (escaped_char(m.group(0)), m.end() - i) if m else (text[i], 1)
+        i += width
         if ch.isspace():
             pending_space = bool(out)
-            at.append(len(out))
+            at.extend([len(out)] * width)
             continue
         if pending_space:
             out.append(" ")
             pending_space = False
-        at.append(len(out))
+        at.extend([len(out)] * width)
         out.append(ch)
     return "".join(out), at

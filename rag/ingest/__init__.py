@@ -12,7 +12,7 @@ from rag.companies import aliases_for, name_for
 from rag.errors import TranscriptError
 from rag.ingest import bilingual
 from rag.ingest.identify import from_body, from_title
-from rag.ingest.layouts import fool, plain, refinitiv, tsv, zh_press
+from rag.ingest.layouts import calls_json, fool, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
 from rag.ingest.parsed import Parsed
 from rag.types import DocMeta, Transcript
@@ -31,7 +31,7 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
 TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 2
+INGEST_VERSION = 3
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -72,7 +72,13 @@ def parse_text(text: str, name: str = "<text>") -> Parsed:
 
 def _read(text: str, name: str) -> tuple[str, Parsed]:
     """The text offsets point into, and its parse. Bilingual copies are rendered into a reading
-    text (see `rag.ingest.bilingual`); every other layout keeps the file's text as it is."""
+    text (see `rag.ingest.bilingual`); every other layout, structured JSON calls included, keeps the
+    file's text as it is."""
+    if calls_json.detect(text):
+        try:
+            return text, calls_json.parse(text)
+        except ValueError as e:
+            raise TranscriptError(f"{name}: {e}") from None
     if bilingual.looks_like_json(text):
         try:
             return bilingual.read_json(text, name)
@@ -135,10 +141,10 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     side = read_sidecar(path)
     fields.update(side)
     ticker = fields.get("ticker")
-    company = fields.get("company") or name_for(ticker)
+    company = fields.get("company") or name_for(ticker) or fields.get("spoken_name")
     if side.get("ticker") and not side.get("company"):
         company = name_for(ticker) or company
-    aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker))
+    aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker), fields.get("spoken_name"))
     missing = [k for k, v in (("company", company), ("period", fields.get("period"))) if not v]
     if missing:
         warnings.append(

@@ -75,6 +75,28 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
+# A JSON string's escapes, as they stand in a structured call whose offsets point into the file's own
+# JSON text (rag/ingest/layouts/calls_json.py). Plain-text transcripts do not hold these sequences.
+JSON_ESCAPE = re.compile(r'\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})')
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def escaped_char(seq: str) -> str:
+    """The character a JSON escape (`\\n`, `\\"`, `\\u2019`) stands for; a lone surrogate of a
+    `\\ud83d\\ude00` pair stands for nothing legible and reads as a space."""
+    c = seq[1]
+    if c != "u":
+        return _SIMPLE_ESCAPES[c]
+    ch = chr(int(seq[2:], 16))
+    return " " if 0xD800 <= ord(ch) <= 0xDFFF else ch
+
+
+def unescape(text: str) -> str:
+    """`text` with JSON escapes read as their characters (the text as a reader sees it)."""
+    return JSON_ESCAPE.sub(lambda m: escaped_char(m.group(0)), text) if "\\" in text else text
+
+
 def squash(text: str) -> str:
-    """Collapse whitespace (hard line wraps, tabs) into single spaces for embedding text."""
-    return re.sub(r"\s+", " ", text).strip()
+    """Collapse whitespace (hard line wraps, tabs) into single spaces for embedding text; JSON
+    escapes count as the characters they stand for."""
+    return re.sub(r"\s+", " ", unescape(text)).strip()

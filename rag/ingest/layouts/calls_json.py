@@ -1,0 +1,254 @@
+"""Structured JSON calls: `{"prepared_remarks": [{"speaker", "speech"}], "q_and_a": [...],
+"participants": ["Name--Title", ...]}` (the Motley Fool dataset's `TICKER_qN_YYYY.txt` files).
+
+Turns point into the file's own text, inside its JSON strings, so `/documents/{id}` serves the file as
+given and every citation slices it back exactly. The JSON escapes inside a span (`\\n` between
+paragraphs, `\\"`, `\\u2019`) are read as the characters they stand for wherever text is embedded,
+tokenized, split into sentences or shown in an answer (`rag.ingest.text.unescape`).
+"""
+
+from __future__ import annotations
+
+import re
+from json.decoder import scanstring
+from typing import Any, NamedTuple
+
+from rag.ingest.parsed import Parsed
+from rag.ingest.roles import add_firms_from_handoffs, handoff_target, role_from_title, speaker, split_firm_title
+from rag.types import Speaker
+
+SECTIONS = (("prepared_remarks", "prepared"), ("q_and_a", "qa"))
+_WS = re.compile(r"[ \t\n\r]*")
+_SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+_EDGE = re.compile(r"(?:\s|\\[nrt])+")
+# "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
+# American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
+# period or the word "earnings"/"conference call"/"results".
+_PERIOD = (r"(?:(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
+           r"q[1-4]|full[- ]year|year[- ]end)\s+(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
+           r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
+_NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
+_OPENERS = (
+    # "welcome to the Q1 2021 American Assets Trust, Inc. Earnings Conference Call", "thank you for
+    # joining Rayonier's Third Quarter 2021 Teleconference", "joining us today for Sun Communities First..."
+    re.compile(r"\b(?:welcome\s+(?:everyone\s+|you\s+(?:all\s+)?)?to|joining(?:\s+us)?(?:\s+today)?(?:\s+(?:for|on))?)"
+               r"\s+(?:the\s+|today's\s+)?(?:conference(?: call)?,?\s+)?"
+               r"(?:" + _PERIOD + r")?" + _NAME + r"\s+(?:" + _PERIOD
+               + r"|(?:earnings|conference call|call|financial results|results|quarterly)\b)", re.I),
+    # "... Financial Results Conference Call and Webcast for Zoetis.", "... Conference Call for Graco Inc."
+    re.compile(r"\b(?:call|webcast)\s+for\s+" + _NAME + r"\s*[.,]", re.I),
+    # "joining us to discuss Equity LifeStyle Properties' First Quarter 2021 results"
+    re.compile(r"\bto discuss\s+" + _NAME + r"\s+(?:" + _PERIOD + r")", re.I),
+)
+# A name ends where these words begin: what follows is about the call, not the company.
+_CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
+                         r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst)\b", re.I)
+# "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
+_CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
+                          re.I)
+# "the Earnings Call for Western Alliance Bancorp for First Quarter 2021": call words around the name.
+_LEAD = re.compile(r"^(?:(?:earnings|conference|results)\s+)*(?:call|webcast)\s+(?:for|of)\s+", re.I)
+_TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
+
+
+class Str(NamedTuple):
+    """A JSON string value: its text, and where its content lies in the file (between the quotes)."""
+
+    value: str
+    start: int
+    end: int
+
+
+def detect(text: str) -> bool:
+    head = text[:20000]
+    return text.lstrip()[:1] == "{" and bool(re.search(r'"(?:prepared_remarks|q_and_a)"\s*:\s*\[', head))
+
+
+def parse(text: str) -> Parsed:
+    """Turns of a structured call; a file that is not valid JSON raises ValueError naming the place."""
+    try:
+        data, end = _value(text, _WS.match(text, 0).end())
+    except RecursionError:
+        raise ValueError("not valid JSON for a call: nested too deeply") from None
+    if _WS.match(text, end).end() != len(text):
+        raise ValueError(f"not valid JSON: extra data at {_where(text, end)}")
+    if not isinstance(data, dict):
+        raise ValueError("a structured call must be a JSON object")
+    p = Parsed(layout="calls-json")
+    people = _participants(data.get("participants"), p)
+    for key, section in SECTIONS:
+        entries = data.get(key)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise ValueError(f"'{key}' must be a list of {{speaker, speech}} objects")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("speech"), Str):
+                raise ValueError(f"{key}[{i}] must be an object with a string 'speech'")
+            who = entry.get("speaker")
+            name = who.value.strip() if isinstance(who, Str) else ""
+            if name.lower().startswith("duration:"):  # the call's length, filed as a speaker
+                continue
+            s, e = _inner(text, entry["speech"])
+            if e > s:
+                p.add(text, s, e, _speaker(name, section, people), section)
+    if not any(t.section == "qa" for t in p.turns):
+        p.warnings.append("no Q&A section found")
+    p.turns = add_firms_from_handoffs(_analysts_from_handoffs(p.turns))
+    p.header = _header(p)
+    return p
+
+
+def _inner(text: str, s: Str) -> tuple[int, int]:
+    """The string's span without whitespace or escaped line breaks at either end."""
+    start, end = s.start, s.end
+    m = _EDGE.match(text, start, end)
+    if m:
+        start = m.end()
+    while end > start:
+        if text[end - 1].isspace():
+            end -= 1
+        elif end - 2 >= start and text[end - 2] == "\\" and text[end - 1] in "nrt" and not _escaped(text, end - 2):
+            end -= 2
+        else:
+            break
+    return start, end
+
+
+def _escaped(text: str, i: int) -> bool:
+    """Whether the backslash at i is itself escaped (preceded by an odd run of backslashes)."""
+    n = 0
+    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def _participants(value: Any, p: Parsed) -> dict[str, Speaker]:
+    out: dict[str, Speaker] = {}
+    if not isinstance(value, list):
+        return out
+    for item in value:
+        if not isinstance(item, Str) or "--" not in item.value:
+            continue
+        name, rest = item.value.split("--", 1)
+        firm, title = split_firm_title(rest)
+        out[name.strip()] = speaker(name.strip(), role_from_title(title), title, firm)
+    if not out:
+        p.warnings.append("no call participants listed; speaker roles read from the operator's hand-offs")
+    return out
+
+
+def _speaker(name: str, section: str, people: dict[str, Speaker]) -> Speaker:
+    if name.lower() == "operator":
+        return speaker("Operator", "operator", "Operator")
+    if name in people:
+        return people[name]
+    match = next((sp for n, sp in people.items() if _same_person(n, name)), None)
+    if match is not None:
+        return match
+    # Someone the list leaves out: in prepared remarks the company speaks; in Q&A the hand-offs decide.
+    return speaker(name or None, "executive" if section == "prepared" and name else "unknown")
+
+
+def _same_person(a: str, b: str) -> bool:
+    """'Mike McMullen' in the speech is 'Michael McMullen' in the list: same last name, and one
+    first name a prefix of the other's first three letters."""
+    x, y = a.lower().split(), b.lower().split()
+    return bool(x and y) and x[-1] == y[-1] and (x[0][:3] == y[0][:3])
+
+
+def _analysts_from_handoffs(turns: list) -> list:
+    """A Q&A speaker the list leaves out is the analyst when the operator has just handed over to them."""
+    from dataclasses import replace
+
+    out = []
+    pending: str | None = None
+    for t in turns:
+        sp = t.speaker
+        if sp.role == "operator":
+            target = handoff_target(t.text)
+            pending = target[0] if target else pending
+        elif t.section == "qa" and sp.role == "unknown" and sp.name and pending and _same_person(pending, sp.name):
+            t = replace(t, speaker=replace(sp, role="analyst"))
+        out.append(t)
+    return out
+
+
+def _header(p: Parsed) -> dict[str, Any]:
+    """The company's name and the quarter as the call opens with them ("Welcome to the ADM First
+    Quarter 2021 Earnings Conference Call"); the file name's quarter is sometimes not the call's. The
+    name is a guess from speech, so a maintained table's name for the ticker goes before it."""
+    from rag.ingest.meta import normalize_period
+    from rag.ingest.text import unescape
+
+    out: dict[str, Any] = {}
+    opening = [unescape(t.text[:600]) for t in p.turns[:3]]
+    for text in opening:
+        for pattern in _OPENERS:
+            m = pattern.search(text)
+            name = _LEAD.sub("", _TRAIL.sub("", m.group("name").strip(" ,"))) if m else ""
+            cut = _CALL_WORDS.search(name)  # "Oshkosh Corporation Reports", "CNA's discussion of its"
+            name = re.sub(r"(?:'s|’s|')$", "", name[:cut.start()].strip(" ,")) if cut else name
+            name = re.split(r"\s+for\s+", name)[0]
+            if name[:1].isupper():
+                out["spoken_name"] = name
+                break
+        if "spoken_name" in out:
+            break
+    stated = (m.group("period") for text in opening for m in _CALL_PERIOD.finditer(text))
+    period = next((x for x in (normalize_period(re.sub(r"\band\s+(?:full|fiscal)[- ]year\b", " ", q, flags=re.I))
+                               for q in stated) if x), None)
+    if period:
+        out["period"] = period
+    return out
+
+
+# ----------------------------------------------------------------------------- a JSON reader with spans
+
+def _value(text: str, i: int) -> tuple[Any, int]:
+    """The JSON value at i (strings as `Str` with their spans) and the offset after it."""
+    if i >= len(text):
+        raise ValueError(f"not valid JSON: unexpected end at {_where(text, i)}")
+    ch = text[i]
+    if ch == '"':
+        try:
+            value, end = scanstring(text, i + 1, True)
+        except ValueError as e:
+            raise ValueError(f"not valid JSON: bad string at {_where(text, i)} ({str(e).split(':')[0]})") from None
+        return Str(value, i + 1, end - 1), end
+    if ch in "{[":
+        close = "}" if ch == "{" else "]"
+        items: list[Any] = []
+        obj: dict[str, Any] = {}
+        i = _WS.match(text, i + 1).end()
+        if text[i:i + 1] == close:
+            return (obj if ch == "{" else items), i + 1
+        while True:
+            if ch == "{":
+                key, i = _value(text, i)
+                if not isinstance(key, Str):
+                    raise ValueError(f"not valid JSON: object key is not a string at {_where(text, i)}")
+                i = _WS.match(text, i).end()
+                if text[i:i + 1] != ":":
+                    raise ValueError(f"not valid JSON: expected ':' at {_where(text, i)}")
+                val, i = _value(text, _WS.match(text, i + 1).end())
+                obj[key.value] = val
+            else:
+                val, i = _value(text, i)
+                items.append(val)
+            i = _WS.match(text, i).end()
+            if text[i:i + 1] == ",":
+                i = _WS.match(text, i + 1).end()
+                continue
+            if text[i:i + 1] == close:
+                return (obj if ch == "{" else items), i + 1
+            raise ValueError(f"not valid JSON: expected ',' or '{close}' at {_where(text, i)}")
+    m = _SCALAR.match(text, i)
+    if not m:
+        raise ValueError(f"not valid JSON: unexpected {text[i]!r} at {_where(text, i)}")
+    return m.group(0), m.end()
+
+
+def _where(text: str, i: int) -> str:
+    line = text.count("\n", 0, i) + 1
+    return f"line {line}, column {i - (text.rfind(chr(10), 0, i) + 1) + 1}"
