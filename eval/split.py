@@ -6,6 +6,8 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
   sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases and at least
   three of the later-quarter files. A case's company is its first ticker tag.
 - The seed is one document: its cases are split in half by the order of sha1("eval-split-v1:" + id).
+- Large-corpus cases (large.jsonl) are split by company the same way, on their own: companies in the
+  order of sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases.
 Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
 """
 
@@ -50,6 +52,15 @@ def assign(files: dict[str, list[dict]]) -> dict[str, str]:
         test.add(t)
     for c in shared:
         out[c["id"]] = "test" if company(c) in test else "dev"
+    # The large corpus (large.jsonl): its own draw by company, the same rule without the later files.
+    large = files.get("large.jsonl", [])
+    large_test: set[str] = set()
+    for t in sorted({company(c) for c in large}, key=_key):
+        if sum(company(c) in large_test for c in large) >= TEST_SHARE * len(large):
+            break
+        large_test.add(t)
+    for c in large:
+        out[c["id"]] = "test" if company(c) in large_test else "dev"
     return out
 
 

@@ -186,7 +186,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _case_sources(args: argparse.Namespace) -> list:  # -> list[Path]
-    """Where eval cases' documents are: --sources, else seeds/ and ../shared/transcripts."""
+    """Where eval cases' documents are: --sources, else seeds/ and ../shared/transcripts (and what
+    eval/corpus.toml adds for a case file)."""
     from pathlib import Path
 
     from rag.config import PROJECT_ROOT
@@ -266,7 +267,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     # Each case file is answered over its own documents, so "not in the index" means what it says.
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
-        assistant, docs, texts = prepare(file, group, sources, settings, embedder, args.index_dir)
+        assistant, docs, texts = prepare(file, group, sources, settings, embedder, args.use_index or args.index_dir,
+                                         as_is=bool(args.use_index))
         all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
         if not args.no_baseline:
             base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
@@ -368,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sources", nargs="+", help="where the cases' documents are (default: seeds/ and ../shared/transcripts)")
     e.add_argument("--backend", default="extractive")
     e.add_argument("--index-dir", type=Path, default=None, help="default: a cached index per document set under eval/.index")
+    e.add_argument("--use-index", type=Path, default=None,
+                   help="answer every case file over this index as it is, without building (e.g. the whole "
+                        "large corpus as distractors); gold documents must be in it")
     e.add_argument("--report", default=str(PROJECT_ROOT / "eval" / "reports"))
     e.add_argument("--thresholds", default=str(PROJECT_ROOT / "eval" / "thresholds.toml"))
     e.add_argument("--no-baseline", action="store_true", help="skip the fixed-size-chunk baseline")

@@ -79,17 +79,21 @@ def load_cases(paths: Iterable[Path]) -> list[Case]:
     return cases
 
 
+CORPORA = ("gold", "all", "companies")
+
+
 def corpus_of(case_file: str, config: Path) -> str:
     """Which documents a case file is answered over: "gold" (the documents its cases name, the
-    default) or "all" (every transcript under the sources, several calls per company)."""
+    default), "all" (every transcript under the sources, several calls per company) or "companies"
+    (every call under the sources of each company its cases are about)."""
     import tomllib
 
     if not config.exists():
         return "gold"
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     value = data.get(Path(case_file).stem, {}).get("documents", "gold")
-    if value not in ("gold", "all"):
-        raise ValueError(f"{config}: [{Path(case_file).stem}] documents must be 'gold' or 'all', not {value!r}")
+    if value not in CORPORA:
+        raise ValueError(f"{config}: [{Path(case_file).stem}] documents must be one of {CORPORA}, not {value!r}")
     return value
 
 
@@ -100,10 +104,10 @@ def all_documents(sources: list[Path]) -> dict[str, Path]:
 
 
 def prepare(file: str, group: list[Case], sources: list[Path], settings, embedder, index_dir: Path | None = None,
-            with_reader: bool = True):
+            with_reader: bool = True, as_is: bool = False):
     """The assistant a case file is answered by (over its documents, see `corpus_of`; the index is
-    built or brought up to date first), the documents, and their texts. `with_reader=False`: the
-    reader's weights are not read (fitting them)."""
+    built or brought up to date first, unless `as_is`: `index_dir` is used as it is), the documents,
+    and their texts. `with_reader=False`: the reader's weights are not read (fitting them)."""
     import sys
     from functools import partial
 
@@ -114,9 +118,13 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     from rag.ingest import read_transcript
     from rag.store import load_index
 
+    sources = [*sources, *extra_sources(file, PROJECT_ROOT / "eval" / "corpus.toml")]
     docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
-    if corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml") == "all":
+    corpus = corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml")
+    if corpus == "all":
         docs = {**all_documents(sources), **docs}
+    elif corpus == "companies":
+        docs = {**company_documents({(company_of(c.tags) or "").upper() for c in group}, sources), **docs}
     idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"))
     publish, uri = None, settings.milvus_uri or str(idx / "milvus.db")
     if settings.store == "milvus":  # the same cases over the Milvus store, published from the same build
@@ -126,13 +134,16 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
                                        settings.milvus_token or "").summary()
     build = partial(build_index, sorted(docs.values()), idx, embedder, max_tokens=settings.chunk_max_tokens,
                     overlap_tokens=settings.chunk_overlap_tokens, publish=publish)
-    try:
-        report = build()
-    except IndexMismatchError:
-        if index_dir is not None:  # the caller's own index: never rebuilt behind their back
-            raise
-        report = build(rebuild=True)  # a cached eval index of another model or export: only a cache
-    print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {report.summary()}", file=sys.stderr)
+    if as_is:  # an index built elsewhere (the whole large corpus as distractors): answered over as it is
+        summary = f"{idx} as it is"
+    else:
+        try:
+            summary = build().summary()
+        except IndexMismatchError:
+            if index_dir is not None:  # the caller's own index: never rebuilt behind their back
+                raise
+            summary = build(rebuild=True).summary()  # a cached eval index of another model: only a cache
+    print(f"{file}: {len(group)} cases over {len(docs)} document(s); index: {summary}", file=sys.stderr)
     if settings.store == "milvus":
         from rag.milvus_store import open_milvus
 
@@ -142,6 +153,23 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
         index = load_index(idx, embedder.model_id, embedder.fingerprint())
     assistant = make_assistant(settings, index, embedder, with_reader=with_reader)
     return assistant, docs, {d: read_transcript(p).text for d, p in docs.items()}
+
+
+def extra_sources(case_file: str, config: Path) -> list[Path]:
+    """Folders a case file's documents are also under (`sources`, relative to the project root)."""
+    import tomllib
+
+    if not config.exists():
+        return []
+    data = tomllib.loads(config.read_text(encoding="utf-8")).get(Path(case_file).stem, {})
+    return [(config.parent.parent / s).resolve() for s in data.get("sources", [])]
+
+
+def company_documents(tickers: set[str], sources: list[Path]) -> dict[str, Path]:
+    """Every transcript under `sources` whose file name carries one of these tickers."""
+    from rag.ingest.meta import from_filename
+
+    return {d: f for d, f in all_documents(sources).items() if from_filename(f).get("ticker") in tickers}
 
 
 def find_documents(doc_ids: set[str], sources: list[Path]) -> dict[str, Path]:

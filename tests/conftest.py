@@ -10,6 +10,7 @@ import pytest
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TRANSCRIPTS = ROOT.parent / "shared" / "transcripts"
+SHARED_CORPUS_LARGE = ROOT.parent / "shared" / "corpus-large"
 SEEDS = ROOT / "seeds"
 SHIPPED_WEIGHTS = ROOT / "rag" / "reader" / "weights.json"
 

@@ -284,3 +284,44 @@ def test_a_full_build_refuses_to_copy_from_a_damaged_version(corpus: Path, tmp_p
     with pytest.raises(IndexMismatchError, match="embeddings.npy.*damaged"):
         build_index([corpus], idx_dir, emb)
     assert build_index([corpus], idx_dir, emb, rebuild=True).added  # the way out the message names
+
+
+class _Interrupted(FakeEmbedder):
+    """Stops (as Ctrl-C would) when it is asked to embed its `stop_after`-th block of passages."""
+
+    def __init__(self, stop_after: int) -> None:
+        super().__init__()
+        self.stop_after, self.batches = stop_after, 0
+
+    def embed_passages_with_spans(self, texts, spans):  # type: ignore[override]
+        self.batches += 1
+        if self.batches == self.stop_after:
+            raise KeyboardInterrupt
+        return super().embed_passages_with_spans(texts, spans)
+
+
+def test_an_interrupted_build_resumes_without_re_embedding(corpus: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.build
+
+    monkeypatch.setattr(rag.build, "EMBED_BLOCK", 3)  # the corpus has 11 passages: 4 blocks
+    idx_dir, lines = tmp_path / "index", []
+    stopped = _Interrupted(stop_after=3)  # two blocks done, the third cut short
+    with pytest.raises(KeyboardInterrupt):
+        build_index([corpus], idx_dir, stopped, progress=lines.append)
+    assert current_folder(idx_dir) is None and len(lines) == 2
+    assert lines[0].startswith("embedded 3/11 passages") and "ETA" in lines[0]
+
+    again = FakeEmbedder()
+    r = build_index([corpus], idx_dir, again, progress=lines.append)
+    assert r.chunks_resumed == 6 and r.chunks_embedded == r.chunks_total - 6 == 5
+    assert "6 passages resumed" in r.summary() and lines[-1].startswith("embedded 11/11")
+    # What was resumed is exactly what a clean build computes.
+    clean = build_index([corpus], tmp_path / "clean", FakeEmbedder())
+    a, b = load_index(idx_dir), load_index(tmp_path / "clean")
+    order = {c.id: i for i, c in enumerate(b.chunks)}
+    rows = [order[c.id] for c in a.chunks]
+    assert clean.chunks_total == r.chunks_total
+    assert np.allclose(a.embeddings, b.embeddings[rows])
+    assert all(np.allclose(a.sentences_of(i), b.sentences_of(r_)) for i, r_ in enumerate(rows))
+    assert not list(idx_dir.glob(".embedding-*")), "the checkpoint goes once the version is written"

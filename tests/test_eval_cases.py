@@ -11,14 +11,14 @@ import pytest
 from rag.evaluate import load_cases
 from rag.ingest import read_transcript
 from rag.numbers import extract, parse, same
-from tests.conftest import SEEDS, SHARED_TRANSCRIPTS
+from tests.conftest import SEEDS, SHARED_CORPUS_LARGE, SHARED_TRANSCRIPTS
 
 CASES = Path(__file__).resolve().parent.parent / "eval" / "cases"
 ALL = load_cases([CASES])
 
 
 def _doc_path(doc_id: str) -> Path:
-    for folder in (SEEDS, SHARED_TRANSCRIPTS):
+    for folder in (SEEDS, SHARED_TRANSCRIPTS, SHARED_CORPUS_LARGE):
         for suffix in (".txt", ".json"):
             p = folder / f"{doc_id}{suffix}"
             if p.exists():
@@ -46,6 +46,18 @@ def test_case_sets_meet_the_required_counts() -> None:
         for tag in ("period-pinned", "latest", "follow-up", "cross-lingual"):
             assert any(tag in c.tags for c in later), tag
         assert any("q&a" in c.tags for c in shared) and any("prepared-remarks" in c.tags for c in shared)
+
+
+def test_large_corpus_cases_cover_names_quarters_and_abstentions() -> None:
+    """At least 40 cases over at least 20 calls of the large corpus, split by company."""
+    large = [c for c in ALL if c.file == "large.jsonl"]
+    assert len(large) >= 40 and len({c.gold_doc for c in large if c.gold_doc}) >= 20
+    assert sum(not c.answerable for c in large) >= 8 and {"zh", "en"} <= {c.lang for c in large}
+    by_company: dict[str, set[str]] = {}
+    for c in large:
+        by_company.setdefault(c.tags[-1], set()).add(c.split)
+    assert all(len(s) == 1 for s in by_company.values()), "a company's cases are all on one side"
+    assert sum(c.split == "test" for c in large) >= 0.4 * len(large)
 
 
 def test_case_fields_are_consistent() -> None:

@@ -1,0 +1,149 @@
+"""Structured JSON calls (rag/ingest/layouts/calls_json.py): turns, roles, offsets into the file's own
+JSON text, escapes read as characters, company and quarter, and a few real files of the large corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.chunk import chunk_transcript
+from rag.companies import listed
+from rag.errors import TranscriptError
+from rag.ingest import read_transcript
+from rag.ingest.text import squash
+from rag.scope import Catalog, detect
+from rag.sentences import spans_in_embed_text, split
+from tests.conftest import SHARED_CORPUS_LARGE
+
+CALL = {
+    "header_texts": ["Contents:", "Prepared Remarks:", "Questions and Answers:", "Call participants:"],
+    "prepared_remarks": [
+        {"speaker": "Operator", "speech": "Good day, and welcome to the Q2 2021 Widget Works, Inc. Earnings "
+                                          "Conference Call. [Operator Instructions]"},
+        {"speaker": "Jane Roe", "speech": "Thank you. Revenue was $412 million, up 9%.\nGross margin was 41.5%, "
+                                          "and we said \"no\" to low-margin deals.\nWe don\u2019t guide."},
+    ],
+    "q_and_a": [
+        {"speaker": "Operator", "speech": "Our first question comes from Sam Park with Loop Capital Markets. "
+                                          "Your line is open."},
+        {"speaker": "Sam Park", "speech": "How many stores did you open?"},
+        {"speaker": "Jane Roe", "speech": "We opened 37 stores in the quarter."},
+        {"speaker": "Operator", "speech": "The next question is from Ann Lee with UBS. Please go ahead."},
+        {"speaker": "Ann Lee", "speech": "What about pricing?"},
+        {"speaker": "Jon Smith", "speech": "Pricing added 2 points."},
+        {"speaker": "Duration: 40 minutes", "speech": ""},
+    ],
+    "participants": ["Jane Roe--Chief Financial Officer", "Jonathan Smith--Chief Executive Officer",
+                     "Ann Lee--UBS -- Analyst"],
+}
+
+
+def _write(tmp_path: Path, name: str, data: object) -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return p
+
+
+def test_turns_point_into_the_file_as_given(tmp_path: Path) -> None:
+    path = _write(tmp_path, "WDGT_q2_2021.txt", CALL)
+    t = read_transcript(path)
+    raw = path.read_text(encoding="utf-8")
+    assert t.text == raw and t.meta.layout == "calls-json"
+    assert all(raw[x.start:x.end] == x.text for x in t.turns)
+    # The escapes stay in the text (offsets are the file's); read as characters they are the speech.
+    jane = next(x for x in t.turns if x.speaker.name == "Jane Roe" and x.section == "prepared")
+    assert "\\n" in jane.text and "\\u2019" in jane.text
+    assert squash(jane.text) == squash(CALL["prepared_remarks"][1]["speech"])
+    assert not any((x.speaker.name or "").startswith("Duration") for x in t.turns)
+    for c in chunk_transcript(t):
+        assert raw[c.start:c.end] == c.text and "\\n" not in c.embed_text and "\\u2019" not in c.embed_text
+
+
+def test_roles_from_participants_handoffs_and_similar_names(tmp_path: Path) -> None:
+    t = read_transcript(_write(tmp_path, "WDGT_q2_2021.txt", CALL))
+    roles = {(x.speaker.name, x.section): (x.speaker.role, x.speaker.firm) for x in t.turns}
+    assert roles[("Operator", "qa")][0] == "operator"
+    assert roles[("Jane Roe", "qa")][0] == "executive"
+    assert roles[("Ann Lee", "qa")] == ("analyst", "UBS")
+    # Not in the list, but the operator handed over to him: an analyst, with the firm it named.
+    assert roles[("Sam Park", "qa")] == ("analyst", "Loop Capital Markets")
+    # "Jon Smith" speaks; "Jonathan Smith" is listed.
+    assert roles[("Jonathan Smith", "qa")][0] == "executive"
+    qa = [c for c in chunk_transcript(t) if c.section == "qa"]
+    assert [c.analyst for c in qa] == ["Sam Park", "Ann Lee"]
+
+
+def test_sentences_split_at_escaped_paragraphs_and_map_into_the_embedding_text(tmp_path: Path) -> None:
+    t = read_transcript(_write(tmp_path, "WDGT_q2_2021.txt", CALL))
+    jane = next(c for c in chunk_transcript(t) if c.section == "prepared" and "412" in c.text)
+    sentences = split(jane.text, jane.start)
+    assert [s.text for s in sentences][:3] == ["Thank you.", "Revenue was $412 million, up 9%.",
+                                               'Gross margin was 41.5%, and we said \\"no\\" to low-margin deals.']
+    assert all(t.text[s.start:s.end] == s.text for s in sentences)
+    spans = spans_in_embed_text(jane.text, jane.embed_text)
+    assert [jane.embed_text[a:b] for a, b in spans][2] == 'Gross margin was 41.5%, and we said "no" to low-margin deals.'
+    assert [jane.embed_text[a:b] for a, b in spans][3] == "We don\u2019t guide."
+
+
+def test_company_and_quarter(tmp_path: Path) -> None:
+    # Not a listed ticker: the name the operator opens with.
+    t = read_transcript(_write(tmp_path, "WDGT_q2_2021.txt", CALL))
+    assert (t.meta.company, t.meta.ticker, t.meta.period) == ("Widget Works, Inc.", "WDGT", "FY2021Q2")
+    assert "Widget Works" in t.meta.aliases
+    # A listed ticker: the maintained table's name, the spoken one kept as an alias; the quarter the
+    # call states beats a wrong file name, with a warning.
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = "Welcome to the Xylem Fourth Quarter 2019 Earnings Conference Call."
+    t = read_transcript(_write(tmp_path, "XYL_q4_2020.txt", call))
+    assert t.meta.company == listed()["XYL"] == "Xylem Inc." and t.meta.period == "FY2019Q4"
+    assert "Xylem" in t.meta.aliases
+    assert any("differs from file name" in w for w in t.warnings)
+
+
+def test_detected_by_content_and_bad_json_named(tmp_path: Path) -> None:
+    t = read_transcript(_write(tmp_path, "WDGT_q2_2021.json", CALL))
+    assert t.meta.layout == "calls-json"
+    bad = tmp_path / "WDGT_q3_2021.txt"
+    bad.write_text(json.dumps(CALL)[:-40], encoding="utf-8")
+    with pytest.raises(TranscriptError, match=r"WDGT_q3_2021\.txt: not valid JSON.*line 1"):
+        read_transcript(bad)
+    wrong = _write(tmp_path, "WDGT_q4_2021.txt", {"prepared_remarks": [{"speaker": "A", "speech": 3}]})
+    with pytest.raises(TranscriptError, match=r"prepared_remarks\[0\] must be an object with a string 'speech'"):
+        read_transcript(wrong)
+
+
+def test_similar_and_unknown_company_names_in_questions() -> None:
+    docs = {
+        "AWK_q1_2021": {"ticker": "AWK", "company": "American Water Works", "aliases": ["American Water"],
+                        "period": "FY2021Q1"},
+        "AWR_q1_2021": {"ticker": "AWR", "company": "American States Water Company",
+                        "aliases": ["American States Water"], "period": "FY2021Q1"},
+    }
+    catalog = Catalog(docs)
+    assert detect("What did American States Water earn per share in Q1 2021?", catalog).doc_ids == ("AWR_q1_2021",)
+    assert detect("What did American Water earn per share in Q1 2021?", catalog).doc_ids == ("AWK_q1_2021",)
+    assert detect("What was AWR's EPS in Q1 2021?", catalog).doc_ids == ("AWR_q1_2021",)
+    # A listed company with no call in the index is named as missing; a lower-case word is not a company.
+    assert detect("What were Starbucks' comparable sales in Q1 2021?", catalog).missing_companies == ("Starbucks",)
+    assert detect("What was the target for American Water's capex in Q1 2021?", catalog).missing_companies == ()
+
+
+@pytest.mark.skipif(not SHARED_CORPUS_LARGE.is_dir(), reason="../shared/corpus-large missing")
+@pytest.mark.parametrize("doc_id, company, period, analyst", [
+    ("AAT_q1_2021", "American Assets Trust", "FY2021Q1", ("Craig Schmidt", "Bank of America")),
+    ("ZTS_q3_2020", "Zoetis", "FY2020Q3", None),
+    ("WAL_q1_2021", "Western Alliance Bancorp", "FY2021Q1", None),
+])
+def test_real_files_of_the_large_corpus(doc_id: str, company: str, period: str, analyst) -> None:
+    path = SHARED_CORPUS_LARGE / f"{doc_id}.txt"
+    t = read_transcript(path)
+    raw = path.read_text(encoding="utf-8")
+    assert (t.meta.company, t.meta.period, t.meta.ticker) == (company, period, doc_id.split("_")[0])
+    assert t.text == raw and {x.section for x in t.turns} == {"prepared", "qa"}
+    chunks = chunk_transcript(t)
+    assert all(raw[c.start:c.end] == c.text for c in chunks)
+    assert all(raw[s.start:s.end] == s.text for c in chunks for s in split(c.text, c.start))
+    if analyst:
+        assert any((x.speaker.name, x.speaker.firm, x.speaker.role) == (*analyst, "analyst") for x in t.turns)
