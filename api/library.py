@@ -83,8 +83,21 @@ async def documents(state: Annotated[ServiceState, Depends(get_state)]) -> dict[
     docs = assistant.index.manifest.get("documents", {})
     items = sorted((_doc_summary(d, e) for d, e in docs.items()),
                    key=lambda d: (d["company"] or d["doc_id"], d["period"] or ""))
+    calls = same_calls(docs)
+    for item in items:
+        item["call"] = calls.get(item["doc_id"], [item["doc_id"]])
     return {"version": assistant.index.version, "count": len(items), "chunks": len(assistant.index),
-            "documents": items}
+            "calls": len({tuple(d["call"]) for d in items}), "documents": items}
+
+
+def same_calls(docs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """doc id -> every document of its call: one company's one quarter, from however many sources
+    (a full transcript and a summary of it, an English call and its translation)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for doc_id, e in docs.items():
+        if e.get("ticker") and e.get("period"):
+            groups.setdefault((e["ticker"].upper(), e["period"]), []).append(doc_id)
+    return {d: sorted(group) for group in groups.values() for d in group}
 
 
 @router.get("/documents/{doc_id}", summary="One transcript: its turns, chunks and full text",

@@ -701,3 +701,33 @@ def test_completion_tells_when_an_llm_answer_was_replaced(llm_client: TestClient
     content = body["choices"][0]["message"]["content"]
     assert "987,654" not in content and body["reply"]["repair"] in ("repaired", "replaced")
     assert "(Claims with numbers" in content or "(The model's answer could not be checked" in content
+
+
+def test_the_same_call_from_two_sources_is_one_call_and_cited_once(tmp_path: Path) -> None:
+    """A structured JSON copy of a call beside another source's transcript of it: one call in
+    /documents; an answer cites one of them for a sentence both hold, and slices the JSON file exactly."""
+    import json
+
+    src, idx = tmp_path / "src", tmp_path / "index"
+    src.mkdir()
+    shutil.copy(DATA / "GLBX_FY23Q3_en.txt", src / "GLBX_FY23Q3_en.txt")
+    call = {"prepared_remarks": [
+        {"speaker": "Operator", "speech": "Welcome to the Globex Third Quarter 2023 Conference Call."},
+        {"speaker": "Alice B. Smith", "speech": "Revenue rose 9% to $4.5 billion, a record for the third quarter.\n"
+                                                "We opened a plant in Ohio."},
+        {"speaker": "Bob Jones", "speech": "We returned $1 billion to shareholders."}],
+        "q_and_a": [], "participants": ["Alice B. Smith--CEO", "Bob Jones--CFO"]}
+    (src / "GLBX_q3_2023.txt").write_text(json.dumps(call, indent=1), encoding="utf-8")
+    build_index([src], idx, FakeEmbedder())
+    settings = Settings(embed_model="fake", index_dir=idx, sources=[src], admin_token=TOKEN)
+    with client_for(settings) as c:
+        body = c.get("/documents").json()
+        assert body["count"] == 2 and body["calls"] == 1
+        assert all(d["call"] == ["GLBX_FY23Q3_en", "GLBX_q3_2023"] for d in body["documents"])
+        reply = c.post("/chat", json={"message": "How much did Globex revenue rise in Q3 2023?"}).json()
+        quotes = [" ".join(x["quote"].split()) for x in reply["citations"]]
+        assert any("$4.5 billion" in q for q in quotes) and len(set(quotes)) == len(quotes), reply
+        for x in reply["citations"]:
+            doc = c.get(f"/documents/{x['doc_id']}").json()
+            assert doc["text"][x["start"]:x["end"]] == x["quote"]
+        assert c.get("/documents/GLBX_q3_2023").json()["text"] == (src / "GLBX_q3_2023.txt").read_text(encoding="utf-8")

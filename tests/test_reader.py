@@ -173,3 +173,22 @@ def test_answerability_gates_the_reader(corpus) -> None:
     row = case_features(question, hits, x, p)
     assert row.shape == (n,) and np.isfinite(row).all()
     assert row[CASE_FEATURES.index("margin")] == pytest.approx(np.sort(p)[-1] - np.sort(p)[-2])
+
+
+def test_the_same_sentence_from_two_sources_is_picked_once() -> None:
+    """A full call and a summary of it hold the same sentence: cite either, never both."""
+    from rag.reader import distinct
+    from rag.reader.features import Candidate
+    from rag.sentences import Sentence
+    from rag.types import Chunk, Hit
+
+    def cand(doc: str, text: str, start: int) -> Candidate:
+        chunk = Chunk(id=doc, doc_id=doc, section="prepared", speakers=(), text=text, embed_text=text,
+                      start=start, end=start + len(text))
+        return Candidate(Hit(chunk, 0, 1.0), 0, Sentence(text, start, start + len(text)), 0, False, (), None)
+
+    same = "Revenue was $4.2 billion, up 12%."
+    cands = [cand("FULL", same, 100), cand("SUMMARY", "Revenue  was $4.2 billion,\nup 12%.", 7),
+             cand("SUMMARY", "Margins rose to 41%.", 60), cand("FULL", same, 100)]
+    picks = distinct(cands, np.array([0.9, 0.8, 0.5, 0.4]), 3)
+    assert [(p.hit.chunk.doc_id, p.sentence.text) for p in picks] == [("FULL", same), ("SUMMARY", "Margins rose to 41%.")]

@@ -6,12 +6,14 @@ below a threshold chosen on the dev split (`rag train-reader`)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.ingest.text import squash
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
 from rag.sentences import Sentence
@@ -137,15 +139,26 @@ class Reader:
 
 
 def distinct(cands: list[Candidate], p: np.ndarray, n: int) -> list[Pick]:
-    """The `n` most probable candidates, skipping any that overlaps one already taken."""
+    """The `n` most probable candidates, skipping any that overlaps one already taken or repeats its
+    words from another document (the same call from two sources: cite either, never both)."""
     out: list[Pick] = []
+    said: list[str] = []
     for i in np.argsort(-p, kind="stable"):
         c = cands[int(i)]
         # Chunks overlap, so the same sentence can come from two passages: compare document spans.
         if any(o.hit.chunk.doc_id == c.hit.chunk.doc_id and o.sentence.start < c.sentence.end
                and c.sentence.start < o.sentence.end for o in out):
             continue
+        words = _words(c.sentence.text)
+        if any(words == w or (min(len(words), len(w)) >= 20 and (words in w or w in words)) for w in said):
+            continue
+        said.append(words)
         out.append(Pick(c.hit, c.sentence, float(p[int(i)]), c.kinds))
         if len(out) == n:
             break
     return out
+
+
+def _words(text: str) -> str:
+    """A sentence's letters and digits, lower-cased: the same sentence however a source spaced it."""
+    return re.sub(r"\W+", "", squash(text).lower())
