@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from rag.embed import Embedder
 from rag.followup import rewrite
+from rag.ingest.text import squash
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
@@ -253,7 +254,7 @@ def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, l
         if n is None:
             n = numbers[p.hit.chunk.id] = len(numbers) + 1
             citations.append(_citation(n, p.hit, p.sentence))
-        parts.append(f"{' '.join(p.sentence.text.split())} [{n}]")
+        parts.append(f"{squash(p.sentence.text)} [{n}]")
     lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=_who(picks[0].hit, lang))
     if extract(lead):  # a company name with a number in it ("3M") would be an uncited number
         lead = ""

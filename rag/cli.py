@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from rag.errors import RagError
+from rag.ingest.text import squash
 
 
 def _cmd_chunks(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def _cmd_chunks(args: argparse.Namespace) -> int:
         print(f"   speakers: {who}")
         if c.analyst or c.analyst_firm:
             print(f"   analyst: {c.analyst or '?'}{' (' + c.analyst_firm + ')' if c.analyst_firm else ''}")
-        body = " ".join(c.text.split())
+        body = squash(c.text)
         print("   " + (body if args.full or len(body) <= 300 else body[:300] + "…") + "\n")
     return 0
 
@@ -137,7 +138,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         who = ", ".join(r["speakers"]) or "-"
         print(f"{r['rank']}. {r['score']:.3f} {r['ticker'] or r['doc_id']} {r['period'] or ''} {r['section']} "
               f"[{r['start']}:{r['end']}] {who}")
-        body = " ".join(r["text"].split())
+        body = squash(r["text"])
         print("   " + (body if len(body) <= 300 else body[:300] + "…") + "\n")
     return 0
 
@@ -181,7 +182,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         label = "related" if reply.abstained else f"[{c.n}]"
         print(f"\n{label} {c.company or c.doc_id} {c.period or ''} {c.section} {c.speaker or ''} "
               f"({c.doc_id} {c.start}-{c.end})")
-        print("    " + " ".join(c.quote.split()))
+        print("    " + squash(c.quote))
     return 0
 
 

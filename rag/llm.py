@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rag.errors import RagError
+from rag.ingest.text import squash
 from rag.types import Source
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def neutralise(text: str) -> str:
 
 def _attr(value: str) -> str:
     # Attribute values are one line, quote- and bracket-free: html.escape covers " ' < > &.
-    return html.escape(" ".join(value.split()), quote=True)
+    return html.escape(squash(value), quote=True)
 
 
 def _render_source(src: Source) -> str:
@@ -123,7 +124,7 @@ def build_messages(question: str, sources: list[Source], lang: str,
     fenced = "\n".join(_render_source(s) for s in sources)
     shortlist = ""
     if candidates:
-        lines = "\n".join(f'<candidate source="{n}">{neutralise(" ".join(text.split()))}</candidate>'
+        lines = "\n".join(f'<candidate source="{n}">{neutralise(text)}</candidate>'
                           for n, text in candidates)
         shortlist = f"{_SHORTLIST[lang]}\n<candidates>\n{lines}\n</candidates>\n"
     user = (f"<sources>\n{fenced}\n</sources>\n{shortlist}"

@@ -14,7 +14,12 @@ from rag.ingest.meta import find_date, normalize_period
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
 # Others (KO, MA, DE) count when written in capitals as a word of their own.
-_AMBIGUOUS_TICKERS = {"T", "Z", "A", "ON", "IT", "ALL", "ARE", "NOW", "ME", "SO", "BE", "AI", "Q"}
+_AMBIGUOUS_TICKERS = {"T", "Z", "A", "ON", "IT", "ALL", "ARE", "NOW", "ME", "SO", "BE", "AI", "Q",
+                      # Abbreviations an analyst writes in capitals (chief operating officer, cash flow,
+                      # net income, p.m., real estate, ...) that are also listed tickers.
+                      "COO", "CF", "NI", "PM", "DD", "GL", "RE", "ES", "ET", "EL", "HE", "SM", "TT", "MO", "OC",
+                      "PB", "RS", "FC", "FL", "LOW", "FIX", "BIG", "TWO", "MAN", "PAY", "AIR", "BOX", "EAT", "PRO",
+                      "EXP", "ICE", "LEG"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Catalog:
                 if n and t and (n.lower(), t) not in seen:
                     seen.add((n.lower(), t))
                     self.names.append((n.lower(), t))
+        self.names += _unique_prefixes(self.names)
         self.names.sort(key=lambda nt: -len(nt[0]))
         # Per-question lookups below run over these, not over every document (20k calls at scale).
         self.tickers: set[str] = set()
@@ -68,6 +74,21 @@ class Catalog:
         if not tickers:
             return list(self.docs)
         return sorted((d for t in tickers for d in self.by_ticker.get(t, ())), key=self.position.__getitem__)
+
+
+def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Leading words of a company's names that no other company in the index shares: "American Eagle"
+    for American Eagle Outfitters, "American Water" for American Water Works (never one word alone,
+    and never a prefix two companies start with)."""
+    known = {n for n, _ in names}
+    owners: dict[str, set[str]] = {}
+    for name, ticker in names:
+        words = name.split()
+        for k in range(2, len(words)):
+            prefix = " ".join(words[:k]).rstrip(",&")
+            if len(prefix) >= 8 and prefix not in known:
+                owners.setdefault(prefix, set()).add(ticker)
+    return [(prefix, next(iter(t))) for prefix, t in owners.items() if len(t) == 1]
 
 
 # Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.
