@@ -1,9 +1,9 @@
-"""Index build throughput per embedding backend (torch fp32, onnx-int8): the whole `rag index`
+"""Index build throughput per embedding backend (torch fp32, torch bf16, onnx-int8): the whole `rag index`
 pipeline (passage and sentence vectors) vs a bare encode of the same texts, plus an incremental add
 of one transcript. Prints one table.
 
     .venv/bin/python bench/index_bench.py [--sources seeds ../shared/transcripts] [--add FILE]
-                                          [--backends torch onnx-int8]
+                                          [--backends torch torch-bf16 onnx-int8]
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ from rag.ingest import find_transcripts, read_transcript  # noqa: E402
 def bare_encode(emb, texts: list[str], batch_size: int) -> None:
     """Passage vectors only, with nothing of the pipeline around them."""
     if emb.backend == "torch":
-        emb._model.encode(texts, prompt=emb.passage_prompt, batch_size=batch_size, normalize_embeddings=True,
-                          convert_to_numpy=True)
+        with emb._autocast():
+            emb._model.encode(texts, prompt=emb.passage_prompt, batch_size=batch_size, normalize_embeddings=True,
+                              convert_to_numpy=True)
     else:
         emb.embed_passages(texts)
 
 
 def run(backend: str, sources: list[Path], files: list[Path], add: Path, settings) -> list[tuple]:
+    engine, _, precision = backend.partition("-") if backend.startswith("torch") else (backend, "", "")
     emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size,
-                        backend=backend)
+                        backend=engine, precision=precision or "fp32")
     emb.load()
     emb.embed_passages(["warm-up passage"] * 4)
     rows = []
@@ -81,7 +83,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sources", nargs="+", type=Path, default=[ROOT / "seeds", ROOT.parent / "shared" / "transcripts"])
     p.add_argument("--add", type=Path, default=None, help="transcript added incrementally (default: the last file)")
-    p.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"], choices=["torch", "onnx-int8"])
+    p.add_argument("--backends", nargs="+", default=["torch", "torch-bf16", "onnx-int8"],
+                   choices=["torch", "torch-bf16", "onnx-int8"], help="torch is fp32")
     args = p.parse_args()
     sources = [s for s in args.sources if s.exists()]
     settings = get_settings()
@@ -90,10 +93,10 @@ def main() -> int:
     rows = [r for b in args.backends for r in run(b, sources, files, add, settings)]
 
     print(f"\nmodel {settings.embed_model}, batch {settings.embed_batch_size}, {len(files)} transcripts\n")
-    print(f"| {'backend':<9} | {'run':<44} | {'chunks':>6} | {'seconds':>8} | {'chunks/s':>8} |")
-    print(f"|{'-' * 11}|{'-' * 46}|{'-' * 8}|{'-' * 10}|{'-' * 10}|")
+    print(f"| {'backend':<10} | {'run':<44} | {'chunks':>6} | {'seconds':>8} | {'chunks/s':>8} |")
+    print(f"|{'-' * 12}|{'-' * 46}|{'-' * 8}|{'-' * 10}|{'-' * 10}|")
     for backend, name, n, s, rate in rows:
-        print(f"| {backend:<9} | {name:<44} | {n:>6} | {s:>8.2f} | {rate:>8.2f} |")
+        print(f"| {backend:<10} | {name:<44} | {n:>6} | {s:>8.2f} | {rate:>8.2f} |")
     full = {r[0]: r[4] for r in rows if r[1] == "rag index (full build)"}
     bare = {r[0]: r[4] for r in rows if r[1].startswith("bare")}
     for b in full:

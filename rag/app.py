@@ -12,7 +12,7 @@ def make_embedder(settings: Settings, show_progress: bool = False):  # -> Embedd
     if settings.embed_model == "fake":
         return FakeEmbedder()
     emb = load_embedder(settings.embed_model, settings.model_cache_dir, batch_size=settings.embed_batch_size,
-                        backend=settings.embed_backend)
+                        backend=settings.embed_backend, precision=settings.embed_precision)
     emb.show_progress = show_progress
     return emb
 

@@ -189,7 +189,8 @@ def build_index(
             chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report, checkpoint, progress)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),
-                      "backend": getattr(embedder, "backend", "torch")},
+                      "backend": getattr(embedder, "backend", "torch"),
+                      "precision": getattr(embedder, "precision", "fp32")},
             "chunking": chunking,
             "documents": docs,
             "sources": [str(s) for s in sources],

