@@ -11,7 +11,7 @@ from typing import Any
 from rag.evaluate import CaseResult
 
 COLUMNS = [
-    "recall@1", "recall@5", "mrr", "answer_accuracy", "citation_precision", "citation_recall",
+    "recall@1", "recall@5", "recall@8", "mrr", "answer_accuracy", "citation_precision", "citation_recall",
     "faithfulness", "abstention_precision", "abstention_recall", "answerable_abstained", "latency_p50_ms",
     "latency_p95_ms",
 ]

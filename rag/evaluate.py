@@ -255,6 +255,7 @@ def metrics(results: list[CaseResult]) -> dict[str, float | int | None]:
         "cases": len(results),
         "recall@1": mean([1.0 if r.rank == 1 else 0.0 for r in ranked]),
         "recall@5": mean([1.0 if r.rank is not None and r.rank <= 5 else 0.0 for r in ranked]),
+        "recall@8": mean([1.0 if r.rank is not None and r.rank <= 8 else 0.0 for r in ranked]),
         "mrr": mean([1.0 / r.rank if r.rank else 0.0 for r in ranked]),
         "answer_accuracy": mean([1.0 if r.correct else 0.0 for r in numeric]),
         "citation_precision": mean([r.cited_gold / r.cited for r in answered]),
@@ -302,13 +303,11 @@ def run_cases(assistant, cases: list[Case], texts: dict[str, str], backend: str 
         span = quote_span(texts[case.gold_doc], case.gold_quote) if case.gold_doc and case.gold_quote else None
         if span:
             for rank, hit in enumerate(trace.get("hits", []), 1):
-                if hit.chunk.doc_id == case.gold_doc and holds_quote(
-                        hit.chunk.start, hit.chunk.end, span, texts[case.gold_doc], case.gold_quote):
+                if _holds_gold(hit.chunk.doc_id, hit.chunk.start, hit.chunk.end, hit.chunk.text, case, span, texts):
                     r.rank = rank
                     break
-            r.cited_gold = sum(
-                1 for c in reply.citations if c.doc_id == case.gold_doc
-                and holds_quote(*_chunk_span(assistant, c.chunk_id), span, texts[case.gold_doc], case.gold_quote))
+            r.cited_gold = sum(1 for c in reply.citations
+                               if _holds_gold(c.doc_id, *_chunk_span(assistant, c.chunk_id), c.text, case, span, texts))
         r.cited = len(reply.citations)
         if case.gold_numbers:
             r.correct = not reply.abstained and numbers_found(case.gold_numbers, reply.answer)
@@ -318,6 +317,17 @@ def run_cases(assistant, cases: list[Case], texts: dict[str, str], backend: str 
             r.numbers, r.supported = len(nums), len(nums) - len(bad)
         results.append(r)
     return results
+
+
+def _holds_gold(doc_id: str, start: int, end: int, text: str, case: Case, span: tuple[int, int],
+                texts: dict[str, str]) -> bool:
+    """A passage of the gold document holding the gold quote, or of another source of the same call
+    stating it word for word (a full transcript beside the summary the case was written on)."""
+    if doc_id == case.gold_doc:
+        return holds_quote(start, end, span, texts[case.gold_doc], case.gold_quote or "")
+    from rag.ingest.text import unescape
+
+    return bool(case.gold_quote) and _squeeze(unescape(case.gold_quote)) in _squeeze(unescape(text))
 
 
 def _chunk_span(assistant, chunk_id: str) -> tuple[int, int]:

@@ -75,3 +75,18 @@ def test_shared_suite_meets_thresholds_with_the_real_model(shared_transcripts: P
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert code == 0, out.err
     assert report["overall"]["cases"] == len((ROOT / "eval" / "cases" / "shared.jsonl").read_text().splitlines())
+
+
+@pytest.mark.model
+@pytest.mark.integration
+def test_large_corpus_suite_meets_its_floors_with_the_real_model(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The cases over the large corpus (structured JSON calls of sixteen companies, every call of each)."""
+    if not (ROOT.parent / "shared" / "corpus-large").is_dir():
+        pytest.skip("../shared/corpus-large missing")
+    code = main(["eval", "--cases", str(ROOT / "eval" / "cases" / "large.jsonl"), "--report", str(tmp_path),
+                 "--no-baseline", "--thresholds", str(ROOT / "eval" / "floors-large.toml")])
+    out = capsys.readouterr()
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert code == 0, out.err
+    assert report["overall"]["cases"] == len((ROOT / "eval" / "cases" / "large.jsonl").read_text().splitlines())

@@ -33,7 +33,8 @@ def test_manifest_contents(built: tuple[Path, FakeEmbedder]) -> None:
     idx_dir, emb = built
     m = json.loads((current_folder(idx_dir) / MANIFEST).read_text())
     assert m["format_version"] == 1
-    assert m["model"] == {"id": emb.model_id, "dim": 64, "fingerprint": emb.fingerprint(), "backend": "fake"}
+    assert m["model"] == {"id": emb.model_id, "dim": 64, "fingerprint": emb.fingerprint(), "backend": "fake",
+                          "precision": "fp32"}
     assert m["counts"]["documents"] == 2 and m["counts"]["chunks"] == len(load_index(idx_dir))
     doc = m["documents"]["ACME_FY24Q2_en"]
     assert len(doc["hash"]) == 64 and doc["ticker"] == "ACME" and doc["period"] == "FY2024Q2"
