@@ -64,7 +64,11 @@ class BuildReport:
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded "
             f"({self.chunks_total} in index); {len(self.errors)} unreadable; {self.seconds:.1f}s"
-        ) + (f"; {self.chunks_resumed} passages resumed from an interrupted build" if self.chunks_resumed else "") + "".join(f"; {n}" for n in self.notes) + (f"\n{self.published}" if self.published else "")
+        ) + "".join(f"; {n}" for n in self._notes()) + (f"\n{self.published}" if self.published else "")
+
+    def _notes(self) -> list[str]:
+        resumed = [f"{self.chunks_resumed} passages resumed from an interrupted build"] if self.chunks_resumed else []
+        return resumed + self.notes
 
 
 def source_hash(path: Path) -> str:

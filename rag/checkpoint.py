@@ -29,7 +29,11 @@ class Checkpoint:
         self.folder = self.index_dir / f"{PREFIX}{hashlib.sha1(fingerprint.encode()).hexdigest()[:16]}"
 
     def load(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Every passage saved so far; a block cut short by a crash is skipped (it is embedded again)."""
+        """Every passage saved so far; a block cut short by a crash is skipped (it is embedded again).
+        Another model's blocks can never be reused: they are removed."""
+        for other in self.index_dir.glob(f"{PREFIX}*"):
+            if other != self.folder:
+                shutil.rmtree(other, ignore_errors=True)
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for f in sorted(self.folder.glob("block-*.npz")) if self.folder.is_dir() else []:
             try:
@@ -44,9 +48,6 @@ class Checkpoint:
     def save(self, keys: list[str], vectors: np.ndarray, sentences: list[np.ndarray]) -> None:
         """One block, written whole or not at all (a temporary file renamed into place)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        for other in self.index_dir.glob(f"{PREFIX}*"):  # another model's blocks can never be reused
-            if other != self.folder:
-                shutil.rmtree(other, ignore_errors=True)
         ptr = np.zeros(len(keys) + 1, dtype=np.int64)
         ptr[1:] = np.cumsum([len(s) for s in sentences])
         dim = vectors.shape[1]

@@ -212,10 +212,17 @@ class SentenceTransformerEmbedder:
         self._fingerprint: str | None = None
         self.query_prompt = ""
         self.passage_prompt = ""
-        # bf16 matrix products where the CPU computes them natively (AMX, AVX512-BF16): about twice
-        # the passages a second, vectors within cosine 0.99998 of fp32 (the weights, and so the
-        # fingerprint, are the same: an index built either way is searched with either's queries).
-        self.precision = ("bf16" if device == "cpu" and native_bf16() else "fp32") if precision == "auto" else precision
+        self._precision = precision
+
+    @property
+    def precision(self) -> str:
+        """"fp32" or "bf16". "auto" is resolved on first use (it asks torch about the CPU): bf16 matrix
+        products where the CPU computes them natively (AMX, AVX512-BF16), about twice the passages a
+        second with vectors within cosine 0.99998 of fp32; the weights, and so the fingerprint, are the
+        same, so an index built either way is searched with either's queries."""
+        if self._precision == "auto":
+            self._precision = "bf16" if self.device == "cpu" and native_bf16() else "fp32"
+        return self._precision
 
     def _autocast(self):  # -> a context manager
         import contextlib

@@ -82,19 +82,20 @@ def load_cases(paths: Iterable[Path]) -> list[Case]:
 CORPORA = ("gold", "all", "companies")
 
 
-def corpus_of(case_file: str, config: Path) -> str:
+def corpus_of(case_file: str, config: Path) -> tuple[str, list[Path]]:
     """Which documents a case file is answered over: "gold" (the documents its cases name, the
     default), "all" (every transcript under the sources, several calls per company) or "companies"
-    (every call under the sources of each company its cases are about)."""
+    (every call under the sources of each company its cases are about); and the folders its
+    documents are also under (`sources`, relative to the project root)."""
     import tomllib
 
     if not config.exists():
-        return "gold"
-    data = tomllib.loads(config.read_text(encoding="utf-8"))
-    value = data.get(Path(case_file).stem, {}).get("documents", "gold")
+        return "gold", []
+    data = tomllib.loads(config.read_text(encoding="utf-8")).get(Path(case_file).stem, {})
+    value = data.get("documents", "gold")
     if value not in CORPORA:
         raise ValueError(f"{config}: [{Path(case_file).stem}] documents must be one of {CORPORA}, not {value!r}")
-    return value
+    return value, [(config.parent.parent / s).resolve() for s in data.get("sources", [])]
 
 
 def all_documents(sources: list[Path]) -> dict[str, Path]:
@@ -118,9 +119,9 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
     from rag.ingest import read_transcript
     from rag.store import load_index
 
-    sources = [*sources, *extra_sources(file, PROJECT_ROOT / "eval" / "corpus.toml")]
+    corpus, extra = corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml")
+    sources = [*sources, *extra]
     docs = find_documents({c.gold_doc for c in group if c.gold_doc}, sources)
-    corpus = corpus_of(file, PROJECT_ROOT / "eval" / "corpus.toml")
     if corpus == "all":
         docs = {**all_documents(sources), **docs}
     elif corpus == "companies":
@@ -154,16 +155,6 @@ def prepare(file: str, group: list[Case], sources: list[Path], settings, embedde
         index = load_index(idx, embedder.model_id, embedder.fingerprint())
     assistant = make_assistant(settings, index, embedder, with_reader=with_reader)
     return assistant, docs, {d: read_transcript(p).text for d, p in docs.items()}
-
-
-def extra_sources(case_file: str, config: Path) -> list[Path]:
-    """Folders a case file's documents are also under (`sources`, relative to the project root)."""
-    import tomllib
-
-    if not config.exists():
-        return []
-    data = tomllib.loads(config.read_text(encoding="utf-8")).get(Path(case_file).stem, {})
-    return [(config.parent.parent / s).resolve() for s in data.get("sources", [])]
 
 
 def company_documents(tickers: set[str], sources: list[Path]) -> dict[str, Path]:

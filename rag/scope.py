@@ -85,7 +85,10 @@ def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
     for name, ticker in names:
         words = name.split()
         for k in range(2, len(words)):
-            prefix = " ".join(words[:k]).rstrip(",&")
+            head = [w.rstrip(",") for w in words[:k]]
+            if head[-1] in ("&", "and", "of", "the"):  # "Marsh &" is not a name
+                continue
+            prefix = " ".join(head)
             if len(prefix) >= 8 and prefix not in known:
                 owners.setdefault(prefix, set()).add(ticker)
     return [(prefix, next(iter(t))) for prefix, t in owners.items() if len(t) == 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.ingest.text import JSON_ESCAPE, escaped_char
+from rag.ingest.text import JSON_ESCAPE, escaped_char, trim_breaks
 
 # A sentence ends at Chinese end punctuation, at . ? ! before a space and a capital/digit/quote/CJK,
 # at a blank line, or before a tab-separated row. A single line break is a hard wrap (Refinitiv
@@ -20,9 +20,6 @@ _END = re.compile(
 )
 # "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst"
 _LABEL = re.compile(r"^[A-Z][\w.'’ \-]{1,60}?\s*--\s*\S.{0,100}$")
-# Whitespace, and a structured call's escaped line breaks, around a sentence.
-_EDGE = re.compile(r"(?:\s|\\[nrt])*")
-_EDGE_END = re.compile(r"(?:\s|\\[nrt])+$")
 _PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
 
 
@@ -54,8 +51,8 @@ def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:
     if "\t" in seg:
         cut = seg.rfind("\t") + 1
         s, seg = s + cut, seg[cut:]
-    edge = _EDGE.match(seg)
-    s, seg = s + edge.end(), _EDGE_END.sub("", seg[edge.end():])
+    a, b = trim_breaks(seg, 0, len(seg))
+    s, seg = s + a, seg[a:b]
     m = _PREFIX.match(seg)
     if m:
         s, seg = s + m.end(), seg[m.end():]

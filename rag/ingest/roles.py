@@ -69,7 +69,7 @@ def handoff_target(text: str) -> tuple[str, str] | None:
     return m.group("name").strip(), m.group("firm").strip()
 
 
-def _same_person(a: str, b: str) -> bool:
+def same_person(a: str, b: str) -> bool:
     a_parts, b_parts = a.lower().split(), b.lower().split()
     if not a_parts or not b_parts:
         return False
@@ -88,7 +88,7 @@ def add_firms_from_handoffs(turns: list[Turn]) -> list[Turn]:
         if sp.role == "operator":
             pending = handoff_target(t.text) or pending
         elif sp.role == "analyst" and pending and not sp.firm:
-            if sp.name is None or _same_person(sp.name, pending[0]):
+            if sp.name is None or same_person(sp.name, pending[0]):
                 t = replace(t, speaker=replace(sp, firm=pending[1]))
         out.append(t)
     return out

@@ -91,6 +91,34 @@ def escaped_char(seq: str) -> str:
     return " " if 0xD800 <= ord(ch) <= 0xDFFF else ch
 
 
+def trim_breaks(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past whitespace and a structured call's escaped line breaks (`\\n`, `\\r`,
+    `\\t`) at either end; an escaped backslash before an `n` is text, not a break."""
+    while start < end:
+        if text[start].isspace():
+            start += 1
+        elif text.startswith(("\\n", "\\r", "\\t"), start) and start + 2 <= end:
+            start += 2
+        else:
+            break
+    while end > start:
+        if text[end - 1].isspace():
+            end -= 1
+        elif end - 2 >= start and text[end - 2] == "\\" and text[end - 1] in "nrt" and not _escaped(text, end - 2):
+            end -= 2
+        else:
+            break
+    return start, end
+
+
+def _escaped(text: str, i: int) -> bool:
+    """Whether the backslash at i is itself escaped (preceded by an odd run of backslashes)."""
+    n = 0
+    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
 def unescape(text: str) -> str:
     """`text` with JSON escapes read as their characters (the text as a reader sees it)."""
     return JSON_ESCAPE.sub(lambda m: escaped_char(m.group(0)), text) if "\\" in text else text

@@ -10,17 +10,26 @@ tokenized, split into sentences or shown in an answer (`rag.ingest.text.unescape
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from json.decoder import scanstring
 from typing import Any, NamedTuple
 
+from rag.ingest.meta import normalize_period
 from rag.ingest.parsed import Parsed
-from rag.ingest.roles import add_firms_from_handoffs, handoff_target, role_from_title, speaker, split_firm_title
+from rag.ingest.roles import (
+    add_firms_from_handoffs,
+    handoff_target,
+    role_from_title,
+    same_person,
+    speaker,
+    split_firm_title,
+)
+from rag.ingest.text import trim_breaks, unescape
 from rag.types import Speaker
 
 SECTIONS = (("prepared_remarks", "prepared"), ("q_and_a", "qa"))
 _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
-_EDGE = re.compile(r"(?:\s|\\[nrt])+")
 # "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
 # American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
 # period or the word "earnings"/"conference call"/"results".
@@ -89,7 +98,7 @@ def parse(text: str) -> Parsed:
             name = who.value.strip() if isinstance(who, Str) else ""
             if name.lower().startswith("duration:"):  # the call's length, filed as a speaker
                 continue
-            s, e = _inner(text, entry["speech"])
+            s, e = trim_breaks(text, entry["speech"].start, entry["speech"].end)
             if e > s:
                 p.add(text, s, e, _speaker(name, section, people), section)
     if not any(t.section == "qa" for t in p.turns):
@@ -97,30 +106,6 @@ def parse(text: str) -> Parsed:
     p.turns = add_firms_from_handoffs(_analysts_from_handoffs(p.turns))
     p.header = _header(p)
     return p
-
-
-def _inner(text: str, s: Str) -> tuple[int, int]:
-    """The string's span without whitespace or escaped line breaks at either end."""
-    start, end = s.start, s.end
-    m = _EDGE.match(text, start, end)
-    if m:
-        start = m.end()
-    while end > start:
-        if text[end - 1].isspace():
-            end -= 1
-        elif end - 2 >= start and text[end - 2] == "\\" and text[end - 1] in "nrt" and not _escaped(text, end - 2):
-            end -= 2
-        else:
-            break
-    return start, end
-
-
-def _escaped(text: str, i: int) -> bool:
-    """Whether the backslash at i is itself escaped (preceded by an odd run of backslashes)."""
-    n = 0
-    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
-        n += 1
-    return n % 2 == 1
 
 
 def _participants(value: Any, p: Parsed) -> dict[str, Speaker]:
@@ -143,24 +128,15 @@ def _speaker(name: str, section: str, people: dict[str, Speaker]) -> Speaker:
         return speaker("Operator", "operator", "Operator")
     if name in people:
         return people[name]
-    match = next((sp for n, sp in people.items() if _same_person(n, name)), None)
+    match = next((sp for n, sp in people.items() if same_person(n, name)), None)
     if match is not None:
         return match
     # Someone the list leaves out: in prepared remarks the company speaks; in Q&A the hand-offs decide.
     return speaker(name or None, "executive" if section == "prepared" and name else "unknown")
 
 
-def _same_person(a: str, b: str) -> bool:
-    """'Mike McMullen' in the speech is 'Michael McMullen' in the list: same last name, and one
-    first name a prefix of the other's first three letters."""
-    x, y = a.lower().split(), b.lower().split()
-    return bool(x and y) and x[-1] == y[-1] and (x[0][:3] == y[0][:3])
-
-
 def _analysts_from_handoffs(turns: list) -> list:
     """A Q&A speaker the list leaves out is the analyst when the operator has just handed over to them."""
-    from dataclasses import replace
-
     out = []
     pending: str | None = None
     for t in turns:
@@ -168,7 +144,7 @@ def _analysts_from_handoffs(turns: list) -> list:
         if sp.role == "operator":
             target = handoff_target(t.text)
             pending = target[0] if target else pending
-        elif t.section == "qa" and sp.role == "unknown" and sp.name and pending and _same_person(pending, sp.name):
+        elif t.section == "qa" and sp.role == "unknown" and sp.name and pending and same_person(pending, sp.name):
             t = replace(t, speaker=replace(sp, role="analyst"))
         out.append(t)
     return out
@@ -178,9 +154,6 @@ def _header(p: Parsed) -> dict[str, Any]:
     """The company's name and the quarter as the call opens with them ("Welcome to the ADM First
     Quarter 2021 Earnings Conference Call"); the file name's quarter is sometimes not the call's. The
     name is a guess from speech, so a maintained table's name for the ticker goes before it."""
-    from rag.ingest.meta import normalize_period
-    from rag.ingest.text import unescape
-
     out: dict[str, Any] = {}
     opening = [unescape(t.text[:600]) for t in p.turns[:3]]
     for text in opening:
