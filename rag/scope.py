@@ -44,16 +44,16 @@ class Catalog:
     """The index's documents as names to match: built once per loaded index."""
 
     docs: dict[str, dict[str, Any]]
-    names: list[tuple[str, str]] = field(default_factory=list)  # (lower-cased name, ticker)
+    names: list[tuple[str, str]] = field(default_factory=list)  # (name as written, ticker)
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, str]] = set()
         for d in self.docs.values():
             t = (d.get("ticker") or "").upper()
             for n in [d.get("company"), *(d.get("aliases") or [])]:
-                if n and t and (n.lower(), t) not in seen:
-                    seen.add((n.lower(), t))
-                    self.names.append((n.lower(), t))
+                if n and t and (n, t) not in seen and _name_pattern(n) is not None:
+                    seen.add((n, t))
+                    self.names.append((n, t))
         self.names += _unique_prefixes(self.names)
         self.names.sort(key=lambda nt: -len(nt[0]))
         # Per-question lookups below run over these, not over every document (20k calls at scale).
@@ -80,10 +80,10 @@ def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Leading words of a company's names that no other company in the index shares: "American Eagle"
     for American Eagle Outfitters, "American Water" for American Water Works (never one word alone,
     and never a prefix two companies start with)."""
-    known = {n for n, _ in names}
+    known = {n.lower() for n, _ in names}
     owners: dict[str, set[str]] = {}
     for name, ticker in names:
-        words = name.split()
+        words = name.lower().split()
         for k in range(2, len(words)):
             head = [w.rstrip(",") for w in words[:k]]
             if head[-1] in ("&", "and", "of", "the"):  # "Marsh &" is not a name
@@ -97,14 +97,23 @@ def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
 # Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.
 @lru_cache(maxsize=None)
 def _name_pattern(name: str) -> re.Pattern[str] | None:
+    """How a question names the company called `name`; None for no usable name (under two letters).
+    A name of several words matches in any case ("bank of america"). A one-word name is often also a
+    word ("Regions", "Target", "Box") or an abbreviation ("NOV" is not "Nov 2025"), so it matches only
+    as the company writes it or in capitals."""
+    if sum(ch.isalpha() for ch in name) < 2:
+        return None
     if re.search(r"[\u4e00-\u9fff]", name):
-        return None  # Chinese names match as substrings
-    return re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])")
+        return re.compile(re.escape(name))  # Chinese names match as substrings
+    bounded = rf"(?<![A-Za-z0-9])(?:{{}})(?![A-Za-z0-9])"
+    if " " in name.strip():
+        return re.compile(bounded.format(re.escape(name)), re.I)
+    return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))
 
 
-def _name_in(name: str, text_lower: str) -> bool:
+def _name_in(name: str, text: str) -> bool:
     pattern = _name_pattern(name)
-    return name in text_lower if pattern is None else pattern.search(text_lower) is not None
+    return pattern is not None and pattern.search(text) is not None
 
 
 @lru_cache(maxsize=None)
@@ -282,28 +291,27 @@ def _listed_names_in(question: str) -> list[tuple[str, str]]:
 
 def detect(question: str, catalog: Catalog) -> Scope:
     """The scope a question names (see `Scope`)."""
-    lower = question.lower()
     indexed = catalog.tickers
     tickers: set[str] = set()
-    masked = lower
+    masked = question
     for name, t in catalog.names:  # longest names first, so "Zillow Group" wins over "Zillow"
         if _name_in(name, masked):
             tickers.add(t)
-            masked = masked.replace(name, " ")
+            masked = _name_pattern(name).sub(" ", masked)
     tickers |= _tickers_in(question, indexed)
     # Companies we know of but hold no transcript for: answer "not in the index", never another company.
     missing: list[str] = []
     for t, names in KNOWN.items():
         if t in indexed:
             continue
-        hit = next((n for n in names if _name_in(n.lower(), masked)), None)
+        hit = next((n for n in names if _name_in(n, masked)), None)
         if hit is None and t not in _AMBIGUOUS_TICKERS and len(t) >= 3:
             hit = t if _tickers_in(question, {t}) else None
         if hit:
             missing.append(hit)
     # Listed companies the index holds no call of; a name inside an indexed company's name is masked.
     missing += [n for n, t in _listed_names_in(question) if t not in indexed and t not in KNOWN
-                and n not in missing and _name_in(n.lower(), masked)]
+                and n not in missing and _name_in(n, masked)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.

@@ -102,6 +102,23 @@ def test_company_and_quarter(tmp_path: Path) -> None:
     assert any("differs from file name" in w for w in t.warnings)
 
 
+@pytest.mark.parametrize("opening, name", [
+    # The period before the name, written with a comma: "Q4" is not a company.
+    ("Welcome to the Q4, 2019 Acme Widgets Earnings Conference Call.", None),
+    ("Welcome to the Third Quarter 2020 Acme Widgets Conference Call.", "Acme Widgets"),
+    # Initials are not the end of a name; "Financial Results" and "Investor Relations" are not names.
+    ("Welcome to the Earnings Call for D.R. Widgets, the largest builder.", "D.R. Widgets"),
+    ("Welcome to the Second Quarter 2020 Financial Results Conference Call and Webcast for Acme.", "Acme"),
+    ("Welcome to the Quarterly Earnings Conference Call.", None),
+])
+def test_spoken_name_is_a_name(tmp_path: Path, opening: str, name: str | None) -> None:
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = opening
+    t = read_transcript(_write(tmp_path, "ZZZQ_q4_2019.txt", call))
+    assert t.meta.company == name
+    assert not {"Q4", "Third", "Second", "Financial", "Quarterly", "D", "D.R"} & set(t.meta.aliases)
+
+
 def test_detected_by_content_and_bad_json_named(tmp_path: Path) -> None:
     t = read_transcript(_write(tmp_path, "WDGT_q2_2021.json", CALL))
     assert t.meta.layout == "calls-json"
@@ -128,6 +145,25 @@ def test_similar_and_unknown_company_names_in_questions() -> None:
     # A listed company with no call in the index is named as missing; a lower-case word is not a company.
     assert detect("What were Starbucks' comparable sales in Q1 2021?", catalog).missing_companies == ("Starbucks",)
     assert detect("What was the target for American Water's capex in Q1 2021?", catalog).missing_companies == ()
+
+
+def test_one_word_names_match_as_written() -> None:
+    # At scale one-word names are also words ("Regions", "Box") or abbreviations ("NOV"): they scope a
+    # question only as the company writes them or in capitals; names of several words in any case.
+    docs = {
+        "RF_q1_2021": {"ticker": "RF", "company": "Regions Financial", "aliases": ["Regions"], "period": "FY2021Q1"},
+        "NOV_q1_2021": {"ticker": "NOV", "company": "NOV", "aliases": [], "period": "FY2021Q1"},
+        "DHI_q1_2021": {"ticker": "DHI", "company": "D. R. Horton", "aliases": ["D"], "period": "FY2021Q1"},
+        "AWK_q1_2021": {"ticker": "AWK", "company": "American Water Works", "aliases": [], "period": "FY2021Q1"},
+    }
+    catalog = Catalog(docs)
+    assert detect("Which regions grew fastest in Q1 2021?", catalog).tickers == ()
+    assert detect("How did Regions' deposits grow in Q1 2021?", catalog).tickers == ("RF",)
+    assert detect("What did REGIONS say about deposits in Q1 2021?", catalog).tickers == ("RF",)
+    assert detect("What did they say on the Nov 2021 call?", catalog).tickers == ()
+    assert detect("What was NOV's backlog in Q1 2021?", catalog).tickers == ("NOV",)
+    assert detect("How much R&D did they spend in Q1 2021?", catalog).tickers == ()  # a one-letter name
+    assert detect("what did american water works earn in q1 2021?", catalog).tickers == ("AWK",)
 
 
 @pytest.mark.skipif(not SHARED_CORPUS_LARGE.is_dir(), reason="../shared/corpus-large missing")

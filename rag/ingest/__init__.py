@@ -31,7 +31,7 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
 TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 3
+INGEST_VERSION = 4
 MAX_BYTES = 20 * 1024 * 1024
 
 

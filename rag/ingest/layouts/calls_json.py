@@ -45,13 +45,15 @@ _OPENERS = (
                r"(?:" + _PERIOD + r")?" + _NAME + r"\s+(?:" + _PERIOD
                + r"|(?:earnings|conference call|call|financial results|results|quarterly)\b)", re.I),
     # "... Financial Results Conference Call and Webcast for Zoetis.", "... Conference Call for Graco Inc."
-    re.compile(r"\b(?:call|webcast)\s+for\s+" + _NAME + r"\s*[.,]", re.I),
+    # A full stop inside a name ("D.R. Horton") is not its end: one after an initial, or before a letter.
+    re.compile(r"\b(?:call|webcast)\s+for\s+" + _NAME + r"(?<!\b[A-Z])\s*[.,](?=\s|$)", re.I),
     # "joining us to discuss Equity LifeStyle Properties' First Quarter 2021 results"
     re.compile(r"\bto discuss\s+" + _NAME + r"\s+(?:" + _PERIOD + r")", re.I),
 )
 # A name ends where these words begin: what follows is about the call, not the company.
 _CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
-                         r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst)\b", re.I)
+                         r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst|"
+                         r"financial\s+results|quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
 # "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
 _CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
                           re.I)
@@ -150,6 +152,17 @@ def _analysts_from_handoffs(turns: list) -> list:
     return out
 
 
+# "Q4", "FY2019", "Fourth", "Financial": what an opening names before the company ("the Q4, 2019 Kadant",
+# "the Second Quarter 2020 Financial Results ... for Zoetis").
+_NOT_A_NAME = re.compile(r"^(?:q[1-4]|fy\s?\d{2,4}|h[12]|[\d\s,.']+|(?:first|second|third|fourth|full|fiscal)"
+                         r"(?:[\s-]+(?:quarter|half|year))?|financial|quarterly|annual|investors?|earnings)$", re.I)
+
+
+def _is_name(name: str) -> bool:
+    """A capitalised name of at least two letters that is not a period ("Q4") or a number."""
+    return name[:1].isupper() and sum(ch.isalpha() for ch in name) >= 2 and not _NOT_A_NAME.match(name)
+
+
 def _header(p: Parsed) -> dict[str, Any]:
     """The company's name and the quarter as the call opens with them ("Welcome to the ADM First
     Quarter 2021 Earnings Conference Call"); the file name's quarter is sometimes not the call's. The
@@ -163,7 +176,7 @@ def _header(p: Parsed) -> dict[str, Any]:
             cut = _CALL_WORDS.search(name)  # "Oshkosh Corporation Reports", "CNA's discussion of its"
             name = re.sub(r"(?:'s|’s|')$", "", name[:cut.start()].strip(" ,")) if cut else name
             name = re.split(r"\s+for\s+", name)[0]
-            if name[:1].isupper():
+            if _is_name(name):
                 out["spoken_name"] = name
                 break
         if "spoken_name" in out:
