@@ -3,8 +3,11 @@ languages), fused by weighted reciprocal rank, restricted by metadata filters an
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +53,10 @@ class Filters:
         return cls(**{k: v for k, v in d.items() if v not in (None, "")})
 
 
+# Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
+SCOPE_IDF_MAX_ROWS = 5_000
+
+
 @dataclass
 class Weights:
     dense: float = 1.0
@@ -58,6 +65,7 @@ class Weights:
     candidates: int = 50  # per retriever, before fusion
     boilerplate: float = 0.5  # multiplier for safe-harbor / operator passages
     glossary: bool = True  # expand the lexical query with other-language glossary terms
+    scope_idf: bool = True  # a scoped question's BM25 term weights come from the scope's passages
 
 
 class Retriever:
@@ -98,6 +106,51 @@ class Retriever:
                 out[r] = (i, sim)
         return out
 
+    def _scope_size(self, where: Where) -> int:
+        """Passages of the calls a question is scoped to; 0 when unscoped, or too many to matter."""
+        if not self.weights.scope_idf or not where.doc_ids:
+            return 0
+        docs = self.index.manifest.get("documents", {})
+        size = sum(len(docs.get(d, {}).get("chunk_ids", ())) for d in where.doc_ids)
+        return size if size <= SCOPE_IDF_MAX_ROWS else 0
+
+    def idf_in(self, scope: Scope | None) -> Callable[[str], float]:
+        """BM25's IDF of a token among the passages of the calls a question is scoped to, the index's
+        own when unscoped. Within a scope, "Microsoft" is in most passages of Microsoft's calls and tells
+        them apart no better than "the", though it is rare among a thousand other companies' calls: so
+        a scoped question is ranked and read the same whatever else the index holds."""
+        where = self.where(None, scope)
+        size = self._scope_size(where)
+        if not size:
+            return self.index.idf
+        found: dict[str, float] = {}
+
+        def idf(token: str) -> float:
+            if token not in found:
+                df = len(self.index.lexical([token], size, where))
+                found[token] = math.log(1.0 + (size - df + 0.5) / (df + 0.5))
+            return found[token]
+
+        return idf
+
+    def _lexical_ranked(self, tokens: list[str], n: int, where: Where) -> list[int]:
+        """The `n` best rows by BM25; within a scope with the scope's term weights (`idf_in`): each
+        term's score (the index's IDF times its term-frequency part) rescaled by scope IDF / index IDF,
+        the same on any store."""
+        size = self._scope_size(where)
+        if not size:
+            return [r for r, _ in self.index.lexical(tokens, n, where)]
+        scores: dict[int, float] = {}
+        for token, count in Counter(tokens).items():
+            found = self.index.lexical([token], size, where)
+            if not found or (idf := self.index.idf(token)) <= 0:
+                continue
+            df = len(found)
+            scale = count * math.log(1.0 + (size - df + 0.5) / (df + 0.5)) / idf
+            for r, sc in found:
+                scores[r] = scores.get(r, 0.0) + sc * scale
+        return sorted((r for r in scores if scores[r] > 0), key=lambda r: (-scores[r], r))[:n]
+
     def retrieve(
         self,
         question: str,
@@ -118,7 +171,7 @@ class Retriever:
             query_vector = self.embedder.embed_queries([question])[0]
         dense = self._dense_ranked(query_vector, n, where)
         tokens = tokenize(expand(question) if w.glossary else question)
-        lex_rows = [r for r, _ in self.index.lexical(tokens, n, where)] if tokens else []
+        lex_rows = self._lexical_ranked(tokens, n, where) if tokens else []
 
         fused: dict[int, float] = {}
         for r, (rank, _) in dense.items():

@@ -97,3 +97,27 @@ def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
     # Within one language the order is the similarity order.
     en = sorted(((rank, sim) for r, (rank, sim) in ranked.items() if languages[r] == "en"))
     assert [s for _, s in en] == sorted((s for _, s in en), reverse=True)
+
+
+def test_a_scoped_question_weighs_terms_among_its_calls(tmp_path: Path) -> None:
+    # The same call indexed alone and among other calls: within the scope a term's weight is the same,
+    # so the scoped ranking does not depend on what else the index holds.
+    data = Path(__file__).parent / "data"
+    emb = FakeEmbedder()
+    alone, crowd = tmp_path / "alone", tmp_path / "crowd"
+    build_index([data / "ACME_FY24Q2_en.txt"], alone, emb)
+    build_index([data / n for n in ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt", "INIT_FY23Q3_en.tsv",
+                                    "WB_FY24Q3_zh.txt")], crowd, emb)
+    a, c = Retriever(load_index(alone), emb), Retriever(load_index(crowd), emb)
+    q = "What did Acme say about revenue growth and pricing in Q2 2024?"
+    sa, sc = a.scope(q), c.scope(q)
+    assert sa.doc_ids == sc.doc_ids == ("ACME_FY24Q2_en",)
+    for token in ("revenue", "growth", "pricing", "acme", "nowhere"):
+        assert a.idf_in(sa)(token) == pytest.approx(c.idf_in(sc)(token))
+    # Unscoped, the weights are the whole index's: "acme" is rarer among five calls than in its own.
+    assert c.idf_in(None)("acme") > c.idf_in(sc)("acme")
+    hits_alone = [h.chunk.id for h in a.retrieve(q, top_k=5, scope=sa)]
+    hits_crowd = [h.chunk.id for h in c.retrieve(q, top_k=5, scope=sc)]
+    assert hits_alone[0] == hits_crowd[0]
+    off = Retriever(c.index, emb, Weights(scope_idf=False))
+    assert off.idf_in(sc)("acme") == c.index.idf("acme")
