@@ -151,8 +151,7 @@ class Assistant:
 
     def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict,
                     vector: Any = None) -> Answer:
-        picks = self.picker.pick(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
-                                 idf=self.retriever.idf_in(scope))
+        picks = self.picker.pick(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         if self.restate:
@@ -171,8 +170,7 @@ class Assistant:
         by_n = {s.n: s.text for s in sources}
         number = {h.row: i + 1 for i, h in enumerate(hits)}
         shortlist = [(number[p.hit.row], p.sentence.text)
-                     for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
-                                              idf=self.retriever.idf_in(scope))]
+                     for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)]
         parts: list[str] = []
         # Streamed text reaches the user before the answer is complete, so it is released claim by
         # claim, each only once its numbers are found in the passages it cites.

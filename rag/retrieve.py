@@ -53,6 +53,11 @@ class Filters:
         return cls(**{k: v for k, v in d.items() if v not in (None, "")})
 
 
+def _bm25_idf(n: int, df: int) -> float:
+    """BM25's IDF (Lucene's variant, as bm25s) of a term in `df` of `n` passages."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 # Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
 SCOPE_IDF_MAX_ROWS = 5_000
 
@@ -115,8 +120,8 @@ class Retriever:
         return size if size <= SCOPE_IDF_MAX_ROWS else 0
 
     def idf_in(self, scope: Scope | None) -> Callable[[str], float]:
-        """BM25's IDF of a token among the passages of the calls a question is scoped to, the index's
-        own when unscoped. Within a scope, "Microsoft" is in most passages of Microsoft's calls and tells
+        """BM25's IDF of a token among the passages of the calls a question is scoped to (what
+        `retrieve` ranks a scoped question by), the index's own when unscoped. Within a scope, "Microsoft" is in most passages of Microsoft's calls and tells
         them apart no better than "the", though it is rare among a thousand other companies' calls: so
         a scoped question is ranked and read the same whatever else the index holds."""
         where = self.where(None, scope)
@@ -127,8 +132,7 @@ class Retriever:
 
         def idf(token: str) -> float:
             if token not in found:
-                df = len(self.index.lexical([token], size, where))
-                found[token] = math.log(1.0 + (size - df + 0.5) / (df + 0.5))
+                found[token] = _bm25_idf(size, len(self.index.lexical([token], size, where)))
             return found[token]
 
         return idf
@@ -145,8 +149,7 @@ class Retriever:
             found = self.index.lexical([token], size, where)
             if not found or (idf := self.index.idf(token)) <= 0:
                 continue
-            df = len(found)
-            scale = count * math.log(1.0 + (size - df + 0.5) / (df + 0.5)) / idf
+            scale = count * _bm25_idf(size, len(found)) / idf
             for r, sc in found:
                 scores[r] = scores.get(r, 0.0) + sc * scale
         return sorted((r for r in scores if scores[r] > 0), key=lambda r: (-scores[r], r))[:n]
