@@ -145,6 +145,30 @@ class Index:
         found = found[np.lexsort((found, -scores[found]))]
         return [(int(r), float(scores[r])) for r in found]
 
+    def lexical_by_term(self, tokens: list[str], where: Where | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """token -> (rows, BM25 scores) of the passages holding it that `where` allows: read from the
+        token's postings alone, so a scoped question costs what its calls hold, not the index's size."""
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        rows = self.columns.rows(where)
+        allowed = None
+        if rows is not None:
+            allowed = np.zeros(len(self.chunks), dtype=bool)
+            allowed[rows] = True
+        vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+        for token in dict.fromkeys(tokens):
+            i = vocab.get(token)
+            if i is None:
+                out[token] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+                continue
+            indptr = self.bm25.scores["indptr"]
+            docs = np.asarray(self.bm25.scores["indices"][indptr[i]:indptr[i + 1]], dtype=np.int64)
+            vals = np.asarray(self.bm25.scores["data"][indptr[i]:indptr[i + 1]], dtype=np.float32)
+            if allowed is not None:
+                keep = allowed[docs]
+                docs, vals = docs[keep], vals[keep]
+            out[token] = (docs, vals)
+        return out
+
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 scores (> 0) of the given rows, found by any retriever."""
         scores = self._lexical_scores(tuple(tokens))

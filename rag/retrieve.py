@@ -132,7 +132,7 @@ class Retriever:
 
         def idf(token: str) -> float:
             if token not in found:
-                found[token] = _bm25_idf(size, len(self.index.lexical([token], size, where)))
+                found[token] = _bm25_idf(size, len(self._postings([token], size, where)[token][0]))
             return found[token]
 
         return idf
@@ -145,14 +145,28 @@ class Retriever:
         if not size:
             return [r for r, _ in self.index.lexical(tokens, n, where)]
         scores: dict[int, float] = {}
-        for token, count in Counter(tokens).items():
-            found = self.index.lexical([token], size, where)
-            if not found or (idf := self.index.idf(token)) <= 0:
+        counts = Counter(tokens)
+        postings = self._postings(list(counts), size, where)
+        for token, count in counts.items():
+            rows, found = postings[token]
+            if not len(rows) or (idf := self.index.idf(token)) <= 0:
                 continue
-            scale = count * _bm25_idf(size, len(found)) / idf
-            for r, sc in found:
+            scale = count * _bm25_idf(size, len(rows)) / idf
+            for r, sc in zip(rows.tolist(), found.tolist()):
                 scores[r] = scores.get(r, 0.0) + sc * scale
         return sorted((r for r in scores if scores[r] > 0), key=lambda r: (-scores[r], r))[:n]
+
+    def _postings(self, tokens: list[str], size: int, where: Where) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """token -> (rows, BM25 scores) within `where`: from the FAISS store's postings directly, or one
+        search per token on a store without them (Milvus: at most `size` hits, all the scope holds)."""
+        by_term = getattr(self.index, "lexical_by_term", None)
+        if by_term is not None:
+            return by_term(tokens, where)
+        out = {}
+        for token in dict.fromkeys(tokens):
+            found = self.index.lexical([token], size, where)
+            out[token] = (np.array([r for r, _ in found], dtype=np.int64), np.array([s for _, s in found], dtype=np.float32))
+        return out
 
     def retrieve(
         self,

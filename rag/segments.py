@@ -124,6 +124,21 @@ class Segmented:
         found += [(self.n_base + int(r), float(scores[r])) for r in allowed if scores[r] > 0]
         return sorted(found, key=lambda x: (-x[1], x[0]))[:k]
 
+    def lexical_by_term(self, tokens: list[str], where: Where | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """As `Index.lexical_by_term`: the base's postings (its deleted passages left out) and the delta's."""
+        base = self.base.lexical_by_term(tokens, where)
+        rows = self.delta.columns.rows(where)
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for token, (docs, vals) in base.items():
+            i = np.searchsorted(self._base_rows, docs)
+            alive = (i < self.n_base) & (self._base_rows[np.minimum(i, self.n_base - 1)] == docs) if self.n_base else \
+                np.zeros(len(docs), dtype=bool)
+            scores = self._score_delta((token,))
+            extra = np.flatnonzero(scores > 0) if rows is None else rows[scores[rows] > 0]
+            out[token] = (np.concatenate([i[alive], self.n_base + extra]).astype(np.int64),
+                          np.concatenate([vals[alive], scores[extra]]).astype(np.float32))
+        return out
+
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         base_rows = {int(self._base_rows[g]): g for g in rows if g < self.n_base}
         out = {base_rows[r]: s for r, s in self.base.lexical_of(tokens, list(base_rows)).items()}

@@ -151,3 +151,26 @@ def test_a_delta_version_publishes_to_milvus_whole(src: Path, tmp_path: Path, da
     q = "What did Widget say about revenue?"
     assert [h.chunk.id for h in Retriever(milvus, emb).retrieve(q, top_k=5)] == \
         [h.chunk.id for h in Retriever(index, emb).retrieve(q, top_k=5)]
+
+
+@pytest.mark.parametrize("store", ["full", "delta"])
+def test_postings_by_term_are_the_searches_of_each_term(src: Path, tmp_path: Path, data_dir: Path, store: str) -> None:
+    # A scoped question's BM25 reads each term's postings directly (rag.retrieve); they must be the
+    # passages and scores a search for that term alone finds, with a delta's replaced passages gone.
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    if store == "delta":
+        shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+        (src / "GLBX_FY23Q3_en.txt").unlink()
+        build_index([src], idx, emb, **DELTA)
+    index = load_index(idx)
+    assert isinstance(index, Segmented) == (store == "delta")
+    docs = tuple(index.manifest["documents"])
+    for where in (None, Where(doc_ids=frozenset(docs[:2])), Where(doc_ids=frozenset(docs[-2:]), section="qa")):
+        terms = ["pricing", "revenue", "growth", "积压", "nowhere"]
+        by_term = index.lexical_by_term(terms, where)
+        for t in terms:
+            rows, scores = by_term[t]
+            searched = dict(index.lexical([t], len(index), where))
+            assert sorted(rows.tolist()) == sorted(searched)
+            assert dict(zip(rows.tolist(), scores.tolist())) == pytest.approx(searched, rel=1e-5)
