@@ -7,7 +7,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 
@@ -119,28 +118,12 @@ class Retriever:
         size = sum(len(docs.get(d, {}).get("chunk_ids", ())) for d in where.doc_ids)
         return size if size <= SCOPE_IDF_MAX_ROWS else 0
 
-    def idf_in(self, scope: Scope | None) -> Callable[[str], float]:
-        """BM25's IDF of a token among the passages of the calls a question is scoped to (what
-        `retrieve` ranks a scoped question by), the index's own when unscoped. Within a scope, "Microsoft" is in most passages of Microsoft's calls and tells
-        them apart no better than "the", though it is rare among a thousand other companies' calls: so
-        a scoped question is ranked and read the same whatever else the index holds."""
-        where = self.where(None, scope)
-        size = self._scope_size(where)
-        if not size:
-            return self.index.idf
-        found: dict[str, float] = {}
-
-        def idf(token: str) -> float:
-            if token not in found:
-                found[token] = _bm25_idf(size, len(self._postings([token], size, where)[token][0]))
-            return found[token]
-
-        return idf
-
     def _lexical_ranked(self, tokens: list[str], n: int, where: Where) -> list[int]:
-        """The `n` best rows by BM25; within a scope with the scope's term weights (`idf_in`): each
-        term's score (the index's IDF times its term-frequency part) rescaled by scope IDF / index IDF,
-        the same on any store."""
+        """The `n` best rows by BM25. Within a scope a term is weighted by its IDF among the scoped
+        calls' passages, not the whole index's: "Microsoft" is in most passages of Microsoft's calls and
+        tells them apart no better than "the", though it is rare among a thousand other companies'
+        calls; so a scoped question ranks alike whatever else the index holds. Each term's score (the
+        index's IDF times its term-frequency part) is rescaled by scope IDF / index IDF, on any store."""
         size = self._scope_size(where)
         if not size:
             return [r for r, _ in self.index.lexical(tokens, n, where)]

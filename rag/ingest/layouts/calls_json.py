@@ -53,7 +53,7 @@ _OPENERS = (
 # A name ends where these words begin: what follows is about the call, not the company.
 _CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
                          r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst|"
-                         r"financial\s+results|quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
+                         r"quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
 # "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
 _CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
                           re.I)
@@ -153,9 +153,9 @@ def _analysts_from_handoffs(turns: list) -> list:
 
 
 # "Q4", "FY2019", "Fourth", "Financial": what an opening names before the company ("the Q4, 2019 Kadant",
-# "the Second Quarter 2020 Financial Results ... for Zoetis").
+# "the Second Quarter 2020 Financial Results ... for Zoetis"); call words are cut off before this.
 _NOT_A_NAME = re.compile(r"^(?:q[1-4]|fy\s?\d{2,4}|h[12]|[\d\s,.']+|(?:first|second|third|fourth|full|fiscal)"
-                         r"(?:[\s-]+(?:quarter|half|year))?|financial|quarterly|annual|investors?|earnings)$", re.I)
+                         r"(?:[\s-]+(?:quarter|half|year))?|financial|annual|investors?)$", re.I)
 
 
 def _is_name(name: str) -> bool:
