@@ -112,6 +112,9 @@ class ServiceState:
         self.reindex_run = ReindexRun()
         self._docs: OrderedDict[tuple[str, int, int], tuple[Any, str]] = OrderedDict()
         self._docs_lock = threading.Lock()
+        # Damage found on disk in the served version's files (it keeps being served: see `check_files`).
+        self.damage: list[str] = []
+        self._file_stats: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------------- life cycle
 
@@ -138,8 +141,30 @@ class ServiceState:
         while not self._stop.wait(self.reload_interval):
             try:
                 self.refresh()
+                self.check_files()
             except Exception:
                 log.exception("index watcher")
+
+    def check_files(self) -> list[str]:
+        """Compare the served version's files with its manifest (sizes and times, a digest where they
+        differ) and keep what is wrong in `damage` for /health. The answers go on: a version small
+        enough was read into memory whole (rag.store.IN_MEMORY_BYTES), and the next `rag index`
+        rebuilds a damaged version in full."""
+        a = self._assistant
+        index = a.index if a is not None else None
+        if index is None or not hasattr(index, "manifest") or not hasattr(index, "base" if hasattr(index, "delta")
+                                                                           else "folder"):
+            return self.damage
+        from rag.store import version_problems
+
+        parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
+        stats = (index.version, *(_stat(part.folder / name) for part in parts for name in part.manifest.get("files", {})))
+        if stats != self._file_stats:  # hashed only when something changed since the last look
+            damage = version_problems(index, full=False)
+            if damage and not self.damage:
+                log.error("index version %s is damaged on disk: %s", index.version, "; ".join(damage))
+            self.damage, self._file_stats = damage, stats
+        return self.damage
 
     @property
     def backends(self) -> list[str]:
@@ -224,6 +249,7 @@ class ServiceState:
                 return False
             first = self._assistant is None
             self._assistant = assistant  # the swap: one reference assignment
+            self.damage, self._file_stats = [], None  # the old version's damage; the new one is looked at next
             self.loaded_at = _now()
             self.load_error = None
             self._failed = None
@@ -333,22 +359,32 @@ class ServiceState:
 
     # ---------------------------------------------------------------------------- reports
 
+    def _public(self, message: str | None) -> str | None:
+        """A reason as a client may see it: the index folder and the project are not named."""
+        if message is None:
+            return None
+        for root, name in ((self.settings.index_dir.resolve(), "index"), (self.settings.index_dir, "index"),
+                           (PROJECT_ROOT, ".")):
+            message = message.replace(str(root), name)
+        return message
+
     def health(self) -> dict[str, Any]:
         a = self._assistant
         manifest = a.index.manifest if a is not None else {}
         emb = self.embedder
-        status = "unavailable" if a is None else ("degraded" if self.load_error else "ok")
+        status = "unavailable" if a is None else ("degraded" if self.load_error or self.damage else "ok")
         return {
             "status": status,
             "index": {
                 "loaded": a is not None,
-                "dir": str(self.settings.index_dir),
                 "version": a.index.version if a is not None else None,
                 "current_pointer": self.pointer(),
                 "built_at": manifest.get("built_at"),
                 "documents": len(manifest.get("documents", {})),
                 "chunks": len(a.index) if a is not None else 0,
-                "error": self.load_error,
+                # Reasons name files by their place in the index folder, never by a path on this host.
+                "error": self._public(self.load_error),
+                "damage": [self._public(d) for d in self.damage],
             },
             "model": {
                 "id": getattr(emb, "model_id", self.settings.embed_model) if emb else self.settings.embed_model,
@@ -361,6 +397,14 @@ class ServiceState:
             "reindex": {"status": self.reindex_run.status, "finished_at": self.reindex_run.finished_at},
             "uptime_s": round(time.monotonic() - self.started, 1),
         }
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _describe(e: BaseException) -> str:

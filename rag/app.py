@@ -55,7 +55,7 @@ def milvus_uri(settings: Settings) -> str:
     return settings.milvus_uri or str(settings.index_dir / "milvus.db")
 
 
-def load_index_for(settings: Settings, embedder, verify: bool = False):  # -> Index | MilvusIndex
+def load_index_for(settings: Settings, embedder, verify: bool | None = None):  # -> Index | MilvusIndex
     """The live index of the configured store, checked against the embedding model."""
     if settings.store == "milvus":
         from rag.milvus_store import open_milvus
@@ -92,7 +92,7 @@ def publisher(settings: Settings):  # -> Callable[[Index], str] | None
     return publish
 
 
-def load_assistant(settings: Settings, embedder=None, verify: bool = False, generators: dict | None = None):
+def load_assistant(settings: Settings, embedder=None, verify: bool | None = None, generators: dict | None = None):
     """The assistant over the configured store's live index (loaded and checked against the model)."""
     embedder = embedder or make_embedder(settings)
     return make_assistant(settings, load_index_for(settings, embedder, verify), embedder, generators)

@@ -15,7 +15,7 @@ import numpy as np
 from rag.checkpoint import Checkpoint, Progress, passage_key
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
 from rag.embed import Embedder, passage_and_sentence_vectors
-from rag.errors import TranscriptError
+from rag.errors import IndexMismatchError, TranscriptError
 from rag.ingest import INGEST_VERSION, find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
@@ -23,10 +23,16 @@ from rag.lock import exclusive
 from rag.sentences import spans_in_embed_text
 from rag.store import (
     DEFAULT_APPROX_THRESHOLD,
+    FULL_CHECK_BYTES,
     Index,
+    check_compatible,
     current_folder,
+    index_bytes,
     load_index,
+    named_disk_full,
+    read_manifest,
     verify_files,
+    version_problems,
     write_index,
 )
 from rag.types import Chunk, Transcript
@@ -80,13 +86,32 @@ def source_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _previous(index_dir: Path, embedder: Embedder, rebuild: bool) -> Index | None:
-    """The live index to build on (checked against the embedder by `load_index`), or None."""
+def _previous(index_dir: Path, embedder: Embedder, rebuild: bool, report: BuildReport) -> Index | None:
+    """The live index to build on (checked against the embedder), or None. A live version whose files
+    are missing or damaged is not built on: the build re-reads and re-embeds everything, and says so."""
     if rebuild or current_folder(index_dir) is None:
         return None
-    # Digests are checked only before a full build copies from it (`verify_files`): hashing every file
-    # of a million-passage index on each run would make a one-call change cost the whole corpus.
-    return load_index(index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexMismatchError as e:
+        report.notes.append(f"the live version is damaged ({e}); rebuilt in full")
+        return None
+    assert manifest is not None
+    # Another model or format is the user's choice to make (--rebuild), not damage to repair.
+    check_compatible(manifest, index_dir, embedder.model_id, embedder.fingerprint())
+    try:
+        old = load_index(index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
+    except IndexMismatchError as e:
+        report.notes.append(f"the live version is damaged ({e}); rebuilt in full")
+        return None
+    # Every file is hashed while that is cheap; a million-passage index compares sizes and times
+    # instead, so that a one-call change does not cost hashing the whole corpus.
+    problems = version_problems(old, full=index_bytes(old) <= FULL_CHECK_BYTES)
+    if problems:
+        report.notes.append(f"the live version is damaged ({problems[0]}"
+                            f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''}); rebuilt in full")
+        return None
+    return old
 
 
 def build_index(
@@ -118,8 +143,8 @@ def build_index(
     files = find_transcripts(sources)  # a missing source fails here, before anything changes
     chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION,
                 "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION}
-    with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout):
-        old = _previous(index_dir, embedder, rebuild)
+    with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout), named_disk_full(index_dir):
+        old = _previous(index_dir, embedder, rebuild, report)
         checkpoint = Checkpoint(index_dir, embedder.fingerprint())
         old_docs: dict[str, Any] = old.manifest.get("documents", {}) if old else {}
         same_chunking = bool(old) and old.manifest.get("chunking") == chunking
@@ -188,8 +213,8 @@ def build_index(
             report.notes.append(f"delta version over {delta.base}: {len(chunks)} passages written, "
                                 f"{len(delta.deleted)} of the base's deleted")
         else:
-            if old is not None:
-                verify_files(index_dir, old)
+            if old is not None and index_bytes(old) > FULL_CHECK_BYTES:
+                verify_files(index_dir, old)  # a full build copies from it: hashed now if not before
             chunks, tokens, vectors, sentences = _assemble(plan, old, embedder, report, checkpoint, progress)
         manifest = {
             "model": {"id": embedder.model_id, "dim": int(embedder.dim), "fingerprint": embedder.fingerprint(),

@@ -63,6 +63,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from rag.build import build_index, documents_table
 
     settings = _settings(args)
+    if args.verify:
+        return _verify(settings.index_dir)
     sources = [Path(s) for s in args.sources] or list(settings.sources)
     from rag.app import make_embedder, publisher
 
@@ -107,6 +109,21 @@ def _cmd_index(args: argparse.Namespace) -> int:
         watch(sources, once, interval=args.interval, on_error=lambda e: print(f"error: {e}", file=sys.stderr))
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _verify(index_dir) -> int:
+    """Hash every file of the live version; 1 (and each damaged file named) when one is damaged."""
+    from rag.store import verify_live
+
+    version, checked, problems = verify_live(index_dir)
+    for p in problems:
+        print(f"damaged: {p}", file=sys.stderr)
+    if problems:
+        print(f"{index_dir}: version {version}: {len(problems)} damaged or missing file(s); "
+              f"`rag index` rebuilds it", flush=True)
+        return 1
+    print(f"{index_dir}: version {version}: all {checked} files match their digests", flush=True)
     return 0
 
 
@@ -334,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--watch", action="store_true", help="keep watching the sources and rebuild on changes")
     i.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument("--verify", action="store_true",
+                   help="only check the live version's files against their digests (exit 1 when damaged)")
     i.add_argument("--verbose", action="store_true", help="print parser warnings")
     i.set_defaults(func=_cmd_index)
 

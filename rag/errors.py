@@ -19,3 +19,7 @@ class IndexMismatchError(RagError):
 
 class ModelError(RagError):
     """The embedding model cannot be provisioned or loaded."""
+
+
+class DiskFullError(RagError):
+    """A write ran out of space (or quota); the message names the path, and the live index is unchanged."""

@@ -33,10 +33,13 @@ def line_offsets(path: Path) -> np.ndarray:
 
 
 class Lines(Sequence):
-    """Line i of a JSONL file, parsed by `parse`, with an LRU cache; thread-safe."""
+    """Line i of a JSONL file, parsed by `parse`, with an LRU cache; thread-safe. With `data` (the
+    file's bytes, read once) lines come from memory and the file is never read again."""
 
-    def __init__(self, path: Path, offsets: np.ndarray, parse: Callable[[Any], Any], cache: int = CACHE) -> None:
+    def __init__(self, path: Path, offsets: np.ndarray, parse: Callable[[Any], Any], cache: int = CACHE,
+                 data: bytes | None = None) -> None:
         self.path = Path(path)
+        self.data = data
         self.offsets = offsets
         self.parse = parse
         self._cache: OrderedDict[int, Any] = OrderedDict()
@@ -65,9 +68,12 @@ class Lines(Sequence):
                 self._cache.move_to_end(i)
                 return self._cache[i]
         start, end = int(self.offsets[i]), int(self.offsets[i + 1])
-        with open(self.path, "rb") as f:
-            f.seek(start)
-            value = self.parse(json.loads(f.read(end - start)))
+        if self.data is not None:
+            value = self.parse(json.loads(self.data[start:end]))
+        else:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                value = self.parse(json.loads(f.read(end - start)))
         with self._lock:
             self._cache[i] = value
             while len(self._cache) > self._size:
@@ -76,6 +82,10 @@ class Lines(Sequence):
 
     def __iter__(self) -> Iterator[Any]:
         # A full pass streams the file instead of seeking line by line (rebuilds, metadata columns).
+        if self.data is not None:
+            for line in self.data.splitlines():
+                yield self.parse(json.loads(line))
+            return
         with open(self.path, encoding="utf-8") as f:
             for line in f:
                 yield self.parse(json.loads(line))

@@ -30,6 +30,7 @@ unchanged and shared while a version that needs it is kept.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -37,12 +38,14 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexMismatchError, IndexMissingError
+from rag.errors import DiskFullError, IndexMismatchError, IndexMissingError
 from rag.index import EXACT_ROWS, ROWS, Index, key_for  # noqa: F401 - re-exported: the store's public names
 from rag.types import Chunk
 
@@ -77,6 +80,13 @@ DEFAULT_APPROX_THRESHOLD = 50_000
 # partition 0.967 for questions in that language (0.80 for the other language's, whose true
 # neighbours are spread over more lists; 512 would reach 0.92 at 13 ms a search).
 IVF_NPROBE = 128
+# An index up to this size on disk is read into memory whole (nothing mapped or read on demand), so
+# damage done to its files after loading never reaches an answer: the service keeps answering from
+# what it loaded. Larger ones map their files: a million passages would not fit the memory target.
+IN_MEMORY_BYTES = 512 * 1024**2
+# Up to this size a build hashes every file of the version it builds on; above it, sizes and
+# modification times are compared (any difference is then hashed), and `rag index --verify` hashes all.
+FULL_CHECK_BYTES = 2 * 1024**3
 
 
 def _sha256(path: Path) -> str:
@@ -137,9 +147,10 @@ def check_compatible(manifest: dict[str, Any], index_dir: Path, model_id: str | 
 
 
 def load_index(
-    index_dir: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+    index_dir: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool | None = True
 ) -> Index:  # or rag.segments.Segmented, for a delta version
-    """Load the live index, checking format, model and (with `verify`) every file's digest."""
+    """Load the live index, checking format, model and files: with `verify` every file's digest, with
+    False sizes and times, with None digests only of a version small enough to be read into memory."""
     index_dir = Path(index_dir)
     folder = current_folder(index_dir)
     if folder is None:
@@ -165,25 +176,87 @@ def load_index(
 
 def verify_files(index_dir: Path, index: Any) -> None:
     """Check every file of a loaded version (and of its base) against the manifest's digests."""
-    for part in (index.base, index.delta) if hasattr(index, "delta") else (index,):
-        for name, digest in part.manifest.get("files", {}).items():
-            if _sha256(part.folder / name) != digest:
-                raise IndexMismatchError(f"{part.folder / name}: index file is damaged (digest mismatch); "
-                                         f"{_rebuild_hint(index_dir)}")
+    problems = version_problems(index, full=True)
+    if problems:
+        raise IndexMismatchError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
 
 
-def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify: bool) -> Index:
+def verify_live(index_dir: Path) -> tuple[str, int, list[str]]:
+    """Hash every file of the live version (and of its base) without loading it: (version, files
+    checked, one line per missing or damaged file). `rag index --verify`."""
+    folder = current_folder(index_dir)
+    if folder is None:
+        raise IndexMissingError(f"{index_dir}: no index built yet; run `rag index` to build one")
+    try:
+        manifest = read_manifest(index_dir)
+    except IndexMismatchError as e:
+        return folder.name, 0, [str(e)]
+    assert manifest is not None
+    folders = [(folder, manifest)]
+    if manifest.get("base"):
+        base = index_dir / manifest["base"]["version"]
+        try:
+            folders.append((base, json.loads((base / MANIFEST).read_text(encoding="utf-8"))))
+        except (OSError, json.JSONDecodeError) as e:
+            return folder.name, 0, [f"{base / MANIFEST}: the base of this delta version is missing or damaged ({e})"]
+    problems = [p for f, m in folders for p in file_problems(f, m, full=True, required=DATA_FILES)]
+    return folder.name, sum(len(m.get("files", {})) for _, m in folders), problems
+
+
+def version_problems(index: Any, full: bool) -> list[str]:
+    """What is wrong on disk with a loaded version's files (and its base's); see `file_problems`."""
+    parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
+    return [p for part in parts for p in file_problems(part.folder, part.manifest, full=full)]
+
+
+def index_bytes(index: Any) -> int:
+    """The recorded size on disk of a loaded version and its base."""
+    parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
+    return sum(version_bytes(part.manifest) for part in parts)
+
+
+def version_bytes(manifest: dict[str, Any]) -> int:
+    """The size on disk of a version's files as its manifest records them (0 before sizes were)."""
+    return sum(int(s[0]) for s in manifest.get("stat", {}).values())
+
+
+def file_problems(folder: Path, manifest: dict[str, Any], full: bool = True,
+                  required: tuple[str, ...] = ()) -> list[str]:
+    """One line per file of a version that is missing or damaged, naming it. `full` hashes every file;
+    otherwise a file is hashed only when its size or modification time differs from the manifest's
+    (an index written before sizes were recorded is then only checked for missing files)."""
+    digests, stats = manifest.get("files", {}), manifest.get("stat", {})
+    problems = []
+    for name in dict.fromkeys((*required, *digests)):
+        path = folder / name
+        try:
+            st = path.stat()
+        except OSError:
+            problems.append(f"{path}: index file is missing")
+            continue
+        recorded = stats.get(name)
+        if recorded is not None and st.st_size != recorded[0]:
+            problems.append(f"{path}: index file is damaged (size {st.st_size} bytes, {recorded[0]} when written)")
+        elif name in digests and (full or (recorded is not None and st.st_mtime_ns != recorded[1])) \
+                and _sha256(path) != digests[name]:
+            problems.append(f"{path}: index file is damaged (digest mismatch)")
+    return problems
+
+
+def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify: bool | None) -> Index:
+    """One version folder; `verify`: hash every file (True), compare sizes and times (False), or hash
+    when the version is read into memory anyway (None)."""
     digests = manifest.get("files", {})
     with_sentences = all(n in digests for n in SENTENCE_FILES)
     part_files = dict(manifest.get("faiss", {}).get("parts", {}))
     lazy = all(n in digests for n in LAZY_FILES)
-    for name in DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()) \
-            + (LAZY_FILES if lazy else ()) + ((DELETED,) if DELETED in digests else ()):
-        path = folder / name
-        if not path.is_file():
-            raise IndexMismatchError(f"{path}: index file is missing; {_rebuild_hint(index_dir)}")
-        if verify and digests.get(name) != _sha256(path):
-            raise IndexMismatchError(f"{path}: index file is damaged (digest mismatch); {_rebuild_hint(index_dir)}")
+    required = DATA_FILES + (SENTENCE_FILES if with_sentences else ()) + tuple(part_files.values()) \
+        + (LAZY_FILES if lazy else ()) + ((DELETED,) if DELETED in digests else ())
+    size = version_bytes(manifest) or sum((folder / n).stat().st_size for n in digests if (folder / n).is_file())
+    in_memory = size <= IN_MEMORY_BYTES
+    problems = file_problems(folder, manifest, full=in_memory if verify is None else verify, required=required)
+    if problems:
+        raise IndexMismatchError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
     try:
         import bm25s
         import faiss
@@ -192,17 +265,19 @@ def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify
 
         offsets = (np.load(folder / CHUNK_OFFSETS), np.load(folder / TOKEN_OFFSETS)) if lazy else \
             (line_offsets(folder / CHUNKS), line_offsets(folder / TOKENS))
-        chunks = Lines(folder / CHUNKS, offsets[0], Chunk.from_dict)
-        tokens = Lines(folder / TOKENS, offsets[1], list, cache=256)
+        held = (lambda name: (folder / name).read_bytes()) if in_memory else (lambda name: None)
+        chunks = Lines(folder / CHUNKS, offsets[0], Chunk.from_dict, data=held(CHUNKS))
+        tokens = Lines(folder / TOKENS, offsets[1], list, cache=256, data=held(TOKENS))
         keys = np.load(folder / KEYS) if lazy else None
-        embeddings = np.load(folder / EMBEDDINGS, mmap_mode="r")
+        mmap = None if in_memory else "r"
+        embeddings = np.load(folder / EMBEDDINGS, mmap_mode=mmap)
         # Large indexes map their IVF lists and BM25 postings from disk (the page cache holds what
         # queries touch) instead of copying them into the process.
-        flags = faiss.IO_FLAG_MMAP if manifest.get("faiss", {}).get("kind") == "ivf-sq8" else 0
+        flags = faiss.IO_FLAG_MMAP if manifest.get("faiss", {}).get("kind") == "ivf-sq8" and not in_memory else 0
         faiss_index = _tuned(faiss.read_index(str(folder / FAISS_FILE), flags), manifest)
         parts = {lang: _tuned(faiss.read_index(str(folder / f), flags), manifest) for lang, f in part_files.items()}
-        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False, mmap=True) if chunks else None
-        sentences = np.load(folder / SENTENCES, mmap_mode="r") if with_sentences else None
+        bm25 = bm25s.BM25.load(str(folder / BM25_DIR), show_progress=False, mmap=not in_memory) if chunks else None
+        sentences = np.load(folder / SENTENCES, mmap_mode=mmap) if with_sentences else None
         sentence_ptr = np.load(folder / SENTENCE_PTR) if with_sentences else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise IndexMismatchError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
@@ -348,28 +423,65 @@ def write_index(
         else:
             manifest = {k: v for k, v in manifest.items() if k != "base"}
             manifest["avg_tokens"] = round(float(np.mean([len(t) for t in tokens])), 3) if tokens else 0.0
+        bm25_files = tuple(sorted(p.relative_to(tmp).as_posix() for p in (tmp / BM25_DIR).rglob("*")
+                                  if p.is_file())) if chunks else ()
+        names = DATA_FILES + (SENTENCE_FILES if sentences is not None else ()) \
+            + tuple(info.get("parts", {}).values()) + LAZY_FILES + extra + bm25_files
+        _fsync_tree(tmp)  # before the times are recorded: they must be those the files keep
         manifest = {
             **manifest,
             "format_version": FORMAT_VERSION,
             "faiss": info,
             "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
-            "files": {n: _sha256(tmp / n) for n in DATA_FILES + (SENTENCE_FILES if sentences is not None else ())
-                      + tuple(info.get("parts", {}).values()) + LAZY_FILES + extra},
+            "files": {n: _sha256(tmp / n) for n in names},
+            # Size and modification time of each file: a cheap check for damage (see file_problems).
+            "stat": {n: [(tmp / n).stat().st_size, (tmp / n).stat().st_mtime_ns] for n in names},
             "version": name,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        _fsync_tree(tmp)
+        _fsync(tmp / MANIFEST)
+        _fsync(tmp)
         os.rename(tmp, index_dir / name)
         pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
         _fsync(pointer_tmp)
         os.replace(pointer_tmp, index_dir / CURRENT)
         _fsync(index_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = disk_full(e, index_dir)
+        if full is not None:
+            raise full from e
         raise
     _prune(index_dir, keep_versions)
     return index_dir / name
+
+
+def disk_full(e: BaseException, index_dir: Path) -> DiskFullError | None:
+    """A DiskFullError naming the path for an error that is the disk (or quota) running out; FAISS
+    reports a failed write as a RuntimeError whose text carries the path and the system's reason."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = e.filename or index_dir
+    elif isinstance(e, RuntimeError) and ("No space left on device" in str(e) or "Disk quota exceeded" in str(e)):
+        where = next((w.rstrip(":") for w in str(e).split() if w.startswith(str(index_dir))), index_dir)
+    else:
+        return None
+    live = current_folder(index_dir)
+    return DiskFullError(f"disk full: cannot write {where}; the live index "
+                         f"{'(' + live.name + ') is unchanged' if live else 'was not touched'}; "
+                         f"free some space and run `rag index` again")
+
+
+@contextmanager
+def named_disk_full(index_dir: Path) -> Iterator[None]:
+    """Turn a disk-full error raised inside into a DiskFullError naming the path."""
+    try:
+        yield
+    except (OSError, RuntimeError) as e:
+        full = disk_full(e, Path(index_dir))
+        if full is not None:
+            raise full from e
+        raise
 
 
 def _fsync(path: Path) -> None:

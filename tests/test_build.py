@@ -271,19 +271,31 @@ def test_an_index_without_sentence_vectors_is_rewritten_with_them(corpus: Path, 
     assert r.written and load_index(idx_dir).sentence_vectors is not None
 
 
-def test_a_full_build_refuses_to_copy_from_a_damaged_version(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
+@pytest.mark.parametrize("damage", ["altered", "truncated", "deleted"])
+@pytest.mark.parametrize("name", ["embeddings.npy", "chunks.jsonl", "vectors.faiss", "bm25/vocab.index.json"])
+def test_the_next_build_rebuilds_a_damaged_version(corpus: Path, tmp_path: Path, name: str, damage: str) -> None:
     emb, idx_dir = FakeEmbedder(), tmp_path / "index"
     build_index([corpus], idx_dir, emb)
-    vectors = current_folder(idx_dir) / "embeddings.npy"
-    data = bytearray(vectors.read_bytes())
-    data[-8:] = b"\xff" * 8
-    vectors.write_bytes(bytes(data))
-    # Nothing changed: no file is read, so nothing is hashed and the run is a no-op.
-    assert not build_index([corpus], idx_dir, emb).written
-    shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", corpus)
-    with pytest.raises(IndexMismatchError, match="embeddings.npy.*damaged"):
-        build_index([corpus], idx_dir, emb)
-    assert build_index([corpus], idx_dir, emb, rebuild=True).added  # the way out the message names
+    clean = load_index(idx_dir)
+    path = current_folder(idx_dir) / name
+    data = bytearray(path.read_bytes())
+    if damage == "altered":  # same size: only the digest tells
+        data[-8:] = bytes(b ^ 0xFF for b in data[-8:])
+        path.write_bytes(bytes(data))
+    elif damage == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        path.unlink()
+    with pytest.raises(IndexMismatchError, match=f"{name}.*(damaged|missing)"):
+        load_index(idx_dir)
+    # Nothing changed in the sources, but the live version cannot be trusted: rebuilt, and said so.
+    r = build_index([corpus], idx_dir, emb)
+    assert r.written and r.chunks_embedded == len(clean) and sorted(r.added) == sorted(clean.manifest["documents"])
+    assert any("damaged" in n and name in n for n in r.notes), r.notes
+    fresh = load_index(idx_dir)
+    assert [c.id for c in fresh.chunks] == [c.id for c in clean.chunks]
+    assert np.array_equal(np.asarray(fresh.embeddings), np.asarray(clean.embeddings))
+    assert not build_index([corpus], idx_dir, emb).written  # and is trusted again
 
 
 class _Interrupted(FakeEmbedder):

@@ -1,0 +1,119 @@
+"""What the parts of bench/chaos.py share: a row of the table, the table itself, and a `rag serve`
+subprocess on a free loopback port (the fake embedder or the real model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SEEDS = ROOT / "seeds"
+ADMIN_TOKEN = "chaos-admin-token"
+
+
+@dataclass
+class Row:
+    """One line of the table: what was done, how often, what broke (empty: nothing), and whether
+    anything was lost (a lost row makes bench/chaos.py exit non-zero)."""
+
+    part: str
+    what: str
+    runs: int
+    broke: str = ""
+    lost: bool = False
+    figures: str = ""
+
+
+def table(rows: list[Row]) -> str:
+    head = ("part", "what was done", "runs", "figures", "what broke", "loss")
+    cells = [(r.part, r.what, str(r.runs), r.figures or "-", r.broke or "nothing", "LOSS" if r.lost else "none")
+             for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *cells)]
+
+    def line(values: tuple[str, ...]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"
+
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(index_dir: Path, sources: list[Path], model: str = "fake",
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `rag serve` or `rag index` subprocess: this index, these sources, the admin
+    token, and `model` ("fake": the deterministic test embedder; "real": the configured model)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"RAG_INDEX_DIR": str(index_dir), "RAG_SOURCES": json.dumps([str(s) for s in sources]),
+                "RAG_ADMIN_TOKEN": ADMIN_TOKEN, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
+                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    if model == "fake":
+        env["RAG_EMBED_MODEL"] = "fake"
+    for key in ("RAG_READER_WEIGHTS", "RAG_EMBED_BACKEND"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env | (extra or {})
+
+
+def start_service(index_dir: Path, sources: list[Path], log: Path, model: str = "fake",
+                  extra: dict[str, str] | None = None, timeout: float = 300) -> tuple[subprocess.Popen, str]:
+    """`rag serve` in a subprocess, returned once /health answers 200 (an index is loaded)."""
+    port = free_port()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--reload-interval", "0.2", "--log-level", "warning"],
+            cwd=ROOT, env=service_env(index_dir, sources, model, extra), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rag serve exited with {proc.returncode}; see {log}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2, trust_env=False).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_service(proc)
+    raise RuntimeError(f"rag serve did not come up in {timeout:.0f} s; see {log}")
+
+
+def stop_service(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rag_index(index_dir: Path, sources: list[Path], model: str = "fake", extra: dict[str, str] | None = None,
+              args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`rag index` over `sources` into `index_dir`, started (not waited for)."""
+    return subprocess.Popen([sys.executable, "-m", "rag.cli", "index", "--quiet", "--index-dir", str(index_dir),
+                             *args, *map(str, sources)], cwd=ROOT, env=service_env(index_dir, sources, model, extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
