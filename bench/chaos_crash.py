@@ -38,7 +38,7 @@ ADDED, REMOVED, EDITED = ["MDB_FY25Q4_en.txt", "NVO_FY24Q4_en.txt"], "KO_FY21Q4_
 KILL_ENV = "CHAOS_KILL_AT_WRITE"  # k: the hooked process kills itself at its k-th write; 0: count them
 
 
-def _corpus(root: Path, changed: bool) -> Path:
+def corpus(root: Path, changed: bool) -> Path:
     src = root / ("src-b" if changed else "src-a")
     src.mkdir()
     for f in sorted(SEEDS.glob("*.txt")):
@@ -59,7 +59,7 @@ def _index_cmd(index_dir: Path, src: Path, hooked: bool) -> list[str]:
     return [sys.executable, "-m", "rag.cli", *rag]
 
 
-def _run_index(index_dir: Path, src: Path, model: str, hooked: bool = False, env_extra: dict | None = None,
+def run_index(index_dir: Path, src: Path, model: str, hooked: bool = False, env_extra: dict | None = None,
                kill_after: float | None = None) -> tuple[int, float, str]:
     """(exit code, seconds, output) of one `rag index`; killed with SIGKILL after `kill_after` s."""
     env = service_env(index_dir, [src], model, env_extra)
@@ -117,7 +117,7 @@ def _phase(index_dir: Path) -> str:
 
 
 def _count_writes(index_dir: Path, src_b: Path, model: str) -> int:
-    code, _, out = _run_index(index_dir, src_b, model, hooked=True, env_extra={KILL_ENV: "0"})
+    code, _, out = run_index(index_dir, src_b, model, hooked=True, env_extra={KILL_ENV: "0"})
     if code != 0:
         raise RuntimeError(f"counting build failed: {out[-2000:]}")
     return int(out.strip().splitlines()[-1].split()[-1])
@@ -130,17 +130,17 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
     rng = random.Random(getattr(opts, "seed", 13))
     with tempfile.TemporaryDirectory(prefix="chaos-crash-") as tmp:
         root = Path(tmp)
-        src_a, src_b = _corpus(root, False), _corpus(root, True)
+        src_a, src_b = corpus(root, False), corpus(root, True)
         ref_a, ref_b = root / "ref-a", root / "ref-b"
         for ref, src in ((ref_a, src_a), (ref_b, src_b)):
-            code, secs, out = _run_index(ref, src, model)
+            code, secs, out = run_index(ref, src, model)
             if code != 0:
                 raise RuntimeError(f"reference build failed: {out[-2000:]}")
         sig_a, sig_b = signature(ref_a), signature(ref_b)
         # How long the change takes when nothing goes wrong (A -> B), and how many writes it makes.
         timing = root / "timing"
         shutil.copytree(ref_a, timing)
-        code, build_secs, out = _run_index(timing, src_b, model)
+        code, build_secs, out = run_index(timing, src_b, model)
         if code != 0 or not same(signature(timing), sig_b, atol)[0]:
             raise RuntimeError(f"the uninterrupted A -> B build differs from a clean build of B: {out[-2000:]}")
         writes = _count_writes(_fresh(ref_a, root, "count"), src_b, model)
@@ -152,11 +152,11 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
             index_dir = _fresh(ref_a, root, f"run-{i}")
             if i % 2 == 0:
                 when = rng.uniform(0.0, build_secs)
-                code, _, out = _run_index(index_dir, src_b, model, kill_after=when)
+                code, _, out = run_index(index_dir, src_b, model, kill_after=when)
                 how = f"at {when:.1f} s"
             else:
                 k = rng.randint(1, writes)
-                code, _, out = _run_index(index_dir, src_b, model, hooked=True, env_extra={KILL_ENV: str(k)})
+                code, _, out = run_index(index_dir, src_b, model, hooked=True, env_extra={KILL_ENV: str(k)})
                 how = f"at write {k}/{writes}"
             phases[_phase(index_dir) if code == -signal.SIGKILL else "finished before the kill"] += 1
             try:
@@ -170,7 +170,7 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
             except Exception as e:  # noqa: BLE001 - any failure to load or search is the finding
                 outcome["not loadable"] += 1
                 broke.append(f"run {i} ({how}): {type(e).__name__}: {e}")
-            code2, _, out2 = _run_index(index_dir, src_b, model)
+            code2, _, out2 = run_index(index_dir, src_b, model)
             left = [p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", ".embedding-", ".CURRENT."))]
             if code2 != 0:
                 broke.append(f"run {i}: the next build failed: {out2[-300:]}")

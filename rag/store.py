@@ -448,8 +448,8 @@ def write_index(
         os.replace(pointer_tmp, index_dir / CURRENT)
         _fsync(index_dir)
     except BaseException as e:
+        full = disk_full(e, index_dir)  # before the cleanup: it names the file being written
         shutil.rmtree(tmp, ignore_errors=True)
-        full = disk_full(e, index_dir)
         if full is not None:
             raise full from e
         raise
@@ -461,11 +461,14 @@ def disk_full(e: BaseException, index_dir: Path) -> DiskFullError | None:
     """A DiskFullError naming the path for an error that is the disk (or quota) running out; FAISS
     reports a failed write as a RuntimeError whose text carries the path and the system's reason."""
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = e.filename or index_dir
+        where = e.filename
     elif isinstance(e, RuntimeError) and ("No space left on device" in str(e) or "Disk quota exceeded" in str(e)):
-        where = next((w.rstrip(":") for w in str(e).split() if w.startswith(str(index_dir))), index_dir)
+        where = next((w.rstrip(":") for w in str(e).split() if w.startswith(str(index_dir))), None)
     else:
         return None
+    # A failed write() names no file: the one written last under the index folder is the one.
+    where = where or max((p for p in Path(index_dir).rglob("*") if p.is_file()),
+                         key=lambda p: p.stat().st_mtime_ns, default=index_dir)
     live = current_folder(index_dir)
     return DiskFullError(f"disk full: cannot write {where}; the live index "
                          f"{'(' + live.name + ') is unchanged' if live else 'was not touched'}; "

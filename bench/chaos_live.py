@@ -1,0 +1,246 @@
+"""Live reindex under load: concurrent clients asking `POST /chat` (extractive) while the index is
+rebuilt several times, by `rag index` and by `POST /admin/reindex`, and once by a `rag index` killed
+half-way. Every reply must be a 200 whose citations all come from one complete version (each cited
+passage's id and text as that version holds them); p95 during the rebuilds is reported next to p95
+without them.
+
+    .venv/bin/python bench/chaos_live.py [--clients 16] [--seconds 60] [--rebuilds 5] [--model real|fake]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.chaos_common import (  # noqa: E402
+    ADMIN_TOKEN,
+    ROOT,
+    SEEDS,
+    SHARED,
+    Row,
+    rag_index,
+    rss_mb,
+    start_service,
+    stop_service,
+    table,
+)
+from bench.chaos_crash import BASE_FILES, KILL_ENV, run_index  # noqa: E402
+from rag.store import current_folder  # noqa: E402
+
+# Calls added and removed in turn by the rebuilds (each rebuild makes a new version).
+ROTATING = ["MDB_FY25Q4_en.txt", "NVO_FY24Q4_en.txt", "SNOW_FY25Q4_en.txt", "Z_FY22Q3_en.txt"]
+# A large addition for the rebuild that is killed half-way (it must still be embedding when killed).
+BIG = ["MSFT_FY24Q3_en.txt", "FIG_FY25Q3_en.txt", "EQIX_FY22Q3_en.txt"]
+
+
+def _questions(docs: set[str]) -> list[str]:
+    out = []
+    for f in sorted((ROOT / "eval" / "cases").glob("*.jsonl")):
+        for line in f.open(encoding="utf-8"):
+            if line.strip():
+                c = json.loads(line)
+                if c.get("gold_doc") in docs and not c.get("history"):
+                    out.append(c["question"])
+    return out or ["What was revenue in the quarter?", "收入是多少？"]
+
+
+class Versions:
+    """Every version made live in the index folder, recorded (chunk id -> text) the moment CURRENT names
+    it: old versions are pruned from disk, and replies are checked against them afterwards."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir, self.seen = index_dir, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> Versions:
+        self._record()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._record()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.02):
+            self._record()
+
+    def _record(self) -> None:
+        folder = current_folder(self.index_dir)
+        if folder is None or folder.name in self.seen:
+            return
+        texts = {}
+        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+            for line in f:
+                c = json.loads(line)
+                texts[c["id"]] = c["text"]
+        self.seen[folder.name] = texts
+
+    def complete_version_of(self, citations: list[dict]) -> str | None:
+        """The recorded version holding every cited passage as cited, or None."""
+        for name, texts in self.seen.items():
+            if all(texts.get(c["chunk_id"]) == c["text"] for c in citations):
+                return name
+        return None
+
+
+async def _client(base: str, questions: list[str], stop: asyncio.Event, offset: int, log: list) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=120, trust_env=False) as c:
+        i = offset
+        while not stop.is_set():
+            q = questions[i % len(questions)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                r = await c.post("/chat", json={"message": q})
+                status, body = r.status_code, (r.json() if r.headers.get("content-type", "").startswith(
+                    "application/json") else {})
+            except httpx.HTTPError as e:
+                status, body = 0, {"error": str(e)}
+            log.append((time.monotonic(), time.perf_counter() - t0, status, body))
+
+
+def _rebuilds(src: Path, index_dir: Path, base: str, rebuilds: int, model: str, marks: list) -> list[str]:
+    """Run the rebuilds one after another (alternately `rag index` and the admin route), then one
+    `rag index` killed half-way; `marks` gets (start, end) of each. Returns what went wrong."""
+    problems = []
+    for i in range(rebuilds):
+        name = ROTATING[i % len(ROTATING)]
+        if (src / name).exists():
+            (src / name).unlink()
+        else:
+            shutil.copy(SHARED / "transcripts" / name, src / name)
+        t0 = time.monotonic()
+        if i % 2 == 0:
+            proc = rag_index(index_dir, [src], model)
+            out, _ = proc.communicate(timeout=1800)
+            if proc.returncode != 0:
+                problems.append(f"rebuild {i} (rag index) failed: {out.decode(errors='replace')[-300:]}")
+        else:
+            with httpx.Client(base_url=base, timeout=60, trust_env=False) as c:
+                r = c.post("/admin/reindex", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+                if r.status_code != 202:
+                    problems.append(f"rebuild {i} (admin) refused: {r.status_code} {r.text[:200]}")
+                while (run := c.get("/admin/reindex", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+                       )["status"] == "running":
+                    time.sleep(0.5)
+                if run["status"] != "succeeded":
+                    problems.append(f"rebuild {i} (admin) {run['status']}: {run['errors']}")
+        marks.append((t0, time.monotonic(), "rebuild"))
+    # The failing one: a large change, killed (SIGKILL) at its third write: with the real model that is
+    # while it embeds (after the first block of passages is saved). The live version must not move.
+    for name in BIG:
+        shutil.copy(SHARED / "transcripts" / name, src / name)
+    t0 = time.monotonic()
+    before = current_folder(index_dir)
+    code, _, out = run_index(index_dir, src, model, hooked=True, env_extra={KILL_ENV: "3"})
+    if code != -signal.SIGKILL:
+        problems.append(f"the rebuild meant to fail was not killed (exit {code}): {out[-300:]}")
+    if current_folder(index_dir) != before:
+        problems.append("the live version moved after a killed rebuild")
+    marks.append((t0, time.monotonic(), "failed rebuild"))
+    for name in BIG:
+        (src / name).unlink()
+    return problems
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q) * 1000) if values else float("nan")
+
+
+async def _load(base: str, questions: list[str], clients: int, seconds: float, during: threading.Thread | None,
+                log: list) -> None:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(_client(base, questions, stop, k * 7, log)) for k in range(clients)]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds or (during is not None and during.is_alive()):
+        await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+
+def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row]:
+    clients = getattr(opts, "clients", None) or (4 if quick else 16)
+    seconds = getattr(opts, "seconds", None) or (5 if quick else 60)
+    rebuilds = getattr(opts, "rebuilds", None) or (2 if quick else 5)
+    model = getattr(opts, "model", None) or ("fake" if quick else "real")
+    with tempfile.TemporaryDirectory(prefix="chaos-live-") as tmp:
+        root = Path(tmp)
+        src, index_dir = root / "src", root / "index"
+        src.mkdir()
+        for f in sorted(SEEDS.glob("*.txt")):
+            shutil.copy(f, src / f.name)
+        for name in BASE_FILES:
+            shutil.copy(SHARED / "transcripts" / name, src / name)
+        proc = rag_index(index_dir, [src], model)
+        out, _ = proc.communicate(timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"initial build failed: {out.decode(errors='replace')[-2000:]}")
+        questions = _questions({p.stem for p in src.iterdir()})
+        service, base = start_service(index_dir, [src], root / "serve.log", model)
+        quiet: list = []
+        busy: list = []
+        marks: list = []
+        try:
+            with Versions(index_dir) as versions:
+                asyncio.run(_load(base, questions, clients, seconds / 2, None, quiet))
+                problems: list[str] = []
+                worker = threading.Thread(target=lambda: problems.extend(
+                    _rebuilds(src, index_dir, base, rebuilds, model, marks)), daemon=True)
+                worker.start()
+                asyncio.run(_load(base, questions, clients, seconds, worker, busy))
+                worker.join()
+                rss = rss_mb(service.pid)
+        finally:
+            stop_service(service)
+    rows = []
+    for label, log in (("without rebuilds", quiet), (f"{rebuilds} rebuilds + 1 killed half-way", busy)):
+        bad = [s for _, _, s, _ in log if s != 200]
+        torn = [b for _, _, s, b in log if s == 200 and versions.complete_version_of(b.get("citations", [])) is None]
+        secs = [d for _, d, s, _ in log if s == 200]
+        served = {versions.complete_version_of(b.get("citations", [])) for _, _, s, b in log if s == 200}
+        rows.append(Row("live", f"{clients} clients asking /chat, {label}", len(log),
+                        broke=(f"{len(bad)} failed or non-200 ({sorted(set(bad))}); " if bad else "")
+                        + (f"{len(torn)} replies citing no single complete version" if torn else "")
+                        + ("; ".join(problems) if label != "without rebuilds" and problems else ""),
+                        lost=bool(bad or torn or (problems and label != "without rebuilds")),
+                        figures=f"p50 {_p(secs, 50):.0f} ms, p95 {_p(secs, 95):.0f} ms, "
+                                f"{len(log) / max(1e-9, _span(log)):.1f} req/s; versions served "
+                                f"{len(served - {None})} of {len(versions.seen)}; service RSS {rss:.0f} MB"))
+    return rows
+
+
+def _span(log: list) -> float:
+    return (max(t for t, *_ in log) - min(t for t, *_ in log)) if len(log) > 1 else 0.0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--rebuilds", type=int, default=None)
+    p.add_argument("--model", choices=("real", "fake"), default=None)
+    p.add_argument("--quick", action="store_true")
+    opts = p.parse_args()
+    rows = run(opts, quick=opts.quick)
+    print(table(rows))
+    return 1 if any(r.lost for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
