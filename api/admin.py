@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 
 from api.deps import get_state
-from api.errors import error_body
+from api.errors import error_body, redact_paths
 from api.schemas import ErrorOut
 from api.state import ServiceState
 from rag.config import Settings, get_settings
@@ -21,26 +21,30 @@ _AUTH_ERRORS = {401: {"model": ErrorOut, "description": "no bearer token"},
                 403: {"model": ErrorOut, "description": "wrong token, or admin disabled (RAG_ADMIN_TOKEN unset)"}}
 
 
-def require_admin(
+async def require_admin(
     settings: Annotated[Settings, Depends(get_settings)],
     authorization: Annotated[str | None, Header(description="Bearer $RAG_ADMIN_TOKEN")] = None,
 ) -> None:
     token = settings.admin_token
     if not token:
         raise HTTPException(403, error_body("admin endpoints are disabled: set RAG_ADMIN_TOKEN to enable them",
-                                            "permission_error", "admin_disabled"))
+                                            "permission_error", "admin_disabled", "Authorization"))
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise HTTPException(401, error_body("missing `Authorization: Bearer <RAG_ADMIN_TOKEN>` header",
-                                            "authentication_error", "missing_token"),
+                                            "authentication_error", "missing_token", "Authorization"),
                             headers={"WWW-Authenticate": "Bearer"})
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise HTTPException(403, error_body("invalid admin token", "permission_error", "invalid_token"))
+        raise HTTPException(403, error_body("Authorization: invalid admin token", "permission_error", "invalid_token",
+                                            "Authorization"))
 
 
 def _report(state: ServiceState, run: Any) -> dict[str, Any]:
     current = state.current
-    return {**run.to_dict(), "serving_version": current.index.version if current is not None else None}
+    report = run.to_dict()
+    # Build errors name unreadable files by their whole path; the file name is enough to act on.
+    report["errors"] = [redact_paths(e) for e in report.get("errors") or []]
+    return {**report, "serving_version": current.index.version if current is not None else None}
 
 
 @router.post("/reindex", summary="Rebuild the index from the configured sources (background, incremental)",

@@ -7,6 +7,7 @@ watcher swaps in a new index when `CURRENT` changes; routes only read the live s
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import admin, chat, errors, library, openai_compat
 from api.deps import get_state
+from api.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, RequestLimits
 from api.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from api.state import ServiceState
 from rag.config import Settings, get_settings
@@ -36,8 +38,20 @@ passages, and when the transcripts don't say, the reply abstains.
 * `GET /search`, `GET /documents`, `GET /documents/{doc_id}` - browse the index and open citations
 * `GET /health`, `GET /metrics` (Prometheus), `POST|GET /admin/reindex` (bearer token)
 
-Errors share one JSON shape: `{"error": {"message", "type", "param", "code"}}`.
-"""
+Errors share one JSON shape: `{"error": {"message", "type", "param", "code"}}`; `param` names the field
+(or header, or `body`) at fault and the message states the rule.
+""" + (f"Request bodies are JSON (`415` otherwise), UTF-8, at most {MAX_BODY_BYTES // 2**20} MiB (`413`) and "
+       f"nested at most {MAX_JSON_DEPTH} levels.\n")
+
+
+def _constant(settings: Settings) -> Any:
+    """A dependency returning `settings`; async, so FastAPI awaits it instead of sending each request
+    to a worker thread for it (a burst of requests would otherwise start 40 threads)."""
+
+    async def current_settings() -> Settings:
+        return settings
+
+    return current_settings
 
 
 def create_app(settings: Settings | None = None, *, reload_interval: float = 1.0, max_answers: int = 1) -> FastAPI:
@@ -49,8 +63,10 @@ def create_app(settings: Settings | None = None, *, reload_interval: float = 1.0
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = app.dependency_overrides.get(get_settings, get_settings)()
+        if inspect.isawaitable(resolved):  # our own override (`_constant`) is async
+            resolved = await resolved
         # Handlers read the same Settings the index was loaded with (unless a test overrides them).
-        app.dependency_overrides.setdefault(get_settings, lambda: resolved)
+        app.dependency_overrides.setdefault(get_settings, _constant(resolved))
         state = ServiceState(resolved, reload_interval=reload_interval, max_answers=max_answers)
         state.open_limiters()
         await run_in_threadpool(state.start)
@@ -63,10 +79,12 @@ def create_app(settings: Settings | None = None, *, reload_interval: float = 1.0
 
     app = FastAPI(title="Earnings-call Q&A", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[get_settings] = _constant(settings)
     app.state.metrics = Metrics()
     app.state.service = None
     errors.install(app)
+    # Limits first, metrics outside them: a refused body is still counted.
+    app.add_middleware(RequestLimits)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (chat, openai_compat, library, admin):
         app.include_router(module.router)

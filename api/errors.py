@@ -4,6 +4,7 @@ library errors translated to HTTP here, and a catch-all so no stack trace ever r
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,19 +41,31 @@ def error_body(message: str, type_: str, code: str | None = None, param: str | N
     return {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
 
 
+# An absolute file path inside a library message: a slash-led run of path segments not glued to a word
+# (so "a/b" and "3/4" stay). Clients get its last component only: where the index, the sources or the
+# project live on the server is none of their business, and the file name alone still says which.
+_ABS_PATH = re.compile(r"(?<![\w.~\-/])(?:/[\w.~+@%=\-]+)+/?")
+
+
+def redact_paths(text: str) -> str:
+    """`text` with every absolute path cut to its last component ("/srv/idx/v-1/x.json" -> "x.json")."""
+    return _ABS_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
+
+
 def status_of(exc: BaseException) -> tuple[int, dict[str, Any]]:
-    """HTTP status and body for an exception raised while answering (also used inside streams)."""
+    """HTTP status and body for an exception raised while answering (also used inside streams).
+    Library messages carry the rule and a fix, and often a path: the path is cut to its last part."""
     if isinstance(exc, Unavailable):
-        return 503, error_body(exc.reason, "service_unavailable", "index_unavailable")
+        return 503, error_body(redact_paths(exc.reason), "service_unavailable", "index_unavailable")
     if isinstance(exc, FieldError):
         return exc.status, error_body(f"{exc.field}: {exc.message}", "invalid_request_error", exc.code, exc.field,
                                       fields=[{"field": exc.field, "message": exc.message}])
     if isinstance(exc, (IndexMissingError, IndexMismatchError, ModelError)):
-        return 503, error_body(str(exc), "service_unavailable", "index_unavailable")
+        return 503, error_body(redact_paths(str(exc)), "service_unavailable", "index_unavailable")
     if isinstance(exc, RagError):  # (an LLM backend's failure never gets here: answers fall back)
-        return 500, error_body(str(exc), "server_error", type(exc).__name__)
+        return 500, error_body(redact_paths(str(exc)), "server_error", type(exc).__name__)
     if isinstance(exc, ValueError):  # the library's argument checks: the rule is in the message
-        return 422, error_body(str(exc), "invalid_request_error", "invalid_value")
+        return 422, error_body(redact_paths(str(exc)), "invalid_request_error", "invalid_value")
     log.error("unhandled error", exc_info=exc)
     return 500, error_body("internal server error", "server_error", "internal_error")
 
@@ -88,6 +101,13 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict) and "error" in exc.detail:
             body = exc.detail
+        elif exc.status_code == 404 and exc.detail == "Not Found":  # the router's: no route matched
+            body = error_body("no route matches this path; the routes are listed at /openapi.json and /docs",
+                              "not_found_error", "route_not_found", "path")
+        elif exc.status_code == 405:
+            allowed = (getattr(exc, "headers", None) or {}).get("Allow", "")
+            body = error_body(f"method {request.method} is not allowed on this route; allowed: {allowed}",
+                              "invalid_request_error", "method_not_allowed", "method")
         else:
             kinds = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
                      405: "invalid_request_error", 409: "conflict_error"}

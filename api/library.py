@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_state
-from api.errors import FieldError, error_body
+from api.errors import FieldError, error_body, redact_paths
 from api.schemas import MAX_TOP_K, ErrorOut
 from api.state import ServiceState
 from api.streaming import in_worker
@@ -39,7 +39,9 @@ async def search(
 ) -> dict[str, Any]:
     unknown = sorted(set(request.query_params) - _SEARCH_PARAMS)
     if unknown:
-        raise FieldError(unknown[0], f"unknown query parameter(s) {unknown}; allowed: {sorted(_SEARCH_PARAMS)}")
+        # A parameter with an empty name ("?=x") still needs a field to blame: the query string.
+        field = next((u for u in unknown if u.strip()), "query")
+        raise FieldError(field, f"unknown query parameter(s) {unknown}; allowed: {sorted(_SEARCH_PARAMS)}")
     if not q.strip():
         raise FieldError("q", "the query must contain more than whitespace")
     try:
@@ -100,7 +102,10 @@ def same_calls(docs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return {d: sorted(group) for group in groups.values() for d in group}
 
 
-@router.get("/documents/{doc_id}", summary="One transcript: its turns, chunks and full text",
+# `:path` so an id with slashes (`../../etc/passwd`, `%2F`-encoded or not) still reaches this route and is
+# answered "no such document" with its field named, rather than a bare no-such-route 404. The id is only
+# ever a key of the manifest: no file is opened from it.
+@router.get("/documents/{doc_id:path}", summary="One transcript: its turns, chunks and full text",
             description="`text` is the whole transcript; every citation's `quote == text[start:end]`, every "
                         "turn's and chunk's `start`/`end` point into it, so a citation can be highlighted.",
             responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}})
@@ -118,7 +123,8 @@ async def document(doc_id: str, state: Annotated[ServiceState, Depends(get_state
     try:
         transcript, digest = await run_in_threadpool(state.transcript, path)
     except (TranscriptError, OSError) as e:
-        raise HTTPException(404, error_body(f"the transcript file of {doc_id!r} cannot be read: {e}",
+        why = redact_paths(str(e))  # an OSError names the file with its whole path
+        raise HTTPException(404, error_body(f"the transcript file of {doc_id!r} cannot be read: {why}",
                                             "not_found_error", "source_unreadable", "doc_id")) from None
     chunks = [{"chunk_id": c.id, "section": c.section, "start": c.start, "end": c.end, "part": c.part}
               for c in assistant.index.chunks_by_ids(entry.get("chunk_ids") or [])]
