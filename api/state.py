@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from api.errors import Unavailable
+from api.errors import Unavailable, redact_paths
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import RagError
 
@@ -359,14 +359,11 @@ class ServiceState:
 
     # ---------------------------------------------------------------------------- reports
 
-    def _public(self, message: str | None) -> str | None:
-        """A reason as a client may see it: the index folder and the project are not named."""
-        if message is None:
-            return None
-        for root, name in ((self.settings.index_dir.resolve(), "index"), (self.settings.index_dir, "index"),
-                           (PROJECT_ROOT, ".")):
-            message = message.replace(str(root), name)
-        return message
+    def _public(self, message: str) -> str:
+        """A reason as a client may see it: index files as `<version>/<file>`, other paths cut."""
+        for root in {str(self.settings.index_dir.resolve()), str(self.settings.index_dir)}:
+            message = message.replace(root + "/", "")
+        return redact_paths(message)
 
     def health(self) -> dict[str, Any]:
         a = self._assistant
@@ -383,7 +380,7 @@ class ServiceState:
                 "documents": len(manifest.get("documents", {})),
                 "chunks": len(a.index) if a is not None else 0,
                 # Reasons name files by their place in the index folder, never by a path on this host.
-                "error": self._public(self.load_error),
+                "error": self._public(self.load_error) if self.load_error else None,
                 "damage": [self._public(d) for d in self.damage],
             },
             "model": {

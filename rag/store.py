@@ -8,8 +8,9 @@ Layout of an index folder (`index/` by default):
     milvus.db/               the milvus-lite data, when RAG_STORE=milvus and no RAG_MILVUS_URI is set
     v-<time>-<id>/           one immutable index version
         manifest.json        format version, model id/dim/fingerprint, chunking, FAISS kind,
-                             per-document source hash and chunk ids, counts, build times, file digests;
-                             a delta version also names its base version ("base")
+                             per-document source hash and chunk ids, counts, build times, and every
+                             file's digest, size and modification time (BM25's files too); a delta
+                             version also names its base version ("base")
         vectors.faiss        FAISS IndexIDMap2 (flat inner product; IVF over 8-bit vectors above a
                              size); ids are keys
         vectors-<lang>.faiss one approximate index per language, when the whole is approximate
