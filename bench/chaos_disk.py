@@ -53,13 +53,16 @@ def full_disk(root: Path, model: str, levels: int) -> Row:
     """`rag index` A -> B on a tmpfs with `levels` amounts of free space, each too little for B."""
     root.mkdir(parents=True, exist_ok=True)
     src_a, src_b = _corpus(root, False), _corpus(root, True)
-    probe = root / "probe"
-    code, _, out = run_index(probe, src_a, model)
-    if code != 0:
-        raise RuntimeError(out[-2000:])
-    size_a = sum(p.stat().st_size for p in current_folder(probe).rglob("*") if p.is_file())
+    sizes = []
+    for src in (src_a, src_b):  # how big versions A and B are on disk
+        probe = root / f"probe-{src.name}"
+        code, _, out = run_index(probe, src, model)
+        if code != 0:
+            raise RuntimeError(out[-2000:])
+        sizes.append(sum(p.stat().st_size for p in current_folder(probe).rglob("*") if p.is_file()))
+    size_a, size_b = sizes
     mount = root / "tmpfs"
-    if not _mount(mount, 3 * size_a + (8 << 20)):
+    if not _mount(mount, 2 * (size_a + size_b) + (8 << 20)):
         return Row("disk", "build on a full disk (size-limited tmpfs)", 0, broke="skipped: cannot mount tmpfs "
                    "(not root?); the injected-ENOSPC row covers the same paths")
     broke, messages, runs = [], set(), 0
@@ -72,8 +75,8 @@ def full_disk(root: Path, model: str, levels: int) -> Row:
             before = _files(live)
             filler = mount / "filler"
             free = shutil.disk_usage(mount).free
-            # From almost nothing to almost a whole version free: the failure moves through the files.
-            leave = int(size_a * level / levels) + 4096
+            # From almost nothing to almost all of B free: the failure moves through B's files.
+            leave = int(size_b * level / levels) + 4096
             filler.write_bytes(b"\0" * max(0, free - leave))
             code, _, out = run_index(index_dir, src_b, model)
             runs += 1

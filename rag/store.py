@@ -398,12 +398,14 @@ def write_index(
                 raise ValueError("sentences must give one array of sentence vectors per chunk")
             ptr = np.zeros(len(chunks) + 1, dtype=np.int64)
             ptr[1:] = np.cumsum([len(v) for v in sentences])
-            # Filled in place: a million passages' sentence vectors are several GB.
-            out = np.lib.format.open_memmap(tmp / SENTENCES, mode="w+", dtype=np.float16, shape=(int(ptr[-1]), dim))
-            for i, v in enumerate(sentences):
-                out[ptr[i]:ptr[i + 1]] = np.asarray(v, dtype=np.float16).reshape(-1, dim)
-            out.flush()
-            del out
+            # Streamed chunk by chunk (a million passages' sentence vectors are several GB), with plain
+            # writes: a memory map written on a full disk kills the process with SIGBUS instead of
+            # raising ENOSPC.
+            with open(tmp / SENTENCES, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                         "fortran_order": False, "shape": (int(ptr[-1]), dim)})
+                for v in sentences:
+                    f.write(np.ascontiguousarray(np.asarray(v, dtype=np.float16).reshape(-1, dim)).tobytes())
             np.save(tmp / SENTENCE_PTR, ptr)
         index, info = _faiss_index(embeddings, keys, dim, approx_threshold)
         faiss.write_index(index, str(tmp / FAISS_FILE))
@@ -463,6 +465,8 @@ def disk_full(e: BaseException, index_dir: Path) -> DiskFullError | None:
     reports a failed write as a RuntimeError whose text carries the path and the system's reason."""
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
         where = e.filename
+    elif isinstance(e, OSError) and e.errno is None and "requested and" in str(e):
+        where = None  # numpy's tofile() reports a short write without errno ("N requested and M written")
     elif isinstance(e, RuntimeError) and ("No space left on device" in str(e) or "Disk quota exceeded" in str(e)):
         where = next((w.rstrip(":") for w in str(e).split() if w.startswith(str(index_dir))), None)
     else:

@@ -151,3 +151,14 @@ def test_a_real_full_disk_names_the_path(tmp_path: Path) -> None:
         assert np.asarray(load_index(idx, verify=True).embeddings).shape[0] > 0
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True, timeout=10)
+
+
+def test_a_short_write_without_errno_is_a_full_disk(tmp_path: Path) -> None:
+    from rag.store import disk_full
+
+    (tmp_path / "v-1").mkdir()
+    (tmp_path / "v-1" / "sentences.npy").write_bytes(b"x")
+    e = disk_full(OSError("18816 requested and 4064 written"), tmp_path)  # numpy's tofile() on a full disk
+    assert isinstance(e, DiskFullError) and "sentences.npy" in str(e)
+    assert disk_full(OSError(errno.EACCES, "Permission denied", "x"), tmp_path) is None
+    assert disk_full(RuntimeError("write error in /x: (No space left on device)"), tmp_path) is not None
