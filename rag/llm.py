@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rag.errors import RagError
-from rag.ingest.text import squash
+from rag.ingest.text import squash, strip_invisible
 from rag.types import Source
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,18 @@ _SHORTLIST = {
 _FENCE_TAG = re.compile(r"<(?=\s*/?\s*(?:sources?|candidates?)\b)", re.IGNORECASE)
 _SPECIAL_OPEN = re.compile(r"<\s*\|")
 _SPECIAL_CLOSE = re.compile(r"\|\s*>")
+# What else a passage could mean to the model rather than say: a citation marker ("[2]", "【2】") it
+# would copy as its own citation, a line or sentence spoken by a chat role ("SYSTEM: ...",
+# "Assistant: ...": no call has such a speaker, and a small model reads it as a turn or takes its
+# claim as the source's), and other templates' turn tags ("[INST]", "<<SYS>>"; special tokens are
+# `neutralise`d). They are dropped from the prompt's copy of a passage only: the index, the citations
+# and the number check keep the passage as it is.
+_FAKE_MARKER = re.compile(r"[ \t]*[\[［【]\s*\d{1,3}\s*[\]］】]")
+_ROLE = r"[ \t>*#]*(?:system|assistant|user|human|developer|系统|助手)[ \t*]*[:：]"
+_ROLE_LINE = re.compile(r"^" + _ROLE + r".*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
+_ROLE_SENTENCE = re.compile(r"(?<=[.!?。！？])" + _ROLE + r"[^\n]*?(?:[.!?](?=\s|$)|[。！？]|(?=\n)|$)",
+                            re.IGNORECASE)
+_TEMPLATE_TAG = re.compile(r"\[/?INST\]|<</?SYS>>", re.IGNORECASE)
 
 
 class GeneratorError(RagError):
@@ -92,6 +104,20 @@ def neutralise(text: str) -> str:
     return _SPECIAL_CLOSE.sub("|›", text)
 
 
+def inert(text: str) -> str:
+    """A passage as the prompt quotes it: `neutralise`d, without invisible characters, citation
+    markers, chat-role lines and sentences, or turn tags of its own."""
+    text = _FAKE_MARKER.sub(_drop_marker, strip_invisible(text))
+    text = _ROLE_SENTENCE.sub("", _ROLE_LINE.sub("", text))
+    return neutralise(re.sub(r"\n{3,}", "\n\n", _TEMPLATE_TAG.sub("", text)))
+
+
+def _drop_marker(m: re.Match[str]) -> str:
+    # "3[1]4" must not become the number 34.
+    t, s, e = m.string, m.start(), m.end()
+    return " " if 0 < s and e < len(t) and t[s - 1].isalnum() and t[e].isalnum() else ""
+
+
 def _attr(value: str) -> str:
     # Attribute values are one line, quote- and bracket-free: html.escape covers " ' < > &.
     return html.escape(squash(value), quote=True)
@@ -103,7 +129,7 @@ def _render_source(src: Source) -> str:
     for key, value in (("company", company), ("period", src.period), ("speaker", src.speaker)):
         if value:
             attrs.append(f'{key}="{_attr(value)}"')
-    return f"<source {' '.join(attrs)}>\n{neutralise(src.text.strip())}\n</source>"
+    return f"<source {' '.join(attrs)}>\n{inert(src.text).strip()}\n</source>"
 
 
 def build_messages(question: str, sources: list[Source], lang: str,
@@ -124,11 +150,11 @@ def build_messages(question: str, sources: list[Source], lang: str,
     fenced = "\n".join(_render_source(s) for s in sources)
     shortlist = ""
     if candidates:
-        lines = "\n".join(f'<candidate source="{n}">{neutralise(text)}</candidate>'
+        lines = "\n".join(f'<candidate source="{n}">{inert(text)}</candidate>'
                           for n, text in candidates)
         shortlist = f"{_SHORTLIST[lang]}\n<candidates>\n{lines}\n</candidates>\n"
     user = (f"<sources>\n{fenced}\n</sources>\n{shortlist}"
-            f"Question: {neutralise(question.strip())}\n{_REMINDER[lang]}")
+            f"Question: {neutralise(strip_invisible(question).strip())}\n{_REMINDER[lang]}")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

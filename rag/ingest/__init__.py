@@ -15,6 +15,8 @@ from rag.ingest.identify import from_body, from_title
 from rag.ingest.layouts import calls_json, fool, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
 from rag.ingest.parsed import Parsed
+from rag.ingest.text import strip_invisible
+from rag.ingest.walk import TRANSCRIPT_SUFFIXES, find_transcripts, is_transcript_name
 from rag.types import DocMeta, Transcript
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,15 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
     ("zh-press", zh_press.detect, zh_press.parse),
     ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
 ]
-TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 4
+INGEST_VERSION = 5
+# A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
+# is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024
+
+__all__ = ["INGEST_VERSION", "MAX_BYTES", "TRANSCRIPT_SUFFIXES", "ScanResult", "decode", "find_transcripts",
+           "is_transcript_name", "parse_text", "read_transcript", "scan"]
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -70,10 +76,26 @@ def parse_text(text: str, name: str = "<text>") -> Parsed:
     return plain.parse_generic(text)
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; one over MAX_BYTES is refused by its size, before any of it is read."""
+    limit = f"larger than the {MAX_BYTES // 2**20} MB limit for a transcript; not read (split it or trim it)"
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise TranscriptError(f"{path}: file is {size / 2**20:.1f} MB, {limit}")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # it may have grown since the stat
+    except OSError as e:
+        raise TranscriptError(f"{path}: cannot read file: {e.strerror or e}") from e
+    if len(raw) > MAX_BYTES:
+        raise TranscriptError(f"{path}: file grew past {MAX_BYTES // 2**20} MB while read, {limit}")
+    return raw
+
+
 def _read(text: str, name: str) -> tuple[str, Parsed]:
     """The text offsets point into, and its parse. Bilingual copies are rendered into a reading
     text (see `rag.ingest.bilingual`); every other layout, structured JSON calls included, keeps the
-    file's text as it is."""
+    file's text as it is (less invisible characters)."""
     if calls_json.detect(text):
         try:
             return text, calls_json.parse(text)
@@ -90,18 +112,16 @@ def _read(text: str, name: str) -> tuple[str, Parsed]:
 
 
 def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
-    """Read and parse one transcript file (or `text` given for it)."""
+    """Read and parse one transcript file (or `text` given for it). Characters that show nothing or
+    only reorder what is shown are removed first (`rag.ingest.text.strip_invisible`): offsets, and the
+    text `GET /documents/{id}` serves, point into the text without them."""
     path = Path(path)
     if text is None:
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise TranscriptError(f"{path}: cannot read file: {e.strerror or e}") from e
-        if len(raw) > MAX_BYTES:
-            raise TranscriptError(f"{path}: file is {len(raw)} bytes; the limit is {MAX_BYTES}")
+        raw = _read_bytes(path)
         text = decode(raw, str(path))
     else:
         raw = text.encode("utf-8")
+    text = strip_invisible(text)
     if not text.strip():
         raise TranscriptError(f"{path}: file is empty")
     text, parsed = _read(text, str(path))
@@ -165,42 +185,17 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     return meta, warnings
 
 
-def find_transcripts(sources: Iterable[str | Path]) -> list[Path]:
-    """Transcript files named by `sources` (files, or folders scanned recursively), sorted."""
-    out: set[Path] = set()
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            for f in p.rglob("*"):
-                if f.is_file() and _is_transcript_name(f):
-                    out.add(f)
-        elif p.is_file():
-            out.add(p)
-        else:
-            raise TranscriptError(f"{p}: no such file or folder")
-    return sorted(out)
-
-
-def _is_transcript_name(f: Path) -> bool:
-    if f.suffix.lower() not in TRANSCRIPT_SUFFIXES or f.name.startswith("."):
-        return False
-    if f.name.lower().endswith(".meta.json"):  # a sidecar, not a transcript
-        return False
-    # Documentation that sits beside transcripts is not a transcript.
-    return f.stem.upper() not in {"README", "SOURCES", "LICENSE", "CHANGELOG"}
-
-
 @dataclass(frozen=True)
 class ScanResult:
     transcripts: list[Transcript]
-    errors: list[str]  # one message per file that could not be read, naming it
+    errors: list[str]  # one message per file that could not be read or was refused, naming it
 
 
 def scan(sources: Iterable[str | Path]) -> ScanResult:
     """Read every transcript under `sources`; unreadable files are reported, the rest still read."""
     transcripts: list[Transcript] = []
     errors: list[str] = []
-    for f in find_transcripts(sources):
+    for f in find_transcripts(sources, refused=errors):
         try:
             transcripts.append(read_transcript(f))
         except TranscriptError as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import TranscriptError
-from rag.ingest.text import cjk_ratio
+from rag.ingest.text import cjk_ratio, strip_invisible
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
@@ -160,13 +160,23 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + ".meta.json")
 
 
+def _within(link: Path, folder: Path) -> bool:
+    try:
+        return link.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 def read_sidecar(path: Path) -> dict[str, Any]:
     """Overrides from `NAME.meta.json` beside the transcript; errors name the file and field."""
     side = sidecar_path(path)
     if not side.exists():
         return {}
+    if side.is_symlink() and not _within(side, path.parent):
+        # Whatever it points at would be parsed and its error messages could echo it.
+        raise TranscriptError(f"{side}: metadata sidecar links outside the transcript's folder; not read")
     try:
-        data = json.loads(side.read_text(encoding="utf-8"))
+        data = json.loads(strip_invisible(side.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TranscriptError(f"{side}: cannot read metadata sidecar: {e}") from e
     if not isinstance(data, dict):

@@ -128,3 +128,34 @@ def squash(text: str) -> str:
     """Collapse whitespace (hard line wraps, tabs) into single spaces for embedding text; JSON
     escapes count as the characters they stand for."""
     return re.sub(r"\s+", " ", unescape(text)).strip()
+
+
+# Characters that show nothing (zero-width spaces and joiners, word joiner, invisible operators, BOM,
+# soft hyphen, Unicode tag characters) or only reorder what is shown (bidi marks, embeddings,
+# overrides, isolates). In a transcript they can only mislead: "1\u200b2.5 billion" reads as 12.5
+# billion but scans as 1 and 2.5 billion, a word with one inside misses the lexical index, and tag
+# characters spell text no reader sees but a model reads. The joiners also shape Persian and Indic
+# scripts and emoji sequences, neither of which a call transcript needs.
+INVISIBLE = frozenset([0x00AD, 0x061C, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F),
+                       *range(0x2060, 0x2070), 0xFEFF, *range(0xE0000, 0xE0080)])
+_DROP = dict.fromkeys(INVISIBLE)
+# The same characters written as JSON escapes (a tag character as its surrogate pair); an escaped
+# backslash is matched too, so that the `u200b` after `\\` (a backslash, then text) stays.
+_ESCAPE_OR_PAIR = re.compile(r"\\(?:\\|u[dD][bB]40\\u[dD][cC][0-7][0-9a-fA-F]|u[0-9a-fA-F]{4})")
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without invisible and bidi control characters, literal or JSON-escaped (`\\u200b`)."""
+    text = text.translate(_DROP)
+    if "\\u" in text:
+        text = _ESCAPE_OR_PAIR.sub(_keep_visible, text)
+    return text
+
+
+def _keep_visible(m: re.Match[str]) -> str:
+    seq = m.group(0)
+    if seq == "\\\\":
+        return seq
+    if len(seq) == 12:  # a tag character's surrogate pair
+        return ""
+    return "" if int(seq[2:], 16) in INVISIBLE else seq
