@@ -140,7 +140,10 @@ def build_index(
     started = time.perf_counter()
     index_dir = Path(index_dir)
     report = BuildReport()
-    files = find_transcripts(sources)  # a missing source fails here, before anything changes
+    refused: list[str] = []
+    files = find_transcripts(sources, refused=refused)  # a missing source fails here, before anything changes
+    # Links out of a source folder and odd file names are never opened: listed with the unreadable.
+    report.errors.extend(refused)
     chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION,
                 "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION}
     with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout), named_disk_full(index_dir):

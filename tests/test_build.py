@@ -337,3 +337,16 @@ def test_an_interrupted_build_resumes_without_re_embedding(corpus: Path, tmp_pat
     assert np.allclose(a.embeddings, b.embeddings[rows])
     assert all(np.allclose(a.sentences_of(i), b.sentences_of(r_)) for i, r_ in enumerate(rows))
     assert not list(idx_dir.glob(".embedding-*")), "the checkpoint goes once the version is written"
+
+
+def test_a_link_out_of_the_source_folder_is_listed_with_the_unreadable(tmp_path: Path, data_dir: Path) -> None:
+    src, outside = tmp_path / "src", tmp_path / "outside"
+    src.mkdir()
+    outside.mkdir()
+    shutil.copy(data_dir / "ACME_FY24Q2_en.txt", src)
+    shutil.copy(data_dir / "GLBX_FY23Q3_en.txt", outside)
+    (src / "GLBX_FY23Q3_en.txt").symlink_to(outside / "GLBX_FY23Q3_en.txt")
+    r = build_index([src], tmp_path / "index", FakeEmbedder())
+    assert r.added == ["ACME_FY24Q2_en"]
+    assert len(r.errors) == 1 and "GLBX_FY23Q3_en.txt" in r.errors[0]
+    assert "1 unreadable" in r.summary()
