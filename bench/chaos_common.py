@@ -3,6 +3,7 @@ subprocess on a free loopback port (the fake embedder or the real model)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +119,16 @@ def rag_index(index_dir: Path, sources: list[Path], model: str = "fake", extra: 
     return subprocess.Popen([sys.executable, "-m", "rag.cli", "index", "--quiet", "--index-dir", str(index_dir),
                              *args, *map(str, sources)], cwd=ROOT, env=service_env(index_dir, sources, model, extra),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run_alone(run: Callable[..., list[Row]], doc: str | None, *options: tuple[str, dict]) -> int:
+    """A part run on its own: its options plus --model and --quick, its table, exit 1 on a loss."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag, kw in options:
+        p.add_argument(flag, **kw)
+    p.add_argument("--model", choices=("real", "fake"), default=None)
+    p.add_argument("--quick", action="store_true")
+    opts = p.parse_args()
+    rows = run(opts, quick=opts.quick)
+    print(table(rows))
+    return 1 if any(r.lost for r in rows) else 0

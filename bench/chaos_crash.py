@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_common import ROOT, SEEDS, SHARED, Row, service_env, table  # noqa: E402
+from bench.chaos_common import ROOT, SEEDS, SHARED, Row, run_alone, service_env  # noqa: E402
 
 # Version A, and what changes on the way to B: two calls added, one removed, one edited.
 BASE_FILES = ["AAPL_FY23Q2_en.txt", "EQIX_FY22Q3_en.txt", "TAL_FY25Q4_en.txt", "KO_FY21Q4_en_ectsum.txt",
@@ -232,15 +232,8 @@ def _hooked(argv: list[str]) -> int:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "hooked":
         return _hooked(sys.argv[2:])
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=None)
-    p.add_argument("--model", choices=("real", "fake"), default=None)
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--quick", action="store_true")
-    opts = p.parse_args()
-    rows = run(opts, quick=opts.quick)
-    print(table(rows))
-    return 1 if any(r.lost for r in rows) else 0
+    return run_alone(run, __doc__, ("--runs", {"type": int, "default": None}),
+                     ("--seed", {"type": int, "default": 13}))
 
 
 if __name__ == "__main__":

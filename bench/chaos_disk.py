@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_common import Row, start_service, stop_service, table  # noqa: E402
+from bench.chaos_common import Row, run_alone, start_service, stop_service  # noqa: E402
 from bench.chaos_crash import corpus as _corpus  # noqa: E402
 from bench.chaos_crash import run_index  # noqa: E402
 from rag.store import current_folder  # noqa: E402
@@ -232,14 +232,7 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=("real", "fake"), default=None)
-    p.add_argument("--quick", action="store_true")
-    opts = p.parse_args()
-    rows = run(opts, quick=opts.quick)
-    print(table(rows))
-    return 1 if any(r.lost for r in rows) else 0
-
+    return run_alone(run, __doc__)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -33,9 +33,9 @@ from bench.chaos_common import (  # noqa: E402
     Row,
     rag_index,
     rss_mb,
+    run_alone,
     start_service,
     stop_service,
-    table,
 )
 from bench.chaos_crash import BASE_FILES, KILL_ENV, run_index  # noqa: E402
 from rag.store import current_folder  # noqa: E402
@@ -240,17 +240,8 @@ def _span(log: list) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clients", type=int, default=None)
-    p.add_argument("--seconds", type=float, default=None)
-    p.add_argument("--rebuilds", type=int, default=None)
-    p.add_argument("--model", choices=("real", "fake"), default=None)
-    p.add_argument("--quick", action="store_true")
-    opts = p.parse_args()
-    rows = run(opts, quick=opts.quick)
-    print(table(rows))
-    return 1 if any(r.lost for r in rows) else 0
-
+    return run_alone(run, __doc__, ("--clients", {"type": int, "default": None}),
+                     ("--seconds", {"type": float, "default": None}), ("--rebuilds", {"type": int, "default": None}))
 
 if __name__ == "__main__":
     raise SystemExit(main())
