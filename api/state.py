@@ -150,14 +150,13 @@ class ServiceState:
         differ) and keep what is wrong in `damage` for /health. The answers go on: a version small
         enough was read into memory whole (rag.store.IN_MEMORY_BYTES), and the next `rag index`
         rebuilds a damaged version in full."""
+        from rag.store import version_parts, version_problems
+
         a = self._assistant
         index = a.index if a is not None else None
-        if index is None or not hasattr(index, "manifest") or not hasattr(index, "base" if hasattr(index, "delta")
-                                                                           else "folder"):
+        parts = version_parts(index) if index is not None else ()
+        if not parts or not all(hasattr(part, "folder") for part in parts):  # nothing loaded, or Milvus
             return self.damage
-        from rag.store import version_problems
-
-        parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
         stats = (index.version, *(_stat(part.folder / name) for part in parts for name in part.manifest.get("files", {})))
         if stats != self._file_stats:  # hashed only when something changed since the last look
             damage = version_problems(index, full=False)

@@ -15,7 +15,7 @@ import numpy as np
 from rag.checkpoint import Checkpoint, Progress, passage_key
 from rag.chunk import CHUNKER_VERSION, chunk_transcript
 from rag.embed import Embedder, passage_and_sentence_vectors
-from rag.errors import IndexMismatchError, TranscriptError
+from rag.errors import IndexDamagedError, TranscriptError
 from rag.ingest import INGEST_VERSION, find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
@@ -25,12 +25,10 @@ from rag.store import (
     DEFAULT_APPROX_THRESHOLD,
     FULL_CHECK_BYTES,
     Index,
-    check_compatible,
     current_folder,
     index_bytes,
     load_index,
     named_disk_full,
-    read_manifest,
     verify_files,
     version_problems,
     write_index,
@@ -91,25 +89,15 @@ def _previous(index_dir: Path, embedder: Embedder, rebuild: bool, report: BuildR
     are missing or damaged is not built on: the build re-reads and re-embeds everything, and says so."""
     if rebuild or current_folder(index_dir) is None:
         return None
-    try:
-        manifest = read_manifest(index_dir)
-    except IndexMismatchError as e:
-        report.notes.append(f"the live version is damaged ({e}); rebuilt in full")
-        return None
-    assert manifest is not None
-    # Another model or format is the user's choice to make (--rebuild), not damage to repair.
-    check_compatible(manifest, index_dir, embedder.model_id, embedder.fingerprint())
-    try:
+    try:  # another model or format raises: that is the user's choice to make (--rebuild)
         old = load_index(index_dir, embedder.model_id, embedder.fingerprint(), verify=False)
-    except IndexMismatchError as e:
+        # Every file is hashed while that is cheap; a million-passage index compares sizes and times
+        # instead, so that a one-call change does not cost hashing the whole corpus.
+        problems = version_problems(old, full=index_bytes(old) <= FULL_CHECK_BYTES)
+        if problems:
+            raise IndexDamagedError(problems[0] + (f" and {len(problems) - 1} more" if len(problems) > 1 else ""))
+    except IndexDamagedError as e:
         report.notes.append(f"the live version is damaged ({e}); rebuilt in full")
-        return None
-    # Every file is hashed while that is cheap; a million-passage index compares sizes and times
-    # instead, so that a one-call change does not cost hashing the whole corpus.
-    problems = version_problems(old, full=index_bytes(old) <= FULL_CHECK_BYTES)
-    if problems:
-        report.notes.append(f"the live version is damaged ({problems[0]}"
-                            f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''}); rebuilt in full")
         return None
     return old
 

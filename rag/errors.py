@@ -17,6 +17,11 @@ class IndexMismatchError(RagError):
     """The index on disk was built by another model or format version, or is damaged."""
 
 
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index on disk is missing, unreadable or not what its manifest recorded: damage
+    the next build repairs, unlike another model or format (the user's choice: `--rebuild`)."""
+
+
 class ModelError(RagError):
     """The embedding model cannot be provisioned or loaded."""
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import DiskFullError, IndexMismatchError, IndexMissingError
+from rag.errors import DiskFullError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from rag.index import EXACT_ROWS, ROWS, Index, key_for  # noqa: F401 - re-exported: the store's public names
 from rag.types import Chunk
 
@@ -120,7 +120,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     try:
         return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise IndexMismatchError(
+        raise IndexDamagedError(
             f"{folder / MANIFEST}: missing or damaged ({e}); {_rebuild_hint(index_dir)}"
         ) from e
 
@@ -169,7 +169,7 @@ def load_index(
     try:
         base_manifest = json.loads((base_folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise IndexMismatchError(f"{base_folder}: the base of delta version {folder.name} is missing or damaged "
+        raise IndexDamagedError(f"{base_folder}: the base of delta version {folder.name} is missing or damaged "
                                  f"({e}); {_rebuild_hint(index_dir)}") from e
     deleted = np.load(folder / DELETED) if (folder / DELETED).is_file() else np.zeros(0, dtype=np.int64)
     return Segmented(_load_folder(index_dir, base_folder, base_manifest, verify), index, deleted)
@@ -179,7 +179,7 @@ def verify_files(index_dir: Path, index: Any) -> None:
     """Check every file of a loaded version (and of its base) against the manifest's digests."""
     problems = version_problems(index, full=True)
     if problems:
-        raise IndexMismatchError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
+        raise IndexDamagedError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
 
 
 def verify_live(index_dir: Path) -> tuple[str, int, list[str]]:
@@ -190,7 +190,7 @@ def verify_live(index_dir: Path) -> tuple[str, int, list[str]]:
         raise IndexMissingError(f"{index_dir}: no index built yet; run `rag index` to build one")
     try:
         manifest = read_manifest(index_dir)
-    except IndexMismatchError as e:
+    except IndexDamagedError as e:
         return folder.name, 0, [str(e)]
     assert manifest is not None
     folders = [(folder, manifest)]
@@ -204,16 +204,19 @@ def verify_live(index_dir: Path) -> tuple[str, int, list[str]]:
     return folder.name, sum(len(m.get("files", {})) for _, m in folders), problems
 
 
+def version_parts(index: Any) -> tuple[Index, ...]:
+    """The folders a loaded version reads: itself, or a delta version's base and delta."""
+    return (index.base, index.delta) if hasattr(index, "delta") else (index,)
+
+
 def version_problems(index: Any, full: bool) -> list[str]:
     """What is wrong on disk with a loaded version's files (and its base's); see `file_problems`."""
-    parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
-    return [p for part in parts for p in file_problems(part.folder, part.manifest, full=full)]
+    return [p for part in version_parts(index) for p in file_problems(part.folder, part.manifest, full=full)]
 
 
 def index_bytes(index: Any) -> int:
     """The recorded size on disk of a loaded version and its base."""
-    parts = (index.base, index.delta) if hasattr(index, "delta") else (index,)
-    return sum(version_bytes(part.manifest) for part in parts)
+    return sum(version_bytes(part.manifest) for part in version_parts(index))
 
 
 def version_bytes(manifest: dict[str, Any]) -> int:
@@ -257,7 +260,7 @@ def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify
     in_memory = size <= IN_MEMORY_BYTES
     problems = file_problems(folder, manifest, full=in_memory if verify is None else verify, required=required)
     if problems:
-        raise IndexMismatchError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
+        raise IndexDamagedError(f"{problems[0]}; {_rebuild_hint(index_dir)}")
     try:
         import bm25s
         import faiss
@@ -281,18 +284,18 @@ def _load_folder(index_dir: Path, folder: Path, manifest: dict[str, Any], verify
         sentences = np.load(folder / SENTENCES, mmap_mode=mmap) if with_sentences else None
         sentence_ptr = np.load(folder / SENTENCE_PTR) if with_sentences else None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise IndexMismatchError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
+        raise IndexDamagedError(f"{folder}: cannot read index files ({e}); {_rebuild_hint(index_dir)}") from e
     n = manifest.get("counts", {}).get("chunks")
     if not (len(chunks) == len(tokens) == embeddings.shape[0] == faiss_index.ntotal == n) or \
             (keys is not None and len(keys) != n):
-        raise IndexMismatchError(
+        raise IndexDamagedError(
             f"{folder}: index files disagree on the chunk count (records {len(chunks)}, tokens {len(tokens)}, "
             f"vectors {embeddings.shape[0]}, faiss {faiss_index.ntotal}, manifest {n}); {_rebuild_hint(index_dir)}"
         )
     if sentence_ptr is not None and (len(sentence_ptr) != len(chunks) + 1 or sentence_ptr[-1] != len(sentences)):
-        raise IndexMismatchError(f"{folder}: sentence vectors disagree with the chunks; {_rebuild_hint(index_dir)}")
+        raise IndexDamagedError(f"{folder}: sentence vectors disagree with the chunks; {_rebuild_hint(index_dir)}")
     if sum(p.ntotal for p in parts.values()) not in (0, n):
-        raise IndexMismatchError(f"{folder}: the language partitions do not hold every chunk; {_rebuild_hint(index_dir)}")
+        raise IndexDamagedError(f"{folder}: the language partitions do not hold every chunk; {_rebuild_hint(index_dir)}")
     return Index(folder, manifest, chunks, tokens, embeddings, faiss_index, bm25, sentences, sentence_ptr, parts,
                  keys)
 
