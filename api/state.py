@@ -331,11 +331,15 @@ class ServiceState:
     # -------------------------------------------------------------------------- documents
 
     def source_path(self, source: str) -> Path | None:
-        """Where a manifest's `source` is now: as written, else under the project or the sources."""
+        """Where a manifest's `source` is now: as written, else under the project or the sources. A
+        file since replaced by a link out of its folder is not followed (`rag index` would not read it)."""
+        from rag.ingest.walk import leads_out
+
         p = Path(source)
+        folders = [Path(s) for s in self.settings.sources if Path(s).is_dir()]
         candidates = [p] if p.is_absolute() else [Path.cwd() / p, PROJECT_ROOT / p, self.settings.index_dir.parent / p]
-        candidates += [Path(s) / p.name for s in self.settings.sources if Path(s).is_dir()]
-        return next((c for c in candidates if c.is_file()), None)
+        candidates += [d / p.name for d in folders]
+        return next((c for c in candidates if c.is_file() and not leads_out(c, folders)), None)
 
     def transcript(self, path: Path) -> tuple[Any, str]:
         """(Transcript, source hash) of a file, cached while its size and mtime stay the same."""

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from rag.embed import Embedder
 from rag.followup import rewrite
-from rag.ingest.text import squash
+from rag.ingest.text import squash, strip_invisible
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
@@ -92,7 +92,9 @@ class Assistant:
     ) -> Answer:
         """Answer `question`; `on_delta` receives answer text as it is produced (LLM streaming);
         `trace`, when given, receives the retrieved hits (for evaluation)."""
-        question = question.strip()
+        # Zero-width and bidi characters are taken out of transcripts at ingest; a question carrying
+        # them ("rev\u200benue") must match the same words and figures.
+        question = strip_invisible(question).strip()
         if not question:
             raise ValueError("question must not be empty")
         if backend not in self.backends:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from rag.errors import RagError
 from rag.ingest.text import squash, strip_invisible
+from rag.markup import FAKE_MARKER, ROLE_LINE, ROLE_SENTENCE, TEMPLATE_TAG
 from rag.types import Source
 
 log = logging.getLogger(__name__)
@@ -79,18 +80,6 @@ _SHORTLIST = {
 _FENCE_TAG = re.compile(r"<(?=\s*/?\s*(?:sources?|candidates?)\b)", re.IGNORECASE)
 _SPECIAL_OPEN = re.compile(r"<\s*\|")
 _SPECIAL_CLOSE = re.compile(r"\|\s*>")
-# What else a passage could mean to the model rather than say: a citation marker ("[2]", "【2】") it
-# would copy as its own citation, a line or sentence spoken by a chat role ("SYSTEM: ...",
-# "Assistant: ...": no call has such a speaker, and a small model reads it as a turn or takes its
-# claim as the source's), and other templates' turn tags ("[INST]", "<<SYS>>"; special tokens are
-# `neutralise`d). They are dropped from the prompt's copy of a passage only: the index, the citations
-# and the number check keep the passage as it is.
-_FAKE_MARKER = re.compile(r"[ \t]*[\[［【]\s*\d{1,3}\s*[\]］】]")
-_ROLE = r"[ \t>*#]*(?:system|assistant|user|human|developer|系统|助手)[ \t*]*[:：]"
-_ROLE_LINE = re.compile(r"^" + _ROLE + r".*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
-_ROLE_SENTENCE = re.compile(r"(?<=[.!?。！？])" + _ROLE + r"[^\n]*?(?:[.!?](?=\s|$)|[。！？]|(?=\n)|$)",
-                            re.IGNORECASE)
-_TEMPLATE_TAG = re.compile(r"\[/?INST\]|<</?SYS>>", re.IGNORECASE)
 
 
 class GeneratorError(RagError):
@@ -106,10 +95,12 @@ def neutralise(text: str) -> str:
 
 def inert(text: str) -> str:
     """A passage as the prompt quotes it: `neutralise`d, without invisible characters, citation
-    markers, chat-role lines and sentences, or turn tags of its own."""
-    text = _FAKE_MARKER.sub(_drop_marker, strip_invisible(text))
-    text = _ROLE_SENTENCE.sub("", _ROLE_LINE.sub("", text))
-    return neutralise(re.sub(r"\n{3,}", "\n\n", _TEMPLATE_TAG.sub("", text)))
+    markers, chat-role lines and sentences, or turn tags of its own (`rag.markup`): a small model
+    reads a "SYSTEM:" line as a turn, or copies a "[2]" as its own citation. Only the prompt's copy
+    changes; the index, the citations and the number check keep the passage as it is."""
+    text = FAKE_MARKER.sub(_drop_marker, strip_invisible(text))
+    text = ROLE_SENTENCE.sub("", ROLE_LINE.sub("", text))
+    return neutralise(re.sub(r"\n{3,}", "\n\n", TEMPLATE_TAG.sub("", text)))
 
 
 def _drop_marker(m: re.Match[str]) -> str:

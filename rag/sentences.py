@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from rag.ingest.text import JSON_ESCAPE, escaped_char, trim_breaks
+from rag.markup import chat_spans
 
 # A sentence ends at Chinese end punctuation, at . ? ! before a space and a capital/digit/quote/CJK,
 # at a blank line, or before a tab-separated row. A single line break is a hard wrap (Refinitiv
@@ -35,13 +36,17 @@ class Sentence:
 
 
 def split(text: str, offset: int = 0) -> list[Sentence]:
-    """Sentences of `text` (a chunk's passage starting at `offset` in its source)."""
+    """Sentences of `text` (a chunk's passage starting at `offset` in its source). Citation markers
+    and chat markup (`rag.markup`) end a sentence and are in none: planted there, they must never be
+    quoted as what the call said, nor run into a real sentence by the hard-wrap rule."""
     out: list[Sentence] = []
     pos = 0
-    for m in _END.finditer(text):
-        _add(out, text, pos, m.end(), offset)
-        pos = m.end()
-    _add(out, text, pos, len(text), offset)
+    for s, e in [*chat_spans(text), (len(text), len(text))]:
+        for m in _END.finditer(text, pos, s):
+            _add(out, text, pos, m.end(), offset)
+            pos = m.end()
+        _add(out, text, pos, s, offset)
+        pos = e
     return out
 
 

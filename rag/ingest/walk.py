@@ -118,6 +118,14 @@ def _refusal(f: Path, real_root: Path, link_ok: bool = False) -> str | None:
     return None
 
 
+def leads_out(f: Path, folders: Iterable[Path] = ()) -> bool:
+    """Whether `f` is a link whose target lies outside its own folder and outside each of `folders`
+    (a file swapped for such a link after it was indexed must not be read in its place)."""
+    if not f.is_symlink():
+        return False
+    return not any(_inside(f, d.resolve()) for d in (f.parent, *folders))
+
+
 def _target(link: Path) -> Path:
     try:
         return link.resolve()
