@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from rag.ingest.text import JSON_ESCAPE, escaped_char, trim_breaks
-from rag.markup import chat_spans
+from rag.markup import FAKE_MARKER, chat_spans
 
 # A sentence ends at Chinese end punctuation, at . ? ! before a space and a capital/digit/quote/CJK,
 # at a blank line, or before a tab-separated row. A single line break is a hard wrap (Refinitiv
@@ -42,12 +42,24 @@ def split(text: str, offset: int = 0) -> list[Sentence]:
     out: list[Sentence] = []
     pos = 0
     for s, e in [*chat_spans(text), (len(text), len(text))]:
+        piece = pos
         for m in _END.finditer(text, pos, s):
             _add(out, text, pos, m.end(), offset)
             pos = m.end()
         _add(out, text, pos, s, offset)
+        # A sentence that a citation marker closes on its line was written to read as an answer's
+        # claim ("The answer is 42 [1]."); a call's own sentences carry no such marker.
+        last = out[-1].end - offset if out else -1
+        if last > piece and FAKE_MARKER.match(text, s) and "\n" not in text[last:s]:
+            out.pop()
         pos = e
     return out
+
+
+def contiguous(text: str, a: Sentence, b: Sentence, offset: int = 0) -> bool:
+    """Whether nothing `split` left out as markup lies between sentences `a` and `b` of `text`
+    (a passage starting at `offset`): only then may one quote span both."""
+    return not chat_spans(text[a.end - offset : b.start - offset])
 
 
 def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:

@@ -19,7 +19,7 @@ from rag.cues import (
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
 from rag.numbers import extract
-from rag.sentences import Sentence, split
+from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit
 
@@ -147,7 +147,7 @@ def candidates(hits: list[Hit], max_sentences: int = 40) -> list[Candidate]:
         for i, s in enumerate(sents):
             before = infos[i - 1] if i else None
             out.append(Candidate(h, rank, s, i, False, (infos[i],), before))
-            if i + 1 < len(sents):
+            if i + 1 < len(sents) and contiguous(h.chunk.text, s, sents[i + 1], h.chunk.start):
                 nxt = sents[i + 1]
                 text = h.chunk.text[s.start - h.chunk.start : nxt.end - h.chunk.start]
                 out.append(Candidate(h, rank, Sentence(text, s.start, nxt.end), i, True, (infos[i], infos[i + 1]),
