@@ -159,10 +159,9 @@ def load_index(
     manifest = read_manifest(index_dir)
     assert manifest is not None
     check_compatible(manifest, index_dir, model_id, fingerprint)
-    index = _load_folder(index_dir, folder, manifest, verify)
     base = manifest.get("base")
     if not base:
-        return index
+        return _load_folder(index_dir, folder, manifest, verify)
     from rag.segments import Segmented
 
     base_folder = index_dir / base["version"]
@@ -171,8 +170,20 @@ def load_index(
     except (OSError, json.JSONDecodeError) as e:
         raise IndexDamagedError(f"{base_folder}: the base of delta version {folder.name} is missing or damaged "
                                  f"({e}); {_rebuild_hint(index_dir)}") from e
+    index = _load_folder(index_dir, folder, {**manifest, "documents": all_documents(manifest, base_manifest)}, verify)
     deleted = np.load(folder / DELETED) if (folder / DELETED).is_file() else np.zeros(0, dtype=np.int64)
     return Segmented(_load_folder(index_dir, base_folder, base_manifest, verify), index, deleted)
+
+
+def all_documents(manifest: dict[str, Any], base_manifest: dict[str, Any]) -> dict[str, Any]:
+    """The whole index's documents: a delta version's manifest records only the documents that differ
+    from its base's and the ones its base has that are gone (written before that, it holds all)."""
+    docs = manifest.get("documents", {})
+    changes = manifest.get("base", {}).get("documents")
+    if changes is None:
+        return docs
+    gone = set(changes.get("removed", ()))
+    return {**{k: v for k, v in base_manifest.get("documents", {}).items() if k not in gone}, **docs}
 
 
 def verify_files(index_dir: Path, index: Any) -> None:
@@ -422,10 +433,12 @@ def write_index(
             bm25.index(tokens, show_progress=False)
             bm25.save(str(tmp / BM25_DIR), show_progress=False)
         extra: tuple[str, ...] = ()
+        documents = len(manifest.get("documents", {}))
         if base is not None:
             np.save(tmp / DELETED, np.asarray(base[1], dtype=np.int64))
             extra = (DELETED,)
-            manifest = {**manifest, "base": {"version": base[0], "deleted": len(base[1])}}
+            manifest = _delta_documents({**manifest, "base": {"version": base[0], "deleted": len(base[1])}},
+                                        index_dir / base[0])
         else:
             manifest = {k: v for k, v in manifest.items() if k != "base"}
             manifest["avg_tokens"] = round(float(np.mean([len(t) for t in tokens])), 3) if tokens else 0.0
@@ -438,7 +451,7 @@ def write_index(
             **manifest,
             "format_version": FORMAT_VERSION,
             "faiss": info,
-            "counts": {"documents": len(manifest.get("documents", {})), "chunks": len(chunks)},
+            "counts": {"documents": documents, "chunks": len(chunks)},
             "files": {n: _sha256(tmp / n) for n in names},
             # Size and modification time of each file: a cheap check for damage (see file_problems).
             "stat": {n: [(tmp / n).stat().st_size, (tmp / n).stat().st_mtime_ns] for n in names},
@@ -501,6 +514,16 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _delta_documents(manifest: dict[str, Any], base_folder: Path) -> dict[str, Any]:
+    """A delta version's manifest with only the documents that differ from its base's, and the names of
+    the base's documents that are gone (`all_documents` puts them back together): adding one call to
+    twenty thousand rewrites one entry, not every call's list of passages (25 MB at a million)."""
+    base_docs = json.loads((base_folder / MANIFEST).read_text(encoding="utf-8")).get("documents", {})
+    docs = manifest.get("documents", {})
+    return {**manifest, "documents": {k: v for k, v in docs.items() if base_docs.get(k) != v},
+            "base": {**manifest["base"], "documents": {"removed": sorted(set(base_docs) - set(docs))}}}
 
 
 def _fsync_tree(folder: Path) -> None:

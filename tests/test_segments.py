@@ -3,6 +3,7 @@ base, reads as one index, matches a full build, and is folded in by a full build
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rag.config import Settings
 from rag.embed import FakeEmbedder
 from rag.retrieve import Retriever
 from rag.segments import Segmented
-from rag.store import current_folder, load_index
+from rag.store import MANIFEST, all_documents, current_folder, load_index
 from rag.types import Where
 
 BASE = ("ACME_FY24Q2_en.txt", "SEED_FY25Q4_zh.txt", "GLBX_FY23Q3_en.txt", "WB_FY24Q3_zh.txt", "INIT_FY23Q3_en.tsv")
@@ -68,6 +69,12 @@ def test_adding_a_call_writes_only_that_call(src: Path, tmp_path: Path, data_dir
             got = [(index.chunk(g).id, round(s, 5)) for g, s in index.dense(v, 5, where)]
             want = [(full.chunk(r).id, round(s, 5)) for r, s in full.dense(v, 5, where)]
             assert got == want, (q, where)
+    # The delta's manifest on disk names only the new call; loaded, the index has every call.
+    on_disk = json.loads((current_folder(idx) / MANIFEST).read_text(encoding="utf-8"))
+    assert list(on_disk["documents"]) == ["WIDG_FY25Q1_en"] and on_disk["base"]["documents"] == {"removed": []}
+    assert on_disk["counts"]["documents"] == len(full.manifest["documents"]) == len(index.manifest["documents"])
+    assert {k: v["chunk_ids"] for k, v in index.manifest["documents"].items()} == \
+        {k: v["chunk_ids"] for k, v in full.manifest["documents"].items()}
     hits = Retriever(index, emb).retrieve("What did Widget say about revenue?", top_k=5)
     assert any(h.chunk.doc_id == "WIDG_FY25Q1_en" for h in hits)
     assert old_reader.chunk(0).id and Retriever(old_reader, emb).retrieve("revenue", top_k=3)
@@ -82,7 +89,9 @@ def test_removing_a_call_hides_it_everywhere(src: Path, tmp_path: Path) -> None:
     index = load_index(idx)
     assert report.removed == ["GLBX_FY23Q3_en"] and isinstance(index, Segmented)
     assert index.manifest["base"]["deleted"] == len(gone) and len(index.delta) == 0
-    assert "GLBX_FY23Q3_en" not in index.manifest["documents"]
+    assert "GLBX_FY23Q3_en" not in index.manifest["documents"] and index.manifest["documents"]
+    on_disk = json.loads((current_folder(idx) / MANIFEST).read_text(encoding="utf-8"))
+    assert on_disk["documents"] == {} and on_disk["base"]["documents"] == {"removed": ["GLBX_FY23Q3_en"]}
     for q in QUESTIONS + ("How much did pricing add to growth? Globex",):
         hits = Retriever(index, emb).retrieve(q, top_k=10)
         assert hits and all(h.chunk.doc_id != "GLBX_FY23Q3_en" for h in hits)
@@ -90,6 +99,16 @@ def test_removing_a_call_hides_it_everywhere(src: Path, tmp_path: Path) -> None:
         index.chunk_by_id(gone[0])
     full = _full(src, tmp_path, emb)
     assert len(index) == len(full) and index.df("pricing") == full.df("pricing")
+
+
+def test_a_delta_manifest_written_with_every_document_is_read_as_it_is() -> None:
+    # Delta versions written before the manifest held only changes list every document themselves.
+    base = {"documents": {"A": {"hash": "1"}, "B": {"hash": "2"}}}
+    old = {"base": {"version": "v-1", "deleted": 3}, "documents": {"A": {"hash": "1"}}}
+    assert all_documents(old, base) == {"A": {"hash": "1"}}
+    new = {"base": {"version": "v-1", "deleted": 3, "documents": {"removed": ["B"]}},
+           "documents": {"C": {"hash": "3"}}}
+    assert all_documents(new, base) == {"A": {"hash": "1"}, "C": {"hash": "3"}}
 
 
 def test_deltas_stack_on_one_base_and_a_large_change_folds_them_in(src: Path, tmp_path: Path, data_dir: Path) -> None:
