@@ -10,7 +10,8 @@ Layout of an index folder (`index/` by default):
         manifest.json        format version, model id/dim/fingerprint, chunking, FAISS kind,
                              per-document source hash and chunk ids, counts, build times, and every
                              file's digest, size and modification time (BM25's files too); a delta
-                             version also names its base version ("base")
+                             version also names its base version ("base") and lists only the
+                             documents that differ from the base's and the base's that are gone
         vectors.faiss        FAISS IndexIDMap2 (flat inner product; IVF over 8-bit vectors above a
                              size); ids are keys
         vectors-<lang>.faiss one approximate index per language, when the whole is approximate
