@@ -52,13 +52,17 @@ def base_data(settings, embedder) -> tuple[np.ndarray, list[list[str]], list[str
     return np.asarray(index.embeddings, dtype=np.float32), index.tokens, [c.language for c in index.chunks]
 
 
-def questions(embedder, n: int) -> np.ndarray:
+def questions(embedder, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors and languages of `n` eval questions."""
+    from rag.text_lang import language
+
     qs = []
     for f in sorted((ROOT / "eval" / "cases").glob("*.jsonl")):
         qs += [json.loads(line)["question"] for line in f.open(encoding="utf-8") if line.strip()]
     rng = np.random.default_rng(7)
-    pick = rng.choice(len(qs), size=min(n, len(qs)), replace=False)
-    return np.asarray(embedder.embed_queries([qs[i] for i in pick]), dtype=np.float32)
+    pick = [qs[i] for i in rng.choice(len(qs), size=min(n, len(qs)), replace=False)]
+    return (np.asarray(embedder.embed_queries(pick), dtype=np.float32),
+            np.array([language(q) for q in pick], dtype=object))
 
 
 def synthesize(n: int, vecs: np.ndarray, tokens: list[list[str]], langs: list[str], seed: int = 0):
@@ -150,7 +154,7 @@ def _row(kind: str, search: str, ms: np.ndarray, rec: float | None, build_s: flo
 
 
 def bench_dense(kind: str, x: np.ndarray, qs: np.ndarray, company: np.ndarray, lang: np.ndarray,
-                truth: dict[str, list[np.ndarray]]) -> list[dict]:
+                truth: dict[str, list[np.ndarray]], qlang: np.ndarray) -> list[dict]:
     import faiss
 
     gc.collect()
@@ -172,11 +176,25 @@ def bench_dense(kind: str, x: np.ndarray, qs: np.ndarray, company: np.ndarray, l
                          *((build_s, mem) if not rows else ())))
     # The store's design: one index per language (the retriever ranks each language on its own), so a
     # language is a partition, not a filter; measured here as an index over the English rows.
+    # Questions in the partition's language, and in the other one: those lie far from its IVF lists,
+    # so the retriever probes CROSS_LANGUAGE_EFFORT times as many (rag/retrieve.py).
+    from rag.retrieve import CROSS_LANGUAGE_EFFORT
+    from rag.store import IVF_NPROBE
+
     en = np.flatnonzero(lang == "en")
     part = make_index(kind, np.ascontiguousarray(x[en]))
     found, ms = timed(lambda q, part=part: en[search(part, params(kind), q)], qs)
     rows.append(_row(kind, f"language partition ({len(en) / len(x):.0%} of rows)", ms,
                      recall(found, truth["language"])))
+    if kind.startswith("ivf"):
+        for who, mask, efforts in (("en", qlang == "en", (1,)), ("zh", qlang == "zh", (1, CROSS_LANGUAGE_EFFORT))):
+            sub = np.flatnonzero(mask)
+            for effort in efforts:
+                p = params(kind, effort=IVF_NPROBE * effort)
+                found, ms = timed(lambda q, part=part, p=p: en[search(part, p, q)], qs[sub])
+                rows.append(_row(kind, f"language partition, {'cross-language, ' if who == 'zh' else ''}{who} "
+                                       f"questions (nprobe {IVF_NPROBE * effort})", ms,
+                                 recall(found, [truth["language"][i] for i in sub])))
     del part
     for name, mask in (("company", company == 17), ("language", lang == "en")):
         bits = np.packbits(mask, bitorder="little")  # the selector points into this buffer: keep it alive
@@ -246,7 +264,7 @@ def main() -> int:
     settings = get_settings()
     emb = make_embedder(settings)
     vecs, tokens, langs = base_data(settings, emb)
-    qv = questions(emb, args.queries)
+    qv, qlang = questions(emb, args.queries)
     qtok = [tokenize(t) for t in ("revenue growth guidance", "gross margin", "营收 同比 增长", "free cash flow",
                                    "净利润", "operating income 2021", "subscribers", "capital expenditure")] * 25
     all_rows = []
@@ -261,7 +279,7 @@ def main() -> int:
                 _row("numpy scan", f"company filter, allowed rows ({(company == 17).mean():.2%})", ms_c, 1.0),
                 _row("numpy scan", "language filter, allowed rows", ms_l, 1.0)]
         for kind in args.kinds:
-            rows += bench_dense(kind, x, qv, company, lang, truth)
+            rows += bench_dense(kind, x, qv, company, lang, truth, qlang)
             print(f"  {n:,}: {kind} done", file=sys.stderr, flush=True)
         if not args.no_bm25:
             rows += bench_bm25(toks, qtok, company == 17)

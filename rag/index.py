@@ -109,15 +109,17 @@ class Index:
     def languages(self) -> tuple[str, ...]:
         return self.columns.present_languages()
 
-    def dense(self, query: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
+    def dense(self, query: np.ndarray, k: int, where: Where | None = None,
+              effort: int = 1) -> list[tuple[int, float]]:
         """(row, similarity) of the `k` nearest chunks that `where` allows: an exact scan of the allowed
         rows when they are few, else a search inside the index (a language's own partition, and a FAISS
-        IDSelector for any other restriction), never a larger search filtered afterwards."""
+        IDSelector for any other restriction), never a larger search filtered afterwards. `effort`
+        multiplies an approximate index's search effort (IVF lists probed)."""
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         part = self.parts.get(where.language) if where is not None and where.language else None
         if part is not None and where == Where(language=where.language) and part.ntotal > EXACT_ROWS:
             # A language alone is a partition: no rows to compute, nothing to filter.
-            return self._found(*part.search(q, min(k, part.ntotal)))
+            return self._found(*part.search(q, min(k, part.ntotal), params=_search_params(part, None, effort)))
         rows = self.columns.rows(where)
         if rows is not None and rows.size == 0:
             return []
@@ -128,7 +130,7 @@ class Index:
         target = part if part is not None else self.faiss_index
         assert self.keys is not None
         sel = faiss.IDSelectorBatch(self.keys[rows])
-        return self._found(*target.search(q, min(k, rows.size), params=_search_params(target, sel)))
+        return self._found(*target.search(q, min(k, rows.size), params=_search_params(target, sel, effort)))
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """(row, BM25 score) of the `k` best lexical matches (score > 0) that `where` allows."""
@@ -228,14 +230,15 @@ class Index:
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
 
-def _search_params(index: Any, sel: Any) -> Any:
-    """Parameters for one search of `index` (an IndexIDMap2) with a selector, keeping its own effort."""
+def _search_params(index: Any, sel: Any, effort: int = 1) -> Any:
+    """Parameters for one search of `index` (an IndexIDMap2) with a selector (or None), at its own
+    effort times `effort`."""
     import faiss
 
     base = faiss.downcast_index(index.index)
     ivf = faiss.try_extract_index_ivf(base)
     if ivf is not None:
-        return faiss.SearchParametersIVF(sel=sel, nprobe=ivf.nprobe)
+        return faiss.SearchParametersIVF(sel=sel, nprobe=min(ivf.nlist, ivf.nprobe * effort))
     if isinstance(base, faiss.IndexHNSW):
         return faiss.SearchParametersHNSW(sel=sel, efSearch=base.hnsw.efSearch)
     return faiss.SearchParameters(sel=sel)

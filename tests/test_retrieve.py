@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.build import build_index
 from rag.embed import FakeEmbedder
 from rag.lexical import tokenize
-from rag.retrieve import Filters, Retriever, Weights
+from rag.retrieve import CROSS_LANGUAGE_EFFORT, Filters, Retriever, Weights
 from rag.store import load_index
 from rag.types import Where
 
@@ -92,13 +93,49 @@ def test_tokens_are_stemmed_and_model_names_keep_their_family() -> None:
 def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
     """The best passage of each language gets dense rank 0, so a question in one language still
     reaches the passage in the other that a monolingual ranking puts below all of its own."""
-    ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, Where())
+    ranked = retriever._dense_ranked(retriever.embedder.embed_queries(["revenue growth"])[0], 50, Where(), "en")
     languages = retriever.index.columns.language
     firsts = {languages[r] for r, (rank, _) in ranked.items() if rank == 0}
     assert firsts == {"en", "zh"}
     # Within one language the order is the similarity order.
     en = sorted(((rank, sim) for r, (rank, sim) in ranked.items() if languages[r] == "en"))
     assert [s for _, s in en] == sorted((s for _, s in en), reverse=True)
+
+
+def test_the_other_language_is_searched_with_more_effort(retriever: Retriever,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str | None, int]] = []
+    real = retriever.index.dense
+
+    def spy(query, k, where=None, effort=1):  # noqa: ANN001, ANN202
+        seen.append((where.language if where else None, effort))
+        return real(query, k, where, effort)
+
+    monkeypatch.setattr(retriever.index, "dense", spy)
+    retriever.retrieve("积压订单是多少？", top_k=3)
+    assert sorted(seen) == [("en", CROSS_LANGUAGE_EFFORT), ("zh", 1)]
+    seen.clear()
+    retriever.retrieve("What was the backlog?", top_k=3)
+    assert sorted(seen) == [("en", 1), ("zh", CROSS_LANGUAGE_EFFORT)]
+
+
+def test_an_ivf_search_probes_effort_times_its_lists() -> None:
+    import faiss
+
+    from rag.index import _search_params
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 16)).astype(np.float32)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(16), 16, 50, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(x)
+    ivf.nprobe = 8
+    index = faiss.IndexIDMap2(ivf)
+    index.add_with_ids(x, np.arange(2000, dtype=np.int64))
+    assert _search_params(index, None).nprobe == 8
+    assert _search_params(index, None, 4).nprobe == 32
+    assert _search_params(index, None, 10).nprobe == 50  # never more lists than there are
+    wide = index.search(x[:5], 10, params=_search_params(index, None, 10))[1]
+    assert (wide == np.argsort(-(x[:5] @ x.T), axis=1)[:, :10]).all()  # every list probed: exact
 
 
 def _call(folder: Path, ticker: str, company: str, speeches: list[str]) -> None:
