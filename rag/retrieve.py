@@ -59,9 +59,10 @@ def _bm25_idf(n: int, df: int) -> float:
 
 
 # An approximate index searched for a question in the other language probes this many times its lists:
-# at 1M passages (IVF over 8-bit vectors, 128 of 3,471 lists) Chinese questions found 0.870 of their
-# exact top 10 among the English passages, 0.961 with 512 lists, at 3.0 ms (bench/scale_bench.py,
-# `cross-language` rows). Exact and HNSW searches ignore it.
+# at 1M passages (IVF over 8-bit vectors, 128 of 3,471 lists) Chinese questions found 0.859 of their
+# exact top 10 among the English passages, 0.948 with 512 lists, at 9.2 ms p50 a question against
+# 1.9 ms (bench/scale_bench.py, `cross-language` rows; English questions: 0.964 at 128). Exact and
+# HNSW searches ignore it.
 CROSS_LANGUAGE_EFFORT = 4
 # Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
 SCOPE_IDF_MAX_ROWS = 5_000
