@@ -113,6 +113,28 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def start_milvus(root: Path, timeout: float = 60) -> tuple[subprocess.Popen, dict[str, str]]:
+    """A `milvus-lite` server on a free loopback port (data under `root`), and the settings that make
+    `rag index` publish to it and `rag serve` answer from it."""
+    port = free_port()
+    log = root / "milvus.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite.cmdline", "server", "--data-dir",
+                                 str(root / "milvus"), "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"milvus-lite server exited with {proc.returncode}; see {log}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, {"RAG_STORE": "milvus", "RAG_MILVUS_URI": f"http://127.0.0.1:{port}",
+                              "RAG_MILVUS_COLLECTION": "chaos"}
+        time.sleep(0.2)
+    stop_service(proc)
+    raise RuntimeError(f"milvus-lite server did not come up in {timeout:.0f} s; see {log}")
+
+
 def rag_index(index_dir: Path, sources: list[Path], model: str = "fake", extra: dict[str, str] | None = None,
               args: tuple[str, ...] = ()) -> subprocess.Popen:
     """`rag index` over `sources` into `index_dir`, started (not waited for)."""

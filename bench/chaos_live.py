@@ -5,6 +5,10 @@ passage's id and text as that version holds them); p95 during the rebuilds is re
 without them.
 
     .venv/bin/python bench/chaos_live.py [--clients 16] [--seconds 60] [--rebuilds 5] [--model real|fake]
+                                         [--store faiss|milvus]
+
+With `--store milvus` a `milvus-lite` server holds the index: every rebuild publishes to it and the
+service answers from it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from bench.chaos_common import (  # noqa: E402
     rag_index,
     rss_mb,
     run_alone,
+    start_milvus,
     start_service,
     stop_service,
 )
@@ -121,7 +126,8 @@ async def _client(base: str, questions: list[str], stop: asyncio.Event, offset: 
             log.append((time.monotonic(), time.perf_counter() - t0, status, body))
 
 
-def _rebuilds(src: Path, index_dir: Path, base: str, rebuilds: int, model: str, marks: list) -> list[str]:
+def _rebuilds(src: Path, index_dir: Path, base: str, rebuilds: int, model: str, marks: list,
+              extra: dict[str, str]) -> list[str]:
     """Run the rebuilds one after another (alternately `rag index` and the admin route), then one
     `rag index` killed half-way; `marks` gets (start, end) of each. Returns what went wrong."""
     problems = []
@@ -133,7 +139,7 @@ def _rebuilds(src: Path, index_dir: Path, base: str, rebuilds: int, model: str, 
             shutil.copy(SHARED / "transcripts" / name, src / name)
         t0 = time.monotonic()
         if i % 2 == 0:
-            proc = rag_index(index_dir, [src], model)
+            proc = rag_index(index_dir, [src], model, extra)
             out, _ = proc.communicate(timeout=1800)
             if proc.returncode != 0:
                 problems.append(f"rebuild {i} (rag index) failed: {out.decode(errors='replace')[-300:]}")
@@ -154,7 +160,7 @@ def _rebuilds(src: Path, index_dir: Path, base: str, rebuilds: int, model: str, 
         shutil.copy(SHARED / "transcripts" / name, src / name)
     t0 = time.monotonic()
     before = current_folder(index_dir)
-    code, _, out = run_index(index_dir, src, model, hooked=True, env_extra={KILL_ENV: "3"})
+    code, _, out = run_index(index_dir, src, model, hooked=True, env_extra={KILL_ENV: "3", **extra})
     if code != -signal.SIGKILL:
         problems.append(f"the rebuild meant to fail was not killed (exit {code}): {out[-300:]}")
     if current_folder(index_dir) != before:
@@ -185,44 +191,56 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
     seconds = getattr(opts, "seconds", None) or (5 if quick else 60)
     rebuilds = getattr(opts, "rebuilds", None) or (2 if quick else 5)
     model = getattr(opts, "model", None) or ("fake" if quick else "real")
+    store = getattr(opts, "store", None) or "faiss"
     with tempfile.TemporaryDirectory(prefix="chaos-live-") as tmp:
         root = Path(tmp)
-        src, index_dir = root / "src", root / "index"
-        src.mkdir()
-        for f in sorted(SEEDS.glob("*.txt")):
-            shutil.copy(f, src / f.name)
-        for name in BASE_FILES:
-            shutil.copy(SHARED / "transcripts" / name, src / name)
-        proc = rag_index(index_dir, [src], model)
-        out, _ = proc.communicate(timeout=3600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"initial build failed: {out.decode(errors='replace')[-2000:]}")
-        questions = _questions({p.stem for p in src.iterdir()})
-        service, base = start_service(index_dir, [src], root / "serve.log", model)
-        quiet: list = []
-        busy: list = []
-        marks: list = []
+        milvus, extra = start_milvus(root) if store == "milvus" else (None, {})
         try:
-            with httpx.Client(base_url=base, timeout=120, trust_env=False) as c:
-                for q in questions:  # warm-up: first-use costs are not what the quiet phase measures
-                    c.post("/chat", json={"message": q})
-            with Versions(index_dir, base) as versions:
-                asyncio.run(_load(base, questions, clients, seconds / 2, None, quiet))
-                problems: list[str] = []
-                worker = threading.Thread(target=lambda: problems.extend(
-                    _rebuilds(src, index_dir, base, rebuilds, model, marks)), daemon=True)
-                worker.start()
-                asyncio.run(_load(base, questions, clients, seconds, worker, busy))
-                worker.join()
-                rss = rss_mb(service.pid)
+            return _run(root, clients, seconds, rebuilds, model, store, extra)
         finally:
-            stop_service(service)
+            if milvus is not None:
+                stop_service(milvus)
+
+
+def _run(root: Path, clients: int, seconds: float, rebuilds: int, model: str, store: str,
+         extra: dict[str, str]) -> list[Row]:
+    src, index_dir = root / "src", root / "index"
+    src.mkdir()
+    for f in sorted(SEEDS.glob("*.txt")):
+        shutil.copy(f, src / f.name)
+    for name in BASE_FILES:
+        shutil.copy(SHARED / "transcripts" / name, src / name)
+    proc = rag_index(index_dir, [src], model, extra)
+    out, _ = proc.communicate(timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"initial build failed: {out.decode(errors='replace')[-2000:]}")
+    questions = _questions({p.stem for p in src.iterdir()})
+    service, base = start_service(index_dir, [src], root / "serve.log", model, extra)
+    quiet: list = []
+    busy: list = []
+    marks: list = []
+    try:
+        with httpx.Client(base_url=base, timeout=120, trust_env=False) as c:
+            for q in questions:  # warm-up: first-use costs are not what the quiet phase measures
+                c.post("/chat", json={"message": q})
+        with Versions(index_dir, base) as versions:
+            asyncio.run(_load(base, questions, clients, seconds / 2, None, quiet))
+            problems: list[str] = []
+            worker = threading.Thread(target=lambda: problems.extend(
+                _rebuilds(src, index_dir, base, rebuilds, model, marks, extra)), daemon=True)
+            worker.start()
+            asyncio.run(_load(base, questions, clients, seconds, worker, busy))
+            worker.join()
+            rss = rss_mb(service.pid)
+    finally:
+        stop_service(service)
     rows = []
     for label, log in (("without rebuilds", quiet), (f"{rebuilds} rebuilds + 1 killed half-way", busy)):
         bad = [s for _, _, s, _ in log if s != 200]
         torn = [b for _, _, s, b in log if s == 200 and versions.complete_version_of(b.get("citations", [])) is None]
         secs = [d for _, d, s, _ in log if s == 200]
-        rows.append(Row("live", f"{clients} clients asking /chat, {label}", len(log),
+        rows.append(Row("live", f"{clients} clients asking /chat, {label}"
+                        + (f" ({store} store)" if store != "faiss" else ""), len(log),
                         broke=(f"{len(bad)} failed or non-200 ({sorted(set(bad))}); " if bad else "")
                         + (f"{len(torn)} replies citing no single complete version" if torn else "")
                         + ("; ".join(problems) if label != "without rebuilds" and problems else ""),
@@ -241,7 +259,8 @@ def _span(log: list) -> float:
 
 def main() -> int:
     return run_alone(run, __doc__, ("--clients", {"type": int, "default": None}),
-                     ("--seconds", {"type": float, "default": None}), ("--rebuilds", {"type": int, "default": None}))
+                     ("--seconds", {"type": float, "default": None}), ("--rebuilds", {"type": int, "default": None}),
+                     ("--store", {"choices": ("faiss", "milvus"), "default": None}))
 
 if __name__ == "__main__":
     raise SystemExit(main())
