@@ -58,12 +58,13 @@ def _bm25_idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-# An approximate index searched for a question in the other language probes this many times its lists:
-# at 1M passages (IVF over 8-bit vectors, 128 of 3,471 lists) Chinese questions found 0.859 of their
-# exact top 10 among the English passages, 0.948 with 512 lists, at 9.2 ms p50 a question against
-# 1.9 ms (bench/scale_bench.py, `cross-language` rows; English questions: 0.964 at 128). Exact and
-# HNSW searches ignore it.
-CROSS_LANGUAGE_EFFORT = 4
+# An approximate index searched for a question in the other language probes this many times its lists.
+# At 1M passages (IVF over 8-bit vectors, 128 of 3,471 lists) Chinese questions found 0.859 of their
+# exact top 10 among the English passages at 1.9 ms, 0.908 at 2x (3.2 ms), 0.948 at 4x (7.1 ms);
+# English ones 0.964 at 1x. An ask makes several dense searches: at 4x its p50 rose from 86 to
+# 111-117 ms, past the 100 ms goal, at 2x it stayed 86-92 ms (bench/scale_bench.py, scale_e2e.py).
+# Exact and HNSW searches ignore it.
+CROSS_LANGUAGE_EFFORT = 2
 # Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
 SCOPE_IDF_MAX_ROWS = 5_000
 
