@@ -234,5 +234,6 @@ def run(opts: argparse.Namespace | None = None, quick: bool = False) -> list[Row
 def main() -> int:
     return run_alone(run, __doc__)
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -225,7 +225,7 @@ def build_index(
             manifest["avg_tokens"] = old.manifest.get("avg_tokens")
             report.chunks_total = delta.base_size - len(delta.deleted) + len(chunks)
         folder = write_index(index_dir, chunks, tokens, vectors, manifest, approx_threshold=approx_threshold,
-                             sentences=sentences, base=(delta.base, delta.deleted) if delta is not None else None)
+                             sentences=sentences, base=(delta.base, delta.deleted, delta.documents) if delta is not None else None)
         report.version = folder.name
         report.written = True
         checkpoint.clear()
@@ -319,6 +319,7 @@ class Delta(NamedTuple):
     base: str  # the base version's name
     deleted: np.ndarray  # keys of the base's passages it deletes
     base_size: int
+    documents: dict[str, Any]  # the base's documents (a delta's manifest lists only what differs)
 
 
 def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], old: Any,
@@ -345,7 +346,7 @@ def _delta_plan(plan: list[tuple[str, list[Chunk] | None, list[int] | None]], ol
     deleted = base.keys[~keep]
     if len(pairs) + len(deleted) > share * len(base):
         return None
-    return Delta(pairs, base.version, deleted, len(base))
+    return Delta(pairs, base.version, deleted, len(base), base.manifest.get("documents", {}))
 
 
 def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embedder, report: BuildReport,

@@ -112,13 +112,13 @@ class Retriever:
         question lies far from the other language's passages and their IVF lists, so that language is
         searched with more lists (`CROSS_LANGUAGE_EFFORT`)."""
         kinds = (where.language,) if where.language else self.index.languages
-        if len(kinds) < 2:
-            effort = 1 if kinds == (lang,) else CROSS_LANGUAGE_EFFORT
-            return {r: (i, sim) for i, (r, sim) in enumerate(self.index.dense(query_vector, n, where, effort))}
+        # (what to search, whether it is the question's own language)
+        searches = [(where, kinds == (lang,))] if len(kinds) < 2 else \
+            [(replace(where, language=kind), kind == lang) for kind in kinds]
         out: dict[int, tuple[int, float]] = {}
-        for kind in kinds:
-            effort = 1 if kind == lang else CROSS_LANGUAGE_EFFORT
-            for i, (r, sim) in enumerate(self.index.dense(query_vector, n, replace(where, language=kind), effort)):
+        for allowed, own in searches:
+            effort = 1 if own else CROSS_LANGUAGE_EFFORT
+            for i, (r, sim) in enumerate(self.index.dense(query_vector, n, allowed, effort)):
                 out[r] = (i, sim)
         return out
 

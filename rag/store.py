@@ -367,13 +367,13 @@ def write_index(
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
     keep_versions: int = 2,
     sentences: list[np.ndarray] | None = None,
-    base: tuple[str, np.ndarray] | None = None,
+    base: tuple[str, np.ndarray, dict[str, Any]] | None = None,
 ) -> Path:
     """Write a complete new version and make it live atomically; returns its folder.
 
     The caller holds the build lock. `manifest` gets the format version, counts, FAISS kind and file
-    digests added here. With `base` (a full version's name and the keys of its passages to delete),
-    the version is a delta: the given chunks are only what is new since that base.
+    digests added here. With `base` (a full version's name, the keys of its passages to delete and
+    its documents), the version is a delta: the given chunks are only what is new since that base.
     """
     import bm25s
     import faiss
@@ -438,8 +438,7 @@ def write_index(
         if base is not None:
             np.save(tmp / DELETED, np.asarray(base[1], dtype=np.int64))
             extra = (DELETED,)
-            manifest = _delta_documents({**manifest, "base": {"version": base[0], "deleted": len(base[1])}},
-                                        index_dir / base[0])
+            manifest = _delta_documents({**manifest, "base": {"version": base[0], "deleted": len(base[1])}}, base[2])
         else:
             manifest = {k: v for k, v in manifest.items() if k != "base"}
             manifest["avg_tokens"] = round(float(np.mean([len(t) for t in tokens])), 3) if tokens else 0.0
@@ -517,11 +516,11 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _delta_documents(manifest: dict[str, Any], base_folder: Path) -> dict[str, Any]:
-    """A delta version's manifest with only the documents that differ from its base's, and the names of
-    the base's documents that are gone (`all_documents` puts them back together): adding one call to
-    twenty thousand rewrites one entry, not every call's list of passages (25 MB at a million)."""
-    base_docs = json.loads((base_folder / MANIFEST).read_text(encoding="utf-8")).get("documents", {})
+def _delta_documents(manifest: dict[str, Any], base_docs: dict[str, Any]) -> dict[str, Any]:
+    """A delta version's manifest with only the documents that differ from its base's (`base_docs`),
+    and the names of the base's documents that are gone (`all_documents` puts them back together):
+    adding one call to twenty thousand rewrites one entry, not every call's list of passages (25 MB
+    at a million)."""
     docs = manifest.get("documents", {})
     return {**manifest, "documents": {k: v for k, v in docs.items() if base_docs.get(k) != v},
             "base": {**manifest["base"], "documents": {"removed": sorted(set(base_docs) - set(docs))}}}
