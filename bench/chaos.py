@@ -1,6 +1,6 @@
 """The chaos bench: crashes mid-build, live reindex under load, a full disk and damaged files, API
-fuzzing, hostile transcripts and users. Prints one table (what was done, how often, what broke) and
-the machine; exits 1 when any row lost something or missed its target.
+fuzzing, hostile transcripts and users, crashes mid-publish to Milvus. Prints one table (what was
+done, how often, what broke) and the machine; exits 1 when any row lost something or missed its target.
 
     .venv/bin/python bench/chaos.py                      # everything, full size (about an hour)
     .venv/bin/python bench/chaos.py --parts crash,disk   # some parts
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.chaos_common import Row, table  # noqa: E402
 
 PARTS = {"crash": "bench.chaos_crash", "live": "bench.chaos_live", "disk": "bench.chaos_disk",
-         "fuzz": "bench.chaos_fuzz", "hostile": "bench.chaos_hostile"}
+         "fuzz": "bench.chaos_fuzz", "hostile": "bench.chaos_hostile", "publish": "bench.chaos_publish"}
 
 
 def machine() -> str:

@@ -51,6 +51,9 @@ def make_reader(settings: Settings, index):  # -> Reader
                   index.idf, lambda hit: index.sentences_of(hit.row))
 
 
+PUBLISH_GRACE_S = 5.0
+
+
 def milvus_uri(settings: Settings) -> str:
     return settings.milvus_uri or str(settings.index_dir / "milvus.db")
 
@@ -87,7 +90,10 @@ def publisher(settings: Settings):  # -> Callable[[Index], str] | None
     def publish(index) -> str:
         from rag.milvus_publish import publish as to_milvus
 
-        return to_milvus(index, milvus_uri(settings), settings.milvus_collection, settings.milvus_token or "").summary()
+        # The grace covers a service's one-second re-read of CURRENT plus its slowest requests (p95
+        # under rebuilds ~2 s, README "Reliability"): they finish on the version they started with.
+        return to_milvus(index, milvus_uri(settings), settings.milvus_collection, settings.milvus_token or "",
+                         grace=PUBLISH_GRACE_S).summary()
 
     return publish
 

@@ -1,10 +1,19 @@
-"""Publishing a built index version into Milvus: create the collections, upsert the passages that
-are new, update the term statistics, name the new manifest in CURRENT, then delete what it dropped.
-Costs grow with the change: only added and removed passages are written or read back."""
+"""Publishing a built index version into Milvus, so that every reader sees one complete version
+(rag/milvus_store.py says how the `born` field and the manifest's retired keys do that):
+
+1. delete what the current version retired (its readers already hide those rows);
+2. insert the new passages with born = the new sequence number (hidden from current readers);
+3. update the term statistics (under a PENDING mark, so a crash before step 4 is redone from a recount);
+4. write the new manifest, listing the keys it retires, and name it in CURRENT (the switch);
+5. after a grace period for requests still running on the old version, delete the retired rows.
+
+Costs grow with the change: only added and removed passages are written or read back. A crash at any
+step leaves CURRENT on a complete version and the next publish finishes the work."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +24,7 @@ from rag.milvus_store import (
     BM25_K1,
     DUMMY_DIM,
     META_PART,
+    RETIRED_MAX,
     connect,
     ensure_loaded,
     names,
@@ -22,6 +32,8 @@ from rag.milvus_store import (
     rows_of,
 )
 from rag.store import Index
+
+log = logging.getLogger(__name__)
 
 BATCH = 256
 QUERY_LIMIT = 16_384  # Milvus's most rows per query
@@ -46,6 +58,7 @@ def _chunks_schema(client: Any, dim: int) -> tuple[Any, Any]:
 
     s = client.create_schema(auto_id=False, enable_dynamic_field=False)
     s.add_field("key", DataType.INT64, is_primary=True)
+    s.add_field("born", DataType.INT64)  # the publish sequence number that inserted the row
     s.add_field("chunk_id", DataType.VARCHAR, max_length=64)
     s.add_field("doc_id", DataType.VARCHAR, max_length=512)
     s.add_field("ticker", DataType.VARCHAR, max_length=32)
@@ -69,7 +82,7 @@ def _chunks_schema(client: Any, dim: int) -> tuple[Any, Any]:
     ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
     ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                  params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
-    for scalar in ("doc_id", "ticker", "period", "language"):
+    for scalar in ("born", "doc_id", "ticker", "period", "language"):
         ip.add_index(field_name=scalar, index_type="INVERTED")
     return s, ip
 
@@ -182,6 +195,10 @@ def _write_manifest(client: Any, meta: str, manifest: dict[str, Any]) -> None:
 def _stale(client: Any, base: str, manifest: dict[str, Any]) -> bool:
     from rag.milvus_store import read_manifest
 
+    chunks = names(base)[0]
+    if client.has_collection(chunks) and not any(
+            f["name"] == "born" for f in client.describe_collection(chunks)["fields"]):
+        return True  # published before rows carried their version: no reader could tell versions apart
     version = read_version(client, base)
     if version is None:
         return False
@@ -189,8 +206,56 @@ def _stale(client: Any, base: str, manifest: dict[str, Any]) -> bool:
     return old.get("model") != manifest.get("model") or old.get("chunking") != manifest.get("chunking")
 
 
-def publish(index: Index, uri: str, base: str, token: str = "") -> PublishReport:
-    """Make Milvus hold exactly the passages of `index` (a built local version) and its manifest."""
+def _current_store(client: Any, base: str) -> dict[str, Any]:
+    """The "store" part of the manifest CURRENT names ({} before the first publish)."""
+    from rag.milvus_store import read_manifest
+
+    version = read_version(client, base)
+    return read_manifest(client, base, version).get("store", {}) if version else {}
+
+
+def _pending(client: Any, meta: str) -> int | None:
+    """The sequence number of a publish that changed the term table and never switched CURRENT."""
+    rows = client.query(meta, filter='id == "PENDING"', output_fields=["text"])
+    return int(rows[0]["text"]) if rows else None
+
+
+def _set_pending(client: Any, meta: str, seq: int | None) -> None:
+    if seq is None:
+        client.delete(meta, filter='id == "PENDING"')
+    else:
+        client.upsert(meta, [{"id": "PENDING", "version": "", "part": -2, "text": str(seq),
+                              "dummy": [0.0] * DUMMY_DIM}])
+
+
+def _recount_terms(client: Any, terms: str, index: Index, gone: set[str]) -> int:
+    """Set the term table to the built index's own posting-list lengths, after a crashed publish left
+    it half-updated (which of that attempt's changes landed cannot be told). `gone`: the terms of every
+    passage that attempt may have dropped; those the index lacks are deleted. Rows are upserted in
+    place so that services reading IDF weights meanwhile never find the table missing."""
+    import numpy as np
+
+    df = np.diff(index.bm25.scores["indptr"]) if index.bm25 is not None else np.zeros(0, dtype=np.int64)
+    vocab = {t: int(df[i]) for t, i in (index.bm25.vocab_dict.items() if index.bm25 is not None else ())
+             if i < len(df) and df[i] > 0}
+    rows = [{"term": t, "df": n, "dummy": [0.0] * DUMMY_DIM} for t, n in vocab.items()]
+    for i in range(0, len(rows), 4 * BATCH):
+        client.upsert(terms, rows[i: i + 4 * BATCH])
+    stale = sorted(gone - vocab.keys())
+    for i in range(0, len(stale), BATCH):
+        client.delete(terms, filter=f"term in [{', '.join(json.dumps(t, ensure_ascii=False) for t in stale[i: i + BATCH])}]")
+    return len(rows) + len(stale)
+
+
+def _delete(client: Any, chunks: str, keys: list[int]) -> None:
+    for i in range(0, len(keys), 4096):
+        client.delete(chunks, ids=[int(k) for k in keys[i: i + 4096]])
+
+
+def publish(index: Index, uri: str, base: str, token: str = "", grace: float = 0.0) -> PublishReport:
+    """Make Milvus hold exactly the passages of `index` (a built local version) and its manifest.
+    `grace`: seconds the rows this version retires stay stored after the switch, for requests still
+    answering from the previous version (services re-read CURRENT every second)."""
     t0 = time.perf_counter()
     report = PublishReport(version=index.version)
     client = connect(uri, token)
@@ -198,30 +263,54 @@ def publish(index: Index, uri: str, base: str, token: str = "") -> PublishReport
         # Other vectors or other tokens for the same passage ids: nothing stored can be reused.
         for name in names(base):
             client.drop_collection(name)
-        report.notes.append("the model or chunking changed since the last publish: republished everything")
+        report.notes.append("the model, chunking or row schema changed since the last publish: republished "
+                            "everything")
     ensure_collections(client, base, int(index.manifest["model"]["dim"]))
     chunks, terms, meta = names(base)
+    current = _current_store(client, base)
+    seq = int(current.get("seq", 0)) + 1
+    recount = _pending(client, meta) is not None
+    gone = set(_terms_of(client, chunks, current.get("retired", []))) if recount else set()
+    _delete(client, chunks, current.get("retired", []))  # hidden from every reader of the current version
     present = _present_keys(client, chunks)
     wanted = {int(k): r for r, k in enumerate(index.keys)}
     add = [r for k, r in wanted.items() if k not in present]
     drop = sorted(present - wanted.keys())
+    if read_version(client, base) == index.version and not add and not drop and not recount:
+        report.seconds = time.perf_counter() - t0
+        return report
+    _set_pending(client, meta, seq)
     delta: Counter[str] = Counter()
     for r in add:
         delta.update(set(index.tokens[r]))
-    if drop:
+    if drop and not recount:
         delta.subtract(_terms_of(client, chunks, drop))
     for i in range(0, len(add), BATCH):
-        client.upsert(chunks, rows_of(index, add[i: i + BATCH]))
+        client.upsert(chunks, rows_of(index, add[i: i + BATCH], seq))
     report.inserted = len(add)
-    report.terms_changed = _update_terms(client, terms, delta)
+    client.flush(chunks)
+    if recount:
+        report.terms_changed = _recount_terms(client, terms, index, gone | set(_terms_of(client, chunks, drop)))
+        report.notes.append("an earlier publish stopped half-way: the term table was recounted")
+    else:
+        report.terms_changed = _update_terms(client, terms, delta)
+    retired = drop if len(drop) <= RETIRED_MAX else []
+    if len(drop) > RETIRED_MAX:
+        report.notes.append(f"{len(drop)} passages dropped, over the {RETIRED_MAX} a manifest hides by filter: "
+                            "deleted right after the switch, so requests running on the previous version "
+                            "may miss some of them")
     langs = sorted(set(index.columns.language))
-    if read_version(client, base) != index.version or add or drop:
-        # `counts` of the whole index: a delta version's own manifest counts only the delta's passages.
-        counts = {**index.manifest.get("counts", {}), "chunks": len(index)}
-        _write_manifest(client, meta, {**index.manifest, "counts": counts,
-                                       "store": {"kind": "milvus", "languages": langs}})
-    for i in range(0, len(drop), 4096):
-        client.delete(chunks, ids=drop[i: i + 4096])
+    # `counts` of the whole index: a delta version's own manifest counts only the delta's passages.
+    counts = {**index.manifest.get("counts", {}), "chunks": len(index)}
+    _write_manifest(client, meta, {**index.manifest, "counts": counts,
+                                   "store": {"kind": "milvus", "languages": langs, "seq": seq,
+                                             "retired": retired}})
+    _set_pending(client, meta, None)
+    if drop:
+        if retired and grace > 0:
+            log.info("milvus: %d retired passages kept %.0fs for requests on the previous version", len(drop), grace)
+            time.sleep(grace)
+        _delete(client, chunks, drop)
     report.deleted = len(drop)
     client.flush(chunks)
     report.seconds = time.perf_counter() - t0

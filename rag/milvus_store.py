@@ -17,9 +17,13 @@ written space-separated into a field with the "standard" analyzer, so that Milvu
 same terms as the FAISS store's bm25s index. Milvus's own jieba analyzer would neither stem nor keep
 "3.5" whole, and the glossary's cross-language expansion of the query would then miss.
 
-Milvus has no transactions: `publish` inserts new passages, then names the new manifest in CURRENT,
-then deletes what the new version dropped; a reader between those steps may see both versions of a
-changed call. The manifest published in Milvus stays the record of what is indexed.
+Milvus has no transactions, so versions are made visible by filter (rag/milvus_publish.py): every
+passage row carries `born`, the publish sequence number that inserted it, and each manifest carries its
+own sequence number and the keys it retired. A reader of version N searches `born <= N and key not in
+retired(N)`: the rows a later publish inserts stay invisible to it, and the rows N retired are hidden
+from it while readers of N-1 still see them, until they are deleted after a grace period. Every search
+therefore sees one complete version. (BM25 term statistics and the term table move at publish time;
+they weigh passages, they do not choose which version is seen.)
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from rag.select import names_of
 from rag.store import Index, check_compatible, key_for
 from rag.types import Chunk, Where
 
+RETIRED_MAX = 20_000  # keys a manifest may hide by filter; a larger drop is deleted at once (see publish)
 MAX_TEXT = 65_535  # Milvus's VARCHAR limit, in bytes
 META_PART = 60_000  # characters of manifest JSON per meta row
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, so both stores rank alike
@@ -105,6 +110,22 @@ def expression(where: Where | None) -> str:
     return " and ".join(parts)
 
 
+def visible(manifest: dict[str, Any]) -> str:
+    """The filter that shows exactly the passages of the manifest's version ("" for a manifest
+    published before versions were tracked)."""
+    store = manifest.get("store", {})
+    if "seq" not in store:
+        return ""
+    expr = f"born <= {int(store['seq'])}"
+    if store.get("retired"):
+        expr += f" and key not in [{', '.join(str(int(k)) for k in store['retired'])}]"
+    return expr
+
+
+def _and(*exprs: str) -> str:
+    return " and ".join(f"({e})" for e in exprs if e)
+
+
 def read_version(client: Any, base: str) -> str | None:
     """The version CURRENT names in Milvus, or None when nothing was published."""
     meta = names(base)[2]
@@ -157,6 +178,7 @@ class MilvusIndex:
         self.base = base
         self.chunks_name, self.terms_name, _ = names(base)
         self.manifest = manifest
+        self._visible = visible(manifest)
         self._records = _Cache(CACHE)
         self._sentences = _Cache(CACHE)
         self._boilerplate = _Cache(16 * CACHE)
@@ -181,7 +203,8 @@ class MilvusIndex:
 
     def _search(self, data: list, field: str, k: int, expr: str, metric: str) -> list[tuple[int, float]]:
         """(key, distance) of the hits, remembering each one's boilerplate flag for the fusion."""
-        found = self.client.search(self.chunks_name, data=data, anns_field=field, limit=k, filter=expr,
+        found = self.client.search(self.chunks_name, data=data, anns_field=field, limit=k,
+                                   filter=_and(self._visible, expr),
                                    output_fields=["boilerplate"], search_params={"metric_type": metric})
         out = []
         for h in (found[0] if found else []):
@@ -232,7 +255,8 @@ class MilvusIndex:
             else:
                 out[int(r)] = c
         if missing:
-            found = self.client.query(self.chunks_name, filter=f"key in [{', '.join(map(str, missing))}]",
+            found = self.client.query(self.chunks_name,
+                                      filter=_and(self._visible, f"key in [{', '.join(map(str, missing))}]"),
                                       output_fields=["key", "record", "sentences", "boilerplate"])
             for f in found:
                 key = int(f["key"])
@@ -321,11 +345,14 @@ def open_milvus(uri: str, base: str, model_id: str | None = None, fingerprint: s
     return MilvusIndex(client, base, manifest)
 
 
-def row_of_chunk(chunk: Chunk, tokens: list[str], vector: np.ndarray, sentences: np.ndarray | None) -> dict:
-    """The Milvus row of one passage; a field over Milvus's size limit is an error naming the chunk."""
+def row_of_chunk(chunk: Chunk, tokens: list[str], vector: np.ndarray, sentences: np.ndarray | None,
+                 born: int) -> dict:
+    """The Milvus row of one passage, inserted by publish number `born`; a field over Milvus's size
+    limit is an error naming the chunk."""
     m = chunk.meta
     row = {
         "key": key_for(chunk.id),
+        "born": int(born),
         "chunk_id": chunk.id,
         "doc_id": chunk.doc_id,
         "ticker": (m.ticker or "").upper() if m else "",
@@ -348,5 +375,6 @@ def row_of_chunk(chunk: Chunk, tokens: list[str], vector: np.ndarray, sentences:
     return row
 
 
-def rows_of(index: Index, rows: list[int]) -> list[dict]:
-    return [row_of_chunk(index.chunks[r], index.tokens[r], index.embeddings[r], index.sentences_of(r)) for r in rows]
+def rows_of(index: Index, rows: list[int], born: int) -> list[dict]:
+    return [row_of_chunk(index.chunks[r], index.tokens[r], index.embeddings[r], index.sentences_of(r), born)
+            for r in rows]

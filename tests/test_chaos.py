@@ -1,6 +1,6 @@
-"""The fast parts of bench/chaos.py, so CI guards them: a few kill -9 points of a build, one live
-reindex under load with a killed rebuild (on each store), a full disk and damaged files (the fake embedder; the full
-runs with the real model are the bench)."""
+"""The fast parts of bench/chaos.py, so CI guards them: a few kill -9 points of a build and of a
+Milvus publish, one live reindex under load with a killed rebuild (on each store), a full disk and
+damaged files (the fake embedder; the full runs with the real model are the bench)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import chaos_crash, chaos_disk, chaos_live  # noqa: E402
+from bench import chaos_crash, chaos_disk, chaos_live, chaos_publish  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,12 @@ def test_killed_builds_leave_a_clean_version_and_build_again() -> None:
     rows = chaos_crash.run(_opts(runs=6, seed=5), quick=True)
     _check(rows, 6)
     assert "old version live" in rows[0].figures  # kills before the swap were among them
+
+
+def test_killed_milvus_publishes_leave_one_whole_version_and_publish_again() -> None:
+    pytest.importorskip("milvus_lite")
+    rows = chaos_publish.run(_opts(runs=4, seed=3), quick=True)
+    _check(rows, 4)
 
 
 @pytest.mark.parametrize("store", ["faiss", "milvus"])

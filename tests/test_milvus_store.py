@@ -197,3 +197,68 @@ def test_eval_test_split_is_the_same_on_both_stores(shared_transcripts: Path, tm
         hits = [Retriever(ix, emb).retrieve(c.question, top_k=8, scope=None if scope.out_of_index else scope)
                 for ix in (local, milvus.index)]
         _same_hits(*hits)
+
+
+def _visible_keys(index, emb) -> set[int]:
+    """Every passage key a reader of `index`'s version can reach, by dense search and by BM25."""
+    q = emb.embed_queries(["revenue growth margin guidance 收入"])[0]
+    dense = {k for k, _ in index.dense(q, k=4096)}
+    words = {k for k, _ in index.lexical(["revenu", "growth", "margin", "收入", "the"], k=4096)}
+    return dense | words
+
+
+def test_every_reader_sees_one_whole_version_through_a_publish_and_a_crash(tmp_path: Path, monkeypatch) -> None:
+    """Readers of the old version see exactly it while the new one is written, switched to and cleaned
+    up; a publish that dies before its switch changes nothing readers see, and the next one completes
+    it with the same term statistics as a clean build."""
+    import rag.milvus_publish as mp
+
+    data = Path(__file__).parent / "data"
+    emb = FakeEmbedder()
+    uri = str(tmp_path / "m.db")
+    build_index([data / n for n in FILES[:3]], tmp_path / "v1", emb)
+    v1 = load_index(tmp_path / "v1")
+    publish(v1, uri, "ver")
+    old = open_milvus(uri, "ver")
+    keys1 = {int(k) for k in v1.keys}
+    assert _visible_keys(old, emb) == keys1
+
+    build_index([data / n for n in (FILES[1], FILES[2], FILES[3])], tmp_path / "v2", emb)
+    v2 = load_index(tmp_path / "v2")
+    keys2 = {int(k) for k in v2.keys}
+    assert keys1 - keys2 and keys2 - keys1
+
+    real_write = mp._write_manifest
+
+    def crash(*args, **kwargs):
+        # The new passages and term counts are written; the switch is not.
+        assert _visible_keys(old, emb) == keys1
+        raise RuntimeError("killed before the switch")
+
+    monkeypatch.setattr(mp, "_write_manifest", crash)
+    with pytest.raises(RuntimeError):
+        publish(v2, uri, "ver")
+    assert open_milvus(uri, "ver").version == v1.version
+    assert _visible_keys(open_milvus(uri, "ver"), emb) == keys1
+
+    seen: dict[str, set[int]] = {}
+
+    def during_grace(seconds: float) -> None:
+        # Switched, retired rows not yet deleted: each version's readers see exactly their version.
+        seen["old"] = _visible_keys(old, emb)
+        seen["new"] = _visible_keys(open_milvus(uri, "ver"), emb)
+
+    monkeypatch.setattr(mp, "_write_manifest", real_write)
+    monkeypatch.setattr(mp.time, "sleep", during_grace)
+    report = publish(v2, uri, "ver", grace=5.0)
+    assert seen == {"old": keys1, "new": keys2}
+    assert any("recounted" in n for n in report.notes)
+    new = open_milvus(uri, "ver")
+    assert new.version == v2.version and _visible_keys(new, emb) == keys2
+    for token in {t for toks in list(v1.tokens) + list(v2.tokens) for t in toks}:
+        assert new.idf(token) == pytest.approx(v2.idf(token)), token
+    # The retired rows are gone from storage, not only hidden.
+    assert not new.client.query(new.chunks_name, filter=f"key in [{', '.join(map(str, keys1 - keys2))}]",
+                                output_fields=["key"])
+    again = publish(v2, uri, "ver")
+    assert (again.inserted, again.deleted, again.notes) == (0, 0, [])
