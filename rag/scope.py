@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.companies import KNOWN, listed, short_forms
+from rag.cues import ASKS_GUIDANCE
 from rag.ingest.meta import find_date, normalize_period
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
@@ -131,8 +132,11 @@ def _quarter_index(period: str) -> int:
     return int(period[2:6]) * 4 + int(period[-1]) - 1
 
 
-def _guidance_docs(catalog: Catalog, tickers: set[str], period: str) -> list[str]:
-    """The latest call of each named company, when `period` lies 1-4 quarters after it."""
+def _guidance_docs(catalog: Catalog, tickers: set[str], period: str, guidance: bool) -> list[str]:
+    """The call that spoke of `period` ahead of it: for each named company, its last call 1-4
+    quarters before the period. Past the company's latest call that is the only call that can
+    answer; before it (the company has later calls, none of the period) only a question asking for
+    guidance ("what did they guide for Q4 2024") is answered so, not one asking for the result."""
     if not tickers:
         return []
     out = []
@@ -141,9 +145,13 @@ def _guidance_docs(catalog: Catalog, tickers: set[str], period: str) -> list[str
                  if (m.get("ticker") or "").upper() == t and m.get("period")]
         if not calls:
             continue
-        latest = max(_quarter_index(p) for p, _ in calls)
-        if 1 <= _quarter_index(period) - latest <= 4:
-            out += [d for p, d in calls if _quarter_index(p) == latest]
+        asked = _quarter_index(period)
+        before = [_quarter_index(p) for p, _ in calls if _quarter_index(p) < asked]
+        if not before or asked - max(before) > 4:
+            continue
+        if max(_quarter_index(p) for p, _ in calls) > asked and not guidance:
+            continue
+        out += [d for p, d in calls if _quarter_index(p) == max(before)]
     return out
 
 
@@ -335,7 +343,7 @@ def detect(question: str, catalog: Catalog) -> Scope:
             # A period after the company's latest call is what that call's guidance speaks of ("Q4
             # guidance" asked of the Q3 call): scope to the company's calls. An earlier period, or
             # one more than a year ahead, is a call the index does not hold.
-            docs = _guidance_docs(catalog, tickers, periods[0])
+            docs = _guidance_docs(catalog, tickers, periods[0], bool(ASKS_GUIDANCE.search(question)))
         undated = [d for d in of_company if not all_docs[d].get("period")]
         if not docs and not undated:
             missing_periods = periods

@@ -113,6 +113,20 @@ def test_a_quarter_of_a_company_not_in_the_index_abstains() -> None:
     assert s.out_of_index and s.doc_ids == ()
 
 
+def test_guidance_for_a_quarter_the_index_lacks_comes_from_the_call_before_it() -> None:
+    # The index holds later calls too: the quarter's own call is missing, the one before spoke of it.
+    docs = {"ACME_FY25Q2_en": {**CALLS["ACME_FY25Q4_en"], "period": "FY2025Q2", "call_date": "2024-08-28"},
+            **{d: m for d, m in CALLS.items() if d.startswith("ACME")}}
+    s = detect("What revenue did Acme guide for fiscal 2025 third quarter?", Catalog(docs))
+    assert s.doc_ids == ("ACME_FY25Q2_en",) and s.ahead and not s.out_of_index
+    # Asked for the result, not the outlook, that quarter is a call the index does not hold.
+    s = detect("What was Acme's revenue in fiscal 2025 third quarter?", Catalog(docs))
+    assert s.out_of_index and s.missing_periods == ("FY2025Q3",)
+    # More than a year before the asked quarter is no outlook for it.
+    s = detect("What revenue did Acme guide for fiscal 2024 first quarter?", Catalog(docs))
+    assert s.out_of_index
+
+
 def test_a_company_whose_file_gives_no_period_is_still_reachable() -> None:
     docs = {**CALLS, "ACME_notes": {"ticker": "ACME", "company": "Acme", "aliases": [], "period": None}}
     s = detect("What did Acme say in fiscal 2024 third quarter?", Catalog(docs))
