@@ -133,11 +133,11 @@ def _quarter_index(period: str) -> int:
 
 
 def _guidance_docs(catalog: Catalog, tickers: set[str], period: str, guidance: bool) -> list[str]:
-    """The call that spoke of `period` ahead of it: for each named company, its last call 1-4
-    quarters before the period. Past the company's latest call that is the only call that can
-    answer; before it (the company has later calls, none of the period) only a question asking for
-    guidance ("what did they guide for Q4 2024") is answered so, not one asking for the result."""
-    if not tickers:
+    """The call that spoke of `period` ahead of it, for a question asking what was guided or expected
+    ("what did they guide for Q4 2024"): for each named company, its last call 1-4 quarters before
+    the period. A question asking for the period's result is not answered from another quarter's
+    call: the index holds no call of that period."""
+    if not tickers or not guidance:
         return []
     out = []
     for t in tickers:
@@ -148,8 +148,6 @@ def _guidance_docs(catalog: Catalog, tickers: set[str], period: str, guidance: b
         asked = _quarter_index(period)
         before = [_quarter_index(p) for p, _ in calls if _quarter_index(p) < asked]
         if not before or asked - max(before) > 4:
-            continue
-        if max(_quarter_index(p) for p, _ in calls) > asked and not guidance:
             continue
         out += [d for p, d in calls if _quarter_index(p) == max(before)]
     return out

@@ -122,6 +122,11 @@ def test_guidance_for_a_quarter_the_index_lacks_comes_from_the_call_before_it() 
     # Asked for the result, not the outlook, that quarter is a call the index does not hold.
     s = detect("What was Acme's revenue in fiscal 2025 third quarter?", Catalog(docs))
     assert s.out_of_index and s.missing_periods == ("FY2025Q3",)
+    # The same after the newest call: its outlook answers what was expected, not what was reported.
+    s = detect("What revenue does Acme expect for fiscal 2026 third quarter?", Catalog(docs))
+    assert s.doc_ids == ("ACME_Q2_2026_bilingual",) and s.ahead
+    s = detect("What revenue did Acme report for fiscal 2026 third quarter?", Catalog(docs))
+    assert s.out_of_index and s.missing_periods == ("FY2026Q3",)
     # More than a year before the asked quarter is no outlook for it.
     s = detect("What revenue did Acme guide for fiscal 2024 first quarter?", Catalog(docs))
     assert s.out_of_index
