@@ -154,3 +154,28 @@ def run_alone(run: Callable[..., list[Row]], doc: str | None, *options: tuple[st
     rows = run(opts, quick=opts.quick)
     print(table(rows))
     return 1 if any(r.lost for r in rows) else 0
+
+
+class KillAt:
+    """Counts a hooked `rag index`'s writes and kills the process (SIGKILL) at the k-th (env
+    `KILL_ENV`); with k = 0 it only counts, and `done` prints the count."""
+
+    def __init__(self, env: str) -> None:
+        self.k, self.count = int(os.environ[env]), 0
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count == self.k:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def done(self, code: int) -> int:
+        if self.k == 0:
+            print(f"writes {self.count}")
+        return code
+
+
+def crash_part_main(hooked: Callable[[list[str]], int], run: Callable[..., list[Row]], doc: str | None) -> int:
+    """A crash part's entry point: `hooked ARGS` is the killed `rag index`, anything else the part."""
+    if len(sys.argv) > 1 and sys.argv[1] == "hooked":
+        return hooked(sys.argv[2:])
+    return run_alone(run, doc, ("--runs", {"type": int, "default": None}), ("--seed", {"type": int, "default": 13}))

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_common import ROOT, SEEDS, SHARED, Row, run_alone, service_env  # noqa: E402
+from bench.chaos_common import ROOT, SEEDS, SHARED, KillAt, Row, crash_part_main, service_env  # noqa: E402
 
 # Version A, and what changes on the way to B: two calls added, one removed, one edited.
 BASE_FILES = ["AAPL_FY23Q2_en.txt", "EQIX_FY22Q3_en.txt", "TAL_FY25Q4_en.txt", "KO_FY21Q4_en_ectsum.txt",
@@ -202,9 +202,8 @@ def _hooked(argv: list[str]) -> int:
     kills the process (SIGKILL) at the k-th; with k = 0 it prints the count at exit."""
     from rag.cli import main
 
-    k = int(os.environ[KILL_ENV])
+    kill = KillAt(KILL_ENV)
     index_dir = str(Path(argv[argv.index("--index-dir") + 1]).resolve())
-    count = [0]
 
     def hook(event: str, args: tuple) -> None:
         if event == "open":
@@ -218,22 +217,14 @@ def _hooked(argv: list[str]) -> int:
             path = args[0]
         if not os.path.abspath(os.fsdecode(path)).startswith(index_dir):
             return
-        count[0] += 1
-        if count[0] == k:
-            os.kill(os.getpid(), signal.SIGKILL)
+        kill.tick()
 
     sys.addaudithook(hook)
-    code = main(argv)
-    if k == 0:
-        print(f"writes {count[0]}")
-    return code
+    return kill.done(main(argv))
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "hooked":
-        return _hooked(sys.argv[2:])
-    return run_alone(run, __doc__, ("--runs", {"type": int, "default": None}),
-                     ("--seed", {"type": int, "default": 13}))
+    return crash_part_main(_hooked, run, __doc__)
 
 
 if __name__ == "__main__":

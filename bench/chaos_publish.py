@@ -12,7 +12,6 @@ term's IDF equal to the local build's.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import signal
 import subprocess
@@ -25,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_common import ROOT, Row, run_alone, service_env, start_milvus, stop_service  # noqa: E402
+from bench.chaos_common import ROOT, KillAt, Row, crash_part_main, service_env, start_milvus, stop_service  # noqa: E402
 from bench.chaos_crash import _fresh, corpus, run_index  # noqa: E402
 
 KILL_ENV = "CHAOS_KILL_AT_MILVUS_WRITE"  # k: the hooked process kills itself at its k-th write; 0: count
@@ -141,30 +140,21 @@ def _hooked(argv: list[str]) -> int:
 
     from rag.cli import main
 
-    k = int(os.environ[KILL_ENV])
-    count = [0]
+    kill = KillAt(KILL_ENV)
 
     def counted(method):
         def call(*args, **kwargs):
-            count[0] += 1
-            if count[0] == k:
-                os.kill(os.getpid(), signal.SIGKILL)
+            kill.tick()
             return method(*args, **kwargs)
         return call
 
     for name in WRITES:
         setattr(MilvusClient, name, counted(getattr(MilvusClient, name)))
-    code = main(argv)
-    if k == 0:
-        print(f"writes {count[0]}")
-    return code
+    return kill.done(main(argv))
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "hooked":
-        return _hooked(sys.argv[2:])
-    return run_alone(run, __doc__, ("--runs", {"type": int, "default": None}),
-                     ("--seed", {"type": int, "default": 13}))
+    return crash_part_main(_hooked, run, __doc__)
 
 
 if __name__ == "__main__":
