@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from rag.cues import ASKS_GUIDANCE
 from rag.glossary import groups, is_aspect
 from rag.scope import Catalog, detect
 from rag.text_lang import language
@@ -79,6 +80,10 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
         # Keep the earlier question as context: its company, period and metric stay in the query.
         return f"{prev.rstrip()} {question.strip()}"
     prev_company, prev_period = _named(prev, catalog, lang)
+    if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):
+        # A period carried from a question about guidance is the period guided for ("What Q4
+        # guidance did they give?" -> "What growth does that imply?"): it stays an outlook.
+        prev_period += "展望" if lang == "zh" else " outlook"
     carry = [x for x, have in ((prev_company, company), (prev_period, period)) if x and not have]
     if not carry:
         return question

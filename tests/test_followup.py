@@ -52,3 +52,18 @@ def test_chained_follow_ups() -> None:
 def test_is_elliptical() -> None:
     assert is_elliptical("那环比呢？") and is_elliptical("And sequentially?") and is_elliptical("Why?")
     assert not is_elliptical("营业利润率是多少？") and not is_elliptical("What was Microsoft's revenue growth?")
+
+
+def test_a_period_carried_from_a_guidance_question_stays_the_period_guided_for() -> None:
+    from rag.scope import detect
+    from tests.test_scope import CALLS
+
+    calls = Catalog(CALLS)
+    # The index holds no call of fiscal 2026's third quarter: only the Q2 call's outlook speaks of it.
+    follow = "What growth does that imply at the midpoint?"
+    standalone = rewrite(follow, _h("What revenue did Acme guide for fiscal 2026 third quarter?"), calls)
+    assert standalone == "What growth does that imply at the midpoint? (Acme, FY2026Q3 outlook)"
+    s = detect(standalone, calls)
+    assert "ACME_Q2_2026_bilingual" in s.doc_ids and s.ahead and not s.out_of_index
+    # Carried from a question about the quarter's result it stays that quarter's result.
+    assert rewrite(follow, _h("What was Acme's revenue in fiscal 2026 first quarter?"), calls) == f"{follow} (Acme, FY2026Q1)"
