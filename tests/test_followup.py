@@ -66,4 +66,5 @@ def test_a_period_carried_from_a_guidance_question_stays_the_period_guided_for()
     s = detect(standalone, calls)
     assert "ACME_Q2_2026_bilingual" in s.doc_ids and s.ahead and not s.out_of_index
     # Carried from a question about the quarter's result it stays that quarter's result.
-    assert rewrite(follow, _h("What was Acme's revenue in fiscal 2026 first quarter?"), calls) == f"{follow} (Acme, FY2026Q1)"
+    result = _h("What was Acme's revenue in fiscal 2026 first quarter?")
+    assert rewrite(follow, result, calls) == f"{follow} (Acme, FY2026Q1)"
