@@ -48,8 +48,11 @@ ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?
 
 
 # Guidance proper (not every "will"), as a sentence states it.
-GUIDANCE = re.compile(r"\bwe (?:now |still |continue to )?expect|\bexpects?\b|\bguidance\b|\boutlook\b|\bforecast|"
-                      r"\banticipat|预计|指引|展望", re.I)
+# Passive ("is expected to be"), "projecting" and "guiding" state guidance as often as "we expect";
+# "better than expected" has no "to" and stays a result.
+GUIDANCE = re.compile(r"\bwe (?:now |still |continue to )?expect|\bexpects?\b|\b(?:expected|projected) to\b|"
+                      r"\bguidance\b|\bguid(?:e|ing)\b|\bprojecting\b|\bwe (?:now )?project\b|"
+                      r"\boutlook\b|\bforecast|\banticipat|预计|指引|展望", re.I)
 
 
 # "above the high end of our guidance", "ahead of our expectations": results measured against an

@@ -17,3 +17,15 @@ def test_guidance_cues() -> None:
     assert leads_with_guidance(sentence, extract(sentence)[0].start)
     sentence = "We added 3.9 GW, and we expect to double it by 2027."
     assert not leads_with_guidance(sentence, extract(sentence)[0].start)
+
+
+def test_guidance_in_the_passive_and_in_other_verbs() -> None:
+    for sentence in ("Operating margin in the quarter is expected to be in the range of 13% to 13.5%.",
+                     "Adjusted EPS is still expected to be in the range of $2 to $2.10.",
+                     "We're projecting Q4 comps to be up 1% to down 2% compared to last year.",
+                     "We are guiding to revenue of $3 billion for the year."):
+        assert leads_with_guidance(sentence, extract(sentence)[0].start), sentence
+    for sentence in ("Revenue was $5 billion, better than expected.",
+                     "Revenue came in better than expected at $5 billion.",
+                     "The project in Texas delivered $40 million of savings."):
+        assert not leads_with_guidance(sentence, extract(sentence)[0].start), sentence
