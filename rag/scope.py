@@ -3,6 +3,7 @@ against the documents the index holds (English or Chinese names), and companies 
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -176,10 +177,16 @@ _CALL_MONTH = re.compile(
     re.I,
 )
 _LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b|最新|最近一?个?(?:财季|季度|季)|最近的?(?:财季|季度)", re.I)
+_MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
 # "quarter ended September 30, 2025", "截至2025年9月30日的季度"
 _QUARTER_ENDED = re.compile(
     r"(?:quarter|three months)\s+(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
-    r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:三个月|季度|财季|第[一二三四1-4]财?季)",
+    r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:三个月|季度|财季|第[一二三四1-4]财?季)"
+    # A month-named quarter with its year ("the December 2022 quarter", "the June quarter of 2023",
+    # "2022年12月季度") closes at that month's end, whatever the company's fiscal calendar.
+    rf"|\b(?P<mon>{_MONTH_NAMES})\s+(?P<my>(?:19|20)\d{{2}})[- ]quarter\b"
+    rf"|\b(?P<mon2>{_MONTH_NAMES})[- ]quarter\s+(?:of\s+)?(?:calendar\s+)?(?P<my2>(?:19|20)\d{{2}})\b"
+    r"|(?P<zy>(?:19|20)\d{2})年(?P<zm>\d{1,2})月(?:份)?(?:的|结束的|止的)?(?:季度|财季)",
     re.I,
 )
 _ENDED_WINDOW_DAYS = (7, 80)  # calls come one to eleven weeks after their quarter closes
@@ -238,24 +245,41 @@ def _year_docs(years: list[int], docs: dict[str, dict[str, Any]], ids: list[str]
     return [d for d in ids if (p := docs[d].get("period")) and (p[:6] in wanted or p in before)]
 
 
+def _quarter_end(m: re.Match) -> date | None:
+    """The date a `_QUARTER_ENDED` match names: a full date, or the last day of a named month."""
+    if m.group("en") or m.group("zh"):
+        ended = find_date(m.group("en") or m.group("zh"))
+        return date.fromisoformat(ended) if ended else None
+    if m.group("zy"):
+        year, month = int(m.group("zy")), int(m.group("zm"))
+    else:
+        year = int(m.group("my") or m.group("my2"))
+        month = _MONTH_NAMES.split("|").index((m.group("mon") or m.group("mon2")).lower()) + 1
+    if not 1 <= month <= 12:
+        return None
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
 def _ended_docs(question: str, docs: dict[str, dict[str, Any]], tickers: set[str]) -> list[str] | None:
     """Calls of the named companies held soon after the quarter end date a question names."""
     m = _QUARTER_ENDED.search(question)
     if not m:
         return None
-    ended = find_date(m.group("en") or m.group("zh") or "")
-    if not ended:
+    end = _quarter_end(m)
+    if end is None:
         return None
-    end = date.fromisoformat(ended)
     lo, hi = _ENDED_WINDOW_DAYS
     out = []
+    undated = False
     for d, meta in docs.items():
         if tickers and (meta.get("ticker") or "").upper() not in tickers:
             continue
         cd = meta.get("call_date")
         if cd and lo <= (date.fromisoformat(cd) - end).days <= hi:
             out.append(d)
-    return out
+        undated = undated or not cd
+    # With a call whose date is unknown the index may hold that quarter after all: scope as usual.
+    return None if not out and undated else out
 
 
 def _newest(docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:

@@ -160,3 +160,26 @@ def test_a_company_whose_file_gives_no_period_is_still_reachable() -> None:
 def test_years_halves_and_call_months(question: str, docs: tuple[str, ...]) -> None:
     s = detect(question, Catalog(CALLS))
     assert s.doc_ids == tuple(sorted((*docs, "mystery_call"))), s
+
+
+@pytest.mark.parametrize("question, doc", [
+    ("What was Acme's revenue in the July 2025 quarter?", "ACME_Q2_2026_bilingual"),
+    ("Acme gross margin in the April quarter of 2025", "ACME_Q1_2026_zh"),
+    ("艾克米2025年1月季度的收入是多少？", "ACME_FY25Q4_en"),
+])
+def test_a_month_named_quarter_with_its_year_is_the_quarter_closing_that_month(question: str, doc: str) -> None:
+    s = detect(question, Catalog(CALLS))
+    assert s.doc_ids == tuple(sorted((doc, "mystery_call"))) and not s.out_of_index, s
+
+
+def test_a_month_named_quarter_no_call_followed_is_not_in_the_index() -> None:
+    # Acme's calls follow quarters closing in January, April and July; October 2024 has none.
+    s = detect("What was Acme's revenue in the October 2024 quarter?", Catalog(CALLS))
+    assert s.out_of_index and s.doc_ids == () and s.missing_periods
+
+
+def test_a_quarter_end_with_undated_calls_is_scoped_as_usual() -> None:
+    # No call date to place the quarter by: never "not in the index" on that ground alone.
+    docs = {d: {**m, "call_date": None} for d, m in CALLS.items()}
+    s = detect("What was Acme's revenue in the October 2024 quarter?", Catalog(docs))
+    assert not s.out_of_index and "ACME_Q2_2026_bilingual" in s.doc_ids
