@@ -237,9 +237,20 @@ def _month_docs(question: str, docs: dict[str, dict[str, Any]], ids: list[str]) 
     return [d for d in ids if (docs[d].get("call_date") or "").startswith(month)]
 
 
-def _year_docs(years: list[int], docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
+# A year's result as a whole ("for full year 2021", "at the end of fiscal 2025", "2025年全年"):
+# reported on the year's fourth-quarter call, not stated by its earlier ones.
+_YEAR_END = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:at|by) the end of (?:the )?(?:fiscal|fy|year|calendar)"
+                       r"|\byear[- ]end\b|全年|年末|年底|年终", re.I)
+
+
+def _year_docs(years: list[int], docs: dict[str, dict[str, Any]], ids: list[str], year_end: bool = False) -> list[str]:
     """Calls of the fiscal years named, and the fourth-quarter call before each (it gives the year's
-    outlook)."""
+    outlook); `year_end` (a year's result as a whole): the year's fourth-quarter calls where held."""
+    if year_end:
+        closing = {f"FY{y}Q4" for y in years}
+        found = [d for d in ids if docs[d].get("period") in closing]
+        if found:
+            return found
     wanted = {f"FY{y}" for y in years}
     before = {f"FY{y - 1}Q4" for y in years}
     return [d for d in ids if (p := docs[d].get("period")) and (p[:6] in wanted or p in before)]
@@ -373,7 +384,9 @@ def detect(question: str, catalog: Catalog) -> Scope:
     elif tickers and (month := _month_docs(question, all_docs, of_company)):
         docs = month
         periods = tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
-    elif tickers and not _LATEST.search(question) and (by_year := _year_docs(asked_years(question), all_docs, of_company)):
+    elif tickers and not _LATEST.search(question) and (by_year := _year_docs(
+            asked_years(question), all_docs, of_company,
+            bool(_YEAR_END.search(question)) and not ASKS_GUIDANCE.search(question))):
         # A year but no quarter ("full fiscal year 2025", "2024年"): that year's calls.
         docs = by_year
     elif tickers or _LATEST.search(question):

@@ -183,3 +183,14 @@ def test_a_quarter_end_with_undated_calls_is_scoped_as_usual() -> None:
     docs = {d: {**m, "call_date": None} for d, m in CALLS.items()}
     s = detect("What was Acme's revenue in the October 2024 quarter?", Catalog(docs))
     assert not s.out_of_index and "ACME_Q2_2026_bilingual" in s.doc_ids
+
+
+def test_a_years_result_as_a_whole_is_read_from_its_fourth_quarter_call() -> None:
+    docs = {"ACME_FY25Q2_en": {**CALLS["ACME_FY25Q4_en"], "period": "FY2025Q2", "call_date": "2024-08-28"},
+            **{d: m for d, m in CALLS.items() if d.startswith("ACME")}}
+    for q in ("What was Acme's revenue for the full year 2025?", "How many customers did Acme have at the end of fiscal 2025?",
+              "艾克米2025财年全年的收入是多少？"):
+        assert detect(q, Catalog(docs)).doc_ids == ("ACME_FY25Q4_en",), q
+    # Without the year-end words, or asking the outlook, every call of the year (and the one before) may speak.
+    assert len(detect("What did Acme say about pricing in fiscal 2025?", Catalog(docs)).doc_ids) == 2
+    assert len(detect("What full-year 2026 revenue does Acme expect?", Catalog(docs)).doc_ids) == 3
