@@ -63,7 +63,7 @@ def main() -> int:
             hits = a.retriever.retrieve(standalone, settings.top_k, None, None if scope.out_of_index else scope,
                                         query_vector=vec)
             t5 = t()
-            a.picker.pick(standalone, hits, vec, a._skip_terms(scope), ahead=scope.ahead)
+            a.picker.pick(standalone, hits, vec, a._skip_terms(scope), ahead=scope.ahead, idf=a.retriever.idf_for(scope))
             t6 = t()
             a.ask(q, history=history, top_k=settings.top_k)
             t7 = t()

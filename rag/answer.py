@@ -153,7 +153,8 @@ class Assistant:
 
     def _extractive(self, question: str, lang: str, hits: list[Hit], scope: Scope, common: dict,
                     vector: Any = None) -> Answer:
-        picks = self.picker.pick(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)
+        picks = self.picker.pick(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
+                                 idf=self.retriever.idf_for(scope))
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         if self.restate:
@@ -172,7 +173,8 @@ class Assistant:
         by_n = {s.n: s.text for s in sources}
         number = {h.row: i + 1 for i, h in enumerate(hits)}
         shortlist = [(number[p.hit.row], p.sentence.text)
-                     for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead)]
+                     for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
+                                                idf=self.retriever.idf_for(scope))]
         parts: list[str] = []
         # Streamed text reaches the user before the answer is complete, so it is released claim by
         # claim, each only once its numbers are found in the passages it cites.

@@ -151,6 +151,24 @@ class Retriever:
                 scores[r] = scores.get(r, 0.0) + sc * scale
         return sorted((r for r in scores if scores[r] > 0), key=lambda r: (-scores[r], r))[:n]
 
+    def idf_for(self, scope: Scope | None):
+        """The reader's term weights for a question with this scope: IDF among the scoped calls'
+        passages (as `_lexical_ranked` weighs BM25), so the reader weighs a scoped question's words
+        alike whatever else the index holds; the whole index's IDF when unscoped."""
+        where = self.where(None, scope)
+        size = self._scope_size(where)
+        if not size:
+            return self.index.idf
+        cache: dict[str, float] = {}
+
+        def idf(token: str) -> float:
+            if token not in cache:
+                rows, _ = self._postings([token], size, where)[token]
+                cache[token] = _bm25_idf(size, len(rows))
+            return cache[token]
+
+        return idf
+
     def _postings(self, tokens: list[str], size: int, where: Where) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """token -> (rows, BM25 scores) within `where`: from the FAISS store's postings directly, or one
         search per token on a store without them (Milvus: at most `size` hits, all the scope holds)."""

@@ -104,11 +104,12 @@ class Reader:
         self._cols = [FEATURES.index(f) for f in weights.features]
 
     def score(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-              ahead: bool = False) -> tuple[list[Candidate], np.ndarray, float]:
+              ahead: bool = False, idf=None) -> tuple[list[Candidate], np.ndarray, float]:
         """Every candidate with its probability of answering the question, and the probability that
         any does (the best candidate's own when no answerability model is fitted). `ahead`: the
-        question names a period after the calls it is scoped to (only guidance can answer)."""
-        q = question_of(question, vector, self.idf, {s.lower() for s in skip}, ahead)
+        question names a period after the calls it is scoped to (only guidance can answer); `idf`:
+        term weights for this question (its scope's, `Retriever.idf_for`), else the index's."""
+        q = question_of(question, vector, idf or self.idf, {s.lower() for s in skip}, ahead)
         cands = candidates(hits)
         if not cands:
             return cands, np.zeros(0), 0.0
@@ -122,19 +123,19 @@ class Reader:
         return cands, p, float(a.probabilities(row[cols][None, :])[0])
 
     def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-             ahead: bool = False) -> list[Pick]:
+             ahead: bool = False, idf=None) -> list[Pick]:
         """The most probable candidate (and the next distinct one when nearly as probable), or []
         when the passages likely do not answer."""
-        cands, p, answers = self.score(question, hits, vector, skip, ahead)
+        cands, p, answers = self.score(question, hits, vector, skip, ahead, idf)
         if not len(cands) or answers < self.weights.threshold:
             return []
         picks = distinct(cands, p, 2)
         return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score]
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-            ahead: bool = False, n: int = 6) -> list[Pick]:
+            ahead: bool = False, n: int = 6, idf=None) -> list[Pick]:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
-        cands, p, _ = self.score(question, hits, vector, skip, ahead)
+        cands, p, _ = self.score(question, hits, vector, skip, ahead, idf)
         return distinct(cands, p, n)
 
 
