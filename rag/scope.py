@@ -265,7 +265,7 @@ def _quarter_end(m: re.Match) -> date | None:
         year, month = int(m.group("zy")), int(m.group("zm"))
     else:
         year = int(m.group("my") or m.group("my2"))
-        month = _MONTH_NAMES.split("|").index((m.group("mon") or m.group("mon2")).lower()) + 1
+        month = _MONTHS.index((m.group("mon") or m.group("mon2")).lower()[:3]) + 1
     if not 1 <= month <= 12:
         return None
     return date(year, month, calendar.monthrange(year, month)[1])
@@ -362,6 +362,7 @@ def detect(question: str, catalog: Catalog) -> Scope:
     of_company = catalog.of_companies(tickers)
     period = asked_period(question)
     periods: tuple[str, ...] = (period,) if period else ()
+    guidance = bool(ASKS_GUIDANCE.search(question))  # asks what was guided or expected
     ended = _ended_docs(question, all_docs, tickers)
     defaulted = False
     missing_periods: tuple[str, ...] = ()
@@ -376,7 +377,7 @@ def detect(question: str, catalog: Catalog) -> Scope:
             # A period after the company's latest call is what that call's guidance speaks of ("Q4
             # guidance" asked of the Q3 call): scope to the company's calls. An earlier period, or
             # one more than a year ahead, is a call the index does not hold.
-            docs = _guidance_docs(catalog, tickers, periods[0], bool(ASKS_GUIDANCE.search(question)))
+            docs = _guidance_docs(catalog, tickers, periods[0], guidance)
         undated = [d for d in of_company if not all_docs[d].get("period")]
         if not docs and not undated:
             missing_periods = periods
@@ -386,7 +387,7 @@ def detect(question: str, catalog: Catalog) -> Scope:
         periods = tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
     elif tickers and not _LATEST.search(question) and (by_year := _year_docs(
             asked_years(question), all_docs, of_company,
-            bool(_YEAR_END.search(question)) and not ASKS_GUIDANCE.search(question))):
+            bool(_YEAR_END.search(question)) and not guidance)):
         # A year but no quarter ("full fiscal year 2025", "2024年"): that year's calls.
         docs = by_year
     elif tickers or _LATEST.search(question):
