@@ -35,6 +35,7 @@ class Scope:
     missing_periods: tuple[str, ...] = ()  # named periods with no transcript (of the named company)
     ahead: bool = False  # the named period lies after the scoped calls: only guidance can answer
     latest: bool = False  # no period was named (or "latest" was): the newest call of each company
+    asked_latest: bool = False  # "the latest quarter" was asked: never read from an earlier call
 
     @property
     def out_of_index(self) -> bool:
@@ -411,6 +412,7 @@ def detect(question: str, catalog: Catalog) -> Scope:
         ahead=bool(periods) and not missing_periods and bool(docs)
         and all(all_docs[d].get("period") not in periods for d in docs if all_docs[d].get("period")),
         latest=defaulted,
+        asked_latest=bool(_LATEST.search(question)),
     )
 
 

@@ -270,22 +270,40 @@ def test_an_unidentified_file_is_still_reachable(quarters: Path) -> None:
     assert reply.citations[0].doc_id == "meeting_notes"
 
 
-def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> None:
-    from rag.store import load_index
-
+def _guided_reader(index, threshold: float):
+    """A reader that answers a guidance question well only with guidance."""
     from rag.reader import Reader, load_weights
 
-    # Only the Q1 call (a Chinese translation) gives guidance for the next quarter; no period is named.
-    # A reader that answers a guidance question only with guidance (the newest call's result does not).
-    index = load_index(quarters)
     w = load_weights()
     coef = w.coef.copy()
     coef[w.features.index("guidance_fit")] = 3.0
-    guided = replace(w, coef=coef, intercept=-6.0, threshold=0.9)
-    reader = Reader(guided, index.idf, lambda h: index.sentences_of(h.row))
-    reply = Assistant(index, FakeEmbedder(), reader=reader).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
+    return Reader(replace(w, coef=coef, intercept=-6.0, threshold=threshold), index.idf,
+                  lambda h: index.sentences_of(h.row))
+
+
+def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> None:
+    from rag.store import load_index
+
+    # Only the Q1 call (a Chinese translation) gives guidance for the next quarter; no period is named.
+    # The newest call's result does not answer a guidance question: it abstains, Q1's call answers.
+    index = load_index(quarters)
+    reply = Assistant(index, FakeEmbedder(), reader=_guided_reader(index, 0.9)).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
     assert not reply.abstained and "12.5亿" in reply.answer, reply.answer
     assert reply.citations[0].doc_id == "ACME_Q1_2026_zh" and reply.answer.startswith("ACME FY2026Q1")  # this file names no company
+    assert reply.scope["latest"] is False
+
+
+def test_an_earlier_call_that_answers_clearly_better_is_read(quarters: Path) -> None:
+    from rag.store import load_index
+
+    # The newest call gives an answer (no abstaining), but a weak one: Q1's guidance is read instead.
+    index = load_index(quarters)
+    a = Assistant(index, FakeEmbedder(), reader=_guided_reader(index, 0.0))
+    newest = a.ask("艾克米最新一季预计第二财季产品收入是多少？", top_k=4)
+    # "The latest quarter" was asked: only the newest call is read, however weakly it answers.
+    assert newest.citations[0].doc_id != "ACME_Q1_2026_zh" and newest.scope["latest"] is True
+    reply = a.ask("艾克米预计第二财季产品收入是多少？", top_k=4)
+    assert "12.5亿" in reply.answer and reply.citations[0].doc_id == "ACME_Q1_2026_zh", reply.answer
     assert reply.scope["latest"] is False
 
 

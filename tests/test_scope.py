@@ -194,3 +194,14 @@ def test_a_years_result_as_a_whole_is_read_from_its_fourth_quarter_call() -> Non
     # Without the year-end words, or asking the outlook, every call of the year (and the one before) may speak.
     assert len(detect("What did Acme say about pricing in fiscal 2025?", Catalog(docs)).doc_ids) == 2
     assert len(detect("What full-year 2026 revenue does Acme expect?", Catalog(docs)).doc_ids) == 3
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("What was Acme's revenue in the latest quarter?", True),
+    ("艾克米最近一个季度的营业利润率是多少？", True),
+    ("What is Acme's net revenue retention?", False),
+])
+def test_asking_for_the_latest_quarter_is_told_from_naming_none(question: str, asked: bool) -> None:
+    # Both read the newest call; only a question naming no quarter may be answered from an earlier one.
+    s = detect(question, Catalog(CALLS))
+    assert s.latest and s.asked_latest == asked
