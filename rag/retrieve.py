@@ -14,7 +14,7 @@ from rag.embed import Embedder
 from rag.glossary import expand
 from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
-from rag.scope import Catalog, Scope, detect
+from rag.scope import Catalog, Scope, detect, name_words
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
 
@@ -65,6 +65,8 @@ def _bm25_idf(n: int, df: int) -> float:
 # 111-117 ms, past the 100 ms goal, at 2x it stayed 86-92 ms (bench/scale_bench.py, scale_e2e.py).
 # Exact and HNSW searches ignore it.
 CROSS_LANGUAGE_EFFORT = 2
+# A word in more passages than this is common, not a name that tells one company's calls apart.
+NAME_MAX_ROWS = 500
 # Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
 SCOPE_IDF_MAX_ROWS = 5_000
 
@@ -94,7 +96,43 @@ class Retriever:
         return Catalog(self.index.manifest.get("documents", {}))
 
     def scope(self, question: str) -> Scope:
-        return detect(question, self.catalog)
+        """What the question names; a question naming no company but a name that only one company's
+        calls hold ("Trainium", "Amy Hood") is scoped to that company's calls that hold it."""
+        found = detect(question, self.catalog)
+        if found.tickers or found.out_of_index:
+            return found
+        owned = self._owned(question)
+        return detect(question, self.catalog, implied=owned) if owned else found
+
+    def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:
+        """(ticker, its calls holding them) of the names in `question` that only one company's passages
+        hold, when they all point at one company; None otherwise. A name is a word written with a
+        capital (not the question's first word) or a Latin word in a Chinese question; words many
+        companies use ("AI", "EPS", "What") are held by several companies and name none."""
+        words = name_words(question)
+        if not words:
+            return None
+        tokens = {w: tokenize(w)[:1] for w in words}
+        # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
+        postings = self._postings([t[0] for t in tokens.values() if t], NAME_MAX_ROWS + 1, Where())
+        owner: dict[str, set[str]] = {}
+        for rows, _ in postings.values():
+            if not 0 < len(rows) <= NAME_MAX_ROWS:
+                continue
+            docs = self._docs_of(rows)
+            tickers = {(self.catalog.docs.get(d, {}).get("ticker") or "").upper() for d in docs}
+            if len(tickers) == 1 and "" not in tickers:
+                owner.setdefault(tickers.pop(), set()).update(docs)
+        if len(owner) != 1:
+            return None
+        ticker, docs = owner.popitem()
+        return ticker, tuple(sorted(docs))
+
+    def _docs_of(self, rows: np.ndarray) -> set[str]:
+        columns = getattr(self.index, "columns", None)
+        if columns is not None:
+            return {str(d) for d in columns.doc_ids[np.unique(columns.doc[rows])]}
+        return {c.doc_id for c in self.index.chunks_of(rows.tolist()).values()}
 
     @staticmethod
     def where(filters: Filters | None, scope: Scope | None) -> Where:

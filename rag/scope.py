@@ -331,8 +331,24 @@ def _listed_names_in(question: str) -> list[tuple[str, str]]:
     return [(m.group(0), by_name[m.group(0)]) for m in pattern.finditer(question)] if pattern else []
 
 
-def detect(question: str, catalog: Catalog) -> Scope:
-    """The scope a question names (see `Scope`)."""
+# A word with a capital letter: a candidate name of a product, brand or person ("Trainium", "Hood").
+_CAPITALISED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*|(?<![A-Za-z0-9])[A-Z][A-Za-z0-9-]+")
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]+")
+
+
+def name_words(question: str) -> list[str]:
+    """Words of a question that may be names: capitalised ones past its first word; in a Chinese
+    question every Latin word (names are what Chinese text writes in Latin letters)."""
+    if re.search(r"[\u4e00-\u9fff]", question):
+        return list(dict.fromkeys(_LATIN_WORD.findall(question)))
+    first = re.match(r"\W*[A-Za-z][\w'-]*", question)
+    start = first.end() if first else 0
+    return list(dict.fromkeys(m.group(0) for m in _CAPITALISED.finditer(question) if m.start() >= start))
+
+
+def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:
+    """The scope a question names (see `Scope`). `implied`: (ticker, calls) the question's names point
+    at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls."""
     indexed = catalog.tickers
     tickers: set[str] = set()
     masked = question
@@ -360,7 +376,11 @@ def detect(question: str, catalog: Catalog) -> Scope:
     unidentified = catalog.unidentified
     if missing and unidentified and not tickers:
         return Scope(doc_ids=tuple(sorted(unidentified)), periods=(), missing_companies=())
-    of_company = catalog.of_companies(tickers)
+    if implied and not tickers:
+        tickers = {implied[0]}
+        of_company = [d for d in catalog.of_companies(tickers) if d in set(implied[1])]
+    else:
+        of_company = catalog.of_companies(tickers)
     period = asked_period(question)
     periods: tuple[str, ...] = (period,) if period else ()
     guidance = bool(ASKS_GUIDANCE.search(question))  # asks what was guided or expected
@@ -395,8 +415,8 @@ def detect(question: str, catalog: Catalog) -> Scope:
         # No period, or "the latest": the newest call of each company; the answer says which.
         docs = _newest(all_docs, of_company)
         companies = tickers or {(all_docs[d].get("ticker") or "").upper() for d in docs}
-        defaulted = any(len({m.get("period") for m in all_docs.values()
-                             if (m.get("ticker") or "").upper() == t}) > 1 for t in companies if t)
+        defaulted = any(len({all_docs[d].get("period") for d in of_company
+                             if (all_docs[d].get("ticker") or "").upper() == t}) > 1 for t in companies if t)
         periods = () if tickers else tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
     else:
         docs = of_company

@@ -172,3 +172,20 @@ def test_a_scoped_question_weighs_terms_among_its_calls(tmp_path: Path) -> None:
     assert scoped[0] == speeches[1]
     assert scoped == ranked(alone, Weights())
     assert ranked(crowd, Weights(scope_idf=False))[0] == speeches[0]
+
+
+@pytest.mark.parametrize("question, tickers", [
+    # A person's name only one company's call holds names that company...
+    ("How much did Jane Roe expect for capital expenditures?", ("ACME",)),
+    ("What did Bob Jones say about pricing?", ("GLBX",)),
+    # ...a name two companies' calls hold names neither.
+    ("Which analyst from Big Bank asked about pricing?", ()),
+    ("What did the CEO say about pricing?", ()),
+])
+def test_a_name_only_one_companys_calls_hold_scopes_to_it(retriever: Retriever, question: str, tickers: tuple) -> None:
+    s = retriever.scope(question)
+    assert s.tickers == tickers
+    if tickers:
+        assert s.doc_ids and all(retriever.catalog.docs[d]["ticker"] == tickers[0] for d in s.doc_ids)
+    else:
+        assert not s.doc_ids

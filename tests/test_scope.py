@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.scope import Catalog, detect
+from rag.scope import Catalog, detect, name_words
 
 DOCS = {
     "AMZN_FY25Q4_zh": {"ticker": "AMZN", "company": "亚马逊", "aliases": ["Amazon", "AWS"], "period": "FY2025Q4"},
@@ -205,3 +205,13 @@ def test_asking_for_the_latest_quarter_is_told_from_naming_none(question: str, a
     # Both read the newest call; only a question naming no quarter may be answered from an earlier one.
     s = detect(question, Catalog(CALLS))
     assert s.latest and s.asked_latest == asked
+
+
+@pytest.mark.parametrize("question, words", [
+    ("What price-performance advantage does Trainium offer versus comparable GPUs?", ["Trainium", "GPUs"]),
+    ("How much did Amy Hood say about capex?", ["Amy", "Hood"]),  # the first word is capitalised anyway
+    ("Trainium3的性价比比Trainium2高多少？", ["Trainium3", "Trainium2"]),
+    ("what was revenue?", []),
+])
+def test_words_that_may_be_names(question: str, words: list[str]) -> None:
+    assert name_words(question) == words
