@@ -377,8 +377,8 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     if missing and unidentified and not tickers:
         return Scope(doc_ids=tuple(sorted(unidentified)), periods=(), missing_companies=())
     if implied and not tickers:
-        tickers = {implied[0]}
-        of_company = [d for d in catalog.of_companies(tickers) if d in set(implied[1])]
+        tickers, holding = {implied[0]}, set(implied[1])
+        of_company = [d for d in catalog.of_companies(tickers) if d in holding]
     else:
         of_company = catalog.of_companies(tickers)
     period = asked_period(question)
