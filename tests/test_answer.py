@@ -305,6 +305,11 @@ def test_an_earlier_call_that_answers_clearly_better_is_read(quarters: Path) -> 
     reply = a.ask("艾克米预计第二财季产品收入是多少？", top_k=4)
     assert "12.5亿" in reply.answer and reply.citations[0].doc_id == "ACME_Q1_2026_zh", reply.answer
     assert reply.scope["latest"] is False
+    # An LLM backend is handed the same call's passages.
+    llm = ScriptedLLM("12.5亿美元 [1]")
+    a.generators["scripted"] = llm
+    a.ask("艾克米预计第二财季产品收入是多少？", top_k=4, backend="scripted")
+    assert llm.seen[0][0].period == "FY2026Q1", [x.period for x in llm.seen[0]]
 
 
 def test_a_figure_stated_twice_is_cited_in_the_askers_language_and_the_speakers_words(quarters: Path) -> None:
