@@ -8,6 +8,8 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
 - The seed is one document: its cases are split in half by the order of sha1("eval-split-v1:" + id).
 - Large-corpus cases (large.jsonl) are split by company the same way, on their own: companies in the
   order of sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases.
+- Cases in any other file (analyst.jsonl) take the side their company has above; they never move
+  the draws (a case of a company no file above has is an error).
 Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
 """
 
@@ -61,6 +63,16 @@ def assign(files: dict[str, list[dict]]) -> dict[str, str]:
         large_test.add(t)
     for c in large:
         out[c["id"]] = "test" if company(c) in large_test else "dev"
+    # Any other file (analyst.jsonl): each case on the side its company already has, so that every
+    # case of a document stays on one side and the draws above are untouched by the file.
+    side = {company(c): out[c["id"]] for c in [*shared, *large]}
+    for name, cases in files.items():
+        if name in ("seed.jsonl", "shared.jsonl", "later.jsonl", "large.jsonl"):
+            continue
+        for c in cases:
+            if company(c) not in side:
+                raise SystemExit(f"{name}: {c['id']} is about {company(c)!r}, a company no split has yet")
+            out[c["id"]] = side[company(c)]
     return out
 
 
