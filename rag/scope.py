@@ -346,6 +346,24 @@ def name_words(question: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in _CAPITALISED.finditer(question) if m.start() >= start))
 
 
+_PERSON = r"[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-zA-Z'-]+"
+
+
+@lru_cache(maxsize=256)
+def _affiliation_pattern(name: str) -> re.Pattern[str]:
+    n = re.escape(name)
+    return re.compile(
+        rf"{n}(?:'s|'|’s|’)\s+(?:analyst\s+)?{_PERSON}"  # "Morgan Stanley's Keith Weiss"
+        rf"|{_PERSON}\s+(?:of|from|at|with)\s+{n}"  # "Simon Flannery from Morgan Stanley"
+        rf"|{n}\s+analysts?\b|\banalysts?\s+(?:of|from|at|with)\s+{n}"  # "Goldman Sachs analyst Kash Rangan"
+        rf"|{n}\s*(?:的)?\s*分析师")
+
+
+def _affiliation(name: str, question: str) -> bool:
+    """`name` is written as an analyst's firm: a person's, or an analyst's, affiliation."""
+    return _affiliation_pattern(name).search(question) is not None
+
+
 def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:
     """The scope a question names (see `Scope`). `implied`: (ticker, calls) the question's names point
     at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls."""
@@ -370,6 +388,8 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     # Listed companies the index holds no call of; a name inside an indexed company's name is masked.
     missing += [n for n, t in _listed_names_in(question) if t not in indexed and t not in KNOWN
                 and n not in missing and _name_in(n, masked)]
+    if tickers:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
+        missing = [n for n in missing if not _affiliation(n, question)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.

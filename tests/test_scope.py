@@ -215,3 +215,19 @@ def test_asking_for_the_latest_quarter_is_told_from_naming_none(question: str, a
 ])
 def test_words_that_may_be_names(question: str, words: list[str]) -> None:
     assert name_words(question) == words
+
+
+@pytest.mark.parametrize("question, missing", [
+    # Beside a company the index holds, an analyst's firm is who asked...
+    ("What did Acme's CFO tell Morgan Stanley's Keith Weiss about operating margin?", ()),
+    ("Answering Simon Flannery from Morgan Stanley, what margin did Acme expect?", ()),
+    ("What did Acme tell Goldman Sachs analyst Kash Rangan about pricing?", ()),
+    # ...but a firm asked about is still a company the index does not hold.
+    ("Compare Acme's operating margin with Morgan Stanley's.", ("Morgan Stanley",)),
+])
+def test_an_analysts_firm_is_not_a_company_asked_about(question: str, missing: tuple) -> None:
+    from rag.companies import listed
+
+    if "MS" not in listed():
+        pytest.skip("pytickersymbols is not installed")
+    assert detect(question, Catalog(CALLS)).missing_companies == missing
