@@ -346,6 +346,7 @@ def name_words(question: str) -> list[str]:
     return list(dict.fromkeys(m.group(0) for m in _CAPITALISED.finditer(question) if m.start() >= start))
 
 
+# A person as a question names one: "Keith Weiss", "Simon W. Flannery".
 _PERSON = r"[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-zA-Z'-]+"
 
 
