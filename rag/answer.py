@@ -126,8 +126,10 @@ class Assistant:
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
         else:
-            picks = self._read(standalone, hits, scope, vector)
-            if scope.latest and not scope.asked_latest:  # both backends read the call the reader finds answers
+            widen = scope.latest and not scope.asked_latest  # both backends read the call the reader finds answers
+            # An LLM backend builds its own shortlist: the reader runs here only to choose the call.
+            picks = self._read(standalone, hits, scope, vector) if backend == "extractive" or widen else []
+            if widen:
                 scope, hits, picks = self._which_call(standalone, scope, hits, picks, vector, top_k, filters)
                 common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids), "latest": scope.latest}
                 if trace is not None:

@@ -112,9 +112,9 @@ class Retriever:
         words = name_words(question)
         if not words:
             return None
-        tokens = {w: tokenize(w)[:1] for w in words}
+        tokens = [t[0] for t in map(tokenize, words) if t]
         # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
-        postings = self._postings([t[0] for t in tokens.values() if t], NAME_MAX_ROWS + 1, Where())
+        postings = self._postings(tokens, NAME_MAX_ROWS + 1, Where())
         owner: dict[str, set[str]] = {}
         for rows, _ in postings.values():
             if not 0 < len(rows) <= NAME_MAX_ROWS:

@@ -405,6 +405,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     period = asked_period(question)
     periods: tuple[str, ...] = (period,) if period else ()
     guidance = bool(ASKS_GUIDANCE.search(question))  # asks what was guided or expected
+    asked_latest = bool(_LATEST.search(question))
     ended = _ended_docs(question, all_docs, tickers)
     defaulted = False
     missing_periods: tuple[str, ...] = ()
@@ -427,12 +428,12 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     elif tickers and (month := _month_docs(question, all_docs, of_company)):
         docs = month
         periods = tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
-    elif tickers and not _LATEST.search(question) and (by_year := _year_docs(
+    elif tickers and not asked_latest and (by_year := _year_docs(
             asked_years(question), all_docs, of_company,
             bool(_YEAR_END.search(question)) and not guidance)):
         # A year but no quarter ("full fiscal year 2025", "2024年"): that year's calls.
         docs = by_year
-    elif tickers or _LATEST.search(question):
+    elif tickers or asked_latest:
         # No period, or "the latest": the newest call of each company; the answer says which.
         docs = _newest(all_docs, of_company)
         companies = tickers or {(all_docs[d].get("ticker") or "").upper() for d in docs}
@@ -453,7 +454,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         ahead=bool(periods) and not missing_periods and bool(docs)
         and all(all_docs[d].get("period") not in periods for d in docs if all_docs[d].get("period")),
         latest=defaulted,
-        asked_latest=bool(_LATEST.search(question)),
+        asked_latest=asked_latest,
     )
 
 
