@@ -192,3 +192,24 @@ def test_the_same_sentence_from_two_sources_is_picked_once() -> None:
              cand("SUMMARY", "Margins rose to 41%.", 60), cand("FULL", same, 100)]
     picks = distinct(cands, np.array([0.9, 0.8, 0.5, 0.4]), 3)
     assert [(p.hit.chunk.doc_id, p.sentence.text) for p in picks] == [("FULL", same), ("SUMMARY", "Margins rose to 41%.")]
+
+
+def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
+    """A sentence and the outlook after it: its figures may be the outlook's, so a question asking a
+    result sees it as guidance (before, only the pair's first sentence was read for it)."""
+    from rag.types import Chunk, Hit
+
+    text = ("Currency was a 2-point headwind for the year. For free cash flow, we expect to generate $10 billion "
+            "in 2022. Free cash flow was $6.5 billion in 2021.")
+    chunk = Chunk(id="c", doc_id="D", section="prepared", speakers=(), text=text, embed_text=text, start=0,
+                  end=len(text))
+    cands = candidates([Hit(chunk, 0, 1.0)])
+    q = question_of("What was free cash flow in 2021?", None, lambda t: 1.0, set())
+    x = matrix(q, cands, lambda h: None)
+    misfit = {(c.sentence.text, c.pair): x[i, FEATURES.index("guidance_misfit")] for i, c in enumerate(cands)}
+    first, outlook, result = (s.strip() for s in ("Currency was a 2-point headwind for the year.",
+                                                  "For free cash flow, we expect to generate $10 billion in 2022.",
+                                                  "Free cash flow was $6.5 billion in 2021."))
+    assert misfit[(first, False)] == 0 and misfit[(outlook, False)] == 1 and misfit[(result, False)] == 0
+    assert misfit[(f"{first} {outlook}", True)] == 1  # the outlook is the pair's second sentence
+    assert misfit[(f"{outlook} {result}", True)] == 1

@@ -200,7 +200,8 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
         text = c.sentence.text
         said_years = frozenset().union(*(i.years for i in c.info))
         said_quarters = frozenset().union(*(i.quarters for i in c.info))
-        guidance_led = c.info[0].guidance_led
+        # A pair is forward-looking when either sentence is: its figures may be the outlook's.
+        guidance_led = any(i.guidance_led for i in c.info)
         rows.append({
             "dense": dense,
             "passage_dense": c.hit.dense if c.hit.dense is not None else 0.0,
