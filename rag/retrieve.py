@@ -4,6 +4,7 @@ languages), fused by weighted reciprocal rank, restricted by metadata filters an
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
@@ -67,6 +68,9 @@ def _bm25_idf(n: int, df: int) -> float:
 CROSS_LANGUAGE_EFFORT = 2
 # A word in more passages than this is common, not a name that tells one company's calls apart.
 NAME_MAX_ROWS = 500
+# The first word of one company's name names it when more than this share of the passages holding
+# it are that company's (a majority: the word is mostly used of the company, not as a common word).
+LEADING_SHARE = 0.5
 # Past this many passages a scope is a large part of a corpus and its term weights are the corpus's.
 SCOPE_IDF_MAX_ROWS = 5_000
 
@@ -112,11 +116,19 @@ class Retriever:
         words = name_words(question)
         if not words:
             return None
-        tokens = [t[0] for t in map(tokenize, words) if t]
+        named = [(w, t[0]) for w in words if (t := tokenize(w))]
         # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
-        postings = self._postings(tokens, NAME_MAX_ROWS + 1, Where())
+        postings = self._postings([t for _, t in named], NAME_MAX_ROWS + 1, Where())
         owner: dict[str, set[str]] = {}
-        for rows, _ in postings.values():
+        for word, token in named:
+            rows = postings.get(token, (np.zeros(0, dtype=np.int64),))[0]
+            leads = self.catalog.leading.get(word.lower())
+            if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z]", question) and \
+                    self._share(rows, leads) > LEADING_SHARE:
+                # "Thermo": the first word of one company's name, in its calls more than in all others
+                # together (not followed by another capitalised word: "Simon Flannery" is a person).
+                owner.setdefault(leads, set()).update(self.catalog.by_ticker.get(leads, ()))
+                continue
             if not 0 < len(rows) <= NAME_MAX_ROWS:
                 continue
             docs = self._docs_of(rows)
@@ -127,6 +139,18 @@ class Retriever:
             return None
         ticker, docs = owner.popitem()
         return ticker, tuple(sorted(docs))
+
+    def _share(self, rows: np.ndarray, ticker: str) -> float:
+        """The share of `rows` that lie in `ticker`'s calls (0 for none)."""
+        if not len(rows):
+            return 0.0
+        columns = getattr(self.index, "columns", None)
+        if columns is not None:
+            doc_ids = columns.doc_ids[columns.doc[rows]]
+        else:
+            doc_ids = [c.doc_id for c in self.index.chunks_of(rows.tolist()).values()]
+        ours = set(self.catalog.by_ticker.get(ticker, ()))
+        return sum(str(d) in ours for d in doc_ids) / len(rows)
 
     def _docs_of(self, rows: np.ndarray) -> set[str]:
         columns = getattr(self.index, "columns", None)

@@ -58,6 +58,7 @@ class Catalog:
                     seen.add((n, t))
                     self.names.append((n, t))
         self.names += _unique_prefixes(self.names)
+        self.leading = _leading_words(self.names)
         self.names.sort(key=lambda nt: -len(nt[0]))
         # Per-question lookups below run over these, not over every document (20k calls at scale).
         self.tickers: set[str] = set()
@@ -95,6 +96,21 @@ def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
             if len(prefix) >= 8 and prefix not in known:
                 owners.setdefault(prefix, set()).add(ticker)
     return [(prefix, next(iter(t))) for prefix, t in owners.items() if len(t) == 1]
+
+
+def _leading_words(names: list[tuple[str, str]]) -> dict[str, str]:
+    """The first word of a company's name of several words ("thermo" of Thermo Fisher Scientific, "yum"
+    of Yum! Brands), lower-cased, -> that company, when no other company's name begins with it and it
+    is not a name of its own. Whether such a word names the company in a question is decided by the
+    index (`Retriever.scope`): "First" or "Western" begin one company's name but fill every call."""
+    whole = {n.lower() for n, _ in names if len(n.split()) == 1}
+    owners: dict[str, set[str]] = {}
+    for name, ticker in names:
+        words = name.split()
+        word = re.sub(r"[^\w'-]+$", "", words[0]).lower() if len(words) > 1 else ""
+        if sum(ch.isalpha() for ch in word) >= 3 and word not in whole:
+            owners.setdefault(word, set()).add(ticker)
+    return {w: next(iter(t)) for w, t in owners.items() if len(t) == 1}
 
 
 # Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.

@@ -1,0 +1,93 @@
+"""A company named by the first word of its name ("Thermo" for Thermo Fisher Scientific): scoped when
+the index's own passages say the word is mostly that company's, never for a common word or a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.build import build_index
+from rag.embed import FakeEmbedder
+from rag.retrieve import Retriever
+from rag.scope import Catalog, _leading_words
+from rag.store import load_index
+
+CALL = """======================================================================
+Earnings Call Transcript
+Company: {company}
+Ticker: {ticker}
+Quarter: {quarter}
+Source: motley_fool
+======================================================================
+
+CALL PARTICIPANTS
+
+Chief Executive Officer — {ceo}
+
+Full Conference Call Transcript
+
+{ceo}:{text}
+
+Operator:That concludes the call.
+"""
+
+CALLS = {
+    # ticker: (company, quarter, chief executive, what is said)
+    "NRP": ("Norrland Power Systems", "Q1 2025", "Mia Chen",
+            "Norrland grew revenue 12% in the first quarter. Norrland turbines shipped 40 units. "
+            "The first quarter margin at Norrland was 21%."),
+    "FMB": ("First Meridian Bank", "Q1 2025", "Raj Patel",
+            "In the first quarter net interest income rose 4%. Our first priority is deposits."),
+    "BHF": ("Blue Harbor Foods", "Q1 2025", "Simon Flannery",
+            "In the first quarter sales rose 6%. Simon said the first shipments to Norrland customers began."),
+    "SRH": ("Simon Ridge Holdings", "Q1 2025", "Ann Lee",
+            "Simon Ridge rents rose 3% in the first quarter. Simon Ridge occupancy was 95%."),
+}
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    src = tmp_path_factory.mktemp("calls")
+    for ticker, (company, quarter, ceo, text) in CALLS.items():
+        (src / f"{ticker}_FY25Q1_en.txt").write_text(
+            CALL.format(company=company, ticker=ticker, quarter=quarter, ceo=ceo, text=text), encoding="utf-8")
+    idx = tmp_path_factory.mktemp("idx")
+    emb = FakeEmbedder()
+    build_index([src], idx, emb)
+    return Retriever(load_index(idx), emb)
+
+
+def test_leading_words_are_first_words_no_other_company_shares() -> None:
+    names = [("Norrland Power Systems", "NRP"), ("Yum! Brands", "YUM"), ("First Meridian Bank", "FMB"),
+             ("First Solar", "FSLR"), ("Acme", "ACME"), ("Acme Tools Group", "ATG"), ("Go Co", "GOC")]
+    leading = _leading_words(names)
+    assert leading["norrland"] == "NRP" and leading["yum"] == "YUM"
+    assert "first" not in leading  # two companies begin with it
+    assert "acme" not in leading  # a company's whole name already
+    assert "go" not in leading  # under three letters
+
+
+@pytest.mark.parametrize("question, tickers", [
+    # Most passages holding "Norrland" are the company's own (one other call mentions its customers).
+    ("What margin did Norrland report in Q1 2025?", ("NRP",)),
+    ("Norrland 2025年第一季度的利润率是多少？", ("NRP",)),
+    ("What occupancy did Simon report for Q1 2025?", ("SRH",)),
+    # "First" begins one company's name but fills every call: a common word, not that company.
+    ("How did net interest income do in the First quarter of 2025?", ()),
+    # A first name followed by a surname is a person, not Simon Ridge Holdings: here the person only
+    # Blue Harbor's call holds, so that call's company (the rule for names, not for leading words).
+    ("What did Simon Flannery say about sales in Q1 2025?", ("BHF",)),
+])
+def test_a_leading_word_names_its_company_when_the_index_says_so(
+        retriever: Retriever, question: str, tickers: tuple) -> None:
+    s = retriever.scope(question)
+    assert s.tickers == tickers
+    if tickers:
+        assert s.doc_ids and all(retriever.catalog.docs[d]["ticker"] == tickers[0] for d in s.doc_ids)
+
+
+def test_the_catalog_keeps_its_leading_words(retriever: Retriever) -> None:
+    assert isinstance(retriever.catalog, Catalog)
+    assert retriever.catalog.leading.get("norrland") == "NRP"
+    assert retriever.catalog.leading.get("blue") == "BHF"
