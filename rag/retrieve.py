@@ -145,12 +145,13 @@ class Retriever:
         if not len(rows):
             return 0.0
         columns = getattr(self.index, "columns", None)
-        if columns is not None:
-            doc_ids = columns.doc_ids[columns.doc[rows]]
+        if columns is not None:  # count per document, not per row: a common word has thousands of rows
+            docs, counts = np.unique(columns.doc[rows], return_counts=True)
+            per_doc = zip(columns.doc_ids[docs], counts.tolist())
         else:
-            doc_ids = [c.doc_id for c in self.index.chunks_of(rows.tolist()).values()]
+            per_doc = Counter(c.doc_id for c in self.index.chunks_of(rows.tolist()).values()).items()
         ours = set(self.catalog.by_ticker.get(ticker, ()))
-        return sum(str(d) in ours for d in doc_ids) / len(rows)
+        return sum(n for d, n in per_doc if str(d) in ours) / len(rows)
 
     def _docs_of(self, rows: np.ndarray) -> set[str]:
         columns = getattr(self.index, "columns", None)
