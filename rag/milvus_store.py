@@ -214,8 +214,8 @@ class MilvusIndex:
         return out
 
     def dense(self, query: np.ndarray, k: int, where: Where | None = None,
-              effort: int = 1) -> list[tuple[int, float]]:
-        # `effort` is the FAISS store's: Milvus searches its flat collection exactly here.
+              effort: int = 1, asked: str | None = None) -> list[tuple[int, float]]:
+        # `effort` and `asked` are the FAISS store's: Milvus searches its flat collection exactly here.
         if k < 1:
             raise ValueError("k must be at least 1")
         vec = np.asarray(query, dtype=np.float32).reshape(-1).tolist()

@@ -181,7 +181,7 @@ class Retriever:
         out: dict[int, tuple[int, float]] = {}
         for allowed, own in searches:
             effort = 1 if own else CROSS_LANGUAGE_EFFORT
-            for i, (r, sim) in enumerate(self.index.dense(query_vector, n, allowed, effort)):
+            for i, (r, sim) in enumerate(self.index.dense(query_vector, n, allowed, effort, lang)):
                 out[r] = (i, sim)
         return out
 

@@ -110,10 +110,10 @@ class Segmented:
     # ---- searches
 
     def dense(self, query: np.ndarray, k: int, where: Where | None = None,
-              effort: int = 1) -> list[tuple[int, float]]:
-        found = [(g, s) for r, s in self.base.dense(query, k + self.n_deleted, where, effort)
+              effort: int = 1, asked: str | None = None) -> list[tuple[int, float]]:
+        found = [(g, s) for r, s in self.base.dense(query, k + self.n_deleted, where, effort, asked)
                  if (g := self._from_base(r)) is not None]
-        found += [(self.n_base + r, s) for r, s in self.delta.dense(query, k, where, effort)]
+        found += [(self.n_base + r, s) for r, s in self.delta.dense(query, k, where, effort, asked)]
         return sorted(found, key=lambda x: (-x[1], x[0]))[:k]
 
     def lexical(self, tokens: list[str], k: int, where: Where | None = None) -> list[tuple[int, float]]:

@@ -229,6 +229,41 @@ def test_large_index_switches_to_approximate_search(corpus: Path, tmp_path: Path
     assert got and all(index.chunks[r].doc_id == doc for r, _ in got)
 
 
+def test_a_question_in_another_language_probes_lists_toward_its_translation(corpus: Path, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    import faiss
+
+    import rag.index
+    from rag.index import _centroids, _search_lists
+
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    build_index([corpus], idx_dir, emb, approx_threshold=1)  # every partition an IVF index
+    index = load_index(idx_dir)
+    monkeypatch.setattr(rag.index, "EXACT_ROWS", 0)
+    q = emb.embed_queries(["backlog grew on data-center contracts"])[0]
+    langs = sorted(index.parts)
+    assert set(index._centers) == set(langs)
+    for target, asked in ((langs[0], langs[1]), (langs[1], langs[0])):
+        part = index.parts[target]
+        ivf = faiss.try_extract_index_ivf(faiss.downcast_index(part.index))
+        rows = index.columns.rows(Where(language=target))
+        exact = index.search_dense(q, 3, rows=rows)
+        # Every list probed: the same rows and scores as an exact scan of the language's rows.
+        got = index.dense(q, 3, Where(language=target), effort=ivf.nlist, asked=asked)
+        assert [r for r, _ in got] == [r for r, _ in exact]
+        assert np.allclose([s for _, s in got], [s for _, s in exact], atol=0.02)  # 8-bit codes
+        # The lists chosen are those nearest the moved question; searched alone they score as FAISS does.
+        moved = q + rag.index.LANGUAGE_SHIFT * (index._centers[target] - index._centers[asked])
+        lists = index._lists_toward(np.asarray(q, dtype=np.float32), target, asked, 1)
+        best = np.argsort(-(_centroids(ivf) @ (moved / np.linalg.norm(moved))))[: len(lists)]
+        assert sorted(lists.tolist()) == sorted(best.tolist())
+        qq = np.asarray(q, dtype=np.float32).reshape(1, -1)
+        plain = np.argsort(-(_centroids(ivf) @ qq[0]))[: ivf.nprobe].astype(np.int64)
+        d, keys = _search_lists(part, qq, 3, plain)
+        want_d, want_keys = part.search(qq, 3, params=faiss.SearchParametersIVF(nprobe=ivf.nprobe))
+        assert keys.tolist() == want_keys.tolist() and np.allclose(d, want_d)
+
+
 def test_sentence_vectors_are_stored_and_reused_with_their_chunks(corpus: Path, tmp_path: Path, data_dir: Path) -> None:
     from rag.sentences import split
 
@@ -350,3 +385,35 @@ def test_a_link_out_of_the_source_folder_is_listed_with_the_unreadable(tmp_path:
     assert r.added == ["ACME_FY24Q2_en"]
     assert len(r.errors) == 1 and "GLBX_FY23Q3_en.txt" in r.errors[0]
     assert "1 unreadable" in r.summary()
+
+
+def test_lists_toward_a_translation_and_searching_them_alone() -> None:
+    """On a real IVF of 64 lists: the lists probed for another language's question are the nearest to
+    it moved toward that language's passages, and searching given lists scores exactly as FAISS does."""
+    from types import SimpleNamespace
+
+    import faiss
+
+    from rag.index import LANGUAGE_SHIFT, Index, _centroids, _search_lists
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(32), 32, 64, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
+    ivf.train(x)
+    part = faiss.IndexIDMap2(ivf)
+    part.add_with_ids(x, np.arange(5000, dtype=np.int64) * 7)
+    ivf.nprobe = 4
+    q = x[0]
+    here, there = np.zeros(32, dtype=np.float32), x[1] - x[0]  # "there": toward another passage
+    fake = SimpleNamespace(parts={"en": part}, _centers={"en": there, "zh": here})
+    lists = Index._lists_toward(fake, q, "en", "zh", 2)
+    moved = q + LANGUAGE_SHIFT * (there - here)
+    want = np.argsort(-(_centroids(ivf) @ (moved / np.linalg.norm(moved))))[:8]
+    assert len(lists) == 8 and sorted(lists.tolist()) == sorted(want.tolist())
+    assert Index._lists_toward(fake, q, "en", "de", 2) is None  # no passages of the asked language
+    plain = np.argsort(-(_centroids(ivf) @ q))[:4].astype(np.int64)
+    d, keys = _search_lists(part, q.reshape(1, -1), 5, plain)
+    want_d, want_keys = part.search(q.reshape(1, -1), 5, params=faiss.SearchParametersIVF(nprobe=4))
+    assert keys.tolist() == want_keys.tolist() and np.allclose(d, want_d) and keys[0, 0] == 0

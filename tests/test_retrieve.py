@@ -104,19 +104,19 @@ def test_dense_ranks_each_language_on_its_own(retriever: Retriever) -> None:
 
 def test_the_other_language_is_searched_with_more_effort(retriever: Retriever,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[str | None, int]] = []
+    seen: list[tuple[str | None, int, str | None]] = []
     real = retriever.index.dense
 
-    def spy(query, k, where=None, effort=1):  # noqa: ANN001, ANN202
-        seen.append((where.language if where else None, effort))
-        return real(query, k, where, effort)
+    def spy(query, k, where=None, effort=1, asked=None):  # noqa: ANN001, ANN202
+        seen.append((where.language if where else None, effort, asked))
+        return real(query, k, where, effort, asked)
 
     monkeypatch.setattr(retriever.index, "dense", spy)
     retriever.retrieve("积压订单是多少？", top_k=3)
-    assert sorted(seen) == [("en", CROSS_LANGUAGE_EFFORT), ("zh", 1)]
+    assert sorted(seen) == [("en", CROSS_LANGUAGE_EFFORT, "zh"), ("zh", 1, "zh")]
     seen.clear()
     retriever.retrieve("What was the backlog?", top_k=3)
-    assert sorted(seen) == [("en", 1), ("zh", CROSS_LANGUAGE_EFFORT)]
+    assert sorted(seen) == [("en", 1, "en"), ("zh", CROSS_LANGUAGE_EFFORT, "en")]
 
 
 def test_an_ivf_search_probes_effort_times_its_lists() -> None:
