@@ -64,6 +64,7 @@ def _bm25_idf(n: int, df: int) -> float:
 # exact top 10 among the English passages at 1.9 ms, 0.908 at 2x (3.2 ms), 0.948 at 4x (7.1 ms);
 # English ones 0.964 at 1x. An ask makes several dense searches: at 4x its p50 rose from 86 to
 # 111-117 ms, past the 100 ms goal, at 2x it stayed 86-92 ms (bench/scale_bench.py, scale_e2e.py).
+# The lists are also chosen toward the other language (`rag.index.LANGUAGE_SHIFT`): 0.948 at 2x.
 # Exact and HNSW searches ignore it.
 CROSS_LANGUAGE_EFFORT = 2
 # A word in more passages than this is common, not a name that tells one company's calls apart.
