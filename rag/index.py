@@ -127,7 +127,9 @@ class Index:
         if part is not None and where == Where(language=where.language) and part.ntotal > EXACT_ROWS:
             # A language alone is a partition: no rows to compute, nothing to filter.
             k = min(k, part.ntotal)
-            if asked and asked != where.language and (lists := self._lists_toward(q[0], where.language, asked, effort)) is not None:
+            lists = self._lists_toward(q[0], where.language, asked, effort) \
+                if asked and asked != where.language else None
+            if lists is not None:
                 return self._found(*_search_lists(part, q, k, lists))
             return self._found(*part.search(q, k, params=_search_params(part, None, effort)))
         rows = self.columns.rows(where)
@@ -297,8 +299,9 @@ def _search_lists(index: Any, q: np.ndarray, k: int, lists: np.ndarray) -> tuple
                              faiss.SearchParametersIVF(nprobe=len(lists)), None)
     if not mapped:
         return dist, labels
-    id_map = faiss.vector_to_array(index.id_map)
-    return dist, np.where(labels >= 0, id_map[np.maximum(labels, 0)], -1)
+    # Only the k hits' keys: the whole map is a partition's size (6 MB at 750k passages).
+    keys = np.array([[index.id_map.at(int(i)) if i >= 0 else -1 for i in labels[0]]], dtype=np.int64)
+    return dist, keys
 
 
 def _search_params(index: Any, sel: Any, effort: int = 1) -> Any:
