@@ -213,13 +213,12 @@ def _moved_row(kind: str, part, x: np.ndarray, en: np.ndarray, lang: np.ndarray,
                truth: list[np.ndarray]) -> dict:
     """Chinese questions over the English partition as the store searches them: the lists nearest the
     question moved toward the English passages (`rag.index.LANGUAGE_SHIFT`), at the retriever's effort."""
-    from rag.index import LANGUAGE_SHIFT, _centroids, _search_lists
+    from rag.index import LANGUAGE_SHIFT, _centroids, _search_lists, ivf_mean
     from rag.retrieve import CROSS_LANGUAGE_EFFORT
     from rag.store import IVF_NPROBE
 
     cent = _centroids(part)
-    sizes = np.array([part.invlists.list_size(i) for i in range(part.nlist)], dtype=np.float64)
-    shift = LANGUAGE_SHIFT * (sizes @ cent / sizes.sum() - x[lang == "zh"].mean(axis=0))
+    shift = LANGUAGE_SHIFT * (ivf_mean(part) - x[lang == "zh"].mean(axis=0))
     n = min(part.nlist, IVF_NPROBE * CROSS_LANGUAGE_EFFORT)
 
     def one(q):

@@ -38,6 +38,16 @@ def company(case: dict) -> str:
     return company_of(case["tags"]) or case["id"]
 
 
+def _draw(cases: list[dict]) -> set[str]:
+    """Companies taken in sha1 order into `test` until they hold at least TEST_SHARE of `cases`."""
+    test: set[str] = set()
+    for t in sorted({company(c) for c in cases}, key=_key):
+        if sum(company(c) in test for c in cases) >= TEST_SHARE * len(cases):
+            break
+        test.add(t)
+    return test
+
+
 def assign(files: dict[str, list[dict]]) -> dict[str, str]:
     """{case id: split} for every case."""
     out: dict[str, str] = {}
@@ -57,26 +67,17 @@ def assign(files: dict[str, list[dict]]) -> dict[str, str]:
         out[c["id"]] = "test" if company(c) in test else "dev"
     # The large corpus (large.jsonl): its own draw by company, the same rule without the later files.
     large = files.get("large.jsonl", [])
-    large_test: set[str] = set()
-    for t in sorted({company(c) for c in large}, key=_key):
-        if sum(company(c) in large_test for c in large) >= TEST_SHARE * len(large):
-            break
-        large_test.add(t)
+    large_test = _draw(large)
     for c in large:
         out[c["id"]] = "test" if company(c) in large_test else "dev"
-    # Any other file (analyst.jsonl): each case on the side its company already has, so that every
-    # case of a document stays on one side and the draws above are untouched by the file.
+    # Any other file (analyst.jsonl, short.jsonl): each case on the side its company already has, so
+    # that every case of a document stays on one side and the draws above are untouched by the file;
+    # companies no draw above has are drawn within the file by the same rule.
     side = {company(c): out[c["id"]] for c in [*shared, *large]}
     for name, cases in files.items():
         if name in ("seed.jsonl", "shared.jsonl", "later.jsonl", "large.jsonl"):
             continue
-        new = [c for c in cases if company(c) not in side]
-        # Companies no draw above has: the file's own draw, by the same rule.
-        own_test: set[str] = set()
-        for t in sorted({company(c) for c in new}, key=_key):
-            if sum(company(c) in own_test for c in new) >= TEST_SHARE * len(new):
-                break
-            own_test.add(t)
+        own_test = _draw([c for c in cases if company(c) not in side])
         for c in cases:
             out[c["id"]] = side.get(company(c)) or ("test" if company(c) in own_test else "dev")
     return out

@@ -155,8 +155,7 @@ class Index:
             inner = faiss.downcast_index(part.index)
             ivf = faiss.try_extract_index_ivf(inner)
             if ivf is not None:
-                sizes = np.array([ivf.invlists.list_size(i) for i in range(ivf.nlist)], dtype=np.float64)
-                out[lang] = (sizes @ _centroids(ivf) / max(1.0, sizes.sum())).astype(np.float32)
+                out[lang] = ivf_mean(ivf)
             elif isinstance(inner, faiss.IndexFlat) and inner.ntotal:
                 xb = faiss.rev_swig_ptr(inner.get_xb(), inner.ntotal * inner.d).reshape(inner.ntotal, inner.d)
                 out[lang] = xb.mean(axis=0).astype(np.float32)
@@ -281,6 +280,12 @@ def _centroids(ivf: Any) -> np.ndarray:
 
     quantizer = faiss.downcast_index(ivf.quantizer)
     return faiss.rev_swig_ptr(quantizer.get_xb(), ivf.nlist * ivf.d).reshape(ivf.nlist, ivf.d)
+
+
+def ivf_mean(ivf: Any) -> np.ndarray:
+    """The mean of an IVF index's vectors, near enough: its centroids weighted by their lists' sizes."""
+    sizes = np.array([ivf.invlists.list_size(i) for i in range(ivf.nlist)], dtype=np.float64)
+    return (sizes @ _centroids(ivf) / max(1.0, sizes.sum())).astype(np.float32)
 
 
 def _search_lists(index: Any, q: np.ndarray, k: int, lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -132,7 +132,7 @@ class Retriever:
                 continue
             if not 0 < len(rows) <= NAME_MAX_ROWS:
                 continue
-            docs = self._docs_of(rows)
+            docs = set(self._docs_of(rows))
             tickers = {(self.catalog.docs.get(d, {}).get("ticker") or "").upper() for d in docs}
             if len(tickers) == 1 and "" not in tickers:
                 owner.setdefault(tickers.pop(), set()).update(docs)
@@ -145,20 +145,17 @@ class Retriever:
         """The share of `rows` that lie in `ticker`'s calls (0 for none)."""
         if not len(rows):
             return 0.0
-        columns = getattr(self.index, "columns", None)
-        if columns is not None:  # count per document, not per row: a common word has thousands of rows
-            docs, counts = np.unique(columns.doc[rows], return_counts=True)
-            per_doc = zip(columns.doc_ids[docs], counts.tolist())
-        else:
-            per_doc = Counter(c.doc_id for c in self.index.chunks_of(rows.tolist()).values()).items()
         ours = set(self.catalog.by_ticker.get(ticker, ()))
-        return sum(n for d, n in per_doc if str(d) in ours) / len(rows)
+        return sum(n for d, n in self._docs_of(rows).items() if d in ours) / len(rows)
 
-    def _docs_of(self, rows: np.ndarray) -> set[str]:
+    def _docs_of(self, rows: np.ndarray) -> dict[str, int]:
+        """{document: how many of `rows` it holds}, counted per document (a common word has thousands
+        of rows)."""
         columns = getattr(self.index, "columns", None)
         if columns is not None:
-            return {str(d) for d in columns.doc_ids[np.unique(columns.doc[rows])]}
-        return {c.doc_id for c in self.index.chunks_of(rows.tolist()).values()}
+            docs, counts = np.unique(columns.doc[rows], return_counts=True)
+            return {str(d): n for d, n in zip(columns.doc_ids[docs], counts.tolist())}
+        return dict(Counter(c.doc_id for c in self.index.chunks_of(rows.tolist()).values()))
 
     @staticmethod
     def where(filters: Filters | None, scope: Scope | None) -> Where:
