@@ -118,6 +118,75 @@ share price, stock price, shares | 股价
 weight loss, body weight | 体重下降, 体重
 trial | 试验
 ~change, changed | 变化
+net loss, net losses | 净亏损
+~adjusted, non-gaap | 调整后, 非gaap, 非通用会计准则
+~gaap | 通用会计准则
+~constant currency, constant-currency, currency neutral, currency-neutral, constant exchange rates | 固定汇率, 不变汇率
+foreign exchange, currency, fx | 汇率, 外汇
+comparable sales, comparable store sales, same-store sales, same store sales, comp sales, comps | 可比销售额, 同店销售额, 同店销售
+operating cash flow, cash from operations, cash flow from operations, cash from operating activities | 经营现金流, 经营活动现金流, 经营活动产生的现金
+cash and cash equivalents, cash position, cash balance | 现金及现金等价物, 现金余额
+annual recurring revenue, arr | 年度经常性收入, 年经常性收入
+net new customers, net new customer additions, net adds, net additions | 净新增客户, 净新增, 净增
+average revenue per user, arpu | 每用户平均收入
+average selling price, average selling prices, asp | 平均售价
+inventory, inventories | 库存, 存货
+working capital | 营运资金
+liquidity | 流动性
+debt, borrowings | 债务, 借款
+net debt | 净债务
+leverage, leverage ratio, net leverage | 杠杆率, 杠杆
+interest expense | 利息支出, 利息费用
+depreciation and amortization | 折旧与摊销, 折旧及摊销
+impairment, impairments, write-down, write-downs | 减值
+restructuring | 重组
+stock-based compensation, share-based compensation | 股权激励, 股份支付, 股票薪酬
+payout ratio | 派息率, 分红率
+returned to shareholders, return to shareholders, shareholder returns | 返还股东, 股东回报
+net charge-offs, net charge-off, charge-offs, charge-off | 净冲销, 冲销, 核销
+provision for credit losses, credit loss provision, provisions | 信贷损失准备, 信用损失准备, 拨备
+net interest margin | 净息差
+return on equity, roe | 净资产收益率, 股本回报率
+cet1 ratio, common equity tier 1 | 普通股一级资本充足率, 核心一级资本充足率
+book value per share, tangible book value | 每股账面价值, 有形账面价值
+efficiency ratio | 效率比率
+mortgage, mortgages | 抵押贷款, 房贷
+credit card, credit cards | 信用卡
+payment volume, payments volume, gross dollar volume | 支付额, 支付交易额
+transactions, transaction | 交易笔数
+premiums, net premiums written | 保费
+combined ratio | 综合成本率
+medical care ratio, medical loss ratio | 医疗赔付率
+members, membership, memberships | 会员
+attendance, visitors, guests | 游客, 客流, 到访人数
+theme parks, parks | 主题乐园, 乐园
+streaming | 流媒体
+wireless, mobility | 无线, 移动业务
+broadband, fiber | 宽带, 光纤
+e-commerce, ecommerce, online sales, digital sales | 电商, 线上销售
+orders, order intake, new orders | 订单, 新订单
+book-to-bill | 订单出货比
+production | 产量
+refining margin, refining margins | 炼油利润率
+throughput | 吞吐量, 加工量
+occupancy, occupancy rate | 入住率, 出租率
+utilization, utilization rate | 利用率
+rent, rents, rental | 租金
+funds from operations, ffo | 运营资金
+net operating income, noi | 净营业收入
+patients | 患者
+prescriptions | 处方
+pipeline | 管线
+inflation | 通胀, 通货膨胀
+headwind, headwinds | 逆风, 不利因素
+tailwind, tailwinds | 顺风, 有利因素
+acquisition, acquisitions | 收购, 并购
+synergies | 协同效应
+cost savings | 成本节约, 节省成本
+ebit | 息税前利润
+market capitalization, market cap | 市值
+~midpoint | 中值, 中点
+~year to date, year-to-date | 年初至今
 """
 
 

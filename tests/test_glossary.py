@@ -1,0 +1,33 @@
+"""The bilingual glossary: generic finance measures bridge the two languages, qualifiers stay
+qualifiers, and Latin terms match whole words only."""
+
+from rag.glossary import groups, is_aspect, translations
+
+
+def _heads(text: str) -> list[str]:
+    return [g[0] for g in groups(text)]
+
+
+def test_measures_of_banks_retailers_and_software_bridge_languages() -> None:
+    assert "净冲销" in translations("What were net charge-offs in the quarter?")
+    assert "net charge-offs" in translations("本季度净冲销是多少？")
+    assert "same-store sales" in translations("可比销售额增长了多少？")
+    assert "annual recurring revenue" in translations("年度经常性收入是多少？")
+    assert "visitors" in translations("主题乐园接待了多少游客？")
+
+
+def test_the_longest_phrase_is_one_measure() -> None:
+    # "net charge-offs" is one measure, not also "charge-off"; "net loss" is not "net income".
+    assert _heads("net charge-offs rose") == ["net charge-offs"]
+    heads = _heads("GAAP net loss")
+    assert "net loss" in heads and "net income" not in heads
+
+
+def test_qualifiers_are_aspects_not_measures() -> None:
+    found = {g[0]: is_aspect(g) for g in groups("non-GAAP operating margin in constant currency")}
+    assert found == {"operating margin": False, "non-gaap": True, "constant currency": True}
+
+
+def test_latin_terms_match_whole_words() -> None:
+    assert "arr" not in _heads("we carry no arrears")
+    assert "arr" in _heads("ARR grew 30%")
