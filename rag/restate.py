@@ -44,22 +44,28 @@ def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
     the same document (the asker's language first, then not a summary), if there is one."""
     out = []
     for p in picks:
-        figures = _figures(p.sentence.text)
-        measures = _measures(p.sentence.text)
-        if not figures or _better(p.hit, lang) == (1, 1):
+        p = _restated(p, lang, hits, index)
+        # Two picks can restate to one sentence (a bilingual copy's two lines of one claim): quote it once.
+        if not any(o.hit.chunk.doc_id == p.hit.chunk.doc_id and o.sentence.start < p.sentence.end
+                   and p.sentence.start < o.sentence.end for o in out):
             out.append(p)
-            continue
-        pool: dict[str, Hit] = {h.chunk.id: h for h in hits if h.chunk.doc_id == p.hit.chunk.doc_id}
-        ids = index.manifest.get("documents", {}).get(p.hit.chunk.doc_id, {}).get("chunk_ids", [])
-        for chunk in index.chunks_by_ids([i for i in ids if i not in pool]):
-            pool[chunk.id] = Hit(chunk=chunk, row=index.row_of(chunk.id), score=p.hit.score)
-        best = None
-        for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
-            if _better(h, lang) <= _better(p.hit, lang):
-                break
-            s = next((s for s in split(h.chunk.text, h.chunk.start) if _same_claim(figures, measures, s.text)), None)
-            if s is not None:
-                best = (h, s)
-                break
-        out.append(replace(p, hit=best[0], sentence=best[1]) if best else p)
     return out
+
+
+def _restated(p, lang: str, hits: list[Hit], index: Index):
+    """`p`, or the same figures stated in a better passage of its document."""
+    figures = _figures(p.sentence.text)
+    measures = _measures(p.sentence.text)
+    if not figures or _better(p.hit, lang) == (1, 1):
+        return p
+    pool: dict[str, Hit] = {h.chunk.id: h for h in hits if h.chunk.doc_id == p.hit.chunk.doc_id}
+    ids = index.manifest.get("documents", {}).get(p.hit.chunk.doc_id, {}).get("chunk_ids", [])
+    for chunk in index.chunks_by_ids([i for i in ids if i not in pool]):
+        pool[chunk.id] = Hit(chunk=chunk, row=index.row_of(chunk.id), score=p.hit.score)
+    for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
+        if _better(h, lang) <= _better(p.hit, lang):
+            break
+        s = next((s for s in split(h.chunk.text, h.chunk.start) if _same_claim(figures, measures, s.text)), None)
+        if s is not None:
+            return replace(p, hit=h, sentence=s)
+    return p

@@ -336,6 +336,10 @@ def test_a_figure_stated_twice_is_cited_in_the_askers_language_and_the_speakers_
         assert p.hit.chunk.text[p.sentence.start - p.hit.chunk.start : p.sentence.end - p.hit.chunk.start] == p.sentence.text
     # A Chinese question keeps the Chinese statement; a sentence without figures is left alone.
     assert restate([zh], "zh", [zh.hit], index)[0] is zh
+    # The Chinese line and its English twin both picked: an English question quotes the English once.
+    en = pick(lambda c: c.language == "en", "Net revenue retention was 126% this quarter.")
+    both = restate([zh, en], "en", [zh.hit, en.hit], index)
+    assert len(both) == 1 and both[0].hit.chunk.language == "en", [(p.hit.chunk.doc_id, p.sentence.start, p.sentence.end) for p in both]
 
 
 def test_a_lone_figure_of_another_measure_is_not_a_restatement(quarters: Path) -> None:
