@@ -8,9 +8,10 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
 - The seed is one document: its cases are split in half by the order of sha1("eval-split-v1:" + id).
 - Large-corpus cases (large.jsonl) are split by company the same way, on their own: companies in the
   order of sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases.
-- Cases in any other file (analyst.jsonl, short.jsonl) take the side their company has above, so
-  they never move the draws; companies no draw above has are drawn within their file by the same
-  rule (sha1 order into `test` until it holds at least 45% of those cases).
+- Cases in any other file (analyst.jsonl, short.jsonl, more.jsonl, more-large.jsonl) take the side
+  their company has above, so they never move the draws; companies nothing before has are drawn
+  within their file by the same rule (sha1 order into `test` until it holds at least 45% of those
+  cases), files taken oldest first, so a company keeps its side in every later file.
 Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
 """
 
@@ -28,6 +29,7 @@ CASES = Path(__file__).resolve().parent / "cases"
 SALT = "eval-split-v1:"
 TEST_SHARE = 0.45
 MIN_LATER_FILES = 3
+ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl")  # other case files, oldest first
 
 
 def _key(s: str) -> str:
@@ -70,16 +72,19 @@ def assign(files: dict[str, list[dict]]) -> dict[str, str]:
     large_test = _draw(large)
     for c in large:
         out[c["id"]] = "test" if company(c) in large_test else "dev"
-    # Any other file (analyst.jsonl, short.jsonl): each case on the side its company already has, so
-    # that every case of a document stays on one side and the draws above are untouched by the file;
-    # companies no draw above has are drawn within the file by the same rule.
+    # Any other file (analyst.jsonl, short.jsonl, ...): each case on the side its company already has,
+    # so that every case of a document stays on one side and the draws above are untouched by the
+    # file; companies nothing before has are drawn within the file by the same rule. Files are taken
+    # in the order they were added (ADDED, then any newer by name), so a company first drawn in one
+    # file keeps that side in every later one.
     side = {company(c): out[c["id"]] for c in [*shared, *large]}
-    for name, cases in files.items():
-        if name in ("seed.jsonl", "shared.jsonl", "later.jsonl", "large.jsonl"):
-            continue
+    others = [n for n in files if n not in ("seed.jsonl", "shared.jsonl", "later.jsonl", "large.jsonl")]
+    for name in sorted(others, key=lambda n: (ADDED.index(n) if n in ADDED else len(ADDED), n)):
+        cases = files[name]
         own_test = _draw([c for c in cases if company(c) not in side])
         for c in cases:
             out[c["id"]] = side.get(company(c)) or ("test" if company(c) in own_test else "dev")
+            side.setdefault(company(c), out[c["id"]])
     return out
 
 
