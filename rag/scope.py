@@ -198,7 +198,7 @@ _MONTH_NAMES = "january|february|march|april|may|june|july|august|september|octo
 # "quarter ended September 30, 2025", "截至2025年9月30日的季度"
 _QUARTER_ENDED = re.compile(
     r"(?:quarter|three months)\s+(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
-    r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:三个月|季度|财季|第[一二三四1-4]财?季)"
+    r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:那|这)?一?个?(?:三个月|季度|财季|第[一二三四1-4]财?季)"
     # A month-named quarter with its year ("the December 2022 quarter", "the June quarter of 2023",
     # "2022年12月季度") closes at that month's end, whatever the company's fiscal calendar.
     rf"|\b(?P<mon>{_MONTH_NAMES})\s+(?P<my>(?:19|20)\d{{2}})[- ]quarter\b"
@@ -213,8 +213,18 @@ _ENDED_WINDOW_DAYS = (7, 80)  # calls come one to eleven weeks after their quart
 _COMPARISON_ZH = re.compile(r"[与和跟同]\s*[^，。？?,]{0,6}?\d{2,4}\s*(?:财年|年)?\s*第?[一二三四1-4]?\s*(?:财季|季度|季)?[^，。？?,]{0,4}?(?:相比|比较|对比)")
 
 
+# "Over" sets a base only after a change ("up 5% over 2020"); else it spans the period ("over fiscal 2021").
+_CHANGE_BEFORE = re.compile(r"(?:\b(?:grow\w*|grew|up|down|increas\w*|decreas\w*|declin\w*|r[io]se|risen|f[ae]ll\w*|"
+                            r"higher|lower|improv\w*|expan\w*|gain\w*|chang\w*|points?)\b|%)[^.?!]{0,40}$", re.I)
+
+
 def _without_comparisons(question: str) -> str:
-    return _COMPARISON_ZH.sub(" ", _COMPARISON.sub(" ", question))
+    def base(m: re.Match) -> str:
+        if m.group(0)[:4].lower() == "over" and not _CHANGE_BEFORE.search(question[: m.start()]):
+            return m.group(0)
+        return " "
+
+    return _COMPARISON_ZH.sub(" ", _COMPARISON.sub(base, question))
 
 
 def asked_period(question: str) -> str | None:

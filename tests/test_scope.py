@@ -83,10 +83,14 @@ CALLS = {
         ("艾克米2026财年第一季度的产品收入是多少？", "ACME_Q1_2026_zh", False),
         ("How much did Acme's revenue grow in the quarter ended July 31, 2025?", "ACME_Q2_2026_bilingual", False),
         ("艾克米截至2025年1月31日的季度收入是多少？", "ACME_FY25Q4_en", False),
+        ("艾克米在截至2025年7月31日的那个季度里收入增长多少？", "ACME_Q2_2026_bilingual", False),
         # The comparison base is not the period asked about.
         ("Acme FY2026 Q2 revenue versus Q4 2025?", "ACME_Q2_2026_bilingual", False),
         ("How did Acme's margin in Q1 FY2026 compare with Q4 FY2025?", "ACME_Q1_2026_zh", False),
         ("与2025财年第四季度相比，艾克米2026财年第一季度收入增长多少？", "ACME_Q1_2026_zh", False),
+        # "Over" after a change sets a base; else it spans the period asked about.
+        ("How much did Acme's revenue grow in Q1 FY2026 over Q4 FY2025?", "ACME_Q1_2026_zh", False),
+        ("How much cash did Acme return over the fourth quarter of fiscal 2025?", "ACME_FY25Q4_en", False),
         # "Latest" and no period: the newest call, and the answer says so.
         ("What was Acme's revenue in the latest quarter?", "ACME_Q2_2026_bilingual", True),
         ("艾克米最新一季的营业利润率是多少？", "ACME_Q2_2026_bilingual", True),
