@@ -275,7 +275,7 @@ class ServiceState:
         from rag.app import load_assistant
 
         assistant = load_assistant(self.settings, embedder=self._ensure_embedder(), generators=self.generators)
-        try:  # warm the caches (jieba, retriever metadata, IDF) before the first request sees it
+        try:  # warm the caches (jieba, the dictionary, retriever metadata, IDF) before the first request sees it
             assistant.ask("revenue 收入", top_k=1)
         except Exception:
             log.debug("warm-up question failed", exc_info=True)

@@ -259,7 +259,12 @@ def translations(text: str) -> list[str]:
     return list(out)
 
 
-def expand(text: str) -> str:
-    """`text` plus the other-language terms for its glossary terms (for lexical search)."""
+def expand(text: str, dictionary: bool = True) -> str:
+    """`text` plus the other-language terms for its glossary terms (for lexical search), and with
+    `dictionary` the English senses of Chinese words the glossary lacks (`rag.cedict`)."""
     extra = translations(text)
+    if dictionary and re.search(r"[\u4e00-\u9fff]", text):
+        from rag.cedict import english
+
+        extra += english(text, known=lambda w: bool(groups(w)))
     return text + (" " + " ".join(extra) if extra else "")

@@ -58,6 +58,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def chinese_words(text: str) -> list[str]:
+    """jieba's words (accurate mode, not search mode's overlapping pieces) of the Chinese in `text`."""
+    return [w for piece in _TOKEN.findall(text.lower()) if piece[0] >= "\u3400" for w in _jieba().lcut(piece)]
+
+
 def _latin(word: str) -> list[str]:
     """A Latin token, plus its family name for model names ("trainium2" -> also "trainium", so
     "Trainium" finds every generation); plain words are singular (a plural rule first, since the

