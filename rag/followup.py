@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.cues import ASKS_GUIDANCE
-from rag.glossary import groups, is_aspect
+from rag.glossary import groups, is_aspect, without
 from rag.scope import Catalog, detect
 from rag.text_lang import language
 
@@ -57,6 +57,23 @@ def _swap(prev: str, question: str) -> str | None:
     return None
 
 
+def _measures(text: str) -> list[tuple[str, ...]]:
+    return [g for g in groups(text) if not is_aspect(g)]
+
+
+def _without_old_measure(prev: str, question: str) -> str:
+    """`prev` less the measures it names when the follow-up names another ("...non-GAAP operating
+    margin in Q1? And the gross margin?"): its company, period and qualifiers stay as context, but
+    its measure would otherwise be read as what is asked."""
+    new = _measures(question)
+    old = _measures(prev)
+    if not new or not old or any(set(g) & set(o) for g in new for o in old):
+        return prev
+    for g in old:
+        prev = without(prev, g[0])
+    return re.sub(r"[ \t]{2,}", " ", prev)
+
+
 def _named(question: str, catalog: Catalog, lang: str) -> tuple[str | None, str | None]:
     """(company name in `lang` where the catalog has one, period) that a question names."""
     scope = detect(question, catalog)
@@ -77,8 +94,9 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
         swapped = _swap(prev, question)
         if swapped is not None:
             return swapped
-        # Keep the earlier question as context: its company, period and metric stay in the query.
-        return f"{prev.rstrip()} {question.strip()}"
+        # Keep the earlier question as context: its company, period and metric stay in the query
+        # (its metric only while the follow-up names none of its own).
+        return f"{_without_old_measure(prev, question).rstrip()} {question.strip()}"
     prev_company, prev_period = _named(prev, catalog, lang)
     if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):
         # A period carried from a question about guidance is the period guided for ("What Q4

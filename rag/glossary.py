@@ -236,6 +236,11 @@ def mask(text: str, term: str) -> str:
     return _pattern(term).sub(" ", text.lower())
 
 
+def without(text: str, term: str) -> str:
+    """`text`, its case kept, with occurrences of `term` blanked out."""
+    return re.compile(_pattern(term).pattern, re.I).sub(" ", text)
+
+
 def groups(text: str) -> list[tuple[str, ...]]:
     """For each glossary term in `text`: the term and its other-language equivalents."""
     zh_map, en_phrases = _table()
