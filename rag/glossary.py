@@ -241,15 +241,22 @@ def without(text: str, term: str) -> str:
     return re.compile(_pattern(term).pattern, re.I).sub(" ", text)
 
 
+@lru_cache(maxsize=1)
+def _longest_first() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every term with its equivalents, longest first (English before Chinese at equal length)."""
+    zh_map, en_phrases = _table()
+    candidates = [(p, t) for p, t in en_phrases] + sorted(zh_map.items(), key=lambda kv: -len(kv[0]))
+    return tuple(sorted(candidates, key=lambda kv: -len(kv[0])))
+
+
 def groups(text: str) -> list[tuple[str, ...]]:
     """For each glossary term in `text`: the term and its other-language equivalents."""
-    zh_map, en_phrases = _table()
     out: list[tuple[str, ...]] = []
     taken = text.lower()
-    # Longest first; a matched term is blanked so it is not matched again inside a longer one.
-    candidates = [(p, t) for p, t in en_phrases] + sorted(zh_map.items(), key=lambda kv: -len(kv[0]))
-    for term, targets in sorted(candidates, key=lambda kv: -len(kv[0])):
-        if _pattern(term).search(taken):
+    # Longest first; a matched term is blanked so it is not matched again inside a longer one. The
+    # substring test spares the word-boundary pattern for the many terms a question does not hold.
+    for term, targets in _longest_first():
+        if term in taken and _pattern(term).search(taken):
             out.append((term, *targets))
             taken = mask(taken, term)
     return out
