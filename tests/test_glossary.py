@@ -37,6 +37,8 @@ def test_latin_terms_match_whole_words() -> None:
 def test_chinese_words_the_glossary_lacks_get_their_dictionary_senses() -> None:
     senses = english("西联汇款宣布出售业务，售价是多少？", known=lambda w: bool(groups(w)))
     assert "selling price" in senses and "to sell" in senses
+    # A question in traditional characters gets the same senses.
+    assert "selling price" in english("售價是多少？")
     # 业务 is a glossary term ("business"): the glossary translates it, not the dictionary.
     assert "business" not in senses and "business" in expand("西联汇款宣布出售业务，售价是多少？")
     # Only Chinese questions get dictionary senses (an English one gets the glossary's terms only).
