@@ -9,6 +9,8 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from rag.lexical import chinese_words
+
 # Senses that are not translations: cross-references, surnames, classifiers, spelling notes.
 _NOT_A_SENSE = re.compile(r"^(?:surname|(?:old )?variant of|CL:|see |abbr\. |used in|also written|erhua|"
                           r"Taiwan pr\.|\(old\)|\(Tw\)|\(dialect\)|\(archaic\)|\(literary\))", re.I)
@@ -44,8 +46,6 @@ def _table() -> dict[str, tuple[str, ...]]:
 def english(text: str, known=lambda word: False) -> list[str]:
     """English senses of the Chinese words (two characters or more) in `text`, skipping words for
     which `known(word)` holds (the glossary's own terms translate them better)."""
-    from rag.lexical import chinese_words
-
     table = _table()
     out: list[str] = []
     for w in chinese_words(text):

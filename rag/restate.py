@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from rag.glossary import groups, is_aspect
 from rag.numbers import extract, same
+from rag.reader import overlapping
 from rag.sentences import split
 from rag.store import Index
 from rag.types import Hit
@@ -46,8 +47,7 @@ def restate(picks: list, lang: str, hits: list[Hit], index: Index) -> list:
     for p in picks:
         p = _restated(p, lang, hits, index)
         # Two picks can restate to one sentence (a bilingual copy's two lines of one claim): quote it once.
-        if not any(o.hit.chunk.doc_id == p.hit.chunk.doc_id and o.sentence.start < p.sentence.end
-                   and p.sentence.start < o.sentence.end for o in out):
+        if not any(overlapping(o, p) for o in out):
             out.append(p)
     return out
 

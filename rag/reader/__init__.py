@@ -147,8 +147,7 @@ def distinct(cands: list[Candidate], p: np.ndarray, n: int) -> list[Pick]:
     for i in np.argsort(-p, kind="stable"):
         c = cands[int(i)]
         # Chunks overlap, so the same sentence can come from two passages: compare document spans.
-        if any(o.hit.chunk.doc_id == c.hit.chunk.doc_id and o.sentence.start < c.sentence.end
-               and c.sentence.start < o.sentence.end for o in out):
+        if any(overlapping(o, c) for o in out):
             continue
         words = _words(c.sentence.text)
         if any(words == w or (min(len(words), len(w)) >= 20 and (words in w or w in words)) for w in said):
@@ -158,6 +157,12 @@ def distinct(cands: list[Candidate], p: np.ndarray, n: int) -> list[Pick]:
         if len(out) == n:
             break
     return out
+
+
+def overlapping(a: Pick | Candidate, b: Pick | Candidate) -> bool:
+    """The two quote overlapping spans of one document."""
+    return (a.hit.chunk.doc_id == b.hit.chunk.doc_id and a.sentence.start < b.sentence.end
+            and b.sentence.start < a.sentence.end)
 
 
 def _words(text: str) -> str:
