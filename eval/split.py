@@ -29,7 +29,7 @@ CASES = Path(__file__).resolve().parent / "cases"
 SALT = "eval-split-v1:"
 TEST_SHARE = 0.45
 MIN_LATER_FILES = 3
-ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl", "more-test.jsonl")  # other case files, oldest first
+ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl", "more-test.jsonl", "basic.jsonl")  # other case files, oldest first
 
 
 def _key(s: str) -> str:
