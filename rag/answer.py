@@ -32,6 +32,8 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 # 0.3 is the plateau's middle. (Comparing the answerability model's probabilities instead gained
 # nothing at any margin.)
 WIDER_MARGIN = 0.3
+# A question about the outlook itself (not any "will"): the newest call's guidance replaces earlier ones.
+_OUTLOOK = re.compile(r"\bguid|\boutlook|\bforecast|指引|展望", re.I)
 
 
 class Generator(Protocol):
@@ -126,7 +128,9 @@ class Assistant:
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
         else:
-            widen = scope.latest and not scope.asked_latest  # both backends read the call the reader finds answers
+            # Both backends read the call the reader finds answers. Not for an outlook: each call's
+            # guidance replaces the one before, so a question about it naming no quarter is the newest's.
+            widen = scope.latest and not scope.asked_latest and not _OUTLOOK.search(standalone)
             # An LLM backend builds its own shortlist: the reader runs here only to choose the call.
             picks = self._read(standalone, hits, scope, vector) if backend == "extractive" or widen else []
             if widen:

@@ -253,6 +253,15 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     chosen = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
     print(f"chosen threshold {report['threshold']:.2f}: right {chosen['numbers']:.3f}, abstention precision "
           f"{chosen['abstention_precision']:.3f}, recall {chosen['abstention_recall']:.3f}")
+    if args.threshold is not None:
+        from dataclasses import replace
+
+        if not 0.0 <= args.threshold <= 1.0:
+            print(f"error: --threshold must be between 0 and 1, not {args.threshold}", file=sys.stderr)
+            return 2
+        weights = replace(weights, threshold=args.threshold, info={**weights.info, "threshold_given": args.threshold,
+                                                                   "threshold_out_of_fold": report["threshold"]})
+        print(f"threshold set to {args.threshold:.2f} (the out-of-fold choice was {report['threshold']:.2f})")
     out = Path(args.out) if args.out else WEIGHTS
     out.write_text(json.dumps(weights.to_dict(), indent=1) + "\n", encoding="utf-8")
     print(f"weights: {out}")
@@ -383,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="weights file (default: rag/reader/weights.json)")
     t.add_argument("--limit", type=int, default=None, help="only the first N dev cases (a quick check)")
     t.add_argument("--folds", type=int, default=5, help="cross-validation folds, grouped by company")
+    t.add_argument("--threshold", type=float, default=None,
+                   help="abstain below this answerability instead of the out-of-fold choice (one chosen by "
+                        "sweeping `rag eval --split dev` over the whole pipeline)")
     t.set_defaults(func=_cmd_train_reader)
 
     e = sub.add_parser("eval", help="run the evaluation cases and report metrics")

@@ -21,7 +21,7 @@ earnings per share, eps | 每股收益, 每股盈利
 capital expenditures, capital expenditure, capex, capital spending | 资本支出, 资本开支
 free cash flow | 自由现金流
 cash flow | 现金流
-guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测
+guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测, 预计
 ~year over year, year-over-year, yoy, compared to last year | 同比
 ~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq | 环比
 ~basis points, bps, basis point | 基点
@@ -260,6 +260,27 @@ def groups(text: str) -> list[tuple[str, ...]]:
             out.append((term, *targets))
             taken = mask(taken, term)
     return out
+
+
+def spans(text: str) -> list[tuple[int, int, frozenset[str]]]:
+    """Where `text` names a measure (not an aspect such as 同比): (start, end, all its phrasings),
+    matched longest first as `groups` does, so "sales and marketing" is not read as "sales"."""
+    taken = text.lower()
+    if len(taken) != len(text):  # a lower-casing that changes length would shift every offset
+        taken = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+    out: list[tuple[int, int, frozenset[str]]] = []
+    for term, targets in _longest_first():
+        if term not in taken:
+            continue
+        found = list(_pattern(term).finditer(taken))
+        if not found:
+            continue
+        key = None if term in aspects() else frozenset((term, *targets))
+        for m in found:
+            if key is not None:
+                out.append((m.start(), m.end(), key))
+            taken = taken[: m.start()] + " " * (m.end() - m.start()) + taken[m.end():]
+    return sorted(out, key=lambda s: s[0])
 
 
 def translations(text: str) -> list[str]:

@@ -197,7 +197,9 @@ _LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b|最新|�
 _MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
 # "quarter ended September 30, 2025", "截至2025年9月30日的季度"
 _QUARTER_ENDED = re.compile(
-    r"(?:quarter|three months)\s+(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
+    r"(?:quarter|three months)\s+(?:that\s+)?(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
+    # "the quarter ended April 2025", "quarter that ended in January 2025": the month's last day
+    rf"|(?:quarter|three months)\s+(?:that\s+)?(?:ended|ending)\s+(?:in\s+)?(?P<mon3>{_MONTH_NAMES})\.?,?\s+(?P<my3>(?:19|20)\d{{2}})\b"
     r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:那|这)?一?个?(?:三个月|季度|财季|第[一二三四1-4]财?季)"
     # A month-named quarter with its year ("the December 2022 quarter", "the June quarter of 2023",
     # "2022年12月季度") closes at that month's end, whatever the company's fiscal calendar.
@@ -291,8 +293,8 @@ def _quarter_end(m: re.Match) -> date | None:
     if m.group("zy"):
         year, month = int(m.group("zy")), int(m.group("zm"))
     else:
-        year = int(m.group("my") or m.group("my2"))
-        month = _MONTHS.index((m.group("mon") or m.group("mon2")).lower()[:3]) + 1
+        year = int(m.group("my") or m.group("my2") or m.group("my3"))
+        month = _MONTHS.index((m.group("mon") or m.group("mon2") or m.group("mon3")).lower()[:3]) + 1
     if not 1 <= month <= 12:
         return None
     return date(year, month, calendar.monthrange(year, month)[1])

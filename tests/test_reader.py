@@ -213,3 +213,43 @@ def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
     assert misfit[(first, False)] == 0 and misfit[(outlook, False)] == 1 and misfit[(result, False)] == 0
     assert misfit[(f"{first} {outlook}", True)] == 1  # the outlook is the pair's second sentence
     assert misfit[(f"{outlook} {result}", True)] == 1
+
+
+def _features_of(question: str, text: str) -> dict[str, dict[str, float]]:
+    """{sentence: {feature: value}} for the single sentences of one passage."""
+    from rag.types import Chunk, Hit
+
+    chunk = Chunk(id="c", doc_id="D", section="prepared", speakers=(), text=text, embed_text=text, start=0,
+                  end=len(text))
+    cands = candidates([Hit(chunk, 0, 1.0)])
+    x = matrix(question_of(question, None, lambda t: 1.0, set()), cands, lambda h: None)
+    return {c.sentence.text: {f: float(x[i, FEATURES.index(f)]) for f in FEATURES}
+            for i, c in enumerate(cands) if not c.pair}
+
+
+def test_a_figure_counts_for_the_measure_it_is_a_figure_of() -> None:
+    """Revenue named near a figure is not enough: the margin, the cost line and the share-of-revenue
+    figures belong to other measures; "$250 million in revenue" and "营收为813亿美元" are revenue's."""
+    f = _features_of("What was Acme's revenue in Q2?", (
+        "Our operating margin for Q2 was 5%. "
+        "Sales and marketing costs fell as a percent of revenue from 46% to 39%. "
+        "We ended Q2 with $250 million in revenue, our best quarter yet. "
+        "Atlas now makes up 72% of total revenue."))
+    owns = {t.split()[1]: v["focus_owns"] for t, v in f.items()}
+    assert owns == {"operating": 0, "and": 0, "ended": 1, "now": 0}
+    zh = _features_of("艾克米第二季度的营收是多少？", "本季度，营收为813亿美元，按固定汇率计算增长17%。营业利润率为45%。")
+    assert [v["focus_owns"] for v in zh.values()] == [1, 0]
+
+
+def test_the_kind_of_figure_asked_for() -> None:
+    from rag.reader.features import asked_kinds
+
+    revenue, margin = ("revenue", "revenues", "sales"), ("gross margin", "毛利率")
+    assert asked_kinds("What was Acme's revenue?", [revenue]) == {"money", "count"}
+    assert asked_kinds("Acme Q1 FY26 revenue?", [revenue]) == {"money", "count"}
+    assert asked_kinds("How fast did Acme's revenue grow?", [revenue]) >= {"percent", "pp"}
+    assert asked_kinds("艾克米的毛利率是多少？", [margin]) == {"percent", "pp"}
+    assert "count" in asked_kinds("How many customers does Acme have?", [])
+    assert asked_kinds("What did the CFO say about revenue?", [revenue]) == frozenset()
+    f = _features_of("What was Acme's revenue?", "Revenue was $5 billion. Revenue grew 12%.")
+    assert [(v["kind_fit"], v["kind_all"]) for v in f.values()] == [(1, 1), (0, 0)]

@@ -83,6 +83,9 @@ CALLS = {
         ("艾克米2026财年第一季度的产品收入是多少？", "ACME_Q1_2026_zh", False),
         ("How much did Acme's revenue grow in the quarter ended July 31, 2025?", "ACME_Q2_2026_bilingual", False),
         ("艾克米截至2025年1月31日的季度收入是多少？", "ACME_FY25Q4_en", False),
+        # A month and year without the day: the month's end, on the company's own fiscal calendar.
+        ("What was Acme's revenue in the quarter ended April 2025?", "ACME_Q1_2026_zh", False),
+        ("Acme revenue for the quarter that ended in July 2025", "ACME_Q2_2026_bilingual", False),
         ("艾克米在截至2025年7月31日的那个季度里收入增长多少？", "ACME_Q2_2026_bilingual", False),
         # The comparison base is not the period asked about.
         ("Acme FY2026 Q2 revenue versus Q4 2025?", "ACME_Q2_2026_bilingual", False),

@@ -16,7 +16,7 @@ import numpy as np
 from rag.cues import (
     ASKS_GUIDANCE, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
 )
-from rag.glossary import groups, is_aspect, mask
+from rag.glossary import groups, is_aspect, mask, spans
 from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.sentences import Sentence, contiguous, split
@@ -36,6 +36,7 @@ class Info:
     quarters: frozenset[int]
     guidance_led: bool
     figures: tuple[int, ...]  # where each figure starts (offsets in the source)
+    owners: frozenset[frozenset[str]] = frozenset()  # the measures its figures are figures of
 
 
 @dataclass(frozen=True)
@@ -71,20 +72,47 @@ class Question:
     years: set[int]
     quarters: set[int]
     guidance: bool
+    kinds: frozenset[str] = frozenset()  # the kinds of figure it asks for (empty: cannot tell)
 
 
 # Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
 GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_gap", "passage_dense"),
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
-                "focus_anywhere", "focus_figure"),
-    "numbers": ("has_figure",),
+                "focus_anywhere", "focus_figure", "focus_owns"),
+    "numbers": ("has_figure", "kind_fit", "kind_all"),
     "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
     "passage": ("summary", "qa", "analyst_words", "language_match"),
     "shape": ("is_question", "length", "pair", "position"),
 }
 FEATURES: tuple[str, ...] = tuple(f for g in GROUPS.values() for f in g)
+
+
+# What kind of figure a question asks for, read off the measure it names and how it asks: a ratio
+# measure (a margin, a rate) or a change (growth, 同比) is a percentage; an amount measure (revenue,
+# cash flow) is money or a count; "how many" is a count.
+_RATIO = re.compile(r"margin|\brate\b|ratio|yield|percent|率|占比|比例|比重")
+_CHANGE = re.compile(r"\bgr[eo]w|growth|increas|decreas|declin|how fast|by how much|\bchange|year[- ]over[- ]year|\byoy\b|"
+                     r"sequential|增长|增速|增幅|下降|下滑|同比|环比|变化|提升|减少", re.I)
+_FIGURE = re.compile(r"how (?:much|many|big|large)|what (?:was|were|is|are)|\b(?:report|generate|deliver|post)|"
+                     r"多少|几|金额|规模|是多|达到", re.I)
+# Asking what was said or why, not for a figure ("What did the CFO say about demand?").
+_TALK = re.compile(r"\b(?:say|said|talk|discuss|comment|describe|explain|think|view|why|strategy)|"
+                   r"说|谈|表示|认为|看法|为什么|原因", re.I)
+_COUNT = re.compile(r"how many|number of|多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)", re.I)
+
+
+def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
+    """The kinds of figure (`rag.numbers` kinds) a question asks for, given the measures it names."""
+    kinds: set[str] = set()
+    if _COUNT.search(text):
+        kinds.add("count")
+    if _CHANGE.search(text) or any(_RATIO.search(m[0]) for m in measures):
+        kinds |= {"percent", "pp"}
+    if (_FIGURE.search(text) or not _TALK.search(text)) and any(not _RATIO.search(m[0]) for m in measures):
+        kinds |= {"money", "count"}
+    return frozenset(kinds)
 
 
 def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False) -> Question:
@@ -120,7 +148,35 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
     return Question(text, language(text), vector, terms, metrics, content, focus, years_in(text), quarters_in(text),
-                    ahead or bool(ASKS_GUIDANCE.search(text)))
+                    ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]))
+
+
+# A clause ends at a full stop or semicolon (not the point inside "81.3"): a measure named in an
+# earlier clause does not own the figures of a later one.
+_CLAUSE_END = re.compile(r"[.;!?](?:\s|$)|[。；！？]")
+# "as a percent of revenue", "占总收入": the measure is the base a figure is a share of, not its owner.
+_BASE = re.compile(r"(?:percent(?:age)?|%|share|portion|proportion)\s+of\s+(?:(?:the|our|its|total)\s+)*$|占\S{0,2}$",
+                   re.I)
+
+
+def _owners(text: str, quantities) -> frozenset[frozenset[str]]:
+    """The glossary measures that own the sentence's figures: for each figure, the nearest measure
+    named before it in the same clause ("revenue was $81.3 billion, up 17%"), else one named right
+    after it ("$250 million in revenue"). Bases of a share are skipped."""
+    named = [s for s in spans(text) if not _BASE.search(text[max(0, s[0] - 40) : s[0]])]
+    out: set[frozenset[str]] = set()
+    for q in quantities:
+        if q.kind in _YEARISH:
+            continue
+        before = [s for s in named if s[1] <= q.start and q.start - s[1] <= 80
+                  and not _CLAUSE_END.search(text[s[1] : q.start])]
+        after = [s for s in named if s[0] >= q.end and s[0] - q.end <= 25
+                 and not _CLAUSE_END.search(text[q.end : s[0]])]
+        if before:
+            out.add(before[-1][2])
+        elif after:
+            out.add(after[0][2])
+    return frozenset(out)
 
 
 def _info(s: Sentence) -> Info:
@@ -128,7 +184,8 @@ def _info(s: Sentence) -> Info:
     return Info(frozenset(tokenize(s.text)), frozenset(q.kind for q in quantities) - _YEARISH,
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
                 leads_with_guidance(s.text, first_figure_at(quantities)),
-                tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH))
+                tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH),
+                _owners(s.text, quantities))
 
 
 @lru_cache(maxsize=8192)
@@ -174,6 +231,12 @@ def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int =
     return False
 
 
+def _all_kinds(asked: frozenset[str], held: frozenset[str]) -> bool:
+    """`held` answers every kind asked: a percentage (percent or points) and an amount (money or count)."""
+    want = [g for g in ({"percent", "pp"}, {"money", "count"}) if g <= asked] or [set(asked)]
+    return all(g & held for g in want)
+
+
 def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     """One row of FEATURES per candidate. `sentence_vectors(hit)` gives the vectors of a passage's
     sentences (or None)."""
@@ -211,7 +274,10 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "focus": float(focus is not None and any(a <= own for a in focus[0])),
             "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
             "focus_figure": float(_figure_near_focus(q, c)),
+            "focus_owns": float(bool(q.metrics) and any(frozenset(q.focus) in i.owners for i in c.info)),
             "has_figure": float(bool(c.kinds)),
+            "kind_fit": float(bool(q.kinds & c.kinds)),
+            "kind_all": float(bool(q.kinds) and _all_kinds(q.kinds, c.kinds)),
             "period_same": float(bool(q.years & said_years) or bool(q.quarters & said_quarters)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
