@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from rag.cues import QUESTION_WORDS
 from rag.lexical import chinese_words
 
 # Senses that are not translations: cross-references, surnames, classifiers, spelling notes.
@@ -45,10 +46,11 @@ def _table() -> dict[str, tuple[str, ...]]:
 
 def english(text: str, known=lambda word: False) -> list[str]:
     """English senses of the Chinese words (two characters or more) in `text`, skipping words for
-    which `known(word)` holds (the glossary's own terms translate them better)."""
+    which `known(word)` holds (the glossary's own terms translate them better) and question words
+    (多少 would add "number", "amount", "somewhat" to the search)."""
     table = _table()
     out: list[str] = []
     for w in chinese_words(text):
-        if _HAN.fullmatch(w) and not known(w):
+        if _HAN.fullmatch(w) and w not in QUESTION_WORDS and not known(w):
             out += [s for s in table.get(w, ())[:SENSES] if s not in out]
     return out

@@ -56,8 +56,10 @@ depreciation | 折旧
 efficiency, efficiencies | 效率
 profitability | 盈利能力
 margin | 利润率
-~quarter, fourth quarter, q4 | 季度, 第四季度
-~fiscal year, full year, for the year | 财年, 全年
+~quarter | 季度
+~fourth quarter, q4 | 第四季度
+~fiscal year | 财年
+~full year, for the year | 全年
 ~analyst | 分析师
 shipped, shipping, ship, shipments, delivered, deliver, deliveries | 发货, 交付, 出货
 launch, launched, launches, release, released | 推出, 发布
@@ -295,9 +297,13 @@ def translations(text: str) -> list[str]:
 def expand(text: str, dictionary: bool = True) -> str:
     """`text` plus the other-language terms for its glossary terms (for lexical search), and with
     `dictionary` the English senses of Chinese words the glossary lacks (`rag.cedict`)."""
-    extra = translations(text)
+    found = groups(text)
+    extra = list(dict.fromkeys(t for g in found for t in g[1:]))
     if dictionary and re.search(r"[\u4e00-\u9fff]", text):
         from rag.cedict import english
 
-        extra += english(text, known=lambda w: bool(groups(w)))
+        rest = text  # the glossary's own matches blanked: 自由现金流 is free cash flow, not 自由 "freedom"
+        for g in found:
+            rest = mask(rest, g[0])
+        extra += english(rest, known=lambda w: bool(groups(w)))
     return text + (" " + " ".join(extra) if extra else "")

@@ -215,14 +215,14 @@ def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
     assert misfit[(f"{outlook} {result}", True)] == 1
 
 
-def _features_of(question: str, text: str) -> dict[str, dict[str, float]]:
+def _features_of(question: str, text: str, skip: frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
     """{sentence: {feature: value}} for the single sentences of one passage."""
     from rag.types import Chunk, Hit
 
     chunk = Chunk(id="c", doc_id="D", section="prepared", speakers=(), text=text, embed_text=text, start=0,
                   end=len(text))
     cands = candidates([Hit(chunk, 0, 1.0)])
-    x = matrix(question_of(question, None, lambda t: 1.0, set()), cands, lambda h: None)
+    x = matrix(question_of(question, None, lambda t: 1.0, set(skip)), cands, lambda h: None)
     return {c.sentence.text: {f: float(x[i, FEATURES.index(f)]) for f in FEATURES}
             for i, c in enumerate(cands) if not c.pair}
 
@@ -253,3 +253,10 @@ def test_the_kind_of_figure_asked_for() -> None:
     assert asked_kinds("What did the CFO say about revenue?", [revenue]) == frozenset()
     f = _features_of("What was Acme's revenue?", "Revenue was $5 billion. Revenue grew 12%.")
     assert [(v["kind_fit"], v["kind_all"]) for v in f.values()] == [(1, 1), (0, 0)]
+
+
+def test_the_question_words_in_their_order_count_as_a_phrase() -> None:
+    f = _features_of("What was Acme's product revenue?", (
+        "Product revenue was $943 million. "
+        "Revenue from each product line grew, and revenue per customer was $5,000."), frozenset({"acme"}))
+    assert [v["phrase"] for v in f.values()] == [1.0, 0.0]

@@ -37,6 +37,7 @@ class Info:
     guidance_led: bool
     figures: tuple[int, ...]  # where each figure starts (offsets in the source)
     owners: frozenset[frozenset[str]] = frozenset()  # the measures its figures are figures of
+    pairs: frozenset[tuple[str, str]] = frozenset()  # adjacent tokens ("product revenue", 产品 收入)
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,14 @@ class Question:
     quarters: set[int]
     guidance: bool
     kinds: frozenset[str] = frozenset()  # the kinds of figure it asks for (empty: cannot tell)
+    pairs: frozenset[tuple[str, str]] = frozenset()  # its adjacent content words, names and periods left out
 
 
 # Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
 GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_gap", "passage_dense"),
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
-                "focus_anywhere", "focus_figure", "focus_owns"),
+                "focus_anywhere", "focus_figure", "focus_owns", "phrase"),
     "numbers": ("has_figure", "kind_fit", "kind_all"),
     "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
@@ -147,8 +149,15 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
+    named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
+    words = [t for t in tokenize(PERIOD_WORDS.sub(" ", text.lower())) if t not in named and t not in question_tokens()]
     return Question(text, language(text), vector, terms, metrics, content, focus, years_in(text), quarters_in(text),
-                    ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]))
+                    ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
+                    _pairs(words))
+
+
+def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(zip(tokens, tokens[1:]))
 
 
 # A clause ends at a full stop or semicolon (not the point inside "81.3"): a measure named in an
@@ -181,11 +190,12 @@ def _owners(text: str, quantities) -> frozenset[frozenset[str]]:
 
 def _info(s: Sentence) -> Info:
     quantities = extract(s.text)
-    return Info(frozenset(tokenize(s.text)), frozenset(q.kind for q in quantities) - _YEARISH,
+    tokens = tokenize(s.text)
+    return Info(frozenset(tokens), frozenset(q.kind for q in quantities) - _YEARISH,
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
                 leads_with_guidance(s.text, first_figure_at(quantities)),
                 tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH),
-                _owners(s.text, quantities))
+                _owners(s.text, quantities), _pairs(tokens))
 
 
 @lru_cache(maxsize=8192)
@@ -275,6 +285,8 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
             "focus_figure": float(_figure_near_focus(q, c)),
             "focus_owns": float(bool(q.metrics) and any(frozenset(q.focus) in i.owners for i in c.info)),
+            # the question's words in its order ("product revenue", not "revenue" here and "product" there)
+            "phrase": len(q.pairs & frozenset().union(*(i.pairs for i in c.info))) / len(q.pairs) if q.pairs else 0.0,
             "has_figure": float(bool(c.kinds)),
             "kind_fit": float(bool(q.kinds & c.kinds)),
             "kind_all": float(bool(q.kinds) and _all_kinds(q.kinds, c.kinds)),
