@@ -264,27 +264,6 @@ def groups(text: str) -> list[tuple[str, ...]]:
     return out
 
 
-def spans(text: str) -> list[tuple[int, int, frozenset[str]]]:
-    """Where `text` names a measure (not an aspect such as 同比): (start, end, all its phrasings),
-    matched longest first as `groups` does, so "sales and marketing" is not read as "sales"."""
-    taken = text.lower()
-    if len(taken) != len(text):  # a lower-casing that changes length would shift every offset
-        taken = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
-    out: list[tuple[int, int, frozenset[str]]] = []
-    for term, targets in _longest_first():
-        if term not in taken:
-            continue
-        found = list(_pattern(term).finditer(taken))
-        if not found:
-            continue
-        key = None if term in aspects() else frozenset((term, *targets))
-        for m in found:
-            if key is not None:
-                out.append((m.start(), m.end(), key))
-            taken = taken[: m.start()] + " " * (m.end() - m.start()) + taken[m.end():]
-    return sorted(out, key=lambda s: s[0])
-
-
 def translations(text: str) -> list[str]:
     """Other-language terms for glossary terms found in `text` (English phrases or Chinese words)."""
     out: dict[str, None] = {}

@@ -16,7 +16,7 @@ import numpy as np
 from rag.cues import (
     ASKS_GUIDANCE, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
 )
-from rag.glossary import groups, is_aspect, mask, spans
+from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.sentences import Sentence, contiguous, split
@@ -36,7 +36,6 @@ class Info:
     quarters: frozenset[int]
     guidance_led: bool
     figures: tuple[int, ...]  # where each figure starts (offsets in the source)
-    owners: frozenset[frozenset[str]] = frozenset()  # the measures its figures are figures of
     pairs: frozenset[tuple[str, str]] = frozenset()  # adjacent tokens ("product revenue", 产品 收入)
 
 
@@ -81,7 +80,7 @@ class Question:
 GROUPS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_gap", "passage_dense"),
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
-                "focus_anywhere", "focus_figure", "focus_owns", "phrase"),
+                "focus_anywhere", "focus_figure", "phrase"),
     "numbers": ("has_figure", "kind_fit", "kind_all"),
     "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
@@ -160,34 +159,6 @@ def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
     return frozenset(zip(tokens, tokens[1:]))
 
 
-# A clause ends at a full stop or semicolon (not the point inside "81.3"): a measure named in an
-# earlier clause does not own the figures of a later one.
-_CLAUSE_END = re.compile(r"[.;!?](?:\s|$)|[。；！？]")
-# "as a percent of revenue", "占总收入": the measure is the base a figure is a share of, not its owner.
-_BASE = re.compile(r"(?:percent(?:age)?|%|share|portion|proportion)\s+of\s+(?:(?:the|our|its|total)\s+)*$|占\S{0,2}$",
-                   re.I)
-
-
-def _owners(text: str, quantities) -> frozenset[frozenset[str]]:
-    """The glossary measures that own the sentence's figures: for each figure, the nearest measure
-    named before it in the same clause ("revenue was $81.3 billion, up 17%"), else one named right
-    after it ("$250 million in revenue"). Bases of a share are skipped."""
-    named = [s for s in spans(text) if not _BASE.search(text[max(0, s[0] - 40) : s[0]])]
-    out: set[frozenset[str]] = set()
-    for q in quantities:
-        if q.kind in _YEARISH:
-            continue
-        before = [s for s in named if s[1] <= q.start and q.start - s[1] <= 80
-                  and not _CLAUSE_END.search(text[s[1] : q.start])]
-        after = [s for s in named if s[0] >= q.end and s[0] - q.end <= 25
-                 and not _CLAUSE_END.search(text[q.end : s[0]])]
-        if before:
-            out.add(before[-1][2])
-        elif after:
-            out.add(after[0][2])
-    return frozenset(out)
-
-
 def _info(s: Sentence) -> Info:
     quantities = extract(s.text)
     tokens = tokenize(s.text)
@@ -195,7 +166,7 @@ def _info(s: Sentence) -> Info:
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
                 leads_with_guidance(s.text, first_figure_at(quantities)),
                 tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH),
-                _owners(s.text, quantities), _pairs(tokens))
+                _pairs(tokens))
 
 
 @lru_cache(maxsize=8192)
@@ -284,7 +255,6 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "focus": float(focus is not None and any(a <= own for a in focus[0])),
             "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
             "focus_figure": float(_figure_near_focus(q, c)),
-            "focus_owns": float(bool(q.metrics) and any(frozenset(q.focus) in i.owners for i in c.info)),
             # the question's words in its order ("product revenue", not "revenue" here and "product" there)
             "phrase": len(q.pairs & frozenset().union(*(i.pairs for i in c.info))) / len(q.pairs) if q.pairs else 0.0,
             "has_figure": float(bool(c.kinds)),
