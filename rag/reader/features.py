@@ -156,6 +156,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
 
 
 def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    """Adjacent tokens: words next to each other once stopwords are gone ("product revenue")."""
     return frozenset(zip(tokens, tokens[1:]))
 
 
