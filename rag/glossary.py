@@ -266,18 +266,19 @@ def groups(text: str) -> list[tuple[str, ...]]:
 
 def translations(text: str) -> list[str]:
     """Other-language terms for glossary terms found in `text` (English phrases or Chinese words)."""
-    out: dict[str, None] = {}
-    for g in groups(text):
-        for t in g[1:]:
-            out.setdefault(t, None)
-    return list(out)
+    return _equivalents(groups(text))
+
+
+def _equivalents(found: list[tuple[str, ...]]) -> list[str]:
+    """The equivalents of matched groups, each once, in order."""
+    return list(dict.fromkeys(t for g in found for t in g[1:]))
 
 
 def expand(text: str, dictionary: bool = True) -> str:
     """`text` plus the other-language terms for its glossary terms (for lexical search), and with
     `dictionary` the English senses of Chinese words the glossary lacks (`rag.cedict`)."""
     found = groups(text)
-    extra = list(dict.fromkeys(t for g in found for t in g[1:]))
+    extra = _equivalents(found)
     if dictionary and re.search(r"[\u4e00-\u9fff]", text):
         from rag.cedict import english
 
