@@ -217,6 +217,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from rag.answer import READ_POOL
     from rag.app import make_embedder
     from rag.config import PROJECT_ROOT
     from rag.evaluate import load_cases, prepare
@@ -235,7 +236,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         group = [c for c in cases if c.file == file]
         # Features are read off retrieval: no earlier weights are needed (or read).
         assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir, with_reader=False)
-        collect(assistant, group, settings.top_k, ds)
+        collect(assistant, group, max(settings.top_k, READ_POOL), ds)  # as many passages as `ask` reads
     weights, report = fit(ds, folds=args.folds)
     print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "
           f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "

@@ -126,17 +126,33 @@ class Reader:
              ahead: bool = False, idf=None) -> list[Pick]:
         """The most probable candidate (and the next distinct one when nearly as probable), or []
         when the passages likely do not answer."""
+        return self.read(question, hits, vector, skip, ahead, idf)[0]
+
+    def read(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
+             ahead: bool = False, idf=None) -> tuple[list[Pick], list[Hit]]:
+        """`pick`'s answer, and the passages reordered by their most probable sentence (the reader as
+        a reranker: the passage that states what is asked first, whatever its retrieval rank)."""
         cands, p, answers = self.score(question, hits, vector, skip, ahead, idf)
+        ranked = by_best_sentence(hits, cands, p)
         if not len(cands) or answers < self.weights.threshold:
-            return []
+            return [], ranked
         picks = distinct(cands, p, 2)
-        return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score]
+        return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score], ranked
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
             ahead: bool = False, n: int = 6, idf=None) -> list[Pick]:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
         cands, p, _ = self.score(question, hits, vector, skip, ahead, idf)
         return distinct(cands, p, n)
+
+
+def by_best_sentence(hits: list[Hit], cands: list[Candidate], p: np.ndarray) -> list[Hit]:
+    """`hits` ordered by the probability of their best candidate, ties (and passages without one) in
+    retrieval order."""
+    best: dict[int, float] = {}
+    for c, pr in zip(cands, p):
+        best[c.hit.row] = max(best.get(c.hit.row, 0.0), float(pr))
+    return sorted(hits, key=lambda h: -best.get(h.row, 0.0))
 
 
 def distinct(cands: list[Candidate], p: np.ndarray, n: int) -> list[Pick]:
