@@ -20,7 +20,7 @@ from rag.ingest import INGEST_VERSION, find_transcripts, read_transcript
 from rag.ingest.meta import sidecar_path
 from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.lock import exclusive
-from rag.sentences import spans_in_embed_text
+from rag.sentences import SPLIT_VERSION, spans_in_embed_text
 from rag.store import (
     DEFAULT_APPROX_THRESHOLD,
     FULL_CHECK_BYTES,
@@ -133,7 +133,7 @@ def build_index(
     # Links out of a source folder and odd file names are never opened: listed with the unreadable.
     report.errors.extend(refused)
     chunking = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens, "version": CHUNKER_VERSION,
-                "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION}
+                "tokenizer": TOKENIZER_VERSION, "ingest": INGEST_VERSION, "sentences": SPLIT_VERSION}
     with exclusive(index_dir / LOCK_FILE, timeout=lock_timeout), named_disk_full(index_dir):
         old = _previous(index_dir, embedder, rebuild, report)
         checkpoint = Checkpoint(index_dir, embedder.fingerprint())
@@ -359,7 +359,10 @@ def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embe
     with_sentences = old is not None and old.sentence_ptr is not None
     chunks = [c for c, _ in pairs]
     tokens = [old.tokens[r] if (same_tokens and r is not None) else tokenize(c.embed_text) for c, r in pairs]
-    sources = [r if with_sentences else None for _, r in pairs]
+    # Sentences split another way than the old version's have no stored vector each: re-embedded.
+    same_split = old is not None and old.manifest.get("chunking", {}).get("sentences") == SPLIT_VERSION
+    sources = [r if with_sentences and (r is None or same_split or _same_sentences(old, r, c)) else None
+               for c, r in pairs]
     dim = int(embedder.dim)
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float16)] * len(chunks)
@@ -392,6 +395,11 @@ def _materialize(pairs: list[tuple[Chunk, int | None]], old: Any, embedder: Embe
         report.embed_seconds = time.perf_counter() - t0
     report.chunks_embedded = len(todo)
     return chunks, tokens, vectors, sentences
+
+
+def _same_sentences(old: Any, row: int, chunk: Chunk) -> bool:
+    """The old row holds one stored vector for each sentence `chunk` splits into now."""
+    return len(old.sentences_of(row)) == len(spans_in_embed_text(chunk.text, chunk.embed_text))
 
 
 def _resume(todo: list[int], chunks: list[Chunk], vectors: np.ndarray, sentences: list[np.ndarray],

@@ -19,6 +19,15 @@ _END = re.compile(
     r"|(?:\\n)+\s*"
     r"|\n(?=[^\n\t]{0,80}\t)"
 )
+# Bump when sentence boundaries change: an index stores one vector per sentence, so a rebuild checks
+# the passages it would copy vectors from (rag/build.py).
+SPLIT_VERSION = 2
+# Between two turns of a structured (JSON) call a passage holds the file's own syntax: the closing
+# quote, `},`, `{`, `"speaker": "Name",`, `"speech": "`. No sentence may run across it.
+_JSON_SEAM = re.compile(
+    r'(?<!\\)"\s*[}\]](?:[\s,{}\[\]]|"\w+"\s*:\s*"(?:[^"\\\n]|\\.)*"\s*,|"\w+"\s*:\s*(?=[\[{]))*'
+    r'(?:"\w+"\s*:\s*")?'
+)
 # "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst"
 _LABEL = re.compile(r"^[A-Z][\w.'’ \-]{1,60}?\s*--\s*\S.{0,100}$")
 _PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
@@ -41,7 +50,9 @@ def split(text: str, offset: int = 0) -> list[Sentence]:
     quoted as what the call said, nor run into a real sentence by the hard-wrap rule."""
     out: list[Sentence] = []
     pos = 0
-    for s, e in [*chat_spans(text), (len(text), len(text))]:
+    for s, e in [*_gaps(text), (len(text), len(text))]:
+        if s < pos:
+            continue
         piece = pos
         for m in _END.finditer(text, pos, s):
             _add(out, text, pos, m.end(), offset)
@@ -56,10 +67,15 @@ def split(text: str, offset: int = 0) -> list[Sentence]:
     return out
 
 
+def _gaps(text: str) -> list[tuple[int, int]]:
+    """Spans no sentence may hold or cross: chat markup, and a structured call's JSON between turns."""
+    return sorted([*chat_spans(text), *(m.span() for m in _JSON_SEAM.finditer(text))])
+
+
 def contiguous(text: str, a: Sentence, b: Sentence, offset: int = 0) -> bool:
-    """Whether nothing `split` left out as markup lies between sentences `a` and `b` of `text`
-    (a passage starting at `offset`): only then may one quote span both."""
-    return not chat_spans(text[a.end - offset : b.start - offset])
+    """Whether nothing `split` left out (markup, a structured call's JSON) lies between sentences
+    `a` and `b` of `text` (a passage starting at `offset`): only then may one quote span both."""
+    return not _gaps(text[a.end - offset : b.start - offset])
 
 
 def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:

@@ -407,3 +407,33 @@ def test_lists_toward_a_translation_and_searching_them_alone() -> None:
     d, keys = _search_lists(part, q.reshape(1, -1), 5, plain)
     want_d, want_keys = part.search(q.reshape(1, -1), 5, params=faiss.SearchParametersIVF(nprobe=4))
     assert keys.tolist() == want_keys.tolist() and np.allclose(d, want_d) and keys[0, 0] == 0
+
+
+def test_sentences_split_anew_are_embedded_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index whose sentences were split another way (an older splitter) keeps no stale sentence
+    vectors: a rebuild re-embeds the passages whose sentences differ, and only those."""
+    import json
+
+    import rag.build
+    import rag.sentences
+    from rag.sentences import spans_in_embed_text
+
+    src = tmp_path / "src"
+    src.mkdir()
+    call = {"prepared_remarks": [{"speaker": "Operator", "speech": "Welcome to the Q2 2021 Widget Works earnings call."},
+                                 {"speaker": "Jane Roe", "speech": "Revenue was $412 million, up 9%."}],
+            "q_and_a": [{"speaker": "Sam Park", "speech": "How many stores did you open?"},
+                        {"speaker": "Jane Roe", "speech": "We opened 37 stores in the quarter."}],
+            "participants": ["Jane Roe--Chief Financial Officer", "Sam Park--UBS -- Analyst"]}
+    (src / "WDGT_q2_2021.txt").write_text(json.dumps(call, indent=2), encoding="utf-8")
+    emb, idx_dir = FakeEmbedder(), tmp_path / "index"
+    # The splitter before it knew the JSON between turns: one sentence ran across it.
+    monkeypatch.setattr(rag.sentences, "_JSON_SEAM", __import__("re").compile(r"(?!x)x"))
+    monkeypatch.setattr(rag.build, "SPLIT_VERSION", 1)
+    build_index([src], idx_dir, emb)
+    monkeypatch.undo()
+    r = build_index([src], idx_dir, emb)
+    index = load_index(idx_dir, emb.model_id, emb.fingerprint())
+    assert 0 < r.chunks_embedded < len(index.chunks)  # the Q&A passage, not the prepared remarks
+    for row, c in enumerate(index.chunks):
+        assert len(index.sentences_of(row)) == len(spans_in_embed_text(c.text, c.embed_text))

@@ -14,7 +14,7 @@ from rag.errors import TranscriptError
 from rag.ingest import read_transcript
 from rag.ingest.text import squash
 from rag.scope import Catalog, detect
-from rag.sentences import spans_in_embed_text, split
+from rag.sentences import contiguous, spans_in_embed_text, split
 from tests.conftest import SHARED_CORPUS_LARGE
 
 CALL = {
@@ -183,3 +183,17 @@ def test_real_files_of_the_large_corpus(doc_id: str, company: str, period: str, 
     assert all(raw[s.start:s.end] == s.text for c in chunks for s in split(c.text, c.start))
     if analyst:
         assert any((x.speaker.name, x.speaker.firm, x.speaker.role) == (*analyst, "analyst") for x in t.turns)
+
+
+def test_no_sentence_runs_across_the_json_between_turns(tmp_path: Path) -> None:
+    """A Q&A passage spans the analyst's turn and the answer, and the file's JSON between them: each
+    sentence stays inside one speech and never quotes `"speaker": ...`; the two are not one span."""
+    t = read_transcript(_write(tmp_path, "WDGT_q2_2021.txt", CALL))
+    qa = next(c for c in chunk_transcript(t) if c.section == "qa" and "37 stores" in c.text)
+    assert '"speaker"' in qa.text  # the passage is the file's own text, seam included
+    sentences = split(qa.text, qa.start)
+    texts = [s.text for s in sentences]
+    assert "How many stores did you open?" in texts and "We opened 37 stores in the quarter." in texts
+    assert not any(mark in s for s in texts for mark in ('"speaker"', '"speech"', "},", "{"))
+    ask, answer = (next(s for s in sentences if x in s.text) for x in ("How many", "We opened"))
+    assert not contiguous(qa.text, ask, answer, qa.start)
