@@ -146,6 +146,20 @@ def _tickers_in(question: str, candidates: set[str]) -> set[str]:
     return {t for t in candidates if t in question and _ticker_pattern(t).search(question)}
 
 
+def _word_tickers_in(question: str, candidates: set[str]) -> set[str]:
+    """Tickers that are also words (ES, IT, T), written the way analysts write a ticker: a period right
+    after it ("ES Q2 2021", "ES's FY2021"; a bare year only after two letters or more, as "A 2021
+    deal" is English). Read only when the question names no company otherwise."""
+    out = set()
+    for t in candidates:
+        if t not in question or not (t in _AMBIGUOUS_TICKERS or len(t) < 2):
+            continue
+        period = r"Q[1-4]\b|FY|[Ff]iscal\b" + (r"|(?:19|20)\d{2}\b" if len(t) > 1 else "")
+        if re.search(rf"(?<![A-Za-z0-9$]){re.escape(t)}(?:'s|’s)?(?=\s+(?:{period}))", question):
+            out.add(t)
+    return out
+
+
 def _quarter_index(period: str) -> int:
     return int(period[2:6]) * 4 + int(period[-1]) - 1
 
@@ -404,6 +418,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
             tickers.add(t)
             masked = _name_pattern(name).sub(" ", masked)
     tickers |= _tickers_in(question, indexed)
+    tickers = tickers or _word_tickers_in(masked, indexed)
     # Companies we know of but hold no transcript for: answer "not in the index", never another company.
     missing: list[str] = []
     for t, names in KNOWN.items():

@@ -45,6 +45,15 @@ def test_single_letter_ticker_needs_a_marker(catalog: Catalog) -> None:
     assert detect("What did $T report?", catalog).doc_ids == ("T_FY21Q4_en_ectsum",)
 
 
+def test_word_ticker_followed_by_a_period_names_its_company(catalog: Catalog) -> None:
+    """"T Q4 2021 free cash flow" is how analysts write a ticker; "T" elsewhere is not one, and beside
+    a company named otherwise a word stays a word."""
+    assert detect("T Q4 2021 free cash flow?", catalog).doc_ids == ("T_FY21Q4_en_ectsum",)
+    assert detect("T's FY2021 capex?", catalog).doc_ids == ("T_FY21Q4_en_ectsum",)
+    assert detect("T 2021 capex?", catalog).doc_ids == ()  # a bare year after one letter: English
+    assert detect("Coca-Cola vs T Q4 2021 free cash flow", catalog).doc_ids == ("KO_FY21Q4_en_ectsum",)
+
+
 @pytest.mark.parametrize("question, missing", [
     ("What did Tesla say about deliveries?", "Tesla"),
     ("特斯拉的交付量是多少？", "特斯拉"),
