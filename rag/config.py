@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     # When two passages of a call state the same figures, cite the one in the asker's language and
     # the speaker's own words over an editor's key-figure bullet (off only to measure it).
     restate: bool = True
-    # Passages the answer may draw on: 8 measured slightly better than 5 on the shared eval cases
-    # (accuracy 0.750 -> 0.761, citation recall 0.732 -> 0.753) at no cost on the seed.
+    # Passages an answer returns: 8 measured slightly better than 5 on the shared eval cases
+    # (accuracy 0.750 -> 0.761, citation recall 0.732 -> 0.753) at no cost on the seed. The extractive
+    # reader reads more (rag.answer.READ_POOL) and returns the top_k it ranks best.
     top_k: int = Field(default=8, ge=1, le=50)
     # Hybrid retrieval: weights of the dense and lexical rankings in reciprocal-rank fusion.
     dense_weight: float = Field(default=1.0, ge=0.0, le=10.0)
