@@ -30,7 +30,7 @@ SALT = "eval-split-v1:"
 TEST_SHARE = 0.45
 MIN_LATER_FILES = 3
 ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl", "more-test.jsonl", "basic.jsonl",
-         "fresh.jsonl")  # other case files, oldest first
+         "fresh.jsonl", "more-fresh.jsonl")  # other case files, oldest first
 
 
 def _key(s: str) -> str:
