@@ -246,3 +246,12 @@ def test_the_question_words_in_their_order_count_as_a_phrase() -> None:
         "Product revenue was $943 million. "
         "Revenue from each product line grew, and revenue per customer was $5,000."), frozenset({"acme"}))
     assert [v["phrase"] for v in f.values()] == [1.0, 0.0]
+
+
+def test_a_chinese_word_the_glossary_lacks_is_met_by_its_english_senses() -> None:
+    """灌溉 (irrigation) and 北美 (North America) reach an English sentence through CC-CEDICT, as
+    retrieval's query does; the consolidated figure no longer covers the question as well."""
+    f = _features_of("艾克米第一季度灌溉业务的销售额是多少？",
+                     "Net sales of $774 million increased 15%. In Irrigation, sales of $229.7 million rose 40%.")
+    segment, total = "In Irrigation, sales of $229.7 million rose 40%.", "Net sales of $774 million increased 15%."
+    assert f[segment]["coverage"] > f[total]["coverage"]

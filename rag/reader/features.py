@@ -16,6 +16,7 @@ import numpy as np
 from rag.cues import (
     ASKS_GUIDANCE, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
 )
+from rag.cedict import english
 from rag.glossary import groups, is_aspect, mask
 from rag.lexical import tokenize
 from rag.numbers import extract
@@ -142,7 +143,10 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     for tok in dict.fromkeys(tokenize(rest)):
         if tok in skip or tok in question_tokens() or tok.isdigit() or len(tok) < 2:
             continue
-        terms.append(((frozenset((tok,)),), idf(tok)))
+        # A Chinese word the glossary lacks is also met by its first English senses in CC-CEDICT (as
+        # retrieval searches them): 灌溉 by "irrigation", 北美 by "North America".
+        senses = tuple(frozenset(tokenize(e)) for e in english(tok)) if tok[0] >= "\u3400" else ()
+        terms.append(((frozenset((tok,)), *(a for a in senses if a)), idf(tok)))
         phrasings.append((tok,))
     pool = range(metrics) if metrics else range(len(terms))
     focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
