@@ -139,9 +139,11 @@ class Assistant:
             # guidance replaces the one before, so a question about it naming no quarter is the newest's.
             widen = scope.latest and not scope.asked_latest and not _OUTLOOK.search(standalone)
             # An LLM backend builds its own shortlist: the reader runs here only to choose the call.
-            picks, ranked = self._read(standalone, hits, scope, vector) if backend == "extractive" or widen else ([], hits)
-            if backend == "extractive":
-                hits = ranked
+            picks: list[Pick] = []
+            if backend == "extractive" or widen:
+                picks, ranked = self._read(standalone, hits, scope, vector)
+                if backend == "extractive":
+                    hits = ranked
             if widen:
                 scope, hits, picks = self._which_call(standalone, scope, hits, picks, vector, k, filters,
                                                       backend == "extractive")
@@ -181,7 +183,8 @@ class Assistant:
         """A question naming no quarter is read from the company's newest call unless an earlier call
         answers it clearly better (a fact stated once, on the call that announced it): the reader's
         best candidate over all the company's calls is `WIDER_MARGIN` more probable than the newest
-        call's, or the newest call gives no answer at all."""
+        call's, or the newest call gives no answer at all. `ranked`: return the wider call's passages
+        in the reader's order (the extractive path), else as retrieved."""
         wider = every_call(scope, self.retriever.catalog)
         more = self.retriever.retrieve(question, top_k, filters, wider, query_vector=vector)
         found, reranked = self._read(question, more, wider, vector) if more else ([], more)
