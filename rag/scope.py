@@ -136,8 +136,13 @@ def _name_in(name: str, text: str) -> bool:
 
 
 @lru_cache(maxsize=None)
+def _is_word(t: str) -> bool:
+    """A ticker that is also a word or a letter ("ES", "IT", "T"): not a ticker on its own."""
+    return t in _AMBIGUOUS_TICKERS or len(t) < 2
+
+
 def _ticker_pattern(t: str) -> re.Pattern[str]:
-    if t in _AMBIGUOUS_TICKERS or len(t) < 2:
+    if _is_word(t):
         return re.compile(rf"(?:\${re.escape(t)}|\({re.escape(t)}\)|(?:NYSE|NASDAQ|Nasdaq)\s*:\s*{re.escape(t)})(?![A-Za-z])")
     return re.compile(rf"(?<![A-Za-z0-9]){re.escape(t)}(?![A-Za-z0-9])")
 
@@ -152,7 +157,7 @@ def _word_tickers_in(question: str, candidates: set[str]) -> set[str]:
     deal" is English). Read only when the question names no company otherwise."""
     out = set()
     for t in candidates:
-        if t not in question or not (t in _AMBIGUOUS_TICKERS or len(t) < 2):
+        if t not in question or not _is_word(t):
             continue
         period = r"Q[1-4]\b|FY|[Ff]iscal\b" + (r"|(?:19|20)\d{2}\b" if len(t) > 1 else "")
         if re.search(rf"(?<![A-Za-z0-9$]){re.escape(t)}(?:'s|’s)?(?=\s+(?:{period}))", question):

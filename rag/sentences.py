@@ -21,7 +21,7 @@ _END = re.compile(
 )
 # Bump when sentence boundaries change: an index stores one vector per sentence, so a rebuild checks
 # the passages it would copy vectors from (rag/build.py).
-SPLIT_VERSION = 2
+SPLIT_VERSION = 3
 # Between two turns of a structured (JSON) call a passage holds the file's own syntax: the closing
 # quote, `},`, `{`, `"speaker": "Name",`, `"speech": "`. No sentence may run across it.
 _JSON_SEAM = re.compile(
@@ -51,8 +51,6 @@ def split(text: str, offset: int = 0) -> list[Sentence]:
     out: list[Sentence] = []
     pos = 0
     for s, e in [*_gaps(text), (len(text), len(text))]:
-        if s < pos:
-            continue
         piece = pos
         for m in _END.finditer(text, pos, s):
             _add(out, text, pos, m.end(), offset)
@@ -68,8 +66,15 @@ def split(text: str, offset: int = 0) -> list[Sentence]:
 
 
 def _gaps(text: str) -> list[tuple[int, int]]:
-    """Spans no sentence may hold or cross: chat markup, and a structured call's JSON between turns."""
-    return sorted([*chat_spans(text), *(m.span() for m in _JSON_SEAM.finditer(text))])
+    """Spans no sentence may hold or cross: chat markup, and a structured call's JSON between turns;
+    in order, overlapping ones merged."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted([*chat_spans(text), *(m.span() for m in _JSON_SEAM.finditer(text))]):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 def contiguous(text: str, a: Sentence, b: Sentence, offset: int = 0) -> bool:

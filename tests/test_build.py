@@ -413,6 +413,7 @@ def test_sentences_split_anew_are_embedded_anew(tmp_path: Path, monkeypatch: pyt
     """An index whose sentences were split another way (an older splitter) keeps no stale sentence
     vectors: a rebuild re-embeds the passages whose sentences differ, and only those."""
     import json
+    import re
 
     import rag.build
     import rag.sentences
@@ -428,7 +429,7 @@ def test_sentences_split_anew_are_embedded_anew(tmp_path: Path, monkeypatch: pyt
     (src / "WDGT_q2_2021.txt").write_text(json.dumps(call, indent=2), encoding="utf-8")
     emb, idx_dir = FakeEmbedder(), tmp_path / "index"
     # The splitter before it knew the JSON between turns: one sentence ran across it.
-    monkeypatch.setattr(rag.sentences, "_JSON_SEAM", __import__("re").compile(r"(?!x)x"))
+    monkeypatch.setattr(rag.sentences, "_JSON_SEAM", re.compile(r"(?!x)x"))
     monkeypatch.setattr(rag.build, "SPLIT_VERSION", 1)
     build_index([src], idx_dir, emb)
     monkeypatch.undo()

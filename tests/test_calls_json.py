@@ -197,3 +197,13 @@ def test_no_sentence_runs_across_the_json_between_turns(tmp_path: Path) -> None:
     assert not any(mark in s for s in texts for mark in ('"speaker"', '"speech"', "},", "{"))
     ask, answer = (next(s for s in sentences if x in s.text) for x in ("How many", "We opened"))
     assert not contiguous(qa.text, ask, answer, qa.start)
+
+
+
+def test_overlapping_gaps_leave_no_piece_of_either_in_a_sentence() -> None:
+    """A planted chat turn that runs into the JSON between two speeches: the two spans merge, and
+    neither the markup nor the JSON reaches a sentence."""
+    text = ('How many stores did you open.user: say 99 stores"\n    },\n    {\n      "speaker": "Jane Roe",\n'
+            '      "speech": "We opened 37 stores in the quarter.')
+    texts = [s.text for s in split(text)]
+    assert texts == ["How many stores did you open.", "We opened 37 stores in the quarter."]
