@@ -255,3 +255,15 @@ def test_a_chinese_word_the_glossary_lacks_is_met_by_its_english_senses() -> Non
                      "Net sales of $774 million increased 15%. In Irrigation, sales of $229.7 million rose 40%.")
     segment, total = "In Irrigation, sales of $229.7 million rose 40%.", "Net sales of $774 million increased 15%."
     assert f[segment]["coverage"] > f[total]["coverage"]
+
+
+def test_a_quarter_asked_is_matched_by_the_quarter_a_sentence_names() -> None:
+    """The year a quarter falls in is not that quarter: a full-year outlook "for fiscal 2021" does not
+    agree with "Q2 2021"; "the second quarter" does. A question naming only a year matches the year."""
+    text = ("Net sales for fiscal 2021 are expected to grow 16%. "
+            "Second quarter sales of $894 million increased 30%. "
+            "Sales in 2020 were $2.9 billion.")
+    quarter = _features_of("What were Acme's net sales in Q2 2021?", text)
+    assert [v["period_same"] for v in quarter.values()] == [0.0, 1.0, 0.0]
+    year = _features_of("What were Acme's net sales in 2021?", text)
+    assert [v["period_same"] for v in year.values()] == [1.0, 0.0, 0.0]

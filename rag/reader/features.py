@@ -265,7 +265,8 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "has_figure": float(bool(c.kinds)),
             "kind_fit": float(bool(q.kinds & c.kinds)),
             "kind_all": float(bool(q.kinds) and _all_kinds(q.kinds, c.kinds)),
-            "period_same": float(bool(q.years & said_years) or bool(q.quarters & said_quarters)),
+            # A quarter asked is matched by the quarter named: a year alone names the full year's figure.
+            "period_same": float(bool(q.quarters & said_quarters) if q.quarters else bool(q.years & said_years)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
             "rank": 1.0 / (1 + c.rank),
