@@ -19,7 +19,7 @@ gross profit | 毛利, 毛利润
 net income, net profit, earnings | 净利润, 净收入, 盈利
 earnings per share, eps | 每股收益, 每股盈利
 capital expenditures, capital expenditure, capex, capital spending | 资本支出, 资本开支
-free cash flow | 自由现金流
+free cash flow, fcf | 自由现金流
 cash flow | 现金流
 guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测, 预计
 ~year over year, year-over-year, yoy, compared to last year | 同比
@@ -100,12 +100,12 @@ volume, volumes, transaction volume | 交易量, 成交量, 交易额
 commercial | 商业
 global, globally, worldwide | 全球
 retention rate, retention | 续班率, 续费率, 留存率
-net revenue retention, net dollar retention, ndr | 净收入留存率, 净美元留存率
+net revenue retention, net dollar retention, ndr, nrr, dollar-based net retention | 净收入留存率, 净美元留存率
 dividend per share | 每股股息, 每股分红
 store, stores | 门店, 商店
 headcount, employees | 员工人数, 员工
 segment | 分部, 板块
-cost of revenue, cost of sales | 营业成本, 销售成本
+cost of revenue, cost of sales, cost of goods sold, cogs | 营业成本, 销售成本
 operating expenses, opex | 运营费用, 营业费用, 经营费用
 research and development, r&d | 研发
 sales and marketing, selling and marketing | 销售和营销, 销售及营销, 营销费用
@@ -125,7 +125,7 @@ net loss, net losses | 净亏损
 ~gaap | 通用会计准则
 ~constant currency, constant-currency, currency neutral, currency-neutral, constant exchange rates | 固定汇率, 不变汇率
 foreign exchange, currency, fx | 汇率, 外汇
-comparable sales, comparable store sales, same-store sales, same store sales, comp sales, comps | 可比销售额, 同店销售额, 同店销售
+comparable sales, comparable store sales, same-store sales, same store sales, comp sales, comps, same-restaurant sales, same restaurant sales, comparable restaurant sales | 可比销售额, 同店销售额, 同店销售
 operating cash flow, cash from operations, cash flow from operations, cash from operating activities | 经营现金流, 经营活动现金流, 经营活动产生的现金
 cash and cash equivalents, cash position, cash balance | 现金及现金等价物, 现金余额
 annual recurring revenue, arr | 年度经常性收入, 年经常性收入
@@ -147,14 +147,14 @@ payout ratio | 派息率, 分红率
 returned to shareholders, return to shareholders, shareholder returns | 返还股东, 股东回报
 net charge-offs, net charge-off, charge-offs, charge-off | 净冲销, 冲销, 核销
 provision for credit losses, credit loss provision, provisions | 信贷损失准备, 信用损失准备, 拨备
-net interest margin | 净息差
+net interest margin, nim | 净息差
 return on equity, roe | 净资产收益率, 股本回报率
 cet1 ratio, common equity tier 1 | 普通股一级资本充足率, 核心一级资本充足率
 book value per share, tangible book value | 每股账面价值, 有形账面价值
 efficiency ratio | 效率比率
 mortgage, mortgages | 抵押贷款, 房贷
 credit card, credit cards | 信用卡
-payment volume, payments volume, gross dollar volume | 支付额, 支付交易额
+payment volume, payments volume, gross dollar volume, total payment volume, tpv | 支付额, 支付交易额
 transactions, transaction | 交易笔数
 premiums, net premiums written | 保费
 combined ratio | 综合成本率
@@ -187,6 +187,11 @@ synergies | 协同效应
 cost savings | 成本节约, 节省成本
 ebit | 息税前利润
 market capitalization, market cap | 市值
+assets under management, aum | 资产管理规模, 管理资产规模
+gross merchandise volume, gross merchandise value, gmv | 商品交易总额, 成交总额
+daily active users, dau | 日活跃用户, 日活
+monthly active users, mau | 月活跃用户, 月活
+take rate | 货币化率, 抽佣率
 ~midpoint | 中值, 中点
 ~year to date, year-to-date | 年初至今
 """

@@ -45,3 +45,15 @@ def test_chinese_words_the_glossary_lacks_get_their_dictionary_senses() -> None:
     assert expand("What was the selling price?") == "What was the selling price? " + " ".join(translations("price"))
     assert "selling price" not in expand("售价是多少？", dictionary=False)
 
+
+
+def test_analysts_abbreviations_reach_the_measure_and_its_chinese() -> None:
+    """Questions are typed in analysts' shorthand; each reaches the measure as a call states it."""
+    for short, long, zh in (("FCF", "free cash flow", "自由现金流"), ("NIM", "net interest margin", "净息差"),
+                            ("AUM", "assets under management", "资产管理规模"), ("GMV", "gross merchandise volume", "商品交易总额"),
+                            ("TPV", "total payment volume", "支付额"), ("MAU", "monthly active users", "月活跃用户"),
+                            ("NRR", "net revenue retention", "净收入留存率"), ("COGS", "cost of sales", "销售成本")):
+        found = [g for g in groups(f"What was Acme's {short} in Q3?") if short.lower() == g[0]]
+        assert found and long in found[0] and zh in found[0], short
+    # an idiom is not a measure: "Bottom line, we're exiting the year..." says nothing of net income
+    assert not [g for g in groups("Bottom line, we grew.") if "net income" in g]
