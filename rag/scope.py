@@ -126,8 +126,15 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
         return re.compile(re.escape(name))  # Chinese names match as substrings
     bounded = rf"(?<![A-Za-z0-9])(?:{{}})(?![A-Za-z0-9])"
     if " " in name.strip():
-        return re.compile(bounded.format(re.escape(name)), re.I)
+        return re.compile(bounded.format(_spaced(name.strip())), re.I)
     return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))
+
+
+def _spaced(name: str) -> str:
+    """A pattern for a name of several words: any run of spaces between them, and an "&" or "and"
+    between two words optional ("Marsh & McLennan" is also written "Marsh McLennan")."""
+    parts = re.split(r"\s+(?:&|and)\s+", name)
+    return r"\s+(?:(?:&|and)\s+)?".join(r"\s+".join(re.escape(w) for w in p.split()) for p in parts)
 
 
 def _name_in(name: str, text: str) -> bool:
@@ -372,10 +379,25 @@ def _listed_pattern() -> tuple[re.Pattern[str] | None, dict[str, str]]:
     return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])"), by_name
 
 
+# A capitalised word: part of a proper name ("York" in "New York City").
+_TITLE_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+\s+$")
+_TITLE_WORD_AFTER = re.compile(r"^\s+[A-Z][a-z]+(?![A-Za-z0-9])")
+
+
+def _inside_a_longer_name(question: str, start: int, end: int) -> bool:
+    """A one-word match stands inside a longer capitalised name ("City" in "New York City") and so
+    is not that company's name. The question's first word is capitalised as a sentence's is."""
+    before = _TITLE_WORD_BEFORE.search(question[:start])
+    return bool((before and before.start() > 0) or _TITLE_WORD_AFTER.match(question[end:]))
+
+
 def _listed_names_in(question: str) -> list[tuple[str, str]]:
     """(name, ticker) of listed companies a question names, written as the company writes them."""
     pattern, by_name = _listed_pattern()
-    return [(m.group(0), by_name[m.group(0)]) for m in pattern.finditer(question)] if pattern else []
+    if pattern is None:
+        return []
+    return [(m.group(0), by_name[m.group(0)]) for m in pattern.finditer(question)
+            if " " in m.group(0) or not _inside_a_longer_name(question, m.start(), m.end())]
 
 
 # A word with a capital letter: a candidate name of a product, brand or person ("Trainium", "Hood").

@@ -247,3 +247,27 @@ def test_an_analysts_firm_is_not_a_company_asked_about(question: str, missing: t
     if "MS" not in listed():
         pytest.skip("pytickersymbols is not installed")
     assert detect(question, Catalog(CALLS)).missing_companies == missing
+
+
+def test_a_name_written_without_its_ampersand_is_the_company() -> None:
+    """"Marsh McLennan" (as the company now writes itself), "Marsh and McLennan" and "Marsh &
+    McLennan" name the call the index holds; before, the first was "a company the index lacks"."""
+    catalog = Catalog({"MMC_q3_2021": {"ticker": "MMC", "company": "Marsh & McLennan", "period": "FY2021Q3"}})
+    for q in ("On Marsh McLennan's third quarter 2021 call, how was free cash flow?",
+              "Marsh and McLennan Q3 2021 revenue?", "Marsh & McLennan Q3 2021 revenue?"):
+        s = detect(q, catalog)
+        assert s.doc_ids == ("MMC_q3_2021",) and not s.out_of_index, q
+
+
+def test_a_word_inside_a_longer_name_is_not_a_company_the_index_lacks() -> None:
+    """"City" is a listed company's short name (City Holding), but in "New York City" it is part of a
+    place's name: the question is about the call the index holds, not one it lacks."""
+    from rag.companies import listed
+
+    if "CHCO" not in listed():
+        pytest.skip("pytickersymbols is not installed")
+    catalog = Catalog({"HT_q4_2020": {"ticker": "HT", "company": "Hersha Hospitality Trust", "aliases": ["Hersha"],
+                                      "period": "FY2019Q4"}})
+    s = detect("Hersha Q4 2019 New York City portfolio occupancy?", catalog)
+    assert s.doc_ids == ("HT_q4_2020",) and not s.out_of_index
+    assert detect("What did City report for Q4 2019?", catalog).missing_companies == ("City",)
