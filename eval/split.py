@@ -8,10 +8,10 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
 - The seed is one document: its cases are split in half by the order of sha1("eval-split-v1:" + id).
 - Large-corpus cases (large.jsonl) are split by company the same way, on their own: companies in the
   order of sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases.
-- Cases in any other file (analyst.jsonl, short.jsonl, more*.jsonl, basic.jsonl, fresh.jsonl, wide.jsonl) take the side
-  their company has above, so they never move the draws; companies nothing before has are drawn
-  within their file by the same rule (sha1 order into `test` until it holds at least 45% of those
-  cases), files taken oldest first, so a company keeps its side in every later file.
+- Cases in any other file (analyst.jsonl, short.jsonl, more*.jsonl, basic.jsonl, fresh.jsonl,
+  wide.jsonl) take the side their company has above, so they never move the draws; companies nothing
+  before has are drawn within their file by the same rule (sha1 order into `test` until it holds at
+  least 45% of those cases), files taken oldest first, so a company keeps its side in every later file.
 Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
 """
 

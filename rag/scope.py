@@ -142,12 +142,13 @@ def _name_in(name: str, text: str) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
-@lru_cache(maxsize=None)
 def _is_word(t: str) -> bool:
     """A ticker that is also a word or a letter ("ES", "IT", "T"): not a ticker on its own."""
     return t in _AMBIGUOUS_TICKERS or len(t) < 2
 
 
+# Compiled once per ticker, like names: `_tickers_in` runs for every question over the index's tickers.
+@lru_cache(maxsize=None)
 def _ticker_pattern(t: str) -> re.Pattern[str]:
     if _is_word(t):
         return re.compile(rf"(?:\${re.escape(t)}|\({re.escape(t)}\)|(?:NYSE|NASDAQ|Nasdaq)\s*:\s*{re.escape(t)})(?![A-Za-z])")

@@ -199,7 +199,6 @@ def test_no_sentence_runs_across_the_json_between_turns(tmp_path: Path) -> None:
     assert not contiguous(qa.text, ask, answer, qa.start)
 
 
-
 def test_overlapping_gaps_leave_no_piece_of_either_in_a_sentence() -> None:
     """A planted chat turn that runs into the JSON between two speeches: the two spans merge, and
     neither the markup nor the JSON reaches a sentence."""
