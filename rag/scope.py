@@ -13,6 +13,7 @@ from typing import Any
 from rag.companies import KNOWN, listed, short_forms
 from rag.cues import ASKS_GUIDANCE
 from rag.ingest.meta import find_date, normalize_period
+from rag.zh_names import companies_named
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
 # Others (KO, MA, DE) count when written in capitals as a word of their own.
@@ -447,6 +448,8 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
             masked = _name_pattern(name).sub(" ", masked)
     tickers |= _tickers_in(question, indexed)
     tickers = tickers or _word_tickers_in(masked, indexed)
+    # A Chinese name no transcript spells (达登 for Darden): by its CC-CEDICT meaning or its sound.
+    tickers = tickers or companies_named(question, catalog.names)
     # Companies we know of but hold no transcript for: answer "not in the index", never another company.
     missing: list[str] = []
     for t, names in KNOWN.items():

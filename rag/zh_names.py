@@ -1,0 +1,105 @@
+"""Companies a Chinese question names in Chinese that no transcript or alias table spells out: by
+meaning (皇冠 is "crown" in CC-CEDICT: Crown Holdings) or by sound (达登 reads "da deng": Darden;
+梅特勒-托利多: Mettler-Toledo). Without this, "达登餐饮2021财年第三季度..." named no company the index
+knows, was scoped by its period alone, and was answered from another company's call of that quarter.
+
+Only words jieba tags as proper nouns are read, and only the index's own companies are candidates;
+a sound match must be close and clearly ahead of every other company's, so an unknown name stays
+unknown rather than becoming the wrong company."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+
+from rag.cedict import english
+
+# jieba's tags for names: of people (transliterated names are mostly tagged so), organisations, other
+# proper nouns. Place names (ns: 北美, 欧洲) are left out: they name regions and segments far more often.
+_PROPER = {"nr", "nrt", "nrfg", "nt", "nz"}
+_LEGAL = {"控股", "集团", "公司", "股份", "国际", "工业", "实业"}
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SUFFIX = re.compile(r"(?:,?\s+(?:inc|corp|corporation|company|co|ltd|plc|holdings?|group|international|"
+                     r"industries|incorporated)\.?)+$", re.I)
+MIN_SOUND = 0.74  # a name's sound key against a company's (difflib ratio)
+MARGIN = 0.1  # ahead of the next company by at least this
+
+
+def _english_key(name: str) -> str:
+    """An English name as Mandarin transliteration hears it: no r or h, v as w, c/q as k, no doubles."""
+    s = re.sub(r"[^a-z]", "", name.lower())
+    for a, b in (("ph", "f"), ("ck", "k"), ("th", "t"), ("c", "k"), ("q", "k"), ("x", "ks"), ("v", "w"),
+                 ("y", "i"), ("r", ""), ("h", "")):
+        s = s.replace(a, b)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+@lru_cache(maxsize=4096)
+def _chinese_key(word: str) -> str:
+    """A Chinese name's pinyin, reduced the same way (梅特勒 -> "meitelei" -> "meitelei")."""
+    from pypinyin import lazy_pinyin
+
+    s = "".join(lazy_pinyin(word))
+    for a, b in (("zh", "j"), ("ch", "k"), ("sh", "s"), ("x", "s"), ("q", "k"), ("c", "k"), ("ng", "n"),
+                 ("er", ""), ("r", ""), ("h", ""), ("y", "i")):
+        s = s.replace(a, b)
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+def proper_nouns(question: str) -> list[str]:
+    """Runs of adjacent proper nouns in a Chinese question (梅特勒 + 托利多 -> 梅特勒托利多)."""
+    if not _HAN.search(question):
+        return []
+    import jieba.posseg
+
+    runs: list[str] = []
+    current = ""
+    tagged = jieba.posseg.lcut(question)
+    for i, (w, flag) in enumerate(tagged):
+        # A noun before a legal form (皇冠 in 皇冠控股) names an organisation, whatever its tag.
+        organisation = i + 1 < len(tagged) and tagged[i + 1].word in _LEGAL and flag.startswith("n")
+        if (flag in _PROPER or organisation) and _HAN.search(w):
+            current += w
+        elif current and w in "-·‧・":
+            continue  # 梅特勒-托利多: the hyphen joins one name
+        else:
+            if current:
+                runs.append(current)
+            current = ""
+    if current:
+        runs.append(current)
+    return [r for r in runs if len(r) >= 2]
+
+
+def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
+    """Tickers of the index's companies (`names`: (name as written, ticker)) that the question names
+    in Chinese by meaning or by sound; empty when none is clear."""
+    words = proper_nouns(question)
+    if not words:
+        return set()
+    forms: dict[str, set[str]] = {}
+    for name, ticker in names:
+        if _HAN.search(name):
+            continue
+        base = _SUFFIX.sub("", name).strip()
+        if base:
+            forms.setdefault(ticker, set()).update({base, base.split()[0]})
+    found: set[str] = set()
+    for word in words:
+        senses = {s.lower() for s in english(word)}
+        by_meaning = {t for t, fs in forms.items() if any(f.lower() in senses for f in fs)}
+        if by_meaning:
+            found |= by_meaning
+            continue
+        scores = sorted(((_sounds_like(word, fs), t) for t, fs in forms.items()), reverse=True)
+        if scores and scores[0][0] >= MIN_SOUND and (len(scores) == 1 or scores[0][0] - scores[1][0] >= MARGIN):
+            found.add(scores[0][1])
+    return found
+
+
+def _sounds_like(word: str, forms: set[str]) -> float:
+    """How close the Chinese word sounds to the closest of a company's name forms (0-1)."""
+    key = _chinese_key(word)
+    keys = [k for k in map(_english_key, forms) if len(k) >= 3]
+    return max((difflib.SequenceMatcher(None, key, k).ratio() for k in keys), default=0.0)

@@ -1,0 +1,48 @@
+"""Chinese company names no transcript spells: matched by CC-CEDICT meaning or by sound, only against
+the index's own companies, and left unmatched when nothing is close or two companies are."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.scope import Catalog, detect
+from rag.zh_names import companies_named, proper_nouns
+
+NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Toledo International", "MTD"),
+         ("Accenture", "ACN"), ("Target", "TGT"), ("Western Union", "WU"), ("Eversource Energy", "ES")]
+
+
+@pytest.mark.parametrize(
+    "question, tickers",
+    [
+        ("达登餐饮2021财年第三季度的稀释每股收益是多少？", {"DRI"}),  # by sound: da deng
+        ("梅特勒-托利多2021年第三季度回购了多少股票？", {"MTD"}),  # two names joined by a hyphen
+        ("皇冠控股2021年第一季度的销量增长了多少？", {"CCK"}),  # 皇冠 is "crown"; 控股 marks a company
+        ("埃森哲第一季度的新订单是多少？", {"ACN"}),  # CC-CEDICT spells it
+        ("公司的目标利润率是多少？", set()),  # 目标 ("target") is a word here, not a name
+        ("北美的销售额增长了多少？", set()),  # a region, not a company
+        ("What was Darden's revenue?", set()),  # English questions are for the name tables
+    ],
+)
+def test_companies_named_in_chinese(question: str, tickers: set[str]) -> None:
+    assert companies_named(question, NAMES) == tickers
+
+
+def test_a_name_close_to_two_companies_names_neither() -> None:
+    # "Darden" and "Daden" sound alike to Mandarin (no r): neither is clearly ahead, so neither is guessed.
+    assert companies_named("达登的收入是多少？", [("Darden", "DRI"), ("Daden", "DDN")]) == set()
+    assert companies_named("达登的收入是多少？", [("Darden", "DRI"), ("Dover", "DOV")]) == {"DRI"}
+
+
+def test_proper_nouns_are_read_as_runs() -> None:
+    assert proper_nouns("梅特勒-托利多的收入") == ["梅特勒托利多"]
+    assert proper_nouns("How much did revenue grow?") == []
+
+
+def test_a_chinese_name_scopes_the_question_to_that_company_not_another_of_the_same_quarter() -> None:
+    docs = {
+        "DRI_q3_2021": {"ticker": "DRI", "company": "Darden Restaurants", "aliases": [], "period": "FY2021Q3"},
+        "CCK_q3_2021": {"ticker": "CCK", "company": "Crown Holdings", "aliases": [], "period": "FY2021Q3"},
+    }
+    s = detect("达登餐饮2021财年第三季度的资本支出是多少？", Catalog(docs))
+    assert s.tickers == ("DRI",) and s.doc_ids == ("DRI_q3_2021",)
