@@ -20,8 +20,9 @@ from rag.cedict import english
 _PROPER = {"nr", "nrt", "nrfg", "nt", "nz"}
 _LEGAL = {"控股", "集团", "公司", "股份", "国际", "工业", "实业"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_SUFFIX = re.compile(r"(?:,?\s+(?:inc|corp|corporation|company|co|ltd|plc|holdings?|group|international|"
+_SUFFIX = re.compile(r"(?:,?\s+(?:inc|corp|corporation|compan(?:y|ies)|co|ltd|plc|holdings?|group|international|"
                      r"industries|incorporated)\.?)+$", re.I)
+_ARTICLE = re.compile(r"^the\s+", re.I)
 MIN_SOUND = 0.74  # a name's sound key against a company's (difflib ratio)
 MARGIN = 0.1  # ahead of the next company by at least this
 
@@ -82,13 +83,13 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
     for name, ticker in names:
         if _HAN.search(name):
             continue
-        base = _SUFFIX.sub("", name).strip()
+        base = _SUFFIX.sub("", _ARTICLE.sub("", name)).strip()
         if base:
             forms.setdefault(ticker, set()).update({base, base.split()[0]})
     found: set[str] = set()
     for word in words:
-        senses = {s.lower() for s in english(word)}
-        by_meaning = {t for t, fs in forms.items() if any(f.lower() in senses for f in fs)}
+        senses = {_singular(s) for s in english(word)}
+        by_meaning = {t for t, fs in forms.items() if any(_singular(f) in senses for f in fs)}
         if by_meaning:
             found |= by_meaning
             continue
@@ -96,6 +97,11 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
         if scores and scores[0][0] >= MIN_SOUND and (len(scores) == 1 or scores[0][0] - scores[1][0] >= MARGIN):
             found.add(scores[0][1])
     return found
+
+
+def _singular(name: str) -> str:
+    """A name compared by meaning: lower case, each word's plural s dropped ("Travelers" is "traveler")."""
+    return " ".join(re.sub(r"(?<=[a-z]{3})s$", "", w) for w in name.lower().split())
 
 
 def _sounds_like(word: str, forms: set[str]) -> float:

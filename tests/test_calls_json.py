@@ -171,6 +171,9 @@ def test_one_word_names_match_as_written() -> None:
     ("AAT_q1_2021", "American Assets Trust", "FY2021Q1", ("Craig Schmidt", "Bank of America")),
     ("ZTS_q3_2020", "Zoetis", "FY2020Q3", None),
     ("WAL_q1_2021", "Western Alliance Bancorp", "FY2021Q1", None),
+    # "the Sensient Technologies Corporation 2019 Fourth Quarter and Year End Earnings Conference Call":
+    # the call says which quarter it is about, and the file's name ("q4_2020") is the year it was held.
+    ("SXT_q4_2020", "Sensient Technologies", "FY2019Q4", None),
 ])
 def test_real_files_of_the_large_corpus(doc_id: str, company: str, period: str, analyst) -> None:
     path = SHARED_CORPUS_LARGE / f"{doc_id}.txt"

@@ -27,6 +27,7 @@ from rag.ingest.meta import detect_language, find_date, from_filename, normalize
         ("2021年第四季度", "FY2021Q4"),
         ("2025年第1季度", "FY2025Q1"),
         ("fiscal 2026 first quarter", "FY2026Q1"),
+        ("the American Campus Communities 2019 Fourth Quarter Earnings Conference Call", "FY2019Q4"),
         ("FY26 second quarter", "FY2026Q2"),
         ("Snowflake(SNOW+7.02%)2025财年第一季度财报电话会议", "FY2025Q1"),
         ("revenue grew 12%", None),

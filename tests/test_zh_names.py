@@ -9,7 +9,8 @@ from rag.scope import Catalog, detect
 from rag.zh_names import companies_named, proper_nouns
 
 NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Toledo International", "MTD"),
-         ("Accenture", "ACN"), ("Target", "TGT"), ("Western Union", "WU"), ("Eversource Energy", "ES")]
+         ("Accenture", "ACN"), ("Target", "TGT"), ("Western Union", "WU"), ("Eversource Energy", "ES"),
+         ("The Travelers Companies", "TRV")]
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,7 @@ NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Tol
         ("梅特勒-托利多2021年第三季度回购了多少股票？", {"MTD"}),  # two names joined by a hyphen
         ("皇冠控股2021年第一季度的销量增长了多少？", {"CCK"}),  # 皇冠 is "crown"; 控股 marks a company
         ("埃森哲第一季度的新订单是多少？", {"ACN"}),  # CC-CEDICT spells it
+        ("旅行者集团第四季度的核心收益是多少？", {"TRV"}),  # "traveler": "The Travelers Companies" by meaning
         ("公司的目标利润率是多少？", set()),  # 目标 ("target") is a word here, not a name
         ("北美的销售额增长了多少？", set()),  # a region, not a company
         ("What was Darden's revenue?", set()),  # English questions are for the name tables

@@ -55,6 +55,8 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
         r"[\s-]+(?:fiscal\s+)?quarter|Q(?P<q2>[1-4]))" + _R,
         re.I,
     ),
+    # "2019 Fourth Quarter and Year End Earnings Conference Call": the year before the quarter
+    re.compile(_L + r"(?P<y>\d{4})\s+(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter" + _R, re.I),
     # "Q1 of fiscal 2025", "Q3 of 2024"
     re.compile(_L + r"Q(?P<q>[1-4])\s+of\s+(?:(?:the\s+)?fiscal\s+)?(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R, re.I),
 ]

@@ -34,7 +34,7 @@ _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 # American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
 # period or the word "earnings"/"conference call"/"results".
 _PERIOD = (r"(?:(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
-           r"q[1-4]|full[- ]year|year[- ]end)\s+(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
+           r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
            r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
 _NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
 _OPENERS = (
