@@ -267,3 +267,13 @@ def test_a_quarter_asked_is_matched_by_the_quarter_a_sentence_names() -> None:
     assert [v["period_same"] for v in quarter.values()] == [0.0, 1.0, 0.0]
     year = _features_of("What were Acme's net sales in 2021?", text)
     assert [v["period_same"] for v in year.values()] == [1.0, 0.0, 0.0]
+
+
+def test_a_sentence_naming_what_the_question_does_not_is_marked() -> None:
+    """A segment the question did not ask about ("Consumer Products") marks a sentence as about
+    something else; the question's own names, periods and a sentence's first word do not."""
+    text = ("For the fourth quarter, Consumer Products earned adjusted EBITDA of $20 million. "
+            "Adjusted EBITDA was $52 million in the fourth quarter of 2019. "
+            "At Acme, adjusted EBITDA rose in December.")
+    f = _features_of("What was Acme's adjusted EBITDA in Q4 2019?", text, frozenset({"acme"}))
+    assert [v["extra_names"] for v in f.values()] == [pytest.approx(1 / 3), 0.0, 0.0]

@@ -85,7 +85,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "numbers": ("has_figure", "kind_fit", "kind_all"),
     "period": ("period_same", "guidance_fit", "guidance_misfit"),
     "retrieval": ("rank", "fused", "lexical_hit"),
-    "passage": ("summary", "qa", "analyst_words", "language_match"),
+    "passage": ("summary", "qa", "analyst_words", "language_match", "extra_names"),
     "shape": ("is_question", "length", "pair", "position"),
 }
 FEATURES: tuple[str, ...] = tuple(f for g in GROUPS.values() for f in g)
@@ -217,6 +217,33 @@ def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int =
     return False
 
 
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
+# Capitalised but not names of what is spoken of: months and weekdays are periods.
+_CALENDAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
+                       r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
+
+
+def _extra_names(text: str, asked: set[str]) -> float:
+    """Capitalised names in the sentence (past its first word) that the question does not use:
+    "Consumer Products earned adjusted EBITDA of $20 million" speaks of a segment the question
+    ("Clearwater Paper Q4 2019 adjusted EBITDA?") did not ask about. 0-1 (three or more: 1)."""
+    n = sum(1 for words in _names_in(text) if not any(w in asked for w in words))
+    return min(n, 3) / 3
+
+
+@lru_cache(maxsize=16384)
+def _names_in(text: str) -> tuple[tuple[str, ...], ...]:
+    """The tokens of each capitalised name in a sentence (periods and question words left out): the
+    same sentences come back question after question."""
+    out = []
+    for m in _NAME.finditer(text):
+        plain = _CALENDAR.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
+        words = tuple(t for t in tokenize(plain) if t not in question_tokens())
+        if words:
+            out.append(words)
+    return tuple(out)
+
+
 def _all_kinds(asked: frozenset[str], held: frozenset[str]) -> bool:
     """`held` answers every kind asked: a percentage (percent or points) and an amount (money or count)."""
     want = [g for g in ({"percent", "pp"}, {"money", "count"}) if g <= asked] or [set(asked)]
@@ -234,6 +261,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     vec_cache: dict[int, np.ndarray | None] = {}
     question_tokens_of: dict[int, set[str]] = {}
     rows = []
+    asked = set(tokenize(q.text))
     for c in cands:
         row = c.hit.row
         if row not in vec_cache:
@@ -276,6 +304,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "qa": float(c.hit.chunk.section == "qa"),
             "analyst_words": float(bool(c.hit.chunk.question) and text in (c.hit.chunk.question or "")),
             "language_match": float(c.hit.chunk.language == q.lang),
+            "extra_names": _extra_names(c.sentence.text, asked),
             "is_question": float(c.sentence.is_question or bool(re.search(r"[?？]", text))),
             "length": math.log1p(len(text)) / 6.0,
             "pair": float(c.pair),
