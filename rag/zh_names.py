@@ -14,15 +14,13 @@ import re
 from functools import lru_cache
 
 from rag.cedict import english
+from rag.companies import short_forms
 
 # jieba's tags for names: of people (transliterated names are mostly tagged so), organisations, other
 # proper nouns. Place names (ns: 北美, 欧洲) are left out: they name regions and segments far more often.
 _PROPER = {"nr", "nrt", "nrfg", "nt", "nz"}
 _LEGAL = {"控股", "集团", "公司", "股份", "国际", "工业", "实业"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_SUFFIX = re.compile(r"(?:,?\s+(?:inc|corp|corporation|compan(?:y|ies)|co|ltd|plc|holdings?|group|international|"
-                     r"industries|incorporated)\.?)+$", re.I)
-_ARTICLE = re.compile(r"^the\s+", re.I)
 MIN_SOUND = 0.74  # a name's sound key against a company's (difflib ratio)
 MARGIN = 0.1  # ahead of the next company by at least this
 
@@ -79,33 +77,37 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
     words = proper_nouns(question)
     if not words:
         return set()
-    forms: dict[str, set[str]] = {}
-    for name, ticker in names:
-        if _HAN.search(name):
-            continue
-        base = _SUFFIX.sub("", _ARTICLE.sub("", name)).strip()
-        if base:
-            forms.setdefault(ticker, set()).update({base, base.split()[0]})
+    forms = _forms(tuple(names))
     found: set[str] = set()
     for word in words:
         senses = {_singular(s) for s in english(word)}
-        by_meaning = {t for t, fs in forms.items() if any(_singular(f) in senses for f in fs)}
+        by_meaning = {t for t, fs in forms.items() if any(_singular(f) in senses for f, _ in fs)}
         if by_meaning:
             found |= by_meaning
             continue
-        scores = sorted(((_sounds_like(word, fs), t) for t, fs in forms.items()), reverse=True)
+        key = _chinese_key(word)
+        scores = sorted(((max((difflib.SequenceMatcher(None, key, k).ratio() for _, k in fs), default=0.0), t)
+                         for t, fs in forms.items()), reverse=True)
         if scores and scores[0][0] >= MIN_SOUND and (len(scores) == 1 or scores[0][0] - scores[1][0] >= MARGIN):
             found.add(scores[0][1])
     return found
 
 
+@lru_cache(maxsize=8)
+def _forms(names: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """ticker -> (form, sound key) of each English form of its names: as written, its short forms
+    (`rag.companies.short_forms`: "The Travelers Companies" -> "Travelers Companies"), and its first
+    word ("Travelers", "Darden"). Worked out once per index, not per question."""
+    out: dict[str, dict[str, str]] = {}
+    for name, ticker in names:
+        if _HAN.search(name):
+            continue
+        for form in filter(None, (f.strip() for f in (name, *short_forms(name)))):
+            for f in (form, form.split()[0]):
+                out.setdefault(ticker, {})[f] = _english_key(f)
+    return {t: tuple((f, k) for f, k in fs.items() if len(k) >= 3) for t, fs in out.items()}
+
+
 def _singular(name: str) -> str:
     """A name compared by meaning: lower case, each word's plural s dropped ("Travelers" is "traveler")."""
     return " ".join(re.sub(r"(?<=[a-z]{3})s$", "", w) for w in name.lower().split())
-
-
-def _sounds_like(word: str, forms: set[str]) -> float:
-    """How close the Chinese word sounds to the closest of a company's name forms (0-1)."""
-    key = _chinese_key(word)
-    keys = [k for k in map(_english_key, forms) if len(k) >= 3]
-    return max((difflib.SequenceMatcher(None, key, k).ratio() for k in keys), default=0.0)

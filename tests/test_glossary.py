@@ -46,7 +46,6 @@ def test_chinese_words_the_glossary_lacks_get_their_dictionary_senses() -> None:
     assert "selling price" not in expand("售价是多少？", dictionary=False)
 
 
-
 def test_analysts_abbreviations_reach_the_measure_and_its_chinese() -> None:
     """Questions are typed in analysts' shorthand; each reaches the measure as a call states it."""
     for short, long, zh in (("FCF", "free cash flow", "自由现金流"), ("NIM", "net interest margin", "净息差"),
