@@ -168,11 +168,47 @@ def test_answerability_gates_the_reader(corpus) -> None:
     assert Reader(gate(3.0), a.index.idf, sentences).pick(q, hits, None)
     assert Reader(gate(-3.0), a.index.idf, sentences).pick(q, hits, None) == []
     question = question_of(q, None, a.index.idf, set())
-    x = matrix(question, candidates(hits), sentences)
+    cands = candidates(hits)
+    x = matrix(question, cands, sentences)
     p = _weights(0.5).probabilities(x)
-    row = case_features(question, hits, x, p)
+    row = case_features(question, hits, cands, x, p)
     assert row.shape == (n,) and np.isfinite(row).all()
     assert row[CASE_FEATURES.index("margin")] == pytest.approx(np.sort(p)[-1] - np.sort(p)[-2])
+
+
+@pytest.mark.parametrize("question, kinds", [
+    ("How many employees did Acme have at year end?", {"count"}),
+    ("What was Acme's revenue in dollars?", {"money", "count"}),
+    ("What was diluted EPS in Q3?", {"money", "count"}),
+    ("What was the gross margin?", {"percent", "pp", "fraction"}),
+    ("毛利率是多少？", {"percent", "pp", "fraction"}),
+    ("第四季度营收是多少美元？", {"money", "count"}),
+    ("How much did EPS grow?", {"money", "count", "percent", "pp", "fraction", "multiple"}),
+    ("What was revenue in Q4?", set()),  # revenue may be asked as an amount or a growth: any kind
+    ("What was the annualized revenue run rate?", set()),  # a run rate is an amount, not a ratio
+    ("What did the CFO say about demand?", set()),
+])
+def test_pinned_kinds_read_only_what_the_wording_fixes(question: str, kinds: set[str]) -> None:
+    from rag.reader.features import pinned_kinds
+
+    assert pinned_kinds(question) == kinds
+
+
+def test_the_answerability_model_sees_a_pinned_kind_the_best_sentence_lacks(corpus) -> None:
+    """"How many ..." read against passages whose best sentence states only a percentage: the case
+    feature says the kind asked is missing; asked for the percentage, it does not."""
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    sentences = lambda h: a.index.sentences_of(h.row)  # noqa: E731
+    cands = candidates(hits)
+    col = CASE_FEATURES.index("top_pinned_missing")
+    for q, missing in (("How many customers did Acme's net revenue retention come from?", 1.0),
+                       ("What percentage was Acme's net revenue retention?", 0.0)):
+        question = question_of(q, None, a.index.idf, set())
+        x = matrix(question, cands, sentences)
+        p = np.zeros(len(cands))
+        best = next(i for i, c in enumerate(cands) if c.kinds == {"percent"})
+        p[best] = 1.0
+        assert case_features(question, hits, cands, x, p)[col] == missing
 
 
 def test_the_same_sentence_from_two_sources_is_picked_once() -> None:

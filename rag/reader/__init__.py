@@ -118,7 +118,7 @@ class Reader:
         a = self.weights.answerable
         if a is None:
             return cands, p, float(p.max())
-        row = case_features(q, hits, x, p)
+        row = case_features(q, hits, cands, x, p)
         cols = [CASE_FEATURES.index(f) for f in a.features]
         return cands, p, float(a.probabilities(row[cols][None, :])[0])
 

@@ -74,6 +74,7 @@ class Question:
     quarters: set[int]
     guidance: bool
     kinds: frozenset[str] = frozenset()  # the kinds of figure it asks for (empty: cannot tell)
+    pinned: frozenset[str] = frozenset()  # the kinds its wording alone allows (`pinned_kinds`; empty: any)
     pairs: frozenset[tuple[str, str]] = frozenset()  # its adjacent content words, names and periods left out
 
 
@@ -103,6 +104,28 @@ _FIGURE = re.compile(r"how (?:much|many|big|large)|what (?:was|were|is|are)|\b(?
 _TALK = re.compile(r"\b(?:say|said|talk|discuss|comment|describe|explain|think|view|why|strategy)|"
                    r"说|谈|表示|认为|看法|为什么|原因", re.I)
 _COUNT = re.compile(r"how many|number of|多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)", re.I)
+
+
+# Wording that pins the figure to one kind whatever measure is named: an amount ("in dollars", "per
+# share", 多少美元), a share (what percentage, a margin or rate, 占比), a count ("how many"). A change
+# asked in those words ("how many more", "EPS growth") may also be stated as a percentage or multiple.
+_AMOUNT = re.compile(r"\bdollars?\b|\bhow much (?:money|cash)\b|\bper (?:diluted |basic )?share\b|\bEPS\b|"
+                     r"多少[万亿千百]*(?:美元|美金|元|钱)|多少亿|金额|每股|美元计", re.I)
+_SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
+                    r"\b(?:how many|what) (?:percentage |basis )points\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
+                    r"百分之|百分比|百分点|占比|比例|比重|(?<![效汇频概])率", re.I)
+_PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_COUNT, {"count"}))
+
+
+def pinned_kinds(text: str) -> frozenset[str]:
+    """The kinds of figure a question's wording allows, whatever it asks about (empty: any kind)."""
+    kinds: set[str] = set()
+    for pattern, allowed in _PINNED:
+        if pattern.search(text):
+            kinds |= allowed
+    if kinds and _CHANGE.search(text):
+        kinds |= {"percent", "pp", "fraction", "multiple"}
+    return frozenset(kinds)
 
 
 def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
@@ -156,7 +179,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     words = [t for t in tokenize(PERIOD_WORDS.sub(" ", text.lower())) if t not in named and t not in question_tokens()]
     return Question(text, language(text), vector, terms, metrics, content, focus, years_in(text), quarters_in(text),
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
-                    _pairs(words))
+                    pinned_kinds(text), _pairs(words))
 
 
 def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:

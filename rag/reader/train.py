@@ -183,7 +183,7 @@ def _oof(ds: Dataset, cols: list[int], c: float, folds: int) -> list[np.ndarray]
 
 def _answerable_rows(ds: Dataset, probs: list[np.ndarray], second: float) -> tuple[np.ndarray, np.ndarray]:
     """Case features and targets (1: answering is right, as `case_outcomes` counts it)."""
-    x = np.array([case_features(q, h, xx, p) for q, h, xx, p in zip(ds.questions, ds.hits, ds.x, probs)])
+    x = np.array([case_features(q, h, candidates(h), xx, p) for q, h, xx, p in zip(ds.questions, ds.hits, ds.x, probs)])
     y = np.array([int(not ds.held_out[k] and case_outcomes(ds, probs, 0.0, rows=[k], second=second)["numbers"] == 1)
                   for k in range(len(ds.cases))])
     return x, y
