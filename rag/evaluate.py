@@ -23,7 +23,7 @@ SPLITS = ("dev", "test")
 # The tags that say what a case is (eval/README.md); any other tag names the case's company.
 KIND_TAGS = frozenset({"zh", "en", "cross-lingual", "follow-up", "prepared-remarks", "q&a", "summary",
                        "unanswerable", "percent", "money", "count", "bps", "multiple", "period-pinned", "latest",
-                       "no-period", "no-company", "earlier-call", "analyst-firm"})
+                       "no-period", "no-company", "earlier-call", "analyst-firm", "absent-company"})
 
 
 def company_of(tags) -> str | None:
