@@ -54,6 +54,7 @@ _MESSAGES = {
     "en": {
         "none": "The transcripts don't say: nothing in the indexed calls answers this question.",
         "company": "The transcripts don't say: no call of {names} is in the index.",
+        "unheard": "The transcripts don't say: no call in the index mentions {names}.",
         "period": "The transcripts don't say: no call for {periods} is in the index{company}.",
         "lead": "{who}: ",
         "latest": "{who} (the latest call in the index; name a quarter to ask about another): ",
@@ -61,6 +62,7 @@ _MESSAGES = {
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
         "company": "转录稿中没有相关内容：索引中没有{names}的电话会记录。",
+        "unheard": "转录稿中没有相关内容：已收录的电话会中没有提到{names}。",
         "period": "转录稿中没有相关内容：索引中没有{periods}{company}的电话会记录。",
         "lead": "{who}：",
         "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
@@ -258,6 +260,8 @@ class Assistant:
         msg = _MESSAGES[lang]
         if scope.missing_companies:
             text = msg["company"].format(names=", ".join(scope.missing_companies))
+        elif scope.unheard:
+            text = msg["unheard"].format(names=", ".join(scope.unheard))
         elif scope.missing_periods:
             company = ", ".join(scope.tickers)
             text = msg["period"].format(

@@ -11,11 +11,12 @@ from functools import cached_property
 
 import numpy as np
 
+from rag.cedict import english
 from rag.embed import Embedder
 from rag.glossary import expand
 from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
-from rag.scope import Catalog, Scope, detect, name_words
+from rag.scope import Catalog, Scope, detect, name_words, subject_names
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
 
@@ -108,7 +109,28 @@ class Retriever:
         if found.tickers or found.out_of_index:
             return found
         owned = self._owned(question)
-        return detect(question, self.catalog, implied=owned) if owned else found
+        if owned:
+            return detect(question, self.catalog, implied=owned)
+        # Naming no company the index holds and something no passage mentions ("Rivian's margin?",
+        # 宁德时代的营收): whatever the passages say is about something else, so nothing answers.
+        unheard = self._unheard(subject_names(question))
+        return replace(found, doc_ids=(), unheard=unheard) if unheard else found
+
+    def _unheard(self, names: list[str]) -> tuple[str, ...]:
+        """The names some word of which no passage in the index holds, by itself or as one of its
+        CC-CEDICT senses (英特尔 is heard where "Intel" is, 北美 where "North America" is)."""
+        words = {n: _parts(tokenize(n)) for n in names}
+        senses = {w: [tokenize(e) for e in english(w)] for ws in words.values() for w in ws}
+        every = [*(w for ws in words.values() for w in ws), *(t for fs in senses.values() for f in fs for t in f)]
+        postings = self._postings(every, 1, Where())
+
+        def held(token: str) -> bool:
+            return bool(len(postings.get(token, (np.zeros(0),))[0]))
+
+        def heard(word: str) -> bool:
+            return held(word) or any(f and all(held(t) for t in f) for f in senses[word])
+
+        return tuple(n for n, ws in words.items() if ws and not all(heard(w) for w in ws))
 
     def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:
         """(ticker, its calls holding them) of the names in `question` that only one company's passages
@@ -282,3 +304,9 @@ class Retriever:
             Hit(chunk=chunks[r], row=r, score=fused[r], dense=dense_of.get(r), lexical=lexical.get(r))
             for r in best
         ]
+
+
+def _parts(tokens: list[str]) -> list[str]:
+    """A name's tokens without those that hold another of them (jieba's search mode gives 北美地区 as
+    北美, 地区 and 北美地区: the parts are what a dictionary and the passages know)."""
+    return [t for t in dict.fromkeys(tokens) if not any(o != t and o in t for o in tokens)]

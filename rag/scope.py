@@ -10,10 +10,12 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from rag.cedict import english
 from rag.companies import KNOWN, listed, short_forms
 from rag.cues import ASKS_GUIDANCE
 from rag.ingest.meta import find_date, normalize_period
-from rag.zh_names import companies_named
+from rag.glossary import groups, without
+from rag.zh_names import companies_named, leading_nouns, proper_nouns
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
 # Others (KO, MA, DE) count when written in capitals as a word of their own.
@@ -34,13 +36,14 @@ class Scope:
     periods: tuple[str, ...] = ()
     missing_companies: tuple[str, ...] = ()  # named companies with no transcript in the index
     missing_periods: tuple[str, ...] = ()  # named periods with no transcript (of the named company)
+    unheard: tuple[str, ...] = ()  # names the question gives that no passage in the index holds
     ahead: bool = False  # the named period lies after the scoped calls: only guidance can answer
     latest: bool = False  # no period was named (or "latest" was): the newest call of each company
     asked_latest: bool = False  # "the latest quarter" was asked: never read from an earlier call
 
     @property
     def out_of_index(self) -> bool:
-        return bool(self.missing_companies or self.missing_periods)
+        return bool(self.missing_companies or self.missing_periods or self.unheard)
 
 
 @dataclass
@@ -381,6 +384,15 @@ def _listed_pattern() -> tuple[re.Pattern[str] | None, dict[str, str]]:
     return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])"), by_name
 
 
+@lru_cache(maxsize=1)
+def _listed_lower() -> dict[str, str]:
+    """Listed companies' names and short forms, lower-cased (as CC-CEDICT writes its senses) -> ticker."""
+    out: dict[str, str] = {}
+    for name, ticker in _listed_pattern()[1].items():
+        out.setdefault(name.lower(), ticker)
+    return out
+
+
 # A capitalised word: part of a proper name ("York" in "New York City").
 _TITLE_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+\s+$")
 _TITLE_WORD_AFTER = re.compile(r"^\s+[A-Z][a-z]+(?![A-Za-z0-9])")
@@ -415,6 +427,33 @@ def name_words(question: str) -> list[str]:
     first = re.match(r"\W*[A-Za-z][\w'-]*", question)
     start = first.end() if first else 0
     return list(dict.fromkeys(m.group(0) for m in _CAPITALISED.finditer(question) if m.start() >= start))
+
+
+# A proper name as written: a capital and then lower-case letters ("Rivian", "LinkedIn", "McDonald"), no
+# digits. Words in capitals only (GAAP, NRR, CFO) are left out: abbreviations a call may spell out.
+_PROPER_WORD = re.compile(r"(?<![A-Za-z0-9_'’-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?![A-Za-z0-9_-])")
+_CALENDAR = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*$|"
+                       r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
+_POSSESSIVE_FIRST = re.compile(r"\W*([A-Z][A-Za-z]+)(?:'s|’s|')\s")
+
+
+def subject_names(question: str) -> list[str]:
+    """The proper names a question gives for what it asks about: capitalised words past its first
+    word (and the first when possessive: "Rivian's margin?"), and in a Chinese question the proper
+    nouns jieba tags (宁德时代) and the nouns it opens with (贵州茅台); glossary terms, months and
+    weekdays left out."""
+    text = question
+    for g in groups(question):
+        text = without(text, g[0])
+    first = re.match(r"\W*[A-Za-z][\w'’-]*", text) if not re.search(r"[\u4e00-\u9fff]", text) else None
+    start = first.end() if first else 0
+    names = [m.group(0) for m in _PROPER_WORD.finditer(text) if m.start() >= start]
+    if (lead := _POSSESSIVE_FIRST.match(text)) is not None:
+        names.insert(0, lead.group(1))
+    names += proper_nouns(text)
+    names += [lead] if (lead := leading_nouns(text.strip())) else []
+    names = [n for n in dict.fromkeys(names) if not _CALENDAR.match(n)]
+    return [n for n in names if not any(n != m and n in m for m in names)]  # 宁德 inside 宁德时代
 
 
 # A person as a question names one: "Keith Weiss", "Simon W. Flannery".
@@ -463,6 +502,11 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     # Listed companies the index holds no call of; a name inside an indexed company's name is masked.
     missing += [n for n, t in _listed_names_in(question) if t not in indexed and t not in KNOWN
                 and n not in missing and _name_in(n, masked)]
+    if not tickers and not missing:
+        # A Chinese name CC-CEDICT gives as a listed company's name the index holds no call of (英特尔: Intel).
+        by_name = _listed_lower()
+        missing += [w for w in proper_nouns(question, leading_place=True)
+                    if any(by_name.get(sense) not in (None, *indexed) for sense in english(w))]
     if tickers:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
         missing = [n for n in missing if not _affiliation(n, question)]
     all_docs = catalog.docs

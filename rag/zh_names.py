@@ -21,6 +21,7 @@ from rag.companies import short_forms
 _PROPER = {"nr", "nrt", "nrfg", "nt", "nz"}
 _LEGAL = {"控股", "集团", "公司", "股份", "国际", "工业", "实业"}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 MIN_SOUND = 0.74  # a name's sound key against a company's (difflib ratio)
 MARGIN = 0.1  # ahead of the next company by at least this
 
@@ -46,8 +47,9 @@ def _chinese_key(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", s)
 
 
-def proper_nouns(question: str) -> list[str]:
-    """Runs of adjacent proper nouns in a Chinese question (梅特勒 + 托利多 -> 梅特勒托利多)."""
+def proper_nouns(question: str, leading_place: bool = False) -> list[str]:
+    """Runs of adjacent proper nouns in a Chinese question (梅特勒 + 托利多 -> 梅特勒托利多).
+    `leading_place`: a place name opening the question counts too (jieba tags 英特尔 a place)."""
     if not _HAN.search(question):
         return []
     import jieba.posseg
@@ -58,7 +60,8 @@ def proper_nouns(question: str) -> list[str]:
     for i, (w, flag) in enumerate(tagged):
         # A noun before a legal form (皇冠 in 皇冠控股) names an organisation, whatever its tag.
         organisation = i + 1 < len(tagged) and tagged[i + 1].word in _LEGAL and flag.startswith("n")
-        if (flag in _PROPER or organisation) and _HAN.search(w):
+        place = leading_place and i == 0 and flag == "ns"
+        if (flag in _PROPER or organisation or place) and _HAN.search(w):
             current += w
         elif current and w in "-·‧・":
             continue  # 梅特勒-托利多: the hyphen joins one name
@@ -111,3 +114,23 @@ def _forms(names: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str
 def _singular(name: str) -> str:
     """A name compared by meaning: lower case, each word's plural s dropped ("Travelers" is "traveler")."""
     return " ".join(re.sub(r"(?<=[a-z]{3})s$", "", w) for w in name.lower().split())
+
+
+def leading_nouns(question: str) -> str:
+    """The nouns a Chinese question opens with, joined (贵州茅台 in 贵州茅台上一季度的毛利率), when one
+    of them is a name: where a question names what it asks about, whatever jieba takes the words
+    for; "" when it opens otherwise or with common nouns only (管理层在...)."""
+    if not _HAN.search(question):
+        return ""
+    import jieba.posseg
+
+    run, named = "", False
+    tagged = jieba.posseg.lcut(question)
+    known = jieba.dt.FREQ  # jieba's dictionary, loaded by now: a word it lacks was pieced together
+    for w, flag in tagged:
+        if not (flag.startswith("n") and _HAN_RUN.fullmatch(w)):
+            break
+        run += w
+        # A name, not a common noun (管理层, 公司): tagged as a name or place, or a word the dictionary lacks.
+        named = named or flag in _PROPER or flag == "ns" or not known.get(w)
+    return run if len(run) >= 2 and named else ""

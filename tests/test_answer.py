@@ -114,6 +114,12 @@ def test_every_listed_citation_is_used_in_the_answer(corpus) -> None:
         ("特斯拉的交付量是多少？", "特斯拉"),
         ("What was Acme's revenue in Q3 2019?", "FY2019Q3"),
         ("How many employees does Globex have?", "nothing in the indexed calls"),
+        # A company no passage mentions, named in either language: not another company's answer.
+        ("What was Zentrix's operating margin in Q2 2024?", "no call in the index mentions Zentrix"),
+        ("Zentrix's revenue last quarter?", "no call in the index mentions Zentrix"),
+        ("比亚迪2024年第二季度的营收是多少？", "已收录的电话会中没有提到比亚迪"),
+        # CC-CEDICT gives 英特尔 as Intel, a listed company the index holds no call of.
+        ("英特尔2024年第二季度的毛利率是多少？", "索引中没有英特尔的电话会记录"),
     ],
 )
 def test_abstains_when_the_transcripts_do_not_say(corpus, question: str, words: str) -> None:

@@ -203,3 +203,22 @@ def test_a_name_only_one_companys_calls_hold_scopes_to_it(retriever: Retriever, 
         assert s.doc_ids and all(retriever.catalog.docs[d]["ticker"] == tickers[0] for d in s.doc_ids)
     else:
         assert not s.doc_ids
+
+
+@pytest.mark.parametrize("question, unheard", [
+    ("What was Zentrix's operating margin in Q2 2024?", ("Zentrix",)),
+    ("Zentrix's operating margin?", ("Zentrix",)),  # a possessive first word is a name too
+    ("比亚迪的营收是多少？", ("比亚迪",)),
+    ("台积电对今年资本支出的指引是多少？", ("台积电",)),
+    ("管理层对明年的展望如何？", ()),  # a common noun, not a name
+    # Names some passage holds, glossary terms, months and abbreviations are not unheard.
+    ("What did Jane Roe say about pricing?", ()),
+    ("What was Free Cash Flow in March?", ()),
+    ("What was the NRR in Q2 2024?", ()),
+])
+def test_a_name_no_passage_holds_leaves_nothing_to_answer(retriever: Retriever, question: str, unheard: tuple) -> None:
+    s = retriever.scope(question)
+    assert s.unheard == unheard
+    assert s.out_of_index == bool(unheard)
+    if unheard:
+        assert not s.doc_ids and not s.tickers

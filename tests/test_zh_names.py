@@ -48,3 +48,17 @@ def test_a_chinese_name_scopes_the_question_to_that_company_not_another_of_the_s
     }
     s = detect("达登餐饮2021财年第三季度的资本支出是多少？", Catalog(docs))
     assert s.tickers == ("DRI",) and s.doc_ids == ("DRI_q3_2021",)
+
+
+@pytest.mark.parametrize("question, lead", [
+    ("贵州茅台上一季度的毛利率是多少？", "贵州茅台"),  # a place and a noun: a company's name
+    ("台积电对今年资本支出的指引是多少？", "台积电"),  # a word jieba's dictionary lacks
+    ("管理层在电话会上怎么说？", ""),  # common nouns only
+    ("公司的员工人数是多少？", ""),
+    ("第四季度营收是多少？", ""),
+    ("What was revenue?", ""),
+])
+def test_leading_nouns_are_a_name_the_question_opens_with(question: str, lead: str) -> None:
+    from rag.zh_names import leading_nouns
+
+    assert leading_nouns(question) == lead
