@@ -19,6 +19,7 @@ from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect, name_words, subject_names
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
+from rag.zh_names import may_name_one
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def _bm25_idf(n: int, df: int) -> float:
 # The lists are also chosen toward the other language (`rag.index.LANGUAGE_SHIFT`): 0.948 at 2x.
 # Exact and HNSW searches ignore it.
 CROSS_LANGUAGE_EFFORT = 2
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 # A word in more passages than this is common, not a name that tells one company's calls apart.
 NAME_MAX_ROWS = 500
 # The first word of one company's name names it when more than this share of the passages holding
@@ -113,7 +115,9 @@ class Retriever:
             return detect(question, self.catalog, implied=owned)
         # Naming no company the index holds and something no passage mentions ("Rivian's margin?",
         # 宁德时代的营收): whatever the passages say is about something else, so nothing answers.
-        unheard = self._unheard(subject_names(question))
+        # A Chinese name that sounds like a company the index holds may be that company, unrecognised.
+        unheard = tuple(n for n in self._unheard(subject_names(question))
+                        if not (_HAN.search(n) and may_name_one(n, self.catalog.names)))
         return replace(found, doc_ids=(), unheard=unheard) if unheard else found
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
