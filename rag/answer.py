@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import numpy as np
+
 from rag.embed import Embedder
 from rag.followup import rewrite
 from rag.ingest.text import squash, strip_invisible
@@ -70,6 +72,11 @@ _MESSAGES = {
 }
 
 
+# An index of at most this many companies is compared whole when a Chinese name no passage holds is
+# checked against the answer's company (`Assistant._names_the_answer`): their names are embedded once.
+NAME_POOL = 200
+
+
 @dataclass
 class Assistant:
     """Question in, `Answer` out; holds the loaded index, the embedder and the backends."""
@@ -80,6 +87,7 @@ class Assistant:
     weights: Weights = field(default_factory=Weights)
     reader: Reader | None = None  # picks the extractive answer and the LLM's shortlist; None: the shipped weights
     restate: bool = True  # cite a figure in the asker's language / the speaker's words when stated twice
+    _company_vectors: dict[str, Any] = field(default_factory=dict, repr=False)  # company name -> query vector
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.index, self.embedder, self.weights)
@@ -142,7 +150,7 @@ class Assistant:
             widen = scope.latest and not scope.asked_latest and not _OUTLOOK.search(standalone)
             # An LLM backend builds its own shortlist: the reader runs here only to choose the call.
             picks: list[Pick] = []
-            if backend == "extractive" or widen:
+            if backend == "extractive" or widen or scope.unconfirmed:
                 picks, ranked = self._read(standalone, hits, scope, vector)
                 if backend == "extractive":
                     hits = ranked
@@ -152,7 +160,9 @@ class Assistant:
                 common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids), "latest": scope.latest}
             if trace is not None:
                 trace["hits"] = hits[:top_k]
-            if backend == "extractive":
+            if scope.unconfirmed and picks and not self._names_the_answer(scope.unconfirmed, picks[0], hits):
+                reply = self._abstain(lang, replace(scope, unheard=scope.unconfirmed), hits, backend, common)
+            elif backend == "extractive":
                 reply = self._extractive(lang, hits, scope, common, picks)
             else:
                 reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta, vector)
@@ -163,6 +173,37 @@ class Assistant:
         return reply
 
     # ----------------------------------------------------------------------------- backends
+
+    def _names_the_answer(self, names: tuple[str, ...], pick: Pick, hits: list[Hit]) -> bool:
+        """Some of `names` (Chinese names no passage holds) is nearer, by the embedding model, to the
+        name of the company the answer comes from than to any other company the passages are from:
+        安费诺 answered from Amphenol's call, not 比亚迪 from whichever call the question's words found.
+        Two signals that agree by chance about as often as there are companies to choose from."""
+        # Every company of a small index (a scope of one company would leave nothing to compare), else
+        # those the passages are from.
+        catalog = self.retriever.catalog
+        if len(catalog.by_ticker) <= NAME_POOL:
+            companies = {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
+        else:
+            companies = {h.chunk.meta.ticker.upper(): h.chunk.meta.company or h.chunk.meta.ticker
+                         for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker}
+        answer = (pick.hit.chunk.meta.ticker or "").upper() if pick.hit.chunk.meta is not None else None
+        if answer not in companies or len(companies) < 2:
+            return True
+        tickers = list(companies)
+        vectors = self._name_vectors([companies[t] for t in tickers])
+        for v in self.embedder.embed_queries(list(names)):
+            if tickers[int(np.argmax(vectors @ v))] == answer:
+                return True
+        return False
+
+    def _name_vectors(self, names: list[str]) -> np.ndarray:
+        """Query vectors of company names, each embedded once per assistant."""
+        cache = self._company_vectors
+        todo = [n for n in dict.fromkeys(names) if n not in cache]
+        if todo:
+            cache.update(zip(todo, self.embedder.embed_queries(todo)))
+        return np.array([cache[n] for n in names])
 
     def _skip_terms(self, scope: Scope) -> set[str]:
         """Words that scope the question (company names, tickers, periods): not content to match."""

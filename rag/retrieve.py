@@ -19,7 +19,6 @@ from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect, name_words, subject_names
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
-from rag.zh_names import may_name_one
 
 
 @dataclass(frozen=True)
@@ -115,10 +114,13 @@ class Retriever:
             return detect(question, self.catalog, implied=owned)
         # Naming no company the index holds and something no passage mentions ("Rivian's margin?",
         # 宁德时代的营收): whatever the passages say is about something else, so nothing answers.
-        # A Chinese name that sounds like a company the index holds may be that company, unrecognised.
-        unheard = tuple(n for n in self._unheard(subject_names(question))
-                        if not (_HAN.search(n) and may_name_one(n, self.catalog.names)))
-        return replace(found, doc_ids=(), unheard=unheard) if unheard else found
+        # A Chinese name may be an indexed company the matcher does not know (安费诺: Amphenol): read
+        # as before, then held to the company it is nearest to (`Assistant`).
+        unheard = self._unheard(subject_names(question))
+        latin = tuple(n for n in unheard if not _HAN.search(n))
+        if latin:
+            return replace(found, doc_ids=(), unheard=latin)
+        return replace(found, unconfirmed=unheard) if unheard else found
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its

@@ -37,6 +37,9 @@ class Scope:
     missing_companies: tuple[str, ...] = ()  # named companies with no transcript in the index
     missing_periods: tuple[str, ...] = ()  # named periods with no transcript (of the named company)
     unheard: tuple[str, ...] = ()  # names the question gives that no passage in the index holds
+    # Chinese names no passage holds that may still be an indexed company by a name the matcher does
+    # not know (安费诺 for Amphenol): answered only from the company the name is nearest to.
+    unconfirmed: tuple[str, ...] = ()
     ahead: bool = False  # the named period lies after the scoped calls: only guidance can answer
     latest: bool = False  # no period was named (or "latest" was): the newest call of each company
     asked_latest: bool = False  # "the latest quarter" was asked: never read from an earlier call

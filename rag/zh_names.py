@@ -24,10 +24,6 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 MIN_SOUND = 0.74  # a name's sound key against a company's (difflib ratio)
 MARGIN = 0.1  # ahead of the next company by at least this
-# A name sounding at least this close to some company's may be that company, unrecognised: never told
-# "not in the index". Chosen on dev: the absent companies' Chinese names scored 0.40-0.57 against the
-# 27 shared calls' companies, an indexed company's unrecognised Chinese name (安费诺, Amphenol) 0.67.
-MAYBE_SOUND = 0.6
 
 
 def _english_key(name: str) -> str:
@@ -139,10 +135,3 @@ def leading_nouns(question: str) -> str:
         named = named or flag in _PROPER or flag == "ns" or not known.get(w)
     return run if len(run) >= 2 and named else ""
 
-
-def may_name_one(word: str, names: list[tuple[str, str]]) -> bool:
-    """A Chinese name sounds at least `MAYBE_SOUND` like one of the index's companies (`names`: (name
-    as written, ticker)), its legal form (集团, 公司) left out: too close to say the index lacks it."""
-    key = _chinese_key(re.sub("|".join(_LEGAL), "", word) or word)
-    return any(difflib.SequenceMatcher(None, key, k).ratio() >= MAYBE_SOUND
-               for fs in _forms(tuple(names)).values() for _, k in fs)
