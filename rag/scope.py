@@ -434,7 +434,8 @@ def name_words(question: str) -> list[str]:
 
 # A proper name as written: a capital and then lower-case letters ("Rivian", "LinkedIn", "McDonald"), no
 # digits. Words in capitals only (GAAP, NRR, CFO) are left out: abbreviations a call may spell out.
-_PROPER_WORD = re.compile(r"(?<![A-Za-z0-9_'’-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?![A-Za-z0-9_-])")
+_PROPER_WORD = re.compile(r"(?<![A-Za-z0-9_'’-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?:\s[A-Z][a-z]+(?:[A-Z][a-z]+)*)*"
+                          r"(?![A-Za-z0-9_-])")  # adjacent ones are one name: "Jensen Huang"
 _CALENDAR = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*$|"
                        r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
 _POSSESSIVE_FIRST = re.compile(r"\W*([A-Z][A-Za-z]+)(?:'s|’s|')\s")
