@@ -176,9 +176,10 @@ class Assistant:
 
     def _names_the_answer(self, names: tuple[str, ...], pick: Pick, hits: list[Hit]) -> bool:
         """Some of `names` (Chinese names no passage holds) is nearer, by the embedding model, to the
-        name of the company the answer comes from than to any other company the passages are from:
-        安费诺 answered from Amphenol's call, not 比亚迪 from whichever call the question's words found.
-        Two signals that agree by chance about as often as there are companies to choose from."""
+        name of the company the answer comes from than to any other company (of the index, or of the
+        passages past `NAME_POOL` companies): 安费诺 answered from Amphenol's call stands, 比亚迪 answered
+        from whichever call the question's words found does not. Two signals that agree by chance about
+        as often as there are companies to choose from."""
         # Every company of a small index (a scope of one company would leave nothing to compare), else
         # those the passages are from.
         catalog = self.retriever.catalog
