@@ -150,7 +150,8 @@ class Assistant:
             widen = scope.latest and not scope.asked_latest and not _OUTLOOK.search(standalone)
             # An LLM backend builds its own shortlist: the reader runs here only to choose the call.
             picks: list[Pick] = []
-            if backend == "extractive" or widen or scope.unconfirmed:
+            unconfirmed = scope.unconfirmed  # kept if the call is widened below
+            if backend == "extractive" or widen or unconfirmed:
                 picks, ranked = self._read(standalone, hits, scope, vector)
                 if backend == "extractive":
                     hits = ranked
@@ -160,8 +161,8 @@ class Assistant:
                 common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids), "latest": scope.latest}
             if trace is not None:
                 trace["hits"] = hits[:top_k]
-            if scope.unconfirmed and picks and not self._names_the_answer(scope.unconfirmed, picks[0], hits):
-                reply = self._abstain(lang, replace(scope, unheard=scope.unconfirmed), hits, backend, common)
+            if unconfirmed and picks and not self._names_the_answer(unconfirmed, picks[0], hits):
+                reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common)
             elif backend == "extractive":
                 reply = self._extractive(lang, hits, scope, common, picks)
             else:
