@@ -161,7 +161,9 @@ class Assistant:
                 common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids), "latest": scope.latest}
             if trace is not None:
                 trace["hits"] = hits[:top_k]
-            if unconfirmed and picks and not self._names_the_answer(unconfirmed, picks[0], hits):
+            # No sentence answers, or one from a company the name is not nearest to: an LLM would only
+            # guess which company is meant.
+            if unconfirmed and (not picks or not self._names_the_answer(unconfirmed, picks[0], hits)):
                 reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common)
             elif backend == "extractive":
                 reply = self._extractive(lang, hits, scope, common, picks)

@@ -155,6 +155,16 @@ def test_an_unknown_chinese_name_is_answered_only_from_the_company_it_is_nearest
         assert f"已收录的电话会中没有提到{name}" in r.answer and not r.citations
 
 
+def test_an_llm_never_reads_for_an_unknown_chinese_name_from_another_company(corpus) -> None:
+    """The same check holds for an LLM backend: it is never asked, and so never guesses the company."""
+    from rag.store import load_index
+
+    llm = ScriptedLLM("Revenue was $1.2 billion [1].")
+    a = Assistant(load_index(corpus[1]), _Names({"比亚迪": "Globex"}), generators={"scripted": llm})
+    r = a.ask("比亚迪2024年第二季度的营收是多少？", backend="scripted")
+    assert r.abstained and "比亚迪" in r.answer and not llm.seen
+
+
 def test_abstention_in_chinese_lists_related_passages(corpus) -> None:
     r = _assistant(corpus).ask("示例公司的员工人数是多少？")
     assert r.abstained and r.answer.startswith("转录稿中没有相关内容")
