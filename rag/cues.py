@@ -33,6 +33,10 @@ PERIOD_WORDS = re.compile(
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
+# Months and weekdays: capitalised, but periods, not names of what is spoken of.
+CALENDAR_WORDS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
+                            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
+
 
 # Kinds of number that are figures (not years or dates).
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}

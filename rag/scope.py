@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.cedict import english
 from rag.companies import KNOWN, listed, short_forms
-from rag.cues import ASKS_GUIDANCE
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
 from rag.zh_names import companies_named, leading_nouns, proper_nouns
@@ -436,8 +436,6 @@ def name_words(question: str) -> list[str]:
 # digits. Words in capitals only (GAAP, NRR, CFO) are left out: abbreviations a call may spell out.
 _PROPER_WORD = re.compile(r"(?<![A-Za-z0-9_'’-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?:\s[A-Z][a-z]+(?:[A-Z][a-z]+)*)*"
                           r"(?![A-Za-z0-9_-])")  # adjacent ones are one name: "Jensen Huang"
-_CALENDAR = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*$|"
-                       r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
 _POSSESSIVE_FIRST = re.compile(r"\W*([A-Z][A-Za-z]+)(?:'s|’s|')\s")
 
 
@@ -456,7 +454,7 @@ def subject_names(question: str) -> list[str]:
         names.insert(0, lead.group(1))
     names += proper_nouns(text)
     names += [lead] if (lead := leading_nouns(text.strip())) else []
-    names = [n for n in dict.fromkeys(names) if not _CALENDAR.match(n)]
+    names = [n for n in dict.fromkeys(names) if not CALENDAR_WORDS.fullmatch(n)]
     return [n for n in names if not any(n != m and n in m for m in names)]  # 宁德 inside 宁德时代
 
 

@@ -47,19 +47,25 @@ def _chinese_key(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", s)
 
 
+@lru_cache(maxsize=1024)
+def _tagged(question: str) -> tuple[tuple[str, str], ...]:
+    """jieba's words and part-of-speech tags: read once per question, however many checks ask."""
+    import jieba.posseg
+
+    return tuple((p.word, p.flag) for p in jieba.posseg.lcut(question))
+
+
 def proper_nouns(question: str, leading_place: bool = False) -> list[str]:
     """Runs of adjacent proper nouns in a Chinese question (梅特勒 + 托利多 -> 梅特勒托利多).
     `leading_place`: a place name opening the question counts too (jieba tags 英特尔 a place)."""
     if not _HAN.search(question):
         return []
-    import jieba.posseg
-
     runs: list[str] = []
     current = ""
-    tagged = jieba.posseg.lcut(question)
+    tagged = _tagged(question)
     for i, (w, flag) in enumerate(tagged):
         # A noun before a legal form (皇冠 in 皇冠控股) names an organisation, whatever its tag.
-        organisation = i + 1 < len(tagged) and tagged[i + 1].word in _LEGAL and flag.startswith("n")
+        organisation = i + 1 < len(tagged) and tagged[i + 1][0] in _LEGAL and flag.startswith("n")
         place = leading_place and i == 0 and flag == "ns"
         if (flag in _PROPER or organisation or place) and _HAN.search(w):
             current += w
@@ -122,10 +128,10 @@ def leading_nouns(question: str) -> str:
     for; "" when it opens otherwise or with common nouns only (管理层在...)."""
     if not _HAN.search(question):
         return ""
-    import jieba.posseg
+    import jieba
 
     run, named = "", False
-    tagged = jieba.posseg.lcut(question)
+    tagged = _tagged(question)
     known = jieba.dt.FREQ  # jieba's dictionary, loaded by now: a word it lacks was pieced together
     for w, flag in tagged:
         if not (flag.startswith("n") and _HAN_RUN.fullmatch(w)):

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
+    ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
 )
 from rag.cedict import english
 from rag.glossary import groups, is_aspect, mask
@@ -241,9 +241,6 @@ def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int =
 
 
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
-# Capitalised but not names of what is spoken of: months and weekdays are periods.
-_CALENDAR = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
-                       r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
 
 
 def _extra_names(text: str, asked: set[str]) -> float:
@@ -260,7 +257,7 @@ def _names_in(text: str) -> tuple[tuple[str, ...], ...]:
     same sentences come back question after question."""
     out = []
     for m in _NAME.finditer(text):
-        plain = _CALENDAR.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
+        plain = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
         words = tuple(t for t in tokenize(plain) if t not in question_tokens())
         if words:
             out.append(words)
