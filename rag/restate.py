@@ -9,7 +9,7 @@ from dataclasses import replace
 from rag.glossary import groups, is_aspect
 from rag.numbers import extract, same
 from rag.reader import overlapping
-from rag.sentences import split
+from rag.sentences import Sentence, contiguous, split
 from rag.store import Index
 from rag.types import Hit
 
@@ -65,7 +65,17 @@ def _restated(p, lang: str, hits: list[Hit], index: Index):
     for h in sorted(pool.values(), key=lambda h: _better(h, lang), reverse=True):
         if _better(h, lang) <= _better(p.hit, lang):
             break
-        s = next((s for s in split(h.chunk.text, h.chunk.start) if _same_claim(figures, measures, s.text)), None)
+        s = next((s for s in _statements(h.chunk.text, h.chunk.start) if _same_claim(figures, measures, s.text)), None)
         if s is not None:
             return replace(p, hit=h, sentence=s)
     return p
+
+
+def _statements(text: str, start: int):
+    """A passage's sentences, then its adjacent pairs: a pick of two sentences ("119% ... 2,506
+    customers, up 17%") is stated in the other language in two sentences too."""
+    sents = split(text, start)
+    yield from sents
+    for a, b in zip(sents, sents[1:]):
+        if contiguous(text, a, b, start):
+            yield Sentence(text[a.start - start : b.end - start], a.start, b.end)

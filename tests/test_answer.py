@@ -385,6 +385,33 @@ def test_a_figure_stated_twice_is_cited_in_the_askers_language_and_the_speakers_
     assert len(both) == 1 and both[0].hit.chunk.language == "en", [(p.hit.chunk.doc_id, p.sentence.start, p.sentence.end) for p in both]
 
 
+def test_a_pick_of_two_sentences_is_restated_by_the_two_sentences_that_say_it_in_the_askers_language() -> None:
+    """An interleaved copy: the English pair (a rate, then a customer count) is said in two Chinese
+    sentences; a Chinese question quotes those, and only when they hold every figure."""
+    from types import SimpleNamespace
+
+    from rag.reader import Pick
+    from rag.restate import restate
+    from rag.sentences import Sentence
+    from rag.types import Chunk, Hit
+
+    en = "In Q1, our net ARR expansion rate was approximately 119%. We ended the quarter with 2,506 customers, up 17%."
+    zh = "第一季度，我们的净ARR扩张率约为119%。本季度末，我们拥有2,506个客户，同比增长17%。谢谢。"
+    source = en + "\n\n" + zh
+    chunks = [Chunk(f"D#{lang}", "D", "prepared", (), text, text, source.index(text), source.index(text) + len(text), lang=lang)
+              for lang, text in (("en", en), ("zh", zh))]
+    hits = [Hit(chunk=c, row=i, score=0.5) for i, c in enumerate(chunks)]
+    index = SimpleNamespace(manifest={}, chunks_by_ids=lambda ids: [])
+    pick = Pick(hits[0], Sentence(en, chunks[0].start, chunks[0].end), 0.5, frozenset())
+    (out,) = restate([pick], "zh", hits, index)
+    assert out.hit.chunk.language == "zh"
+    assert out.sentence.text == "第一季度，我们的净ARR扩张率约为119%。本季度末，我们拥有2,506个客户，同比增长17%。"
+    assert source[out.sentence.start : out.sentence.end] == out.sentence.text  # the citation slices its source
+    # The Chinese copy without the count does not say the same: the English pair stays.
+    short = Chunk("D#zh", "D", "prepared", (), "第一季度，我们的净ARR扩张率约为119%。谢谢。", "", 0, 0, lang="zh")
+    assert restate([pick], "zh", [hits[0], Hit(chunk=short, row=1, score=0.5)], index)[0] is pick
+
+
 def test_a_lone_figure_of_another_measure_is_not_a_restatement(quarters: Path) -> None:
     from rag.restate import _same_claim, _figures, _measures
 
