@@ -215,7 +215,15 @@ def test_a_years_result_as_a_whole_is_read_from_its_fourth_quarter_call() -> Non
 @pytest.mark.parametrize("question, asked", [
     ("What was Acme's revenue in the latest quarter?", True),
     ("艾克米最近一个季度的营业利润率是多少？", True),
+    # "Last quarter" and "this quarter" are the newest one reported, not the one before it.
+    ("What was Acme's gross margin last quarter?", True),
+    ("How many customers did Acme add this quarter?", True),
+    ("艾克米上季度的毛利率是多少？", True),
+    ("艾克米本季度新增了多少客户？", True),
+    ("How many customers does Acme currently have?", True),
+    ("艾克米目前还剩多少回购额度？", True),
     ("What is Acme's net revenue retention?", False),
+    ("How many customers did Acme add in the quarter?", False),
 ])
 def test_asking_for_the_latest_quarter_is_told_from_naming_none(question: str, asked: bool) -> None:
     # Both read the newest call; only a question naming no quarter may be answered from an earlier one.
