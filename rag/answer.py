@@ -235,20 +235,9 @@ class Assistant:
         wider = every_call(scope, self.retriever.catalog)
         more = self.retriever.retrieve(question, top_k, filters, wider, query_vector=vector)
         found, reranked = self._read(question, more, wider, vector) if more else ([], more)
-        # The reader is surer of a sentence in the question's language, so an older call in it would
-        # outscore a newest call published only in the other language on any question: then only
-        # what the older calls say in the newest call's language can prove them better.
-        newest = self._languages(scope.doc_ids)
-        if picks and newest and language(question) not in newest:
-            found = [p for p in found if p.hit.chunk.language in newest]
         if found and (not picks or found[0].score >= picks[0].score + WIDER_MARGIN):
             return wider, reranked if ranked else more, found
         return scope, hits, picks
-
-    def _languages(self, doc_ids: Sequence[str]) -> set[str]:
-        """The languages the documents are published in ("en+zh": both)."""
-        docs = self.retriever.catalog.docs
-        return {x for d in doc_ids for x in (docs.get(d, {}).get("language") or "").split("+") if x}
 
     def _extractive(self, lang: str, hits: list[Hit], scope: Scope, common: dict, picks: list[Pick]) -> Answer:
         if not picks:
