@@ -251,6 +251,18 @@ def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
     assert misfit[(f"{outlook} {result}", True)] == 1
 
 
+def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_one() -> None:
+    """"What operating margin did Acme deliver?" asks for the margin, so a sentence stating it names
+    what is asked; "How many cars did Acme deliver?" asks for deliveries."""
+    text = "We delivered 5,000 cars in the quarter. Operating margin was 16%, up from 7%."
+    margin = _features_of("What operating margin did Acme deliver this quarter?", text)
+    assert margin["Operating margin was 16%, up from 7%."]["focus"] == 1
+    assert margin["Operating margin was 16%, up from 7%."]["coverage"] > margin["We delivered 5,000 cars in the quarter."]["coverage"]
+    cars = _features_of("How many cars did Acme deliver?", text)
+    assert cars["We delivered 5,000 cars in the quarter."]["focus"] == 1
+    assert cars["Operating margin was 16%, up from 7%."]["focus"] == 0
+
+
 def _features_of(question: str, text: str, skip: frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
     """{sentence: {feature: value}} for the single sentences of one passage."""
     from rag.types import Chunk, Hit

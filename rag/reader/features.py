@@ -140,6 +140,11 @@ def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+# Verbs the glossary holds as a measure (deliveries) that a question also uses to ask for any figure:
+# "What operating margin did X deliver?" asks for the margin; "How many cars did X deliver?" for deliveries.
+_ASKING_VERBS = frozenset({"deliver", "delivered"})
+
+
 def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False) -> Question:
     """The question's weighted terms (glossary groups with their translations, other content words),
     the kinds of number it asks for, and the periods it names. `ahead`: the period it names lies after
@@ -149,9 +154,11 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
     # Periods are matched by the period features; here they would pass for the measure asked about.
     rest = PERIOD_WORDS.sub(" ", text.lower())
-    for g in groups(rest):
+    found = groups(rest)
+    other_measure = any(not is_aspect(g) and g[0].lower() not in _ASKING_VERBS for g in found)
+    for g in found:
         rest = mask(rest, g[0])
-        if g[0].lower() in skip:
+        if g[0].lower() in skip or (g[0].lower() in _ASKING_VERBS and other_measure):
             continue
         alts = tuple(frozenset(tokenize(m)) for m in g if tokenize(m))
         if not alts:
