@@ -228,9 +228,11 @@ _CALL_MONTH = re.compile(
     re.I,
 )
 # "Last quarter", "this quarter" and "currently" in a question are the newest quarter reported.
-_LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b|\b(?:last|this|(?:this |the )?past|current) quarter\b|"
-                     r"\b(?:currently|right now|at present|as of now)\b|目前|当前|现阶段|"
-                     r"最新|最近一?个?(?:财季|季度|季)|最近的?(?:财季|季度)|上一?个?(?:财季|季度)|本(?:财季|季度|季)|这一?个?季度", re.I)
+_LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b"
+                     r"|\b(?:last|this|(?:this |the )?past|current) quarter\b"
+                     r"|\b(?:currently|right now|at present|as of now)\b|目前|当前|现阶段"
+                     r"|最新|最近一?个?(?:财季|季度|季)|最近的?(?:财季|季度)|上一?个?(?:财季|季度)|本(?:财季|季度|季)|这一?个?季度",
+                     re.I)
 _MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
 # "quarter ended September 30, 2025", "截至2025年9月30日的季度"
 _QUARTER_ENDED = re.compile(
