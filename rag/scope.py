@@ -482,6 +482,13 @@ def _affiliation(name: str, question: str) -> bool:
     return _affiliation_pattern(name).search(question) is not None
 
 
+def _opens_the_sentence(name: str, question: str) -> bool:
+    """`name` is one word that opens the question, capitalised as any first word is and read on by
+    a lower-case word ("Next quarter, what does Figma expect?", "Target margin for Snowflake?"): a
+    word of the sentence, not the listed company of that name, when the question names another."""
+    return " " not in name and re.match(rf"\W*{re.escape(name)}\s+[a-z]", question) is not None
+
+
 def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:
     """The scope a question names (see `Scope`). `implied`: (ticker, calls) the question's names point
     at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls."""
@@ -515,7 +522,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         missing += [w for w in proper_nouns(question, leading_place=True)
                     if any(by_name.get(sense) not in (None, *indexed) for sense in english(w))]
     if tickers:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
-        missing = [n for n in missing if not _affiliation(n, question)]
+        missing = [n for n in missing if not _affiliation(n, question) and not _opens_the_sentence(n, question)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.
