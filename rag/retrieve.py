@@ -69,6 +69,7 @@ def _bm25_idf(n: int, df: int) -> float:
 # Exact and HNSW searches ignore it.
 CROSS_LANGUAGE_EFFORT = 2
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_LOWER_WORD = re.compile(r"(?<![A-Za-z0-9])[a-z][a-z0-9-]{2,}(?![A-Za-z0-9])")
 # A word in more passages than this is common, not a name that tells one company's calls apart.
 NAME_MAX_ROWS = 500
 # The first word of one company's name names it when more than this share of the passages holding
@@ -144,12 +145,21 @@ class Retriever:
         capital (not the question's first word) or a Latin word in a Chinese question; words many
         companies use ("AI", "EPS", "What") are held by several companies and name none."""
         words = name_words(question)
-        if not words:
+        # A company's one-word name typed in lower case ("what was snowflake product revenue"): read
+        # like the first word of a longer name, so a common word all calls use names nobody.
+        lowered = [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w in self.catalog.lowered]
+        if not words and not lowered:
             return None
         named = [(w, t[0]) for w in words if (t := tokenize(w))]
         # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
         postings = self._postings([t for _, t in named], NAME_MAX_ROWS + 1, Where())
         owner: dict[str, set[str]] = {}
+        for word in lowered:
+            ticker, token = self.catalog.lowered[word], tokenize(word)
+            rows = self._postings(token[:1], NAME_MAX_ROWS + 1, Where()).get(token[0], (np.zeros(0),))[0] \
+                if token else np.zeros(0)
+            if self._share(rows, ticker) > LEADING_SHARE:
+                owner.setdefault(ticker, set()).update(self.catalog.by_ticker.get(ticker, ()))
         for word, token in named:
             rows = postings.get(token, (np.zeros(0, dtype=np.int64),))[0]
             leads = self.catalog.leading.get(word.lower())

@@ -66,6 +66,7 @@ class Catalog:
                     self.names.append((n, t))
         self.names += _unique_prefixes(self.names)
         self.leading = _leading_words(self.names)
+        self.lowered = _lowered_names(self.names)
         self.names.sort(key=lambda nt: -len(nt[0]))
         # Per-question lookups below run over these, not over every document (20k calls at scale).
         self.tickers: set[str] = set()
@@ -85,6 +86,17 @@ class Catalog:
         if not tickers:
             return list(self.docs)
         return sorted((d for t in tickers for d in self.by_ticker.get(t, ())), key=self.position.__getitem__)
+
+
+def _lowered_names(names: list[tuple[str, str]]) -> dict[str, str]:
+    """One-word company names lower-cased ("snowflake", "figma") -> the company, when only one company
+    has the name: how a question typed in lower case names it. Whether the word names the company or
+    is a common word ("target", "visa") is decided by the index (`Retriever.scope`)."""
+    owners: dict[str, set[str]] = {}
+    for name, ticker in names:
+        if " " not in name.strip() and sum(ch.isalpha() for ch in name) >= 3 and not name.isupper():
+            owners.setdefault(name.lower(), set()).add(ticker)
+    return {w: next(iter(t)) for w, t in owners.items() if len(t) == 1}
 
 
 def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -484,9 +496,10 @@ def _affiliation(name: str, question: str) -> bool:
 
 def _opens_the_sentence(name: str, question: str) -> bool:
     """`name` is one word that opens the question, capitalised as any first word is and read on by
-    a lower-case word ("Next quarter, what does Figma expect?", "Target margin for Snowflake?"): a
-    word of the sentence, not the listed company of that name, when the question names another."""
-    return " " not in name and re.match(rf"\W*{re.escape(name)}\s+[a-z]", question) is not None
+    a lower-case word ("Next quarter, what does Figma expect?", "Target margin for Snowflake?",
+    "Block-by-block"): a word of the sentence, not the listed company of that name, when the
+    question names another."""
+    return " " not in name and re.match(rf"\W*{re.escape(name)}(?:\s+|-)[a-z]", question) is not None
 
 
 def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:

@@ -90,3 +90,36 @@ def test_a_leading_word_names_its_company_when_the_index_says_so(
 def test_the_catalog_keeps_its_leading_words(retriever: Retriever) -> None:
     assert retriever.catalog.leading.get("norrland") == "NRP"
     assert retriever.catalog.leading.get("blue") == "BHF"
+
+
+LOWER = {
+    "GLC": ("Glacio", "Q1 2025", "Mia Chen", "Glacio revenue rose 9% in the first quarter. Glacio margins were 30%."),
+    "SMT": ("Summit", "Q1 2025", "Raj Patel", "Summit revenue rose 2% in the first quarter."),
+    "ORB": ("Orbis Freight", "Q1 2025", "Ann Lee", "At the summit we met customers, and volume rose 5%."),
+    "PLX": ("Pellux Labs", "Q1 2025", "Tom Ray", "Our summit with partners went well; sales rose 1%."),
+    "VRD": ("Verdant Mills", "Q1 2025", "Lia Wu", "The industry summit drew our buyers; margins were 12%."),
+}
+
+
+@pytest.fixture(scope="module")
+def lower_retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    src = tmp_path_factory.mktemp("lower")
+    for ticker, (company, quarter, ceo, text) in LOWER.items():
+        (src / f"{ticker}_FY25Q1_en.txt").write_text(
+            CALL.format(company=company, ticker=ticker, quarter=quarter, ceo=ceo, text=text), encoding="utf-8")
+    idx = tmp_path_factory.mktemp("lower-idx")
+    emb = FakeEmbedder()
+    build_index([src], idx, emb)
+    return Retriever(load_index(idx), emb)
+
+
+@pytest.mark.parametrize("question, tickers", [
+    # A one-word company name typed in lower case names it when its passages are mostly the company's...
+    ("what was glacio revenue growth in q1 2025?", ("GLC",)),
+    # ...not when the word is a common one that other calls use more ("the summit").
+    ("what happened at the summit in q1 2025?", ()),
+])
+def test_a_company_name_typed_in_lower_case_names_it_when_the_index_says_so(
+        lower_retriever: Retriever, question: str, tickers: tuple) -> None:
+    assert lower_retriever.catalog.lowered.get("glacio") == "GLC"
+    assert lower_retriever.scope(question).tickers == tickers

@@ -252,6 +252,7 @@ def test_words_that_may_be_names(question: str, words: list[str]) -> None:
     # that company beside one the index holds; written as an owner it is.
     ("Next quarter, what revenue does Acme expect?", ()),
     ("Target operating margin for Acme in fiscal 2026?", ()),
+    ("Block-by-block, how did Acme's revenue grow in fiscal 2026?", ()),
     ("Target's revenue versus Acme's?", ("Target",)),
 ])
 def test_an_analysts_firm_or_an_opening_word_is_not_a_company_asked_about(question: str, missing: tuple) -> None:
