@@ -46,16 +46,21 @@ CALLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+def _retriever(tmp_path_factory: pytest.TempPathFactory, calls: dict[str, tuple[str, str, str, str]]) -> Retriever:
+    """An index of one call per company: (company, quarter, chief executive, what is said)."""
     src = tmp_path_factory.mktemp("calls")
-    for ticker, (company, quarter, ceo, text) in CALLS.items():
+    for ticker, (company, quarter, ceo, text) in calls.items():
         (src / f"{ticker}_FY25Q1_en.txt").write_text(
             CALL.format(company=company, ticker=ticker, quarter=quarter, ceo=ceo, text=text), encoding="utf-8")
     idx = tmp_path_factory.mktemp("idx")
     emb = FakeEmbedder()
     build_index([src], idx, emb)
     return Retriever(load_index(idx), emb)
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    return _retriever(tmp_path_factory, CALLS)
 
 
 def test_leading_words_are_first_words_no_other_company_shares() -> None:
@@ -103,14 +108,7 @@ LOWER = {
 
 @pytest.fixture(scope="module")
 def lower_retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
-    src = tmp_path_factory.mktemp("lower")
-    for ticker, (company, quarter, ceo, text) in LOWER.items():
-        (src / f"{ticker}_FY25Q1_en.txt").write_text(
-            CALL.format(company=company, ticker=ticker, quarter=quarter, ceo=ceo, text=text), encoding="utf-8")
-    idx = tmp_path_factory.mktemp("lower-idx")
-    emb = FakeEmbedder()
-    build_index([src], idx, emb)
-    return Retriever(load_index(idx), emb)
+    return _retriever(tmp_path_factory, LOWER)
 
 
 @pytest.mark.parametrize("question, tickers", [
