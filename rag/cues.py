@@ -88,6 +88,28 @@ def years_in(text: str) -> set[int]:
     return out
 
 
+_ORDINALS = ("first", "second", "third", "fourth")
+_ZH_NUMERALS = "一二三四"
+
+
+def with_quarter(text: str, n: int) -> str:
+    """`text` with every numbered quarter it names made quarter `n` (1-4), each written in its own
+    form: "Q3 2025" -> "Q2 2025", "third quarter" -> "second quarter", 第三季度 -> 第二季度.
+    Month-named quarters ("the March quarter") are left as they are."""
+    def one(m: re.Match) -> str:
+        q, word, zh = m.group(1), m.group(2), m.group(3)
+        if q:
+            return m.group(0).replace(q, str(n), 1)
+        if word:
+            new = _ORDINALS[n - 1]
+            return (new.capitalize() if word[0].isupper() else new) + m.group(0)[len(word):]
+        if zh:
+            return m.group(0).replace(zh, str(n) if zh.isdigit() else _ZH_NUMERALS[n - 1], 1)
+        return m.group(0)
+
+    return _QUARTER.sub(one, text)
+
+
 def quarters_in(text: str) -> set[int]:
     out = set()
     for m in _QUARTER.finditer(text):

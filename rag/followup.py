@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rag.cues import ASKS_GUIDANCE
+from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter
 from rag.glossary import groups, is_aspect, without
 from rag.scope import Catalog, detect
 from rag.text_lang import language
@@ -95,7 +95,11 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
         if swapped is not None:
             return swapped
         # Keep the earlier question as context: its company, period and metric stay in the query
-        # (its metric only while the follow-up names none of its own).
+        # (its metric only while the follow-up names none of its own, its quarter only while the
+        # follow-up names no other: "How about Q2?" after a Q3 question asks about Q2 of that year).
+        asked = quarters_in(question)
+        if len(asked) == 1 and (n := next(iter(asked))) <= 4 and quarters_in(prev) - asked:
+            prev = with_quarter(prev, n)
         return f"{_without_old_measure(prev, question).rstrip()} {question.strip()}"
     prev_company, prev_period = _named(prev, catalog, lang)
     if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):

@@ -70,3 +70,14 @@ def test_a_period_carried_from_a_guidance_question_stays_the_period_guided_for()
     # Carried from a question about the quarter's result it stays that quarter's result.
     result = _h("What was Acme's revenue in fiscal 2026 first quarter?")
     assert rewrite(follow, result, calls) == f"{follow} (Acme, FY2026Q1)"
+
+
+def test_a_follow_up_naming_another_quarter_moves_the_earlier_one() -> None:
+    """"How about Q2?" after a Q3 question asks about Q2 of that year, not Q3 again."""
+    assert rewrite("And in Q3?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith("Coca-Cola Q3 2021 revenue?")
+    assert rewrite("那第三季度呢？", _h("可口可乐2021年第四季度的营收是多少？"), CATALOG).startswith("可口可乐2021年第三季度的营收")
+    assert rewrite("What about the third quarter?", _h("What was Coca-Cola's revenue in the fourth quarter of 2021?"),
+                   CATALOG).startswith("What was Coca-Cola's revenue in the third quarter of 2021?")
+    # A follow-up naming no quarter, or the same one, keeps the earlier quarter.
+    assert rewrite("And the operating margin?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith("Coca-Cola Q4 2021")
+    assert rewrite("And in Q4?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith("Coca-Cola Q4 2021")
