@@ -144,33 +144,27 @@ class Retriever:
         hold, when they all point at one company; None otherwise. A name is a word written with a
         capital (not the question's first word) or a Latin word in a Chinese question; words many
         companies use ("AI", "EPS", "What") are held by several companies and name none."""
-        words = name_words(question)
-        # A company's one-word name typed in lower case ("what was snowflake product revenue"): read
+        # A company's one-word name typed in lower case ("what was snowflake product revenue") is read
         # like the first word of a longer name, so a common word all calls use names nobody.
         lowered = [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w in self.catalog.lowered]
-        if not words and not lowered:
+        words = [*name_words(question), *lowered]
+        if not words:
             return None
         named = [(w, t[0]) for w in words if (t := tokenize(w))]
         # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
         postings = self._postings([t for _, t in named], NAME_MAX_ROWS + 1, Where())
         owner: dict[str, set[str]] = {}
-        for word in lowered:
-            ticker, token = self.catalog.lowered[word], tokenize(word)
-            rows = self._postings(token[:1], NAME_MAX_ROWS + 1, Where()).get(token[0], (np.zeros(0),))[0] \
-                if token else np.zeros(0)
-            if self._share(rows, ticker) > LEADING_SHARE:
-                owner.setdefault(ticker, set()).update(self.catalog.by_ticker.get(ticker, ()))
         for word, token in named:
             rows = postings.get(token, (np.zeros(0, dtype=np.int64),))[0]
-            leads = self.catalog.leading.get(word.lower())
+            leads = self.catalog.leading.get(word.lower()) or self.catalog.lowered.get(word)
             if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z]", question) and \
                     self._share(rows, leads) > LEADING_SHARE:
                 # "Thermo": the first word of one company's name, in its calls more than in all others
                 # together (not followed by another capitalised word: "Simon Flannery" is a person).
                 owner.setdefault(leads, set()).update(self.catalog.by_ticker.get(leads, ()))
                 continue
-            if not 0 < len(rows) <= NAME_MAX_ROWS:
-                continue
+            if word in lowered or not 0 < len(rows) <= NAME_MAX_ROWS:
+                continue  # a lower-case word names only the company whose name it is
             docs = set(self._docs_of(rows))
             tickers = {(self.catalog.docs.get(d, {}).get("ticker") or "").upper() for d in docs}
             if len(tickers) == 1 and "" not in tickers:

@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens, years_in,
+    ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens,
+    years_in,
 )
 from rag.cedict import english
 from rag.glossary import groups, is_aspect, mask
