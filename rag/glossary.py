@@ -10,10 +10,10 @@ from functools import lru_cache
 _ROWS = """
 backlog, revenue backlog, order backlog, remaining performance obligations, rpo | 积压订单, 营收积压, 未交付订单, 订单积压, 剩余履约义务
 organic revenue, organic revenues, organic sales | 有机收入, 有机营收
-revenue, revenues, sales, top line, net revenues | 营收, 收入, 营业收入, 销售额
-operating margin, operating profit margin | 营业利润率, 经营利润率, 运营利润率
-operating income, operating profit | 营业利润, 经营利润, 运营利润
-gross margin | 毛利率
+revenue, revenues, rev, sales, top line, net revenues | 营收, 收入, 营业收入, 销售额
+operating margin, operating margins, op margin, operating profit margin | 营业利润率, 经营利润率, 运营利润率
+operating income, op income, operating profit | 营业利润, 经营利润, 运营利润
+gross margin, gross margins | 毛利率
 adjusted ebitda, ebitda | 调整后ebitda, 息税折旧摊销前利润
 gross profit | 毛利, 毛利润
 net income, net profit, earnings | 净利润, 净收入, 盈利
@@ -22,8 +22,8 @@ capital expenditures, capital expenditure, capex, capital spending | 资本支�
 free cash flow, fcf | 自由现金流
 cash flow | 现金流
 guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测, 预计
-~year over year, year-over-year, yoy, compared to last year | 同比
-~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq | 环比
+~year over year, year-over-year, yoy, y/y, compared to last year | 同比
+~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq, q/q | 环比
 ~basis points, bps, basis point | 基点
 ~percentage points, percentage point | 个百分点, 百分点
 ~growth, grow, grew, growing, increase, increased, up | 增长, 增加, 上升, 提升
@@ -93,7 +93,7 @@ asia | 亚洲
 agreement, deal, partnership | 协议, 合作
 power | 电力
 advantage, advantages, edge | 优势
-paid subscribers, subscribers, subscriber, paid subscriptions | 付费用户, 付费订阅用户, 订阅用户, 订户
+paid subscribers, subscribers, subscriber, subs, paid subscriptions | 付费用户, 付费订阅用户, 订阅用户, 订户
 users, user, active users | 用户, 活跃用户
 cross-border, cross border | 跨境
 volume, volumes, transaction volume | 交易量, 成交量, 交易额
@@ -112,7 +112,7 @@ sales and marketing, selling and marketing | 销售和营销, 销售及营销, �
 gross bookings, bookings | 预订额, 订单额
 churn | 流失, 流失率
 interest income | 利息收入
-net interest income | 净利息收入
+net interest income, nii | 净利息收入
 loans | 贷款
 deposits | 存款
 tax rate | 税率

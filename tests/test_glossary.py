@@ -51,8 +51,13 @@ def test_analysts_abbreviations_reach_the_measure_and_its_chinese() -> None:
     for short, long, zh in (("FCF", "free cash flow", "自由现金流"), ("NIM", "net interest margin", "净息差"),
                             ("AUM", "assets under management", "资产管理规模"), ("GMV", "gross merchandise volume", "商品交易总额"),
                             ("TPV", "total payment volume", "支付额"), ("MAU", "monthly active users", "月活跃用户"),
-                            ("NRR", "net revenue retention", "净收入留存率"), ("COGS", "cost of sales", "销售成本")):
+                            ("NRR", "net revenue retention", "净收入留存率"), ("COGS", "cost of sales", "销售成本"),
+                            ("rev", "revenue", "营收"), ("subs", "subscribers", "订户"), ("NII", "net interest income", "净利息收入"),
+                            ("op margin", "operating margin", "营业利润率"), ("op income", "operating income", "营业利润")):
         found = [g for g in groups(f"What was Acme's {short} in Q3?") if short.lower() == g[0]]
         assert found and long in found[0] and zh in found[0], short
+    # Shorthand for the change asked about is an aspect, as its long form is.
+    found = {g[0]: is_aspect(g) for g in groups("rev growth y/y and q/q")}
+    assert found == {"rev": False, "growth": True, "y/y": True, "q/q": True}
     # an idiom is not a measure: "Bottom line, we're exiting the year..." says nothing of net income
     assert not [g for g in groups("Bottom line, we grew.") if "net income" in g]
