@@ -331,6 +331,10 @@ def _who(hit: Hit, lang: str) -> str:
     name = m.company or m.ticker or hit.chunk.doc_id
     if lang == "en" and re.search(r"[\u4e00-\u9fff]", name):
         name = next((a for a in m.aliases if not re.search(r"[\u4e00-\u9fff]", a)), name)
+    if extract(name) and m.ticker:
+        # A name with a number in it ("3M", "Group 1 Automotive") would put an uncited number in the
+        # answer; its ticker still says whose call it is.
+        name = m.ticker
     return f"{name} {m.period}" if m.period else name
 
 
@@ -347,7 +351,7 @@ def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, l
             citations.append(_citation(n, p.hit, p.sentence))
         parts.append(f"{squash(p.sentence.text)} [{n}]")
     lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=_who(picks[0].hit, lang))
-    if extract(lead):  # a company name with a number in it ("3M") would be an uncited number
+    if extract(lead):  # a number in the name and no ticker to stand for it: no uncited number
         lead = ""
     return lead + " ".join(parts), citations
 

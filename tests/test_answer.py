@@ -438,3 +438,20 @@ def test_llm_reads_the_readers_shortlist_of_the_same_passages(corpus) -> None:
     for n, sentence in shortlist:
         assert sentence in texts[n]  # every candidate is quoted from the source it names
     assert any("9%" in sentence for _, sentence in shortlist)
+
+
+def test_a_company_whose_name_holds_a_number_is_named_by_its_ticker(tmp_path: Path) -> None:
+    """"Group 1 Automotive" would put an uncited "1" in the answer: the lead names the ticker instead
+    of being dropped, so the reader still sees whose call and quarter answered."""
+    from rag.store import load_index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "GPI_Q3_2021.txt").write_text(INJECTED.replace("Hooli (Hooli)", "Group 1 Automotive Inc. (GPI)")
+                                         .replace("HOOL", "GPI").replace("Q1 2024", "Q3 2021")
+                                         .replace("Hooli", "Group 1 Automotive"), encoding="utf-8")
+    build_index([src], tmp_path / "index", FakeEmbedder())
+    reply = Assistant(load_index(tmp_path / "index"), FakeEmbedder()).ask(
+        "What was Group 1 Automotive's operating margin in Q3 2021?", top_k=3)
+    assert reply.answer.startswith("GPI FY2021Q3: ") and "31%" in reply.answer, reply.answer
+    assert reply.verified and not unsupported_numbers(reply.answer, {c.n: c.quote for c in reply.citations})
