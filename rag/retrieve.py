@@ -144,9 +144,11 @@ class Retriever:
         hold, when they all point at one company; None otherwise. A name is a word written with a
         capital (not the question's first word) or a Latin word in a Chinese question; words many
         companies use ("AI", "EPS", "What") are held by several companies and name none."""
-        # A company's one-word name typed in lower case ("what was snowflake product revenue") is read
-        # like the first word of a longer name, so a common word all calls use names nobody.
-        lowered = [w for w in dict.fromkeys(_LOWER_WORD.findall(question)) if w in self.catalog.lowered]
+        # A company's one-word name, ticker or first word typed in lower case ("what was snowflake
+        # product revenue", "dxc bookings", "thermo organic growth") is read like the first word of a
+        # longer name, so a common word all calls use names nobody.
+        lowered = [w for w in dict.fromkeys(_LOWER_WORD.findall(question))
+                   if w in self.catalog.lowered or w in self.catalog.leading]
         words = [*name_words(question), *lowered]
         if not words:
             return None

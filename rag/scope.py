@@ -89,13 +89,17 @@ class Catalog:
 
 
 def _lowered_names(names: list[tuple[str, str]]) -> dict[str, str]:
-    """One-word company names lower-cased ("snowflake", "figma") -> the company, when only one company
-    has the name: how a question typed in lower case names it. Whether the word names the company or
-    is a common word ("target", "visa") is decided by the index (`Retriever.scope`)."""
+    """One-word company names and tickers lower-cased ("snowflake", "figma", "dxc") -> the company, when
+    only one company has the name: how a question typed in lower case names it. Whether the word names
+    the company or is a common word ("target", "visa", "key") is decided by the index
+    (`Retriever.scope`)."""
     owners: dict[str, set[str]] = {}
     for name, ticker in names:
         if " " not in name.strip() and sum(ch.isalpha() for ch in name) >= 3 and not name.isupper():
             owners.setdefault(name.lower(), set()).add(ticker)
+    for ticker in {t for _, t in names}:
+        if len(ticker) >= 3 and ticker.isalpha() and not _is_word(ticker):
+            owners.setdefault(ticker.lower(), set()).add(ticker)
     return {w: next(iter(t)) for w, t in owners.items() if len(t) == 1}
 
 

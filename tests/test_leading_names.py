@@ -100,8 +100,10 @@ def test_the_catalog_keeps_its_leading_words(retriever: Retriever) -> None:
 LOWER = {
     "GLC": ("Glacio", "Q1 2025", "Mia Chen", "Glacio revenue rose 9% in the first quarter. Glacio margins were 30%."),
     "SMT": ("Summit", "Q1 2025", "Raj Patel", "Summit revenue rose 2% in the first quarter."),
-    "ORB": ("Orbis Freight", "Q1 2025", "Ann Lee", "At the summit we met customers, and volume rose 5%."),
-    "PLX": ("Pellux Labs", "Q1 2025", "Tom Ray", "Our summit with partners went well; sales rose 1%."),
+    "ORB": ("Orbis Freight", "Q1 2025", "Ann Lee", "At the summit we met customers, and volume rose 5%. "
+            "Orbis shipped more."),
+    "PLX": ("Pellux Labs", "Q1 2025", "Tom Ray", "Our summit with partners went well; sales rose 1%. "
+            "PLX gained share."),
     "VRD": ("Verdant Mills", "Q1 2025", "Lia Wu", "The industry summit drew our buyers; margins were 12%."),
 }
 
@@ -116,8 +118,12 @@ def lower_retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     ("what was glacio revenue growth in q1 2025?", ("GLC",)),
     # ...not when the word is a common one that other calls use more ("the summit").
     ("what happened at the summit in q1 2025?", ()),
+    # The first word of a longer name, and a ticker, typed in lower case: the same test.
+    ("orbis volume growth q1 2025", ("ORB",)),
+    ("plx sales growth q1 2025", ("PLX",)),
 ])
 def test_a_company_name_typed_in_lower_case_names_it_when_the_index_says_so(
         lower_retriever: Retriever, question: str, tickers: tuple) -> None:
     assert lower_retriever.catalog.lowered.get("glacio") == "GLC"
+    assert lower_retriever.catalog.lowered.get("plx") == "PLX"
     assert lower_retriever.scope(question).tickers == tickers
