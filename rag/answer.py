@@ -344,13 +344,18 @@ def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, l
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
+    first = _who(picks[0].hit, lang)
     for p in picks:
         n = numbers.get(p.hit.chunk.id)
         if n is None:
             n = numbers[p.hit.chunk.id] = len(numbers) + 1
             citations.append(_citation(n, p.hit, p.sentence))
-        parts.append(f"{squash(p.sentence.text)} [{n}]")
-    lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=_who(picks[0].hit, lang))
+        # A sentence from another call (another quarter, another company) says whose it is: the lead
+        # names the first one's only.
+        who = _who(p.hit, lang)
+        own = _MESSAGES[lang]["lead"].format(who=who) if who != first and not extract(who) else ""
+        parts.append(f"{own}{squash(p.sentence.text)} [{n}]")
+    lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=first)
     if extract(lead):  # a number in the name and no ticker to stand for it: no uncited number
         lead = ""
     return lead + " ".join(parts), citations

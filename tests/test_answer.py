@@ -455,3 +455,26 @@ def test_a_company_whose_name_holds_a_number_is_named_by_its_ticker(tmp_path: Pa
         "What was Group 1 Automotive's operating margin in Q3 2021?", top_k=3)
     assert reply.answer.startswith("GPI FY2021Q3: ") and "31%" in reply.answer, reply.answer
     assert reply.verified and not unsupported_numbers(reply.answer, {c.n: c.quote for c in reply.citations})
+
+
+def test_a_sentence_from_another_call_says_whose_it_is() -> None:
+    """The answer's lead names the first sentence's call; a second sentence read from another quarter
+    (or company) carries its own, so no figure is passed off as the first call's."""
+    from rag.answer import _compose
+    from rag.reader import Pick
+    from rag.sentences import Sentence
+    from rag.types import Chunk, DocMeta, Hit
+
+    def pick(doc: str, period: str, text: str) -> Pick:
+        meta = DocMeta(doc, doc + ".txt", "Acme Corp", "ACME", period)
+        chunk = Chunk(doc + "-0", doc, "prepared", (), text, text, 0, len(text), meta=meta)
+        return Pick(Hit(chunk, 0, 1.0), Sentence(text, 0, len(text)), 0.9, frozenset({"money"}))
+
+    q3 = pick("ACME_Q3", "FY2025Q3", "Revenue was $12 million.")
+    q2 = pick("ACME_Q2", "FY2025Q2", "Revenue was $10 million.")
+    also_q3 = pick("ACME_Q3", "FY2025Q3", "Margin was 20%.")
+    answer, citations = _compose([q3, q2], "en")
+    assert answer == "Acme Corp FY2025Q3: Revenue was $12 million. [1] Acme Corp FY2025Q2: Revenue was $10 million. [2]"
+    assert [c.doc_id for c in citations] == ["ACME_Q3", "ACME_Q2"]
+    answer, _ = _compose([q3, also_q3], "zh")
+    assert answer.count("Acme Corp FY2025Q3") == 1
