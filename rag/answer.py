@@ -60,6 +60,7 @@ _MESSAGES = {
         "period": "The transcripts don't say: no call for {periods} is in the index{company}.",
         "lead": "{who}: ",
         "latest": "{who} (the latest call in the index; name a quarter to ask about another): ",
+        "earlier": "{who} (an earlier call, which answers this more clearly than the latest in the index, {newest}): ",
     },
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
@@ -68,6 +69,7 @@ _MESSAGES = {
         "period": "转录稿中没有相关内容：索引中没有{periods}{company}的电话会记录。",
         "lead": "{who}：",
         "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
+        "earlier": "{who}（较早的一次电话会，比索引中最新的{newest}回答得更清楚）：",
     },
 }
 
@@ -155,6 +157,7 @@ class Assistant:
                 picks, ranked = self._read(standalone, hits, scope, vector)
                 if backend == "extractive":
                     hits = ranked
+            newest = scope
             if widen:
                 scope, hits, picks = self._which_call(standalone, scope, hits, picks, vector, k, filters,
                                                       backend == "extractive")
@@ -166,7 +169,7 @@ class Assistant:
             if unconfirmed and (not picks or not self._names_the_answer(unconfirmed, picks[0], hits)):
                 reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common)
             elif backend == "extractive":
-                reply = self._extractive(lang, hits, scope, common, picks)
+                reply = self._extractive(lang, hits, scope, common, picks, newest)
             else:
                 reply = self._generate(standalone, lang, hits, scope, backend, common, on_delta, vector)
         t2 = time.perf_counter()
@@ -239,12 +242,21 @@ class Assistant:
             return wider, reranked if ranked else more, found
         return scope, hits, picks
 
-    def _extractive(self, lang: str, hits: list[Hit], scope: Scope, common: dict, picks: list[Pick]) -> Answer:
+    def _extractive(self, lang: str, hits: list[Hit], scope: Scope, common: dict, picks: list[Pick],
+                    newest: Scope | None = None) -> Answer:
+        """`newest`: the scope of the company's newest call when the question named no quarter and was
+        widened to all its calls (`_which_call`): the lead then says which call answered."""
         if not picks:
             return self._abstain(lang, scope, hits, "extractive", common)
         if self.restate:
             picks = restate(picks, lang, hits, self.index)
-        text, citations = _compose(picks, lang, latest=scope.latest)
+        latest, earlier = scope.latest, None
+        if newest is not None and newest.latest and newest is not scope:
+            periods = {self.retriever.catalog.docs.get(d, {}).get("period") for d in newest.doc_ids} - {None}
+            period = picks[0].hit.chunk.meta.period if picks[0].hit.chunk.meta else None
+            latest = period in periods
+            earlier = None if latest or len(periods) != 1 else next(iter(periods))
+        text, citations = _compose(picks, lang, latest=latest, earlier=earlier)
         verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
         return Answer(answer=text, abstained=False, verified=verified, backend="extractive",
                       citations=tuple(citations), **common)
@@ -338,9 +350,11 @@ def _who(hit: Hit, lang: str) -> str:
     return f"{name} {m.period}" if m.period else name
 
 
-def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, list[Citation]]:
+def _compose(picks: list[Pick], lang: str, latest: bool = False, earlier: str | None = None
+             ) -> tuple[str, list[Citation]]:
     """'<Company period>: <sentence> [1] <sentence> [2]' with one citation per passage used; when no
-    period was asked and the company has several calls, the lead says the newest one was used."""
+    period was asked and the company has several calls, the lead says the newest one was used, or
+    (`earlier`: the newest call's period) that an earlier one answered."""
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
@@ -355,7 +369,7 @@ def _compose(picks: list[Pick], lang: str, latest: bool = False) -> tuple[str, l
         who = _who(p.hit, lang)
         own = _MESSAGES[lang]["lead"].format(who=who) if who != first and not extract(who) else ""
         parts.append(f"{own}{squash(p.sentence.text)} [{n}]")
-    lead = _MESSAGES[lang]["latest" if latest else "lead"].format(who=first)
+    lead = _MESSAGES[lang]["earlier" if earlier else "latest" if latest else "lead"].format(who=first, newest=earlier)
     if extract(lead):  # a number in the name and no ticker to stand for it: no uncited number
         lead = ""
     return lead + " ".join(parts), citations

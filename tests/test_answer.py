@@ -334,6 +334,8 @@ def test_an_earlier_call_answers_when_the_newest_does_not(quarters: Path) -> Non
     assert not reply.abstained and "12.5亿" in reply.answer, reply.answer
     assert reply.citations[0].doc_id == "ACME_Q1_2026_zh" and reply.answer.startswith("ACME FY2026Q1")  # this file names no company
     assert reply.scope["latest"] is False
+    # The lead says an earlier call answered, and which call is the newest.
+    assert reply.answer.startswith("ACME FY2026Q1（较早的一次电话会") and "FY2026Q3" in reply.answer.split("）")[0]
 
 
 def test_an_earlier_call_that_answers_clearly_better_is_read(quarters: Path) -> None:
@@ -347,7 +349,7 @@ def test_an_earlier_call_that_answers_clearly_better_is_read(quarters: Path) -> 
     assert newest.citations[0].doc_id != "ACME_Q1_2026_zh" and newest.scope["latest"] is True
     reply = a.ask("艾克米预计第二财季产品收入是多少？", top_k=4)
     assert "12.5亿" in reply.answer and reply.citations[0].doc_id == "ACME_Q1_2026_zh", reply.answer
-    assert reply.scope["latest"] is False
+    assert reply.scope["latest"] is False and "较早的一次电话会" in reply.answer
     # An LLM backend is handed the same call's passages.
     llm = ScriptedLLM("12.5亿美元 [1]")
     a.generators["scripted"] = llm
