@@ -9,7 +9,7 @@ from typing import Any
 
 from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter
 from rag.glossary import groups, is_aspect, without
-from rag.scope import Catalog, detect
+from rag.scope import Catalog, detect, without_companies
 from rag.text_lang import language
 
 # Pairs a follow-up swaps: asking for one side after a question about the other.
@@ -27,6 +27,8 @@ CONTRASTS: list[tuple[str, str]] = [
 ]
 _ELLIPTIC_EN = re.compile(r"^\s*(and|what about|how about|what of|same for|and for|also|then)\b", re.I)
 _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
+# Words pointing back at what was just asked ("How does that compare with a year ago?", 这个数字同比呢).
+_ANAPHOR = re.compile(r"\b(?:that|this|it|those|these)\b|这个|那个|这一|它", re.I)
 
 
 def continues(question: str) -> bool:
@@ -42,8 +44,11 @@ def is_elliptical(question: str) -> bool:
     q = question.strip()
     if continues(q):
         return True
+    own_measure = any(not is_aspect(g) for g in groups(q))
+    if not own_measure and _ANAPHOR.search(q):
+        return True  # names no measure but points back at one: "How does that compare with a year ago?"
     short = len(re.sub(r"[\s？?。，,！!]", "", q)) <= 12 if language(q) == "zh" else len(q.split()) <= 6
-    return short and not any(not is_aspect(g) for g in groups(q))
+    return short and not own_measure
 
 
 def _swap(prev: str, question: str) -> str | None:
@@ -100,6 +105,10 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
         asked = quarters_in(question)
         if len(asked) == 1 and (n := next(iter(asked))) <= 4 and quarters_in(prev) - asked:
             prev = with_quarter(prev, n)
+        # "What about BorgWarner?" after a question about FMC asks the same of BorgWarner, not of both.
+        named = set(detect(question, catalog).tickers)
+        if named and not named & set(earlier := detect(prev, catalog).tickers):
+            prev = without_companies(prev, set(earlier), catalog)
         return f"{_without_old_measure(prev, question).rstrip()} {question.strip()}"
     prev_company, prev_period = _named(prev, catalog, lang)
     if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):

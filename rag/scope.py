@@ -506,6 +506,18 @@ def _opens_the_sentence(name: str, question: str) -> bool:
     return " " not in name and re.match(rf"\W*{re.escape(name)}(?:\s+|-)[a-z]", question) is not None
 
 
+def without_companies(text: str, tickers: set[str], catalog: Catalog) -> str:
+    """`text` with these companies' names and tickers blanked out, as `detect` finds them (a follow-up
+    that names another company replaces the earlier question's)."""
+    for name, t in catalog.names:  # longest names first, as `detect` reads them
+        if t in tickers and _name_in(name, text):
+            text = _name_pattern(name).sub(" ", text)
+    for t in tickers:
+        text = _ticker_pattern(t).sub(" ", text)
+    text = re.sub(r"(?<!\S)['’]s\b", " ", text)  # the possessive the name leaves behind
+    return re.sub(r"[ \t]{2,}", " ", text)
+
+
 def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:
     """The scope a question names (see `Scope`). `implied`: (ticker, calls) the question's names point
     at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls."""

@@ -62,14 +62,20 @@ def test_a_period_carried_from_a_guidance_question_stays_the_period_guided_for()
 
     calls = Catalog(CALLS)
     # The index holds no call of fiscal 2026's third quarter: only the Q2 call's outlook speaks of it.
-    follow = "What growth does that imply at the midpoint?"
+    follow = "What growth does Acme's revenue imply at the midpoint?"
     standalone = rewrite(follow, _h("What revenue did Acme guide for fiscal 2026 third quarter?"), calls)
-    assert standalone == "What growth does that imply at the midpoint? (Acme, FY2026Q3 outlook)"
+    assert standalone == f"{follow} (FY2026Q3 outlook)"
     s = detect(standalone, calls)
     assert "ACME_Q2_2026_bilingual" in s.doc_ids and s.ahead and not s.out_of_index
     # Carried from a question about the quarter's result it stays that quarter's result.
     result = _h("What was Acme's revenue in fiscal 2026 first quarter?")
-    assert rewrite(follow, result, calls) == f"{follow} (Acme, FY2026Q1)"
+    assert rewrite(follow, result, calls) == f"{follow} (FY2026Q1)"
+    # Pointing back at what was asked ("that"), naming no measure: the earlier question is carried whole.
+    that = "What growth does that imply at the midpoint?"
+    standalone = rewrite(that, _h("What revenue did Acme guide for fiscal 2026 third quarter?"), calls)
+    assert standalone == f"What revenue did Acme guide for fiscal 2026 third quarter? {that}"
+    s = detect(standalone, calls)
+    assert "ACME_Q2_2026_bilingual" in s.doc_ids and s.ahead and not s.out_of_index
 
 
 def test_a_follow_up_naming_another_quarter_moves_the_earlier_one() -> None:
@@ -81,3 +87,25 @@ def test_a_follow_up_naming_another_quarter_moves_the_earlier_one() -> None:
     # A follow-up naming no quarter, or the same one, keeps the earlier quarter.
     assert rewrite("And the operating margin?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith("Coca-Cola Q4 2021")
     assert rewrite("And in Q4?", _h("Coca-Cola Q4 2021 revenue?"), CATALOG).startswith("Coca-Cola Q4 2021")
+
+
+def test_a_follow_up_naming_another_company_asks_the_same_of_it() -> None:
+    """"What about Microsoft?" after a Coca-Cola question asks Microsoft the same, not both companies."""
+    from rag.scope import detect
+
+    standalone = rewrite("What about Microsoft?", _h("What was Coca-Cola's revenue in Q4 2021?"), CATALOG)
+    assert standalone == "What was revenue in Q4 2021? What about Microsoft?"
+    assert detect(standalone, CATALOG).tickers == ("MSFT",)
+    standalone = rewrite("那微软呢？", _h("可口可乐2021年第四季度的营收是多少？"), CATALOG)
+    assert "可口可乐" not in standalone and detect(standalone, CATALOG).tickers == ("MSFT",)
+    # Naming the same company again keeps it.
+    assert rewrite("And Coca-Cola's margin?", _h("What was Coca-Cola's revenue in Q4 2021?"), CATALOG).startswith(
+        "What was Coca-Cola's")
+
+
+def test_a_follow_up_pointing_back_carries_the_measure() -> None:
+    """"How does that compare with a year ago?" names no measure but points back at the one just asked."""
+    assert is_elliptical("How does that compare with a year ago?") and is_elliptical("这个数字同比怎么样？")
+    assert not is_elliptical("What did that do to operating margin?")  # names its own measure
+    assert rewrite("How does that compare with a year ago?", _h("What was Coca-Cola's revenue in Q4 2021?"),
+                   CATALOG) == "What was Coca-Cola's revenue in Q4 2021? How does that compare with a year ago?"
