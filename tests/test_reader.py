@@ -325,3 +325,16 @@ def test_a_sentence_naming_what_the_question_does_not_is_marked() -> None:
             "At Acme, adjusted EBITDA rose in December.")
     f = _features_of("What was Acme's adjusted EBITDA in Q4 2019?", text, frozenset({"acme"}))
     assert [v["extra_names"] for v in f.values()] == [pytest.approx(1 / 3), 0.0, 0.0]
+
+
+def test_a_company_name_written_with_a_plus_is_its_product() -> None:
+    """"Disney+ subscribers" asks about the product: the company's name is skipped as scope, but with a
+    plus it is what the sentence must name ("Disney+", not "ESPN+")."""
+    text = "At ESPN+, we ended the quarter with 21 million paid subscribers. We ended the quarter with 130 million paid Disney+ subscribers."
+    f = _features_of("Disney+ paid subscribers at the end of the quarter?", text, frozenset({"disney"}))
+    espn, disney = (f[s] for s in ("At ESPN+, we ended the quarter with 21 million paid subscribers.",
+                                   "We ended the quarter with 130 million paid Disney+ subscribers."))
+    assert disney["coverage"] > espn["coverage"]
+    # The name alone is still scope, not content.
+    g = _features_of("Disney paid subscribers at the end of the quarter?", text, frozenset({"disney"}))
+    assert g[text.split(". ")[1]]["coverage"] == g[text.split(". ")[0] + "."]["coverage"]

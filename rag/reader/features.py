@@ -150,6 +150,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     """The question's weighted terms (glossary groups with their translations, other content words),
     the kinds of number it asks for, and the periods it names. `ahead`: the period it names lies after
     the calls in scope, so it asks for guidance whatever its wording."""
+    # A company's name written with a plus ("Disney+", "ESPN+") names its product: what is asked about.
+    skip = skip - {t for w in re.findall(r"([A-Za-z][\w.-]*)\+", text) for t in (w.lower(), *tokenize(w))}
     terms: list[tuple[tuple[frozenset[str], ...], float]] = []
     phrasings: list[tuple[str, ...]] = []
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
