@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.embed import Embedder
 from rag.followup import rewrite
-from rag.ingest.text import squash, strip_invisible
+from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
@@ -468,7 +468,9 @@ def unsupported_numbers(answer: str, passages: dict[int, str]) -> list[str]:
     held_cache: dict[int, list] = {}
     for claim, ns in _segments(answer):
         for q in extract(claim):
-            held = [h for n in ns if n in passages for h in held_cache.setdefault(n, extract(passages[n]))]
+            # A passage of a JSON call keeps its escapes ("80%.\\nOctober"): read as the answer shows it.
+            held = [h for n in ns if n in passages
+                    for h in held_cache.setdefault(n, extract(unescape(passages[n])))]
             if not any(same(q, h) for h in held):
                 bad.append(q.text)
     return bad

@@ -236,6 +236,9 @@ def test_unsupported_numbers_by_claim() -> None:
     assert unsupported_numbers("Margin was 31% [1].", passages) == ["31%"]  # cites the wrong passage
     assert unsupported_numbers("Revenue grew 8%.", passages) == ["8%"]  # no citation at all
     assert unsupported_numbers("营收为125亿美元 [1]。", passages) == []  # same value, other notation
+    # A passage of a JSON call keeps its escapes; the answer shows the text they stand for.
+    escaped = {1: "Collections were 80%.\\nOctober is trending above 80%."}
+    assert unsupported_numbers("Collections were 80%. October is trending above 80%. [1]", escaped) == []
 
 
 class BrokenLLM:
