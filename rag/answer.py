@@ -126,7 +126,7 @@ class Assistant:
         if backend not in self.backends:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(self.backends)}")
         t0 = time.perf_counter()
-        standalone = rewrite(question, history, self.retriever.catalog)
+        standalone = rewrite(question, history, self.retriever.catalog, self.retriever.scope)
         lang = language(question)
         scope = self.retriever.scope(standalone)
         vector = self.embedder.embed_queries([standalone])[0]

@@ -110,6 +110,17 @@ def with_quarter(text: str, n: int) -> str:
     return _QUARTER.sub(one, text)
 
 
+def with_year(text: str, year: int) -> str:
+    """`text` with every year it names made `year`, each in its own form: "2020" -> "2021", "FY20" ->
+    "FY21", "fiscal '20" -> "fiscal '21"."""
+    def one(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(0)[: m.start(1) - m.start(0)] + f"{year % 100:02d}"
+        return str(year)
+
+    return _YEAR.sub(one, text)
+
+
 def quarters_in(text: str) -> set[int]:
     out = set()
     for m in _QUARTER.finditer(text):

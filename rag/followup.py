@@ -4,12 +4,15 @@ carrying over the company, period and metric of earlier turns ("那环比呢？"
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter
+from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter, with_year, years_in
 from rag.glossary import groups, is_aspect, without
-from rag.scope import Catalog, detect, without_companies
+from rag.scope import Catalog, Scope, detect, without_companies
+
+ScopeOf = Callable[[str], Scope]
 from rag.text_lang import language
 
 # Pairs a follow-up swaps: asking for one side after a question about the other.
@@ -26,6 +29,9 @@ CONTRASTS: list[tuple[str, str]] = [
     ("revenue", "operating income"),
 ]
 _ELLIPTIC_EN = re.compile(r"^\s*(and|what about|how about|what of|same for|and for|also|then)\b", re.I)
+# A follow-up asking for the quarter before the one just asked ("And in the previous quarter?", 那上一季度呢？).
+_PREVIOUS_QUARTER = re.compile(r"\b(?:the\s+)?(?:previous|prior|preceding|last)\s+quarter\b|\bthe\s+quarter\s+before\b"
+                               r"|上一?个?(?:财季|季度)|前一个?(?:财季|季度)", re.I)
 _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
 # Words pointing back at what was just asked ("How does that compare with a year ago?", 这个数字同比呢).
 _ANAPHOR = re.compile(r"\b(?:that|this|it|those|these)\b|这个|那个|这一|它", re.I)
@@ -79,9 +85,10 @@ def _without_old_measure(prev: str, question: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", prev)
 
 
-def _named(question: str, catalog: Catalog, lang: str) -> tuple[str | None, str | None]:
+def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None = None
+           ) -> tuple[str | None, str | None]:
     """(company name in `lang` where the catalog has one, period) that a question names."""
-    scope = detect(question, catalog)
+    scope = (scope_of or partial(detect, catalog=catalog))(question)
     company = None
     if scope.tickers:
         t = scope.tickers[0]
@@ -92,9 +99,9 @@ def _named(question: str, catalog: Catalog, lang: str) -> tuple[str | None, str 
     return company, (scope.periods[0] if scope.periods else None)
 
 
-def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
+def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf | None = None) -> str:
     lang = language(question)
-    company, period = _named(question, catalog, lang)
+    company, period = _named(question, catalog, lang, scope_of)
     if continues(question) or (company is None and is_elliptical(question)):
         swapped = _swap(prev, question)
         if swapped is not None:
@@ -102,15 +109,26 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
         # Keep the earlier question as context: its company, period and metric stay in the query
         # (its metric only while the follow-up names none of its own, its quarter only while the
         # follow-up names no other: "How about Q2?" after a Q3 question asks about Q2 of that year).
-        asked = quarters_in(question)
-        if len(asked) == 1 and (n := next(iter(asked))) <= 4 and quarters_in(prev) - asked:
+        asked, years = quarters_in(question), years_in(question)
+        before = quarters_in(prev)
+        if _PREVIOUS_QUARTER.search(question) and not asked and len(before) == 1 and len(years_in(prev)) == 1 \
+                and (n := next(iter(before))) <= 4:
+            # The quarter before the earlier one, across a year end; said as a period, not as "last quarter"
+            # (which, standing alone, asks for the newest call).
+            year = next(iter(years_in(prev)))
+            prev = with_year(with_quarter(prev, n - 1), year) if n > 1 else with_year(with_quarter(prev, 4), year - 1)
+            question = _PREVIOUS_QUARTER.sub(" ", question)
+        elif len(asked) == 1 and (n := next(iter(asked))) <= 4 and before - asked:
             prev = with_quarter(prev, n)
+        if len(years) == 1 and years_in(prev) - years:
+            prev = with_year(prev, next(iter(years)))  # "How about fiscal Q2 2021?" after a 2020 question
         # "What about BorgWarner?" after a question about FMC asks the same of BorgWarner, not of both.
-        named = set(detect(question, catalog).tickers)
-        if named and not named & set(earlier := detect(prev, catalog).tickers):
+        read = scope_of or partial(detect, catalog=catalog)
+        named = set(read(question).tickers)
+        if named and not named & set(earlier := read(prev).tickers):
             prev = without_companies(prev, set(earlier), catalog)
         return f"{_without_old_measure(prev, question).rstrip()} {question.strip()}"
-    prev_company, prev_period = _named(prev, catalog, lang)
+    prev_company, prev_period = _named(prev, catalog, lang, scope_of)
     if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):
         # A period carried from a question about guidance is the period guided for ("What Q4
         # guidance did they give?" -> "What growth does that imply?"): it stays an outlook.
@@ -123,12 +141,15 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog) -> str:
     return f"{question.strip()} ({', '.join(carry)})"
 
 
-def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Catalog) -> str:
-    """The standalone form of `question` given earlier turns (`[{"role", "content"}]`)."""
+def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Catalog,
+            scope_of: ScopeOf | None = None) -> str:
+    """The standalone form of `question` given earlier turns (`[{"role", "content"}]`). `scope_of`: how
+    the index reads a question's scope (`Retriever.scope`: also names only its passages tie to one
+    company, "Lennox" for Lennox International); else the catalog's names alone (`detect`)."""
     users = [str(h.get("content", "")) for h in (history or []) if h.get("role") == "user" and h.get("content")]
     if not users:
         return question
     standalone = users[0]
     for q in users[1:]:
-        standalone = _rewrite_one(q, standalone, catalog)
-    return _rewrite_one(question, standalone, catalog)
+        standalone = _rewrite_one(q, standalone, catalog, scope_of)
+    return _rewrite_one(question, standalone, catalog, scope_of)

@@ -109,3 +109,32 @@ def test_a_follow_up_pointing_back_carries_the_measure() -> None:
     assert not is_elliptical("What did that do to operating margin?")  # names its own measure
     assert rewrite("How does that compare with a year ago?", _h("What was Coca-Cola's revenue in Q4 2021?"),
                    CATALOG) == "What was Coca-Cola's revenue in Q4 2021? How does that compare with a year ago?"
+
+
+def test_a_follow_up_naming_a_year_or_the_quarter_before_moves_the_earlier_period() -> None:
+    """"How about fiscal Q2 2021?" after a fiscal 2020 question asks about 2021; "And in the previous
+    quarter?" asks about the quarter before, across a year end, and never reads as "the newest call"."""
+    assert rewrite("How about fiscal Q2 2021?", _h("What was Coca-Cola's revenue in the fourth quarter of fiscal 2020?"),
+                   CATALOG).startswith("What was Coca-Cola's revenue in the second quarter of fiscal 2021?")
+    assert rewrite("And in the previous quarter?", _h("Coca-Cola Q3 2021 revenue?"), CATALOG).startswith(
+        "Coca-Cola Q2 2021 revenue?")
+    prior = rewrite("And the prior quarter?", _h("Coca-Cola Q1 FY22 revenue?"), CATALOG)
+    assert prior.startswith("Coca-Cola Q4 FY21 revenue?") and "prior quarter" not in prior
+    assert rewrite("那上一季度呢？", _h("可口可乐2021年第一季度的营收是多少？"), CATALOG).startswith("可口可乐2020年第四季度的营收")
+    # Without an earlier quarter to count back from, "last quarter" keeps its own meaning (the newest).
+    assert rewrite("And last quarter?", _h("What is Coca-Cola's revenue?"), CATALOG).endswith("And last quarter?")
+
+
+def test_a_company_the_index_ties_a_word_to_is_switched_to() -> None:
+    """A follow-up naming a company by a word only the index's passages tie to it ("Lennox" for Lennox
+    International): read with the retriever's scope, it replaces the earlier company."""
+    from dataclasses import replace as with_fields
+
+    from rag.scope import detect
+
+    def scope_of(q: str):
+        s = detect(q, CATALOG)
+        return with_fields(s, tickers=("MSFT",)) if "Redmond" in q else s
+
+    standalone = rewrite("What about Redmond?", _h("What was Coca-Cola's revenue in Q4 2021?"), CATALOG, scope_of)
+    assert "Coca-Cola" not in standalone and "Q4 2021" in standalone
