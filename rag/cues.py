@@ -48,8 +48,8 @@ _QUARTER = re.compile(
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,
             "march": 13, "june": 16, "september": 19, "december": 22}
 # A question about guidance wants a forward-looking sentence.
-ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? to\b|\bwill\b|"
-                           r"指引|预期|预计|展望|计划", re.I)
+ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? (?:to|for)\b|\bwill\b|"
+                           r"\bnext (?:fiscal )?(?:year|quarter)\b|指引|预期|预计|展望|计划|明年|下一?个?(?:财年|财季|季度)", re.I)
 
 
 # Guidance proper (not every "will"), as a sentence states it.
@@ -57,7 +57,7 @@ ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?
 # "better than expected" has no "to" and stays a result.
 GUIDANCE = re.compile(r"\bwe (?:now |still |continue to )?expect|\bexpects?\b|\b(?:expected|projected) to\b|"
                       r"\bguidance\b|\bguid(?:e|ing)\b|\bprojecting\b|\bwe (?:now )?project\b|"
-                      r"\boutlook\b|\bforecast|\banticipat|预计|指引|展望", re.I)
+                      r"\boutlook\b|\bforecast|\banticipat|\bwe (?:now )?plan for\b|预计|指引|展望", re.I)
 
 
 # "above the high end of our guidance", "ahead of our expectations": results measured against an

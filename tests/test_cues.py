@@ -29,3 +29,19 @@ def test_guidance_in_the_passive_and_in_other_verbs() -> None:
                      "Revenue came in better than expected at $5 billion.",
                      "The project in Texas delivered $40 million of savings."):
         assert not leads_with_guidance(sentence, extract(sentence)[0].start), sentence
+
+
+def test_a_question_about_next_year_or_quarter_asks_for_an_outlook() -> None:
+    """"Deere net income next year" asks what was guided, as "What do they expect..." does; a plan
+    stated as "we plan for ... between $2.50 and $2.66" is guidance."""
+    from rag.cues import ASKS_GUIDANCE
+
+    for q in ("Deere net income next year", "What EPS range are they planning for next fiscal year?",
+              "IBM free cash flow next quarter?", "苹果下个季度的毛利率是多少？", "明年的营收预计是多少？"):
+        assert ASKS_GUIDANCE.search(q), q
+    for q in ("What was Deere's net income for fiscal 2021?", "How did revenue grow last quarter?", "去年的营收是多少？"):
+        assert not ASKS_GUIDANCE.search(q), q
+    plan = "For fiscal 2022, we plan for a new EPS record between $2.50 and $2.66."
+    from rag.cues import first_figure_at
+
+    assert leads_with_guidance(plan, first_figure_at(extract(plan)))
