@@ -483,3 +483,20 @@ def test_a_sentence_from_another_call_says_whose_it_is() -> None:
     assert [c.doc_id for c in citations] == ["ACME_Q3", "ACME_Q2"]
     answer, _ = _compose([q3, also_q3], "zh")
     assert answer.count("Acme Corp FY2025Q3") == 1
+
+
+def test_a_question_on_one_accounting_basis_is_not_answered_with_the_other(tmp_path: Path) -> None:
+    """The call states adjusted EPS only: "GAAP EPS?" is not answered with it; "adjusted EPS?" is."""
+    from rag.store import load_index
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "HOOL_Q1_2024.txt").write_text(INJECTED.replace(
+        "Operating margin was 31%, up 200 basis points.",
+        "Adjusted earnings per share were $1.16, up 12%. Operating margin was 31%."), encoding="utf-8")
+    build_index([src], tmp_path / "index", FakeEmbedder())
+    a = Assistant(load_index(tmp_path / "index"), FakeEmbedder())
+    gaap = a.ask("What was Hooli's GAAP earnings per share in Q1 2024?", top_k=3)
+    assert gaap.abstained and "$1.16" not in gaap.answer, gaap.answer
+    adjusted = a.ask("What were Hooli's adjusted earnings per share in Q1 2024?", top_k=3)
+    assert not adjusted.abstained and "$1.16" in adjusted.answer, adjusted.answer

@@ -338,3 +338,17 @@ def test_a_company_name_written_with_a_plus_is_its_product() -> None:
     # The name alone is still scope, not content.
     g = _features_of("Disney paid subscribers at the end of the quarter?", text, frozenset({"disney"}))
     assert g[text.split(". ")[1]]["coverage"] == g[text.split(". ")[0] + "."]["coverage"]
+
+
+def test_a_figure_on_the_other_accounting_basis_does_not_answer() -> None:
+    """"GAAP EPS?" met by "adjusted EPS of $1.16" is not answered with it; a sentence stating both
+    bases, or neither, still can answer."""
+    from rag.reader.features import bases_of, other_basis
+
+    assert bases_of("non-GAAP EPS") == {"adjusted"} and bases_of("GAAP EPS") == {"gaap"}
+    assert bases_of("GAAP and adjusted diluted EPS") == {"gaap", "adjusted"} and bases_of("按GAAP口径") == {"gaap"}
+    assert other_basis("What was SCI's GAAP diluted EPS?", "We generated adjusted earnings per share of $1.16.")
+    assert other_basis("调整后每股收益是多少？", "GAAP EPS was $0.90.")
+    assert not other_basis("What was GAAP EPS?", "GAAP EPS was $0.90 and adjusted EPS $1.16.")
+    assert not other_basis("What was GAAP EPS?", "EPS was $0.90.")
+    assert not other_basis("What was EPS?", "Adjusted EPS was $1.16.")

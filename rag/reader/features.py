@@ -118,6 +118,30 @@ _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|frac
 _PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_COUNT, {"count"}))
 
 
+# The accounting basis a figure is stated on: GAAP (as reported) or adjusted (non-GAAP); "non-GAAP" is
+# not GAAP.
+_NON_GAAP = re.compile(r"non[- ]?gaap|非\s*gaap|非通用会计准则", re.I)
+_ADJUSTED = re.compile(r"\badjusted\b|调整后|经调整", re.I)
+_GAAP = re.compile(r"(?<![a-z])gaap(?![a-z])|通用会计准则", re.I)
+
+
+def bases_of(text: str) -> frozenset[str]:
+    """{"gaap"}, {"adjusted"}, both or neither: the accounting bases `text` names."""
+    out = set()
+    if _NON_GAAP.search(text) or _ADJUSTED.search(text):
+        out.add("adjusted")
+    if _GAAP.search(_NON_GAAP.sub(" ", text)):
+        out.add("gaap")
+    return frozenset(out)
+
+
+def other_basis(question: str, sentence: str) -> bool:
+    """The question asks for a figure on one accounting basis and the sentence states only the other
+    ("GAAP EPS?" met by "adjusted EPS of $1.16"): its figure is not the one asked for."""
+    asked, said = bases_of(question), bases_of(sentence)
+    return len(asked) == 1 and bool(said) and not asked & said
+
+
 def pinned_kinds(text: str) -> frozenset[str]:
     """The kinds of figure a question's wording allows, whatever it asks about (empty: any kind)."""
     kinds: set[str] = set()
