@@ -352,3 +352,15 @@ def test_a_figure_on_the_other_accounting_basis_does_not_answer() -> None:
     assert not other_basis("What was GAAP EPS?", "GAAP EPS was $0.90 and adjusted EPS $1.16.")
     assert not other_basis("What was GAAP EPS?", "EPS was $0.90.")
     assert not other_basis("What was EPS?", "Adjusted EPS was $1.16.")
+
+
+def test_a_longer_span_does_not_answer_a_quarter_asked_on_its_own() -> None:
+    """"Free cash flow in Q2 alone" (单季) is not answered by a year-to-date or full-year figure; a
+    sentence naming the quarter, or a question not asking for it on its own, is left to the reader."""
+    from rag.reader.features import longer_span
+
+    assert longer_span("What free cash flow did ADS generate in Q2 alone?", "We generated $31 million of free cash flow year-to-date.")
+    assert longer_span("2022财年第二季度单季的自由现金流是多少？", "Full-year free cash flow was $583 million.")
+    assert not longer_span("What free cash flow did ADS generate in Q2 alone?",
+                           "Fourth quarter free cash flow of $299 million contributed to full year free cash flow of $583 million.")
+    assert not longer_span("What free cash flow did ADS generate in Q2?", "We generated $31 million of free cash flow year-to-date.")
