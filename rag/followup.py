@@ -101,7 +101,9 @@ def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None 
 
 def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf | None = None) -> str:
     lang = language(question)
-    company, period = _named(question, catalog, lang, scope_of)
+    # Only a company the question names outright makes it a new question: a product only one company's
+    # calls hold ("Atlas占比多少？" after a MongoDB question) still leans on the earlier one.
+    company, period = _named(question, catalog, lang)
     if continues(question) or (company is None and is_elliptical(question)):
         swapped = _swap(prev, question)
         if swapped is not None:

@@ -138,3 +138,18 @@ def test_a_company_the_index_ties_a_word_to_is_switched_to() -> None:
 
     standalone = rewrite("What about Redmond?", _h("What was Coca-Cola's revenue in Q4 2021?"), CATALOG, scope_of)
     assert "Coca-Cola" not in standalone and "Q4 2021" in standalone
+
+
+def test_a_product_only_one_company_holds_does_not_make_a_new_question() -> None:
+    """"Azure占比多少？" after a Microsoft question leans on it (a product the index ties to Microsoft is
+    not the company named anew): the earlier question is carried whole, measure and all."""
+    from dataclasses import replace as with_fields
+
+    from rag.scope import detect
+
+    def scope_of(q: str):
+        s = detect(q, CATALOG)
+        return with_fields(s, tickers=("MSFT",)) if "Azure" in q and not s.tickers else s
+
+    standalone = rewrite("Azure占比多少？", _h("微软2021年第四季度的营收是多少？"), CATALOG, scope_of)
+    assert standalone == "微软2021年第四季度的营收是多少？ Azure占比多少？"
