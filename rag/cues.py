@@ -127,3 +127,49 @@ def quarters_in(text: str) -> set[int]:
         g = next(x for x in m.groups() if x)
         out.add(int(g) if g.isdigit() else _Q_WORDS[g.lower()])
     return out
+
+
+# The accounting basis a figure is stated on: GAAP (as reported) or adjusted (non-GAAP); "non-GAAP" is
+# not GAAP.
+_NON_GAAP = re.compile(r"non[- ]?gaap|非\s*gaap|非通用会计准则", re.I)
+_ADJUSTED = re.compile(r"\badjusted\b|调整后|经调整", re.I)
+_GAAP = re.compile(r"(?<![a-z])gaap(?![a-z])|通用会计准则", re.I)
+
+
+def bases_of(text: str) -> frozenset[str]:
+    """{"gaap"}, {"adjusted"}, both or neither: the accounting bases `text` names."""
+    out = set()
+    if _NON_GAAP.search(text) or _ADJUSTED.search(text):
+        out.add("adjusted")
+    if _GAAP.search(_NON_GAAP.sub(" ", text)):
+        out.add("gaap")
+    return frozenset(out)
+
+
+def other_basis(question: str, sentence: str) -> bool:
+    """The question asks for a figure on one accounting basis and the sentence states only the other
+    ("GAAP EPS?" met by "adjusted EPS of $1.16"): its figure is not the one asked for."""
+    asked, said = bases_of(question), bases_of(sentence)
+    return len(asked) == 1 and bool(said) and not asked & said
+
+
+# A quarter asked for on its own ("in Q4 alone", "the quarter itself", 单季, 当季), and a sentence that
+# states a longer span (the full year, year to date, nine months, 全年, 年初至今) without naming a quarter.
+_QUARTER_ALONE = re.compile(r"\balone\b|\bitself\b|\bon its own\b|\bsingle quarter\b|单季|当季", re.I)
+_LONGER_SPAN = re.compile(r"\bfull[- ]year\b|\bfor the (?:full )?year\b|\byear[- ]to[- ]date\b|\bytd\b|"
+                          r"\bfirst (?:half|nine months|six months)\b|\b(?:nine|six) months\b|\bthrough (?:june|september)\b|"
+                          r"全年|年初至今|前三季度|上半年|前九个月", re.I)
+_QUARTER_WORD = re.compile(r"\bquarter\b|\bq[1-4]\b|季度|财季|单季", re.I)
+
+
+def longer_span(question: str, sentence: str) -> bool:
+    """The question asks for one quarter's figure on its own and the sentence states only a longer
+    span's ("free cash flow in Q2 alone" met by "$31 million of free cash flow year-to-date")."""
+    return bool(_QUARTER_ALONE.search(question) and _QUARTER_WORD.search(question) and _LONGER_SPAN.search(sentence)
+                and not _QUARTER_WORD.search(sentence))
+
+
+def not_the_figure_asked(question: str, sentence: str) -> bool:
+    """The sentence states a figure of another kind than the question pins down: the other accounting
+    basis, or a longer span than the quarter asked for on its own."""
+    return other_basis(question, sentence) or longer_span(question, sentence)

@@ -343,7 +343,7 @@ def test_a_company_name_written_with_a_plus_is_its_product() -> None:
 def test_a_figure_on_the_other_accounting_basis_does_not_answer() -> None:
     """"GAAP EPS?" met by "adjusted EPS of $1.16" is not answered with it; a sentence stating both
     bases, or neither, still can answer."""
-    from rag.reader.features import bases_of, other_basis
+    from rag.cues import bases_of, other_basis
 
     assert bases_of("non-GAAP EPS") == {"adjusted"} and bases_of("GAAP EPS") == {"gaap"}
     assert bases_of("GAAP and adjusted diluted EPS") == {"gaap", "adjusted"} and bases_of("按GAAP口径") == {"gaap"}
@@ -357,7 +357,7 @@ def test_a_figure_on_the_other_accounting_basis_does_not_answer() -> None:
 def test_a_longer_span_does_not_answer_a_quarter_asked_on_its_own() -> None:
     """"Free cash flow in Q2 alone" (单季) is not answered by a year-to-date or full-year figure; a
     sentence naming the quarter, or a question not asking for it on its own, is left to the reader."""
-    from rag.reader.features import longer_span
+    from rag.cues import longer_span
 
     assert longer_span("What free cash flow did ADS generate in Q2 alone?", "We generated $31 million of free cash flow year-to-date.")
     assert longer_span("2022财年第二季度单季的自由现金流是多少？", "Full-year free cash flow was $583 million.")

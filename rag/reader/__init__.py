@@ -15,7 +15,8 @@ import numpy as np
 
 from rag.ingest.text import squash
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, Candidate, candidates, longer_span, matrix, other_basis, question_of
+from rag.cues import not_the_figure_asked
+from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
 from rag.sentences import Sentence
 from rag.types import Hit
 
@@ -137,14 +138,14 @@ class Reader:
         if not len(cands) or answers < self.weights.threshold:
             return [], ranked
         picks = distinct(cands, p, 2)
-        if other_basis(question, picks[0].sentence.text) or longer_span(question, picks[0].sentence.text):
+        if not_the_figure_asked(question, picks[0].sentence.text):
             # The likeliest sentence gives the figure on the other accounting basis, or for a longer span
             # than the quarter asked for on its own: the one asked for is not stated there, and a weaker
             # sentence would only guess (rules, not features: fitted as one, the basis did not help on
             # dev; eval/README.md, fourteenth session).
             return [], ranked
         return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score
-                            and not other_basis(question, q.sentence.text)], ranked
+                            and not not_the_figure_asked(question, q.sentence.text)], ranked
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
             ahead: bool = False, n: int = 6, idf=None) -> list[Pick]:
