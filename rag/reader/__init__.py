@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.cues import not_the_figure_asked
 from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
 from rag.sentences import Sentence
 from rag.types import Hit
