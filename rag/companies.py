@@ -64,6 +64,23 @@ def listed() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def listed_abroad() -> dict[str, str]:
+    """Symbol -> name of pytickersymbols' companies with no US listing (Toyota, Sony, Ferrari): never
+    a transcript's ticker, but a company a question may name, which the index then does not hold."""
+    try:
+        from pytickersymbols import PyTickerSymbols
+    except ImportError:
+        return {}
+    us = set(listed())
+    out: dict[str, str] = {}
+    for stock in PyTickerSymbols().get_all_stocks():
+        symbols = [(s.get("yahoo") or "").upper() for s in stock.get("symbols") or []]
+        if stock.get("name") and symbols and symbols[0] and not us & set(symbols):
+            out.setdefault(symbols[0], stock["name"].strip())
+    return out
+
+
 def name_for(ticker: str | None) -> str | None:
     if not ticker:
         return None

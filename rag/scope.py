@@ -10,8 +10,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from rag.cedict import english
-from rag.companies import KNOWN, listed, short_forms
+from rag.cedict import common_word, english
+from rag.companies import KNOWN, listed, listed_abroad, short_forms
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
@@ -401,6 +401,12 @@ def _listed_pattern() -> tuple[re.Pattern[str] | None, dict[str, str]]:
     for ticker, name in listed().items():
         for form in (name, *short_forms(name)):
             if len(form) >= 4 or " " in form:
+                by_name.setdefault(form, ticker)
+    # Companies listed abroad only: one-word names that are also English words ("Sharp", "Recruit")
+    # are left out, as a question writes them for their meaning far more often.
+    for ticker, name in listed_abroad().items():
+        for form in (name, *short_forms(name)):
+            if (len(form) >= 4 and not common_word(form)) or " " in form:
                 by_name.setdefault(form, ticker)
     if not by_name:
         return None, by_name

@@ -285,3 +285,18 @@ def test_a_word_inside_a_longer_name_is_not_a_company_the_index_lacks() -> None:
     s = detect("Hersha Q4 2019 New York City portfolio occupancy?", catalog)
     assert s.doc_ids == ("HT_q4_2020",) and not s.out_of_index
     assert detect("What did City report for Q4 2019?", catalog).missing_companies == ("City",)
+
+
+def test_a_company_listed_only_abroad_is_one_the_index_lacks() -> None:
+    """Toyota has no US listing, so it is no ticker's company here; a question about it, which a
+    passage of another company may mention as a customer, is about a call the index does not hold.
+    A listed name that is also an English word ("Sharp") is read as the word."""
+    from rag.companies import listed_abroad
+
+    if "Toyota" not in listed_abroad().values():
+        pytest.skip("pytickersymbols is not installed")
+    catalog = Catalog({d: m for d, m in CALLS.items() if m.get("ticker")})  # no call of an unknown company
+    for q in ("Toyota's operating profit forecast for the current fiscal year?", "What was Toyota's revenue in Q3 2021?"):
+        assert detect(q, catalog).missing_companies == ("Toyota",), q
+    assert detect("How did Sony's revenue grow in fiscal 2026?", catalog).missing_companies == ("Sony",)
+    assert detect("Sharp increase in Acme's revenue in fiscal 2026?", catalog).missing_companies == ()
