@@ -227,7 +227,7 @@ _COMPARISON = re.compile(
     r"(?:(?:the|a|last|prior|our|same)\s+)*(?:(?:period|quarter)\s+(?:in|of)\s+)?"
     r"|(?:较|比|相比|相较于?|对比|同比|环比)\s*)"
     r"(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"
-    r"(?:q[1-4]\s*(?:fy\s*)?'?\d{2,4}|fy\s?'?\d{2,4}\s*q[1-4]|(?:19|20)\d{2}\s*(?:财年|年)?\s*(?:第?[一二三四1-4]\s*(?:财季|季度|季))?"
+    r"(?:q[1-4]\s*(?:fy\s*)?['’/-]?\s*\d{2,4}|f?[1-4]q\s*(?:fy\s*)?['’]?\d{2,4}|fy\s?'?\d{2,4}\s*q[1-4]|(?:19|20)\d{2}\s*(?:财年|年)?\s*(?:第?[一二三四1-4]\s*(?:财季|季度|季))?"
     r"|(?:first|second|third|fourth)\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+)?(?:year\s+)?'?\d{2,4})?"
     r"|(?:first|second)\s+(?:half|six\s+months)\s+(?:of\s+)?(?:fiscal\s+)?'?\d{2,4}|h[12]\s*'?\d{2,4})",
     re.I,

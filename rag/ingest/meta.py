@@ -57,8 +57,16 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     ),
     # "2019 Fourth Quarter and Year End Earnings Conference Call": the year before the quarter
     re.compile(_L + r"(?P<y>\d{4})\s+(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter" + _R, re.I),
-    # "Q1 of fiscal 2025", "Q3 of 2024"
-    re.compile(_L + r"Q(?P<q>[1-4])\s+of\s+(?:(?:the\s+)?fiscal\s+)?(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # "Q1 of fiscal 2025", "Q3 of 2024", "Q2 of FY21"
+    re.compile(_L + r"Q(?P<q>[1-4])\s+of\s+(?:(?:the\s+)?(?:fiscal|FY)\s*)?(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # The sell side's shorthand: "3Q21", "2Q 2020", "1Q FY22", "F3Q21", "4QFY2021"
+    re.compile(_L + r"F?(?P<q>[1-4])Q\s*(?:FY|fiscal\s+)?\s*['’]?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # "Q3'21", "Q3 '21", "Q3-21", "Q3-2021", "Q3/2021"
+    re.compile(_L + r"Q(?P<q>[1-4])\s*(?:['’]|[-/])\s*(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # "2020年Q2", "2021年的Q3", "third quarter of FY2021", "third qtr 2021"
+    re.compile(r"(?P<y>\d{4})\s*年\s*(?:的\s*)?Q(?P<q>[1-4])" + _R, re.I),
+    re.compile(_L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:quarter|qtr)(?:\s+of)?\s+(?:the\s+)?"
+               r"(?:FY|fiscal\s*(?:year\s*)?)?\s*'?(?P<y>\d{4}|\d{2})" + _R, re.I),
 ]
 
 
