@@ -364,3 +364,16 @@ def test_a_longer_span_does_not_answer_a_quarter_asked_on_its_own() -> None:
     assert not longer_span("What free cash flow did ADS generate in Q2 alone?",
                            "Fourth quarter free cash flow of $299 million contributed to full year free cash flow of $583 million.")
     assert not longer_span("What free cash flow did ADS generate in Q2?", "We generated $31 million of free cash flow year-to-date.")
+
+
+def test_a_glossary_word_in_the_companys_name_is_not_the_measure_asked() -> None:
+    """"Prestige Consumer Healthcare": "consumer" is a glossary word (customers), but in the name it
+    asks for nothing, so the question's measure (its tax rate) is what it focuses on."""
+    from rag.lexical import tokenize
+
+    skip = set(tokenize("Prestige Consumer Healthcare PBH"))
+    q = question_of("What was Prestige Consumer Healthcare's effective tax rate in fiscal Q1 2022?", None,
+                    lambda t: 1.0, skip)
+    assert "tax rate" in q.focus and "consum" not in {t for alts, _ in q.terms for a in alts for t in a}
+    # Named as what is asked, the same word is still the measure.
+    assert "customers" in question_of("How many customers did Acme add?", None, lambda t: 1.0, {"acme"}).focus

@@ -161,7 +161,9 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     other_measure = any(not is_aspect(g) and g[0].lower() not in _ASKING_VERBS for g in found)
     for g in found:
         rest = mask(rest, g[0])
-        if g[0].lower() in skip or (g[0].lower() in _ASKING_VERBS and other_measure):
+        # A glossary word inside the company's name ("Prestige Consumer Healthcare") is not a measure.
+        in_name = set(tokenize(g[0]))
+        if g[0].lower() in skip or (in_name and in_name <= skip) or (g[0].lower() in _ASKING_VERBS and other_measure):
             continue
         alts = tuple(frozenset(tokenize(m)) for m in g if tokenize(m))
         if not alts:
