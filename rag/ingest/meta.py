@@ -63,10 +63,18 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     re.compile(_L + r"F?(?P<q>[1-4])Q\s*(?:FY|fiscal\s+)?\s*['’]?(?P<y>\d{4}|\d{2})" + _R, re.I),
     # "Q3'21", "Q3 '21", "Q3-21", "Q3-2021", "Q3/2021"
     re.compile(_L + r"Q(?P<q>[1-4])\s*(?:['’]|[-/])\s*(?P<y>\d{4}|\d{2})" + _R, re.I),
-    # "2020年Q2", "2021年的Q3", "third quarter of FY2021", "third qtr 2021"
-    re.compile(r"(?P<y>\d{4})\s*年\s*(?:的\s*)?Q(?P<q>[1-4])" + _R, re.I),
-    re.compile(_L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:quarter|qtr)(?:\s+of)?\s+(?:the\s+)?"
-               r"(?:FY|fiscal\s*(?:year\s*)?)?\s*'?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # "2020年Q2", "21年的Q3", "2021财年Q3", "21年三季度", "2021年度第三季度"
+    re.compile(r"(?<!\d)(?P<y>\d{4}|\d{2})\s*(?:财年|年度?)\s*(?:的\s*)?Q(?P<q>[1-4])" + _R, re.I),
+    re.compile(r"(?<!\d)(?P<y>\d{4}|\d{2})\s*(?:财年|年度?)\s*(?:的\s*)?第?(?P<q>[一二三四1-4])\s*(?:财季|季度|季)"),
+    # "21Q3", "2021 3Q", "FY21 3Q"
+    re.compile(_L + r"(?P<y>\d{2})Q(?P<q>[1-4])" + _R, re.I),
+    re.compile(_L + r"(?:FY\s?'?(?P<y2>\d{4}|\d{2})|(?P<y>\d{4}))\s+(?P<q>[1-4])Q" + _R, re.I),
+    # "third quarter of FY2021", "third qtr 2021", "third quarter, 2021", "Q3, 2021", "Q3 (2021)"
+    re.compile(_L + r"(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:quarter|qtr)(?:\s+of)?(?:\s*,\s*|\s*\(\s*|\s+)"
+               r"(?:the\s+)?(?:FY|fiscal\s*(?:year\s*)?|calendar\s+(?:year\s+)?)?\s*'?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    re.compile(_L + r"Q(?P<q>[1-4])(?:\s*,\s*|\s*\(\s*|\s+of\s+calendar\s+(?:year\s+)?)(?P<y>\d{4})" + _R, re.I),
+    # "第三季度（2021年）", "三季度2021"
+    re.compile(r"第?(?P<q>[一二三四1-4])\s*(?:财季|季度)\s*[（(]?\s*(?P<y>\d{4})(?!\d)"),
 ]
 
 
@@ -85,7 +93,7 @@ def normalize_period(text: str | None) -> str | None:
             continue
         q_raw = m.group("q") or m.groupdict().get("q2")
         q = _ORDINALS.get(q_raw.lower()) or _ZH_DIGITS.get(q_raw) or int(q_raw)
-        p = _fmt(_year(m.group("y")), q)
+        p = _fmt(_year(m.group("y") or m.groupdict().get("y2")), q)
         # Earliest match in the text wins, so a title's period beats one mentioned later.
         if p and (best is None or m.start() < best[0]):
             best = (m.start(), p)
