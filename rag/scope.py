@@ -153,11 +153,22 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))
 
 
+# A legal form is written short as often as in full: "Packaging Corp" is Packaging Corporation of America.
+_LEGAL_FORMS = {"corporation": r"corp(?:oration|\.)?", "corp": r"corp(?:oration|\.)?", "corp.": r"corp(?:oration|\.)?",
+                "company": r"co(?:mpany|\.)?", "incorporated": r"inc(?:orporated|\.)?", "inc": r"inc(?:orporated|\.)?",
+                "inc.": r"inc(?:orporated|\.)?", "international": r"int(?:ernationa)?l\.?"}
+
+
+def _word(w: str) -> str:
+    return _LEGAL_FORMS.get(w.lower(), re.escape(w))
+
+
 def _spaced(name: str) -> str:
     """A pattern for a name of several words: any run of spaces between them, and an "&" or "and"
-    between two words optional ("Marsh & McLennan" is also written "Marsh McLennan")."""
+    between two words optional ("Marsh & McLennan" is also written "Marsh McLennan"); a legal form
+    in full or short ("Corporation", "Corp")."""
     parts = re.split(r"\s+(?:&|and)\s+", name)
-    return r"\s+(?:(?:&|and)\s+)?".join(r"\s+".join(re.escape(w) for w in p.split()) for p in parts)
+    return r"\s+(?:(?:&|and)\s+)?".join(r"\s+".join(_word(w) for w in p.split()) for p in parts)
 
 
 def _name_in(name: str, text: str) -> bool:

@@ -301,3 +301,14 @@ def test_a_company_listed_only_abroad_is_one_the_index_lacks() -> None:
         assert detect(q, catalog).missing_companies == ("Toyota",), q
     assert detect("How did Sony's revenue grow in fiscal 2026?", catalog).missing_companies == ("Sony",)
     assert detect("Sharp increase in Acme's revenue in fiscal 2026?", catalog).missing_companies == ()
+
+
+def test_a_legal_form_written_short_names_the_company() -> None:
+    """"Packaging Corp" is Packaging Corporation of America (its unique leading words with the legal
+    form abbreviated), "Lennox Intl" is Lennox International."""
+    catalog = Catalog({"PKG_q3_2021": {"ticker": "PKG", "company": "Packaging Corporation of America", "period": "FY2021Q3"},
+                       "LII_q3_2021": {"ticker": "LII", "company": "Lennox International", "period": "FY2021Q3"}})
+    assert detect("Packaging Corp Q3 2021 corrugated shipments growth", catalog).doc_ids == ("PKG_q3_2021",)
+    assert detect("packaging corp. q3 2021 EPS", catalog).doc_ids == ("PKG_q3_2021",)
+    assert detect("Lennox Intl Q3 2021 revenue", catalog).doc_ids == ("LII_q3_2021",)
+    assert detect("Packaging Corporations Q3 2021", catalog).doc_ids != ("PKG_q3_2021",)
