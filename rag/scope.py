@@ -439,6 +439,10 @@ _TITLE_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+\s+$")
 _TITLE_WORD_AFTER = re.compile(r"^\s+[A-Z][a-z]+(?![A-Za-z0-9])")
 
 
+_WITH_LEGAL_FORM = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][\w'&.-]*\s+){1,4}(?:Corp(?:oration)?|Inc(?:orporated)?|Ltd|Limited|"
+                              r"plc|PLC|LLC)(?![A-Za-z0-9])\.?")
+
+
 def _inside_a_longer_name(question: str, start: int, end: int) -> bool:
     """A one-word match stands inside a longer capitalised name ("City" in "New York City") and so
     is not that company's name. The question's first word is capitalised as a sentence's is."""
@@ -562,6 +566,9 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
     # Listed companies the index holds no call of; a name inside an indexed company's name is masked.
     missing += [n for n, t in _listed_names_in(question) if t not in indexed and t not in KNOWN
                 and n not in missing and _name_in(n, masked)]
+    if not tickers and not missing:
+        # A name written with its legal form ("Globex Corp") is a company's, whoever holds no call of it.
+        missing += [m.group(0) for m in _WITH_LEGAL_FORM.finditer(question)]
     if not tickers and not missing:
         # A Chinese name CC-CEDICT gives as a listed company's name the index holds no call of (英特尔: Intel).
         by_name = _listed_lower()
