@@ -15,6 +15,7 @@ from rag.companies import KNOWN, listed, listed_abroad, short_forms
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
+from rag.lexical import STOPWORDS
 from rag.zh_names import companies_named, leading_nouns, proper_nouns
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
@@ -527,6 +528,14 @@ def _opens_the_sentence(name: str, question: str) -> bool:
     return " " not in name and re.match(rf"\W*{re.escape(name)}(?:\s+|-)[a-z]", question) is not None
 
 
+def _modifier(name: str, question: str) -> bool:
+    """`name` qualifies a word of the question rather than being asked about: "the Philips recall",
+    "the Toyota partnership" (a lower-case word after it that is no measure: "Samsung revenue" asks for
+    Samsung's figure, and so does "Samsung's")."""
+    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}\s+([a-z][a-z-]+)\b", question)
+    return m is not None and m.group(1) not in STOPWORDS and not groups(m.group(1))
+
+
 def without_companies(text: str, tickers: set[str], catalog: Catalog) -> str:
     """`text` with these companies' names and tickers blanked out, as `detect` finds them (a follow-up
     that names another company replaces the earlier question's)."""
@@ -575,7 +584,8 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         missing += [w for w in proper_nouns(question, leading_place=True)
                     if any(by_name.get(sense) not in (None, *indexed) for sense in english(w))]
     if tickers:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
-        missing = [n for n in missing if not _affiliation(n, question) and not _opens_the_sentence(n, question)]
+        missing = [n for n in missing if not _affiliation(n, question) and not _opens_the_sentence(n, question)
+                   and not _modifier(n, question)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.

@@ -255,6 +255,10 @@ def test_words_that_may_be_names(question: str, words: list[str]) -> None:
     ("Target operating margin for Acme in fiscal 2026?", ()),
     ("Block-by-block, how did Acme's revenue grow in fiscal 2026?", ()),
     ("Target's revenue versus Acme's?", ("Target",)),
+    # A listed company that qualifies a word of the question is mentioned, not asked about; followed by
+    # a measure it is asked about.
+    ("How much revenue did Acme get from the Philips recall in fiscal 2026?", ()),
+    ("Acme revenue versus Philips revenue in fiscal 2026?", ("Philips",)),
 ])
 def test_an_analysts_firm_or_an_opening_word_is_not_a_company_asked_about(question: str, missing: tuple) -> None:
     from rag.companies import listed
