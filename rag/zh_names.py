@@ -106,13 +106,14 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
 def _forms(names: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str], ...]]:
     """ticker -> (form, sound key) of each English form of its names: as written, its short forms
     (`rag.companies.short_forms`: "The Travelers Companies" -> "Travelers Companies"), and its first
-    word ("Travelers", "Darden"). Worked out once per index, not per question."""
+    word ("Travelers", "Darden", "Colgate" of Colgate-Palmolive). Worked out once per index, not per question."""
     out: dict[str, dict[str, str]] = {}
     for name, ticker in names:
         if _HAN.search(name):
             continue
         for form in filter(None, (f.strip() for f in (name, *short_forms(name)))):
-            for f in (form, form.split()[0]):
+            # and its first word, or first part of a hyphenated one ("Colgate" of Colgate-Palmolive)
+            for f in (form, form.split()[0], form.split()[0].split("-")[0]):
                 out.setdefault(ticker, {})[f] = _english_key(f)
     return {t: tuple((f, k) for f, k in fs.items() if len(k) >= 3) for t, fs in out.items()}
 

@@ -10,7 +10,7 @@ from rag.zh_names import companies_named, proper_nouns
 
 NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Toledo International", "MTD"),
          ("Accenture", "ACN"), ("Target", "TGT"), ("Western Union", "WU"), ("Eversource Energy", "ES"),
-         ("The Travelers Companies", "TRV")]
+         ("The Travelers Companies", "TRV"), ("Colgate-Palmolive Company", "CL")]
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,7 @@ NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Tol
         ("皇冠控股2021年第一季度的销量增长了多少？", {"CCK"}),  # 皇冠 is "crown"; 控股 marks a company
         ("埃森哲第一季度的新订单是多少？", {"ACN"}),  # CC-CEDICT spells it
         ("旅行者集团第四季度的核心收益是多少？", {"TRV"}),  # "traveler": "The Travelers Companies" by meaning
+        ("高露洁2021年第三季度的税率指引是多少？", {"CL"}),  # "colgate": the first part of Colgate-Palmolive
         ("公司的目标利润率是多少？", set()),  # 目标 ("target") is a word here, not a name
         ("北美的销售额增长了多少？", set()),  # a region, not a company
         ("What was Darden's revenue?", set()),  # English questions are for the name tables
