@@ -22,6 +22,8 @@ CONTRASTS: list[tuple[str, str]] = [
     ("year-over-year", "quarter-over-quarter"),
     ("year over year", "sequentially"),
     ("non-GAAP", "GAAP"),
+    ("adjusted", "GAAP"),  # "What was it on a GAAP basis?" after an adjusted figure
+    ("调整后", "GAAP"),
     ("第四季度", "全年"),
     ("fourth quarter", "full year"),
     ("the quarter", "the full year"),
@@ -57,13 +59,20 @@ def is_elliptical(question: str) -> bool:
     return short and not own_measure
 
 
+def _at(term: str, text: str) -> int:
+    """Where `term` stands in `text` as a word of its own ("GAAP", not the end of "non-GAAP"); -1 if not."""
+    if not term.isascii():
+        return text.find(term)  # Chinese has no word boundaries to test
+    m = re.search(rf"(?<![A-Za-z0-9-]){re.escape(term)}(?![A-Za-z0-9-])", text)
+    return m.start() if m else -1
+
+
 def _swap(prev: str, question: str) -> str | None:
     """`prev` with the contrasting term the follow-up asks about, or None when no pair applies."""
     q, p = question.lower(), prev.lower()
     for a, b in CONTRASTS:
         for old, new in ((a, b), (b, a)):
-            if new.lower() in q and old.lower() in p and new.lower() not in p:
-                i = p.index(old.lower())
+            if _at(new.lower(), q) >= 0 and (i := _at(old.lower(), p)) >= 0 and _at(new.lower(), p) < 0:
                 return prev[:i] + new + prev[i + len(old):]
     return None
 

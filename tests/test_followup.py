@@ -28,6 +28,16 @@ def test_contrast_swap_zh_and_en() -> None:
     )
 
 
+def test_the_accounting_basis_swaps_as_a_contrast() -> None:
+    """"On a GAAP basis?" after an adjusted figure asks the GAAP one; "GAAP" inside "non-GAAP" is not
+    the word GAAP, so asking "adjusted" after a non-GAAP figure swaps nothing into "non-adjusted"."""
+    assert rewrite("What was it on a GAAP basis?", _h("What was Amazon's adjusted EPS in Q4 2025?"), CATALOG) \
+        == "What was Amazon's GAAP EPS in Q4 2025?"
+    assert rewrite("那GAAP口径呢？", _h("亚马逊调整后每股收益是多少？"), CATALOG) == "亚马逊GAAP每股收益是多少？"
+    assert "non-adjusted" not in rewrite("What about adjusted?", _h("Amazon non-GAAP operating margin in Q4 2025?"),
+                                         CATALOG)
+
+
 def test_company_and_period_carried_in_the_question_language() -> None:
     assert rewrite("营业利润率是多少？", _h("亚马逊的积压订单有多少？"), CATALOG) == "亚马逊营业利润率是多少？"
     assert (
