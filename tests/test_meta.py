@@ -50,6 +50,8 @@ from rag.ingest.meta import detect_language, find_date, from_filename, normalize
         ("FY2021 3Q", "FY2021Q3"),
         ("third quarter, 2021", "FY2021Q3"),
         ("Q3 (2021)", "FY2021Q3"),
+        ("MarineMax FQ3 2021 revenue", "FY2021Q3"),
+        ("FQ3'21", "FY2021Q3"),
         ("the 10-Q for 2021", None),
         ("revenue grew 12%", None),
         ("Q5 2024", None),

@@ -61,6 +61,8 @@ _PERIOD_PATTERNS: list[re.Pattern[str]] = [
     re.compile(_L + r"Q(?P<q>[1-4])\s+of\s+(?:(?:the\s+)?(?:fiscal|FY)\s*)?(?:year\s+)?'?(?P<y>\d{4}|\d{2})" + _R, re.I),
     # The sell side's shorthand: "3Q21", "2Q 2020", "1Q FY22", "F3Q21", "4QFY2021"
     re.compile(_L + r"F?(?P<q>[1-4])Q\s*(?:FY|fiscal\s+)?\s*['’]?(?P<y>\d{4}|\d{2})" + _R, re.I),
+    # "FQ3 2021", "FQ3'21", "FQ3 FY21": a fiscal quarter
+    re.compile(_L + r"FQ(?P<q>[1-4])\s*(?:['’-]|FY)?\s*(?P<y>\d{4}|\d{2})" + _R, re.I),
     # "Q3'21", "Q3 '21", "Q3-21", "Q3-2021", "Q3/2021"
     re.compile(_L + r"Q(?P<q>[1-4])\s*(?:['’]|[-/])\s*(?P<y>\d{4}|\d{2})" + _R, re.I),
     # "2020年Q2", "21年的Q3", "2021财年Q3", "21年三季度", "2021年度第三季度"
