@@ -46,16 +46,39 @@ KNOWN: dict[str, tuple[str, ...]] = {
 _SUFFIX = re.compile(r"(?:,?\s+(?:inc|incorporated|corp|corporation|company|co|ltd|limited|plc|llc|lp|l\.p|n\.v|s\.a|"
                      r"holdings?|group|& co))\.?$", re.I)
 
+# A legal form written in full or short ("Packaging Corp" is Packaging Corporation of America): each
+# form's words -> a pattern matching any of them.
+_SHORT_FORMS = {words: pattern for pattern, forms in (
+    (r"corp(?:oration|\.)?", ("corporation", "corp", "corp.")),
+    (r"co(?:mpany|\.)?", ("company",)),
+    (r"inc(?:orporated|\.)?", ("incorporated", "inc", "inc.")),
+    (r"int(?:ernationa)?l\.?", ("international",)),
+) for words in forms}
+# A name written with its legal form ("Initech Corp", "Umbrella Holdings Ltd"): a company's, whatever it is.
+WITH_LEGAL_FORM = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][\w'&.-]*\s+){1,4}(?:Corp(?:oration)?|Inc(?:orporated)?|Ltd|"
+                             r"Limited|plc|PLC|LLC)(?![A-Za-z0-9])\.?")
+
+
+def legal_form(word: str) -> str | None:
+    """A pattern for `word` in full or short when it is a legal form ("Corporation": corp, corp.), else None."""
+    return _SHORT_FORMS.get(word.lower())
+
+
+@lru_cache(maxsize=1)
+def _stocks() -> tuple[dict, ...]:
+    """pytickersymbols' stocks, read once for both tables below (() when the package is absent)."""
+    try:
+        from pytickersymbols import PyTickerSymbols
+    except ImportError:
+        return ()
+    return tuple(PyTickerSymbols().get_all_stocks())
+
 
 @lru_cache(maxsize=1)
 def listed() -> dict[str, str]:
     """US ticker -> company name from pytickersymbols' index lists ({} when the package is absent)."""
-    try:
-        from pytickersymbols import PyTickerSymbols
-    except ImportError:
-        return {}
     out: dict[str, str] = {}
-    for stock in PyTickerSymbols().get_all_stocks():
+    for stock in _stocks():
         for sym in stock.get("symbols") or []:
             y = (sym.get("yahoo") or "").upper()
             # US listings only: other exchanges' symbols carry a suffix (".DE") or another currency.
@@ -68,13 +91,9 @@ def listed() -> dict[str, str]:
 def listed_abroad() -> dict[str, str]:
     """Symbol -> name of pytickersymbols' companies with no US listing (Toyota, Sony, Ferrari): never
     a transcript's ticker, but a company a question may name, which the index then does not hold."""
-    try:
-        from pytickersymbols import PyTickerSymbols
-    except ImportError:
-        return {}
     us = set(listed())
     out: dict[str, str] = {}
-    for stock in PyTickerSymbols().get_all_stocks():
+    for stock in _stocks():
         symbols = [(s.get("yahoo") or "").upper() for s in stock.get("symbols") or []]
         if stock.get("name") and symbols and symbols[0] and not us & set(symbols):
             out.setdefault(symbols[0], stock["name"].strip())

@@ -11,9 +11,9 @@ from typing import Any
 from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter, with_year, years_in
 from rag.glossary import groups, is_aspect, without
 from rag.scope import Catalog, Scope, detect, without_companies
+from rag.text_lang import language
 
 ScopeOf = Callable[[str], Scope]
-from rag.text_lang import language
 
 # Pairs a follow-up swaps: asking for one side after a question about the other.
 CONTRASTS: list[tuple[str, str]] = [

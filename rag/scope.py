@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.cedict import common_word, english
-from rag.companies import KNOWN, listed, listed_abroad, short_forms
+from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, short_forms
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
@@ -154,22 +154,12 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
     return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))
 
 
-# A legal form is written short as often as in full: "Packaging Corp" is Packaging Corporation of America.
-_LEGAL_FORMS = {"corporation": r"corp(?:oration|\.)?", "corp": r"corp(?:oration|\.)?", "corp.": r"corp(?:oration|\.)?",
-                "company": r"co(?:mpany|\.)?", "incorporated": r"inc(?:orporated|\.)?", "inc": r"inc(?:orporated|\.)?",
-                "inc.": r"inc(?:orporated|\.)?", "international": r"int(?:ernationa)?l\.?"}
-
-
-def _word(w: str) -> str:
-    return _LEGAL_FORMS.get(w.lower(), re.escape(w))
-
-
 def _spaced(name: str) -> str:
     """A pattern for a name of several words: any run of spaces between them, and an "&" or "and"
     between two words optional ("Marsh & McLennan" is also written "Marsh McLennan"); a legal form
     in full or short ("Corporation", "Corp")."""
     parts = re.split(r"\s+(?:&|and)\s+", name)
-    return r"\s+(?:(?:&|and)\s+)?".join(r"\s+".join(_word(w) for w in p.split()) for p in parts)
+    return r"\s+(?:(?:&|and)\s+)?".join(r"\s+".join(legal_form(w) or re.escape(w) for w in p.split()) for p in parts)
 
 
 def _name_in(name: str, text: str) -> bool:
@@ -410,16 +400,13 @@ def _listed_pattern() -> tuple[re.Pattern[str] | None, dict[str, str]]:
     """One case-sensitive pattern over the listed companies' names and short forms (a lower-case
     "target" or "visa" in a question is a word, not a company), and name -> ticker."""
     by_name: dict[str, str] = {}
-    for ticker, name in listed().items():
-        for form in (name, *short_forms(name)):
-            if len(form) >= 4 or " " in form:
-                by_name.setdefault(form, ticker)
-    # Companies listed abroad only: one-word names that are also English words ("Sharp", "Recruit")
-    # are left out, as a question writes them for their meaning far more often.
-    for ticker, name in listed_abroad().items():
-        for form in (name, *short_forms(name)):
-            if (len(form) >= 4 and not common_word(form)) or " " in form:
-                by_name.setdefault(form, ticker)
+    # Companies listed abroad only come second, and their one-word names that are also English words
+    # ("Sharp", "Recruit") are left out, as a question writes them for their meaning far more often.
+    for table, abroad in ((listed(), False), (listed_abroad(), True)):
+        for ticker, name in table.items():
+            for form in (name, *short_forms(name)):
+                if " " in form or (len(form) >= 4 and not (abroad and common_word(form))):
+                    by_name.setdefault(form, ticker)
     if not by_name:
         return None, by_name
     alternatives = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
@@ -438,10 +425,6 @@ def _listed_lower() -> dict[str, str]:
 # A capitalised word: part of a proper name ("York" in "New York City").
 _TITLE_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+\s+$")
 _TITLE_WORD_AFTER = re.compile(r"^\s+[A-Z][a-z]+(?![A-Za-z0-9])")
-
-
-_WITH_LEGAL_FORM = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][\w'&.-]*\s+){1,4}(?:Corp(?:oration)?|Inc(?:orporated)?|Ltd|Limited|"
-                              r"plc|PLC|LLC)(?![A-Za-z0-9])\.?")
 
 
 def _inside_a_longer_name(question: str, start: int, end: int) -> bool:
@@ -577,7 +560,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
                 and n not in missing and _name_in(n, masked)]
     if not tickers and not missing:
         # A name written with its legal form ("Globex Corp") is a company's, whoever holds no call of it.
-        missing += [m.group(0) for m in _WITH_LEGAL_FORM.finditer(question)]
+        missing += [m.group(0) for m in WITH_LEGAL_FORM.finditer(question)]
     if not tickers and not missing:
         # A Chinese name CC-CEDICT gives as a listed company's name the index holds no call of (英特尔: Intel).
         by_name = _listed_lower()
