@@ -94,6 +94,17 @@ def _without_old_measure(prev: str, question: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", prev)
 
 
+def _before_newest(scope: Scope, catalog: Catalog) -> str | None:
+    """The fiscal quarter before the one call a scope defaulted to (its company's newest), as the
+    catalog writes periods ("FY2025Q2" before "FY2025Q3"); None unless it names exactly one."""
+    periods = {catalog.docs[d].get("period") for d in scope.doc_ids if d in catalog.docs} - {None}
+    m = re.fullmatch(r"FY(\d{4})Q([1-4])", next(iter(periods))) if len(periods) == 1 and scope.tickers else None
+    if m is None:
+        return None
+    year, quarter = int(m.group(1)), int(m.group(2))
+    return f"FY{year}Q{quarter - 1}" if quarter > 1 else f"FY{year - 1}Q4"
+
+
 def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None = None
            ) -> tuple[str | None, str | None]:
     """(company name in `lang` where the catalog has one, period) that a question names."""
@@ -122,7 +133,15 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
         # follow-up names no other: "How about Q2?" after a Q3 question asks about Q2 of that year).
         asked, years = quarters_in(question), years_in(question)
         before = quarters_in(prev)
-        if _PREVIOUS_QUARTER.search(question) and not asked and len(before) == 1 and len(years_in(prev)) == 1 \
+        read = scope_of or partial(detect, catalog=catalog)
+        previous = _PREVIOUS_QUARTER.search(question)
+        if previous and not asked and not before and not years_in(prev) and not previous.group(0).lower().startswith(
+                "last") and (earlier := _before_newest(read(prev), catalog)):
+            # "And the quarter before?" after a question that named no period (so was answered from the
+            # newest call): the quarter before that call's.
+            prev = f"{prev.rstrip()} ({earlier})"
+            question = _PREVIOUS_QUARTER.sub(" ", question)
+        elif previous and not asked and len(before) == 1 and len(years_in(prev)) == 1 \
                 and (n := next(iter(before))) <= 4:
             # The quarter before the earlier one, across a year end; said as a period, not as "last quarter"
             # (which, standing alone, asks for the newest call).
@@ -134,7 +153,6 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
         if len(years) == 1 and years_in(prev) - years:
             prev = with_year(prev, next(iter(years)))  # "How about fiscal Q2 2021?" after a 2020 question
         # "What about BorgWarner?" after a question about FMC asks the same of BorgWarner, not of both.
-        read = scope_of or partial(detect, catalog=catalog)
         named = set(read(question).tickers)
         if named and not named & set(earlier := read(prev).tickers):
             prev = without_companies(prev, set(earlier), catalog)

@@ -135,6 +135,16 @@ def test_a_follow_up_naming_a_year_or_the_quarter_before_moves_the_earlier_perio
     assert rewrite("And last quarter?", _h("What is Coca-Cola's revenue?"), CATALOG).endswith("And last quarter?")
 
 
+def test_the_quarter_before_a_question_naming_no_period_counts_back_from_the_newest_call() -> None:
+    """A question naming no period is answered from the company's newest call (Microsoft FY2024Q3
+    here): "And the quarter before?" asks about the one before that call, across a year end too."""
+    before = rewrite("What about the quarter before?", _h("What was Microsoft's revenue?"), CATALOG)
+    assert "FY2024Q2" in before and "quarter before" not in before
+    assert "FY2021Q3" in rewrite("那上一季度呢？", _h("可口可乐的营收是多少？"), CATALOG)
+    amazon = Catalog({"AMZN_FY26Q1_en": {"ticker": "AMZN", "company": "Amazon", "period": "FY2026Q1"}})
+    assert "FY2025Q4" in rewrite("And the previous quarter?", _h("Amazon AWS revenue?"), amazon)
+
+
 def test_a_company_the_index_ties_a_word_to_is_switched_to() -> None:
     """A follow-up naming a company by a word only the index's passages tie to it ("Lennox" for Lennox
     International): read with the retriever's scope, it replaces the earlier company."""
