@@ -66,7 +66,7 @@ _MESSAGES = {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
         "company": "转录稿中没有相关内容：索引中没有{names}的电话会记录。",
         "unheard": "转录稿中没有相关内容：已收录的电话会中没有提到{names}。",
-        "period": "转录稿中没有相关内容：索引中没有{periods}{company}的电话会记录。",
+        "period": "转录稿中没有相关内容：索引中没有{company}{periods}的电话会记录。",
         "lead": "{who}：",
         "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
         "earlier": "{who}（较早的一次电话会，比索引中最新的{newest}回答得更清楚）：",
@@ -323,7 +323,7 @@ class Assistant:
             company = ", ".join(scope.tickers)
             text = msg["period"].format(
                 periods=", ".join(scope.missing_periods),
-                company=(f" for {company}" if lang == "en" else company) if company else "",
+                company=(f" for {company}" if lang == "en" else f"{company} ") if company else "",
             )
         else:
             text = msg["none"]

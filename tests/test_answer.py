@@ -113,6 +113,7 @@ def test_every_listed_citation_is_used_in_the_answer(corpus) -> None:
         ("What did Tesla say about deliveries?", "no call of Tesla"),
         ("特斯拉的交付量是多少？", "特斯拉"),
         ("What was Acme's revenue in Q3 2019?", "FY2019Q3"),
+        ("Acme 2019年第三季度的营收是多少？", "索引中没有ACME FY2019Q3的电话会记录"),  # company, then period
         ("How many employees does Globex have?", "nothing in the indexed calls"),
         # A name written with its legal form is a company's, even one no list knows.
         ("What was Initech Corp's revenue in Q3 2021?", "no call of Initech Corp"),
