@@ -61,6 +61,7 @@ _MESSAGES = {
         "lead": "{who}: ",
         "latest": "{who} (the latest call in the index; name a quarter to ask about another): ",
         "earlier": "{who} (an earlier call, which answers this more clearly than the latest in the index, {newest}): ",
+        "silent": "{who}: nothing in its calls in the index answers this.",
     },
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
@@ -70,6 +71,7 @@ _MESSAGES = {
         "lead": "{who}：",
         "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
         "earlier": "{who}（较早的一次电话会，比索引中最新的{newest}回答得更清楚）：",
+        "silent": "{who}：索引中其电话会没有能回答这个问题的信息。",
     },
 }
 
@@ -146,6 +148,8 @@ class Assistant:
         }
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
+        elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
+            reply = self._each_company(standalone, lang, scope, common, vector, k, filters, trace, top_k)
         else:
             # Both backends read the call the reader finds answers. Not for an outlook: each call's
             # guidance replaces the one before, so a question about it naming no quarter is the newest's.
@@ -241,6 +245,36 @@ class Assistant:
         if found and (not picks or found[0].score >= picks[0].score + WIDER_MARGIN):
             return wider, reranked if ranked else more, found
         return scope, hits, picks
+
+    def _each_company(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
+                      filters: Filters | None, trace: dict[str, Any] | None, top_k: int) -> Answer:
+        """A question naming several companies ("Compare A's and B's revenue growth") is read once per
+        company, from that company's calls alone: read together, the company whose passages match
+        best would answer for both. Each answers with its best sentence; one whose calls do not
+        answer is said to be silent, not left out."""
+        docs = self.retriever.catalog.docs
+        picks: list[Pick] = []
+        hits: list[Hit] = []
+        silent: list[str] = []
+        for t in scope.tickers:
+            own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
+            one = replace(scope, tickers=(t,), doc_ids=own)
+            found = self.retriever.retrieve(question, k, filters, one, query_vector=vector) if own else []
+            got, ranked = self._read(question, found, one, vector) if found else ([], found)
+            picks += got[:1]
+            hits += ranked
+            if not got:
+                name = next((docs[d].get("company") for d in own if docs[d].get("company")), None)
+                silent.append(t if not name or extract(name) else name)
+        if trace is not None:
+            trace["hits"] = hits[:top_k]
+        if not picks:
+            return self._abstain(lang, scope, hits, "extractive", common)
+        reply = self._extractive(lang, hits, scope, common, picks)
+        if silent:
+            note = " ".join(_MESSAGES[lang]["silent"].format(who=w) for w in silent)
+            reply = replace(reply, answer=f"{reply.answer} {note}")
+        return reply
 
     def _extractive(self, lang: str, hits: list[Hit], scope: Scope, common: dict, picks: list[Pick],
                     newest: Scope | None = None) -> Answer:

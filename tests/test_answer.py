@@ -94,6 +94,19 @@ def test_extractive_answer_cites_the_sentence_with_exact_offsets(corpus) -> None
     assert set(r.timings_ms) == {"retrieve", "answer"}
 
 
+def test_a_question_naming_two_companies_answers_for_each(corpus) -> None:
+    """Read together, the company whose passages match best would answer for both: each company is
+    read from its own calls, and one whose calls do not answer is said to be silent."""
+    a = _assistant(corpus)
+    r = a.ask("Compare Acme's and Globex's revenue")
+    assert not r.abstained and r.verified
+    assert "$1.2 billion" in r.answer and "$4.5 billion" in r.answer
+    assert {c.ticker for c in r.citations} == {"ACME", "GLBX"}
+    one = a.ask("What operating margin did Hooli and Globex report?")
+    assert "31%" in one.answer and {c.ticker for c in one.citations} == {"HOOL"}
+    assert "Globex: nothing in its calls in the index answers this." in one.answer
+
+
 def test_cross_language_question_over_chinese_passage(corpus) -> None:
     r = _assistant(corpus).ask("How big was SMPL's backlog?")
     assert not r.abstained and "2440" in r.answer
