@@ -70,6 +70,7 @@ def _bm25_idf(n: int, df: int) -> float:
 CROSS_LANGUAGE_EFFORT = 2
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z0-9])[a-z][a-z0-9-]{2,}(?![A-Za-z0-9])")
+_FIRST_WORD = re.compile(r"\W*([A-Z][a-z][a-z0-9-]+)(?![A-Za-z0-9])")
 # A word in more passages than this is common, not a name that tells one company's calls apart.
 NAME_MAX_ROWS = 500
 # The first word of one company's name names it when more than this share of the passages holding
@@ -108,7 +109,9 @@ class Retriever:
         """What the question names; a question naming no company but a name that only one company's
         calls hold ("Trainium", "Amy Hood") is scoped to that company's calls that hold it."""
         found = detect(question, self.catalog)
-        if found.tickers or found.out_of_index:
+        # A period no call has is read only once the company is known: "edwards 1Q22 guide" names
+        # Edwards by a word its calls hold, and a quarter after its newest call is that call's outlook.
+        if found.tickers or found.missing_companies or found.unheard:
             return found
         owned = self._owned(question)
         if owned:
@@ -142,13 +145,17 @@ class Retriever:
     def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:
         """(ticker, its calls holding them) of the names in `question` that only one company's passages
         hold, when they all point at one company; None otherwise. A name is a word written with a
-        capital (not the question's first word) or a Latin word in a Chinese question; words many
+        capital (the question's first word only as the start of a company's name, see below) or a Latin
+        word in a Chinese question; words many
         companies use ("AI", "EPS", "What") are held by several companies and name none."""
         # A company's one-word name, ticker or first word typed in lower case ("what was snowflake
         # product revenue", "dxc bookings", "thermo organic growth") is read like the first word of a
         # longer name, so a common word all calls use names nobody.
-        lowered = [w for w in dict.fromkeys(_LOWER_WORD.findall(question))
-                   if w in self.catalog.lowered or w in self.catalog.leading]
+        # So is a capitalised first word ("Hormel revenue Q3 2021"): at the start of a question a
+        # capital says nothing about whether the word is a name.
+        first = _FIRST_WORD.match(question) if not _HAN.search(question) else None
+        typed = [*([first.group(1).lower()] if first else []), *_LOWER_WORD.findall(question)]
+        lowered = [w for w in dict.fromkeys(typed) if w in self.catalog.lowered or w in self.catalog.leading]
         words = [*name_words(question), *lowered]
         if not words:
             return None
@@ -159,7 +166,7 @@ class Retriever:
         for word, token in named:
             rows = postings.get(token, (np.zeros(0, dtype=np.int64),))[0]
             leads = self.catalog.leading.get(word.lower()) or self.catalog.lowered.get(word)
-            if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z]", question) and \
+            if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z][a-z]", question) and \
                     self._share(rows, leads) > LEADING_SHARE:
                 # "Thermo": the first word of one company's name, in its calls more than in all others
                 # together (not followed by another capitalised word: "Simon Flannery" is a person).

@@ -121,6 +121,14 @@ def lower_retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     # The first word of a longer name, and a ticker, typed in lower case: the same test.
     ("orbis volume growth q1 2025", ("ORB",)),
     ("plx sales growth q1 2025", ("PLX",)),
+    # Followed by an abbreviation, not by a name ("Simon Flannery"): "FY25", "Q1", "EPS".
+    ("orbis FY25 Q1 volume growth", ("ORB",)),
+    # At the start of a question a capital says nothing: the same test as typed in lower case.
+    ("Orbis volume growth Q1 2025", ("ORB",)),
+    ("Glacio revenue growth Q1 2025?", ("GLC",)),
+    ("Summit Q1 2025 revenue", ("SMT",)),  # detect's own name match, as before
+    # A quarter no call has is read once the company is known (then the newest call's outlook).
+    ("orbis Q2 2025 volume guide", ("ORB",)),
 ])
 def test_a_company_name_typed_in_lower_case_names_it_when_the_index_says_so(
         lower_retriever: Retriever, question: str, tickers: tuple) -> None:
