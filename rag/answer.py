@@ -62,6 +62,8 @@ _MESSAGES = {
         "latest": "{who} (the latest call in the index; name a quarter to ask about another): ",
         "earlier": "{who} (an earlier call, which answers this more clearly than the latest in the index, {newest}): ",
         "silent": "{who}: nothing in its calls in the index answers this.",
+        "unmatched": "The transcripts don't say: {names} could not be matched to a company in the index with "
+                     "confidence (the nearest is {nearest}; ask again with that name if it is the one meant).",
     },
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
@@ -72,6 +74,8 @@ _MESSAGES = {
         "latest": "{who}（索引中最新的一次电话会；如需其他季度请注明）：",
         "earlier": "{who}（较早的一次电话会，比索引中最新的{newest}回答得更清楚）：",
         "silent": "{who}：索引中其电话会没有能回答这个问题的信息。",
+        "unmatched": "转录稿中没有相关内容：无法确定“{names}”是索引中的哪家公司（最接近的是{nearest}；"
+                     "如指的是它，请用这个名称再问一次）。",
     },
 }
 
@@ -170,8 +174,10 @@ class Assistant:
                 trace["hits"] = hits[:top_k]
             # No sentence answers, or one from a company the name is not nearest to: an LLM would only
             # guess which company is meant.
-            if unconfirmed and (not picks or not self._names_the_answer(unconfirmed, picks[0], hits)):
-                reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common)
+            stands, nearest = self._names_the_answer(unconfirmed, picks[0] if picks else None, hits) \
+                if unconfirmed else (True, None)
+            if not stands or (unconfirmed and not picks):
+                reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common, nearest)
             elif backend == "extractive":
                 reply = self._extractive(lang, hits, scope, common, picks, newest)
             else:
@@ -184,12 +190,14 @@ class Assistant:
 
     # ----------------------------------------------------------------------------- backends
 
-    def _names_the_answer(self, names: tuple[str, ...], pick: Pick, hits: list[Hit]) -> bool:
-        """Some of `names` (Chinese names no passage holds) is nearer, by the embedding model, to the
-        name of the company the answer comes from than to any other company (of the index, or of the
-        passages past `NAME_POOL` companies): 安费诺 answered from Amphenol's call stands, 比亚迪 answered
-        from whichever call the question's words found does not. Two signals that agree by chance about
-        as often as there are companies to choose from."""
+    def _names_the_answer(self, names: tuple[str, ...], pick: Pick | None, hits: list[Hit]
+                          ) -> tuple[bool, str | None]:
+        """Whether some of `names` (Chinese names no company's name matched) is nearer, by the embedding
+        model, to the name of the company the answer (`pick`) comes from than to any other company (of
+        the index, or of the passages past `NAME_POOL` companies): 安费诺 answered from Amphenol's call
+        stands, 比亚迪 answered from whichever call the question's words found does not. Two signals
+        that agree by chance about as often as there are companies to choose from. Also the company
+        nearest to the first name, for the reply to suggest when the answer does not stand."""
         # Every company of a small index (a scope of one company would leave nothing to compare), else
         # those the passages are from.
         catalog = self.retriever.catalog
@@ -198,15 +206,14 @@ class Assistant:
         else:
             companies = {h.chunk.meta.ticker.upper(): h.chunk.meta.company or h.chunk.meta.ticker
                          for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker}
-        answer = (pick.hit.chunk.meta.ticker or "").upper() if pick.hit.chunk.meta is not None else None
-        if answer not in companies or len(companies) < 2:
-            return True
+        meta = pick.hit.chunk.meta if pick is not None else None
+        answer = (meta.ticker or "").upper() if meta is not None else None
+        if len(companies) < 2 or (pick is not None and answer not in companies):
+            return True, None
         tickers = list(companies)
         vectors = self._name_vectors([companies[t] for t in tickers])
-        for v in self.embedder.embed_queries(list(names)):
-            if tickers[int(np.argmax(vectors @ v))] == answer:
-                return True
-        return False
+        nearest = [tickers[int(np.argmax(vectors @ v))] for v in self.embedder.embed_queries(list(names))]
+        return answer in nearest, companies[nearest[0]]
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:
         """Query vectors of company names, each embedded once per assistant."""
@@ -347,10 +354,15 @@ class Assistant:
         fallback = self._extractive(lang, hits, scope, common, self._read(question, hits, scope, vector)[0])
         return replace(fallback, backend=backend, repair="replaced", **why)
 
-    def _abstain(self, lang: str, scope: Scope, hits: list[Hit], backend: str, common: dict) -> Answer:
+    def _abstain(self, lang: str, scope: Scope, hits: list[Hit], backend: str, common: dict,
+                 nearest: str | None = None) -> Answer:
+        """`nearest`: the company the embedding model puts nearest to a name no company's name matched,
+        suggested in the reply (the asker may have meant it)."""
         msg = _MESSAGES[lang]
         if scope.missing_companies:
             text = msg["company"].format(names=", ".join(scope.missing_companies))
+        elif scope.unheard and nearest and not extract(nearest):
+            text = msg["unmatched"].format(names=", ".join(scope.unheard), nearest=nearest)
         elif scope.unheard:
             text = msg["unheard"].format(names=", ".join(scope.unheard))
         elif scope.missing_periods:

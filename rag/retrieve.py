@@ -120,11 +120,13 @@ class Retriever:
         # 宁德时代的营收): whatever the passages say is about something else, so nothing answers.
         # A Chinese name may be an indexed company the matcher does not know (安费诺: Amphenol): read
         # as before, then held to the company it is nearest to (`Assistant`).
-        unheard = self._unheard(subject_names(question))
+        names = subject_names(question)
+        unheard = self._unheard(names)
         latin = tuple(n for n in unheard if not _HAN.search(n))
         if latin:
             return replace(found, doc_ids=(), unheard=latin)
-        return replace(found, unconfirmed=unheard) if unheard else found
+        han = tuple(n for n in names if _HAN.search(n))
+        return replace(found, unconfirmed=han) if han else found
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its

@@ -16,7 +16,7 @@ from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
 from rag.lexical import STOPWORDS
-from rag.zh_names import companies_named, leading_nouns, proper_nouns
+from rag.zh_names import companies_named, leading_nouns, opening_name, proper_nouns
 
 # Tickers that are single letters or ordinary words; they count only as "$T", "(T)" or "NYSE: T".
 # Others (KO, MA, DE) count when written in capitals as a word of their own.
@@ -479,7 +479,7 @@ def subject_names(question: str) -> list[str]:
     if (lead := _POSSESSIVE_FIRST.match(text)) is not None:
         names.insert(0, lead.group(1))
     names += proper_nouns(text)
-    names += [lead] if (lead := leading_nouns(text.strip())) else []
+    names += [lead] if (lead := leading_nouns(text.strip()) or opening_name(question.strip())) else []
     names = [n for n in dict.fromkeys(names) if not CALENDAR_WORDS.fullmatch(n)]
     return [n for n in names if not any(n != m and n in m for m in names)]  # 宁德 inside 宁德时代
 

@@ -123,6 +123,20 @@ def _singular(name: str) -> str:
     return " ".join(re.sub(r"(?<=[a-z]{3})s$", "", w) for w in name.lower().split())
 
 
+# The Chinese a question opens with up to its first figure, Latin word or bracket, or 的 ("通用动力3Q21
+# 航空航天…", "联合租赁2021年第二季度…", "硕腾的…"): where a question names its company, however jieba
+# tags the words (通用 a verb, 硕 a morpheme). Not a pointer back (那/这…), a period or a request.
+_OPENING = re.compile(r"\s*([\u4e00-\u9fff]{2,10}?)(?:在|于)?(?=[\s\dA-Za-z（(]|的)")
+_NOT_A_NAME = re.compile(r"^(?:那|这|该|其|请|还|另|同|它|他们)|季度|年|月|财")
+
+
+def opening_name(question: str) -> str:
+    """The words a Chinese question opens with before its first figure or Latin word, when they may
+    be a name; "" otherwise."""
+    m = _OPENING.match(question)
+    return m.group(1) if m and not _NOT_A_NAME.search(m.group(1)) else ""
+
+
 def leading_nouns(question: str) -> str:
     """The nouns a Chinese question opens with, joined (贵州茅台 in 贵州茅台上一季度的毛利率), when one
     of them is a name: where a question names what it asks about, whatever jieba takes the words

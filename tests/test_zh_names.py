@@ -64,3 +64,22 @@ def test_leading_nouns_are_a_name_the_question_opens_with(question: str, lead: s
 
     assert leading_nouns(question) == lead
 
+
+
+@pytest.mark.parametrize("question, name", [
+    # What a question opens with before its first figure: a name however jieba tags its words (通用 a
+    # verb, 硕 a morpheme), so an unmatched one is checked against the answer's company (`Assistant`).
+    ("通用动力3Q21航空航天板块营业利润率", "通用动力"),
+    ("联合租赁2021年第二季度二手设备的调整后利润率是多少？", "联合租赁"),
+    ("硕腾的营收是多少？", "硕腾"),
+    ("达登餐饮在2021财年第三季度的资本支出是多少？", "达登餐饮"),
+    ("那这个季度的经营现金流是多少？", ""),  # a pointer back
+    ("2021年第三季度营收是多少？", ""),  # a period
+    ("请问IBM的营收", ""),  # a request
+])
+def test_the_opening_words_of_a_chinese_question_are_a_subject(question: str, name: str) -> None:
+    from rag.scope import subject_names
+    from rag.zh_names import opening_name
+
+    assert opening_name(question) == name
+    assert (name in subject_names(question)) == bool(name)
