@@ -41,8 +41,10 @@ CALENDAR_WORDS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|
 # Kinds of number that are figures (not years or dates).
 _QUANTITIES = {"percent", "pp", "money", "count", "multiple", "fraction"}
 _YEAR = re.compile(r"(?<![\d.,$])(?:19|20)\d{2}(?![\d%])|(?:\bFY|\bfiscal(?: year)?)\s?'?(\d{2})(?!\d)", re.I)
+# "Q3" also beside Chinese (2021年Q3, where \b sees no boundary); 三季度 and 3季度 without 第, as
+# questions write them (2021年三季度); not 上一季度 (the quarter before) or 前三季度 (nine months).
 _QUARTER = re.compile(
-    r"\bQ([1-4])\b|\b(first|second|third|fourth)[- ]quarter|第([一二三四1-4])(?:财季|季度|季)"
+    r"(?<![A-Za-z0-9])Q([1-4])(?![A-Za-z0-9])|\b(first|second|third|fourth)[- ]quarter|(?<![上下前后本这该每\d])第?([一二三四1-4])(?:财季|季度|季)"
     r"|\b(march|june|september|december)(?:\s+\d{4})?[- ]quarter", re.I)
 # Month-named quarters ("the March quarter") are told apart from numbered ones by an offset.
 _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2, "三": 3, "四": 4,

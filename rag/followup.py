@@ -78,7 +78,9 @@ def _swap(prev: str, question: str) -> str | None:
 
 
 def _measures(text: str) -> list[tuple[str, ...]]:
-    return [g for g in groups(text) if not is_aspect(g)]
+    """The measures `text` names; words asking for an outlook ("guide", "expect") are not one: they
+    say when, and "the capex guide" after "what tax rate does X expect" asks for another measure."""
+    return [g for g in groups(text) if not is_aspect(g) and not ASKS_GUIDANCE.match(g[0])]
 
 
 def _without_old_measure(prev: str, question: str) -> str:

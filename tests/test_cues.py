@@ -45,3 +45,15 @@ def test_a_question_about_next_year_or_quarter_asks_for_an_outlook() -> None:
     from rag.cues import first_figure_at
 
     assert leads_with_guidance(plan, first_figure_at(extract(plan)))
+
+
+def test_quarters_as_questions_write_them() -> None:
+    """三季度 and 3季度 without 第, Q3 beside Chinese text (no word boundary there); not 上一季度 (the
+    quarter before) or 前三季度 (the first nine months)."""
+    from rag.cues import quarters_in
+
+    assert quarters_in("2021年三季度的营收") == {3} and quarters_in("2022年1季度") == {1}
+    assert quarters_in("2021年Q3营收") == {3} and quarters_in("Q3 2021 revenue") == {3}
+    assert quarters_in("2021年第四季度") == {4}
+    assert quarters_in("那上一季度呢？") == set() and quarters_in("前三季度的自由现金流") == set()
+    assert quarters_in("本季度的营收") == set()

@@ -173,3 +173,17 @@ def test_a_product_only_one_company_holds_does_not_make_a_new_question() -> None
 
     standalone = rewrite("Azure占比多少？", _h("微软2021年第四季度的营收是多少？"), CATALOG, scope_of)
     assert standalone == "微软2021年第四季度的营收是多少？ Azure占比多少？"
+
+
+def test_a_chinese_follow_up_naming_a_quarter_of_another_year_moves_both() -> None:
+    """"2022年一季度" after a Q4 2021 question asks about Q1 2022, not Q4 2022."""
+    out = rewrite("那他们给的2022年一季度调整后EPS指引是多少？", _h("What was Coca-Cola's adjusted EPS for the fourth "
+                                                          "quarter of 2021?"), CATALOG)
+    assert out.startswith("What was Coca-Cola's adjusted EPS for the first quarter of 2022?")
+
+
+def test_an_outlook_word_is_not_the_measure_a_follow_up_shares() -> None:
+    """"And the capex guide?" after "What tax rate does X expect?" asks about capex: "guide" and
+    "expect" say the figure is an outlook, not that the measure is the same."""
+    out = rewrite("And the capex guide for 2022?", _h("What effective tax rate does Coca-Cola expect for 2022?"), CATALOG)
+    assert "tax rate" not in out and "capex" in out and "Coca-Cola" in out
