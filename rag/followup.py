@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from rag.cues import ASKS_GUIDANCE, quarters_in, with_quarter, with_year, years_in
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, quarters_in, with_quarter, with_year, years_in
 from rag.glossary import groups, is_aspect, without
-from rag.scope import Catalog, Scope, detect, without_companies
+from rag.scope import Catalog, Scope, detect, name_words, without_companies
 from rag.text_lang import language
 
 ScopeOf = Callable[[str], Scope]
@@ -107,6 +107,37 @@ def _before_newest(scope: Scope, catalog: Catalog) -> str | None:
     return f"FY{year}Q{quarter - 1}" if quarter > 1 else f"FY{year - 1}Q4"
 
 
+def _qualifier_names(text: str) -> list[str]:
+    """Names a question qualifies its measure with (a product, segment, region: "Simparica Trio",
+    "Librela", "EMEA"): its name words less measures and periods."""
+    return [w for w in name_words(text) if not groups(w) and not PERIOD_WORDS.fullmatch(w.lower())
+            and not CALENDAR_WORDS.search(w)]
+
+
+def _without_old_names(prev: str, question: str, read: ScopeOf, catalog: Catalog) -> str:
+    """`prev` less the product, segment or region it named when the follow-up names another ("那Librela
+    这个季度卖了多少？" after a Simparica Trio question asks about Librela alone, not both); the
+    company's names stay."""
+    # Not another company's name ("What about Lennox?" is answered by switching companies): the
+    # catalog's names only, as a product only one company's calls hold ("Librela") is a name here.
+    named = partial(detect, catalog=catalog)
+    tickers = set(read(prev).tickers)
+    if named(question).tickers or not set(read(question).tickers) <= tickers:
+        return prev
+    asked = {w.lower() for w in _qualifier_names(question)}
+    earlier = [w for w in _qualifier_names(prev) if w.lower() not in asked]
+    if not asked - {w.lower() for w in _qualifier_names(prev)} or not earlier:
+        return prev
+    # The words of the company's names ("General", "Dynamics"), however the question wrote them.
+    names = [n for t in tickers for d in catalog.by_ticker.get(t, ())
+             for n in (catalog.docs[d].get("company"), *(catalog.docs[d].get("aliases") or [])) if n]
+    company = {x.lower() for n in names for x in re.findall(r"[A-Za-z][\w&.-]*", n)}
+    for w in earlier:
+        if w.lower().rstrip("'’s") not in company and w.lower() not in company and not named(w).tickers:
+            prev = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", " ", prev)
+    return re.sub(r"[ \t]{2,}", " ", prev)
+
+
 def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None = None
            ) -> tuple[str | None, str | None]:
     """(company name in `lang` where the catalog has one, period) that a question names."""
@@ -158,6 +189,7 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
         named = set(read(question).tickers)
         if named and not named & set(earlier := read(prev).tickers):
             prev = without_companies(prev, set(earlier), catalog)
+        prev = _without_old_names(prev, question, read, catalog)
         return f"{_without_old_measure(prev, question).rstrip()} {question.strip()}"
     prev_company, prev_period = _named(prev, catalog, lang, scope_of)
     if prev_period and not period and ASKS_GUIDANCE.search(prev) and not ASKS_GUIDANCE.search(question):

@@ -187,3 +187,14 @@ def test_an_outlook_word_is_not_the_measure_a_follow_up_shares() -> None:
     "expect" say the figure is an outlook, not that the measure is the same."""
     out = rewrite("And the capex guide for 2022?", _h("What effective tax rate does Coca-Cola expect for 2022?"), CATALOG)
     assert "tax rate" not in out and "capex" in out and "Coca-Cola" in out
+
+
+def test_a_follow_up_naming_another_product_drops_the_earlier_one() -> None:
+    """"And LinkedIn?" after an Azure question asks about LinkedIn alone: the earlier product goes,
+    the company (even written out in full) and the measure and period stay."""
+    out = rewrite("And LinkedIn?", _h("How much did Microsoft's Azure revenue grow in fiscal Q3 2024?"), CATALOG)
+    assert "Azure" not in out and out.startswith("How much did Microsoft's revenue grow in fiscal Q3 2024?")
+    zh = rewrite("那LinkedIn这个季度增长了多少？", _h("What was Coca-Cola's Costa revenue in Q4 2021?"), CATALOG)
+    assert "Costa" not in zh and "Coca-Cola" in zh and "LinkedIn" in zh
+    # Naming no new product, the earlier one stays: "How about Q2?" keeps asking about Azure.
+    assert "Azure" in rewrite("How about Q2?", _h("How much did Microsoft's Azure revenue grow in Q3 2024?"), CATALOG)
