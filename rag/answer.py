@@ -237,7 +237,12 @@ class Assistant:
     def _read(self, question: str, hits: list[Hit], scope: Scope, vector: Any) -> tuple[list[Pick], list[Hit]]:
         """The reader's picks, and the passages ranked by it."""
         return self.picker.read(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
-                                idf=self.retriever.idf_for(scope))
+                                idf=self.retriever.idf_for(scope), period=self._one_period(scope))
+
+    def _one_period(self, scope: Scope) -> str | None:
+        """The period of the one call a scope holds (its copies aside), else None."""
+        periods = {self.retriever.catalog.docs.get(d, {}).get("period") for d in scope.doc_ids}
+        return next(iter(periods)) if len(periods) == 1 else None
 
     def _which_call(self, question: str, scope: Scope, hits: list[Hit], picks: list[Pick], vector: Any,
                     top_k: int, filters: Filters | None, ranked: bool = True) -> tuple[Scope, list[Hit], list[Pick]]:
@@ -312,7 +317,7 @@ class Assistant:
         number = {h.row: i + 1 for i, h in enumerate(hits)}
         shortlist = [(number[p.hit.row], p.sentence.text)
                      for p in self.picker.top(question, hits, vector, self._skip_terms(scope), ahead=scope.ahead,
-                                                idf=self.retriever.idf_for(scope))]
+                                                idf=self.retriever.idf_for(scope), period=self._one_period(scope))]
         parts: list[str] = []
         # Streamed text reaches the user before the answer is complete, so it is released claim by
         # claim, each only once its numbers are found in the passages it cites.

@@ -263,14 +263,15 @@ def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_o
     assert cars["Operating margin was 16%, up from 7%."]["focus"] == 0
 
 
-def _features_of(question: str, text: str, skip: frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
+def _features_of(question: str, text: str, skip: frozenset[str] = frozenset(),
+                 period: str | None = None) -> dict[str, dict[str, float]]:
     """{sentence: {feature: value}} for the single sentences of one passage."""
     from rag.types import Chunk, Hit
 
     chunk = Chunk(id="c", doc_id="D", section="prepared", speakers=(), text=text, embed_text=text, start=0,
                   end=len(text))
     cands = candidates([Hit(chunk, 0, 1.0)])
-    x = matrix(question_of(question, None, lambda t: 1.0, set(skip)), cands, lambda h: None)
+    x = matrix(question_of(question, None, lambda t: 1.0, set(skip), period=period), cands, lambda h: None)
     return {c.sentence.text: {f: float(x[i, FEATURES.index(f)]) for f in FEATURES}
             for i, c in enumerate(cands) if not c.pair}
 
@@ -315,6 +316,21 @@ def test_a_quarter_asked_is_matched_by_the_quarter_a_sentence_names() -> None:
     assert [v["period_same"] for v in quarter.values()] == [0.0, 1.0, 0.0]
     year = _features_of("What were Acme's net sales in 2021?", text)
     assert [v["period_same"] for v in year.values()] == [1.0, 0.0, 0.0]
+
+
+def test_a_question_naming_no_period_asks_about_the_call_it_is_scoped_to() -> None:
+    """Scoped to one call (its company's newest, FY2025Q3), "revenue growth last quarter" is that
+    call's quarter: the sentence naming Q3 agrees, one about the year does not. A question naming a
+    year asks about the year, whatever call holds it."""
+    text = ("International revenue grew about 42% over the course of the year. "
+            "We ended Q3 with $274 million in revenue, representing 38% growth. "
+            "Revenue in fiscal 2025 will exceed $1 billion.")
+    scoped = _features_of("What was Acme's revenue growth last quarter?", text, period="FY2025Q3")
+    assert [v["period_same"] for v in scoped.values()] == [0.0, 1.0, 0.0]
+    unscoped = _features_of("What was Acme's revenue growth last quarter?", text)
+    assert {v["period_same"] for v in unscoped.values()} == {0.0}
+    year = _features_of("What was Acme's revenue growth in 2025?", text, period="FY2025Q3")
+    assert [v["period_same"] for v in year.values()] == [0.0, 0.0, 1.0]
 
 
 def test_a_sentence_naming_what_the_question_does_not_is_marked() -> None:

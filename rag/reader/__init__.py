@@ -105,12 +105,14 @@ class Reader:
         self._cols = [FEATURES.index(f) for f in weights.features]
 
     def score(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-              ahead: bool = False, idf=None) -> tuple[list[Candidate], np.ndarray, float]:
+              ahead: bool = False, idf=None, period: str | None = None) -> tuple[list[Candidate], np.ndarray, float]:
         """Every candidate with its probability of answering the question, and the probability that
         any does (the best candidate's own when no answerability model is fitted). `ahead`: the
         question names a period after the calls it is scoped to (only guidance can answer); `idf`:
-        term weights for this question (its scope's, `Retriever.idf_for`), else the index's."""
-        q = question_of(question, vector, idf or self.idf, {s.lower() for s in skip}, ahead)
+        term weights for this question (its scope's, `Retriever.idf_for`), else the index's; `period`:
+        the one call's period ("FY2025Q3") a question naming no quarter is scoped to (its company's
+        newest), read as the quarter it asks about."""
+        q = question_of(question, vector, idf or self.idf, {s.lower() for s in skip}, ahead, period)
         cands = candidates(hits)
         if not cands:
             return cands, np.zeros(0), 0.0
@@ -124,16 +126,16 @@ class Reader:
         return cands, p, float(a.probabilities(row[cols][None, :])[0])
 
     def pick(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-             ahead: bool = False, idf=None) -> list[Pick]:
+             ahead: bool = False, idf=None, period: str | None = None) -> list[Pick]:
         """The most probable candidate (and the next distinct one when nearly as probable), or []
         when the passages likely do not answer."""
-        return self.read(question, hits, vector, skip, ahead, idf)[0]
+        return self.read(question, hits, vector, skip, ahead, idf, period)[0]
 
     def read(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-             ahead: bool = False, idf=None) -> tuple[list[Pick], list[Hit]]:
+             ahead: bool = False, idf=None, period: str | None = None) -> tuple[list[Pick], list[Hit]]:
         """`pick`'s answer, and the passages reordered by their most probable sentence (the reader as
         a reranker: the passage that states what is asked first, whatever its retrieval rank)."""
-        cands, p, answers = self.score(question, hits, vector, skip, ahead, idf)
+        cands, p, answers = self.score(question, hits, vector, skip, ahead, idf, period)
         ranked = by_best_sentence(hits, cands, p)
         if not len(cands) or answers < self.weights.threshold:
             return [], ranked
@@ -148,9 +150,9 @@ class Reader:
                             and not not_the_figure_asked(question, q.sentence.text)], ranked
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
-            ahead: bool = False, n: int = 6, idf=None) -> list[Pick]:
+            ahead: bool = False, n: int = 6, idf=None, period: str | None = None) -> list[Pick]:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
-        cands, p, _ = self.score(question, hits, vector, skip, ahead, idf)
+        cands, p, _ = self.score(question, hits, vector, skip, ahead, idf, period)
         return distinct(cands, p, n)
 
 

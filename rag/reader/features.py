@@ -146,10 +146,14 @@ def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
 _ASKING_VERBS = frozenset({"deliver", "delivered"})
 
 
-def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False) -> Question:
+def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False,
+                period: str | None = None) -> Question:
     """The question's weighted terms (glossary groups with their translations, other content words),
     the kinds of number it asks for, and the periods it names. `ahead`: the period it names lies after
-    the calls in scope, so it asks for guidance whatever its wording."""
+    the calls in scope, so it asks for guidance whatever its wording; `period`: the one call's period
+    ("FY2025Q3") a question naming no period is scoped to (its company's newest), read as asked
+    ("revenue growth last quarter": the sentence saying Q3 is the quarter's own). Not for a question
+    naming a year: "2021年全年" scoped to a Q4 call asks for the year, not the quarter."""
     # A company's name written with a plus ("Disney+", "ESPN+") names its product: what is asked about.
     skip = skip - {t for w in re.findall(r"([A-Za-z][\w.-]*)\+", text) for t in (w.lower(), *tokenize(w))}
     terms: list[tuple[tuple[frozenset[str], ...], float]] = []
@@ -189,7 +193,10 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(PERIOD_WORDS.sub(" ", text.lower())) if t not in named and t not in question_tokens()]
-    return Question(text, language(text), vector, terms, metrics, content, focus, years_in(text), quarters_in(text),
+    years, quarters = years_in(text), quarters_in(text)
+    if period and not quarters and not years and (m := re.fullmatch(r"FY(\d{4})Q([1-4])", period)):
+        quarters, years = {int(m.group(2))}, {int(m.group(1))}
+    return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
                     pinned_kinds(text), _pairs(words))
 

@@ -75,7 +75,7 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
             continue  # answered "no such call" before any sentence is read
         vector = assistant.embedder.embed_queries([standalone])[0]
         q = question_of(standalone, vector, r.idf_for(scope), {s.lower() for s in assistant._skip_terms(scope)},
-                        scope.ahead)
+                        scope.ahead, assistant._one_period(scope))
         variants = [(False, r.retrieve(standalone, top_k, None, scope, query_vector=vector))]
         if case.answerable and (case.gold_quote or case.gold_numbers):
             wider = r.retrieve(standalone, min(50, top_k * 4), None, scope, query_vector=vector)
