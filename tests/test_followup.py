@@ -198,3 +198,13 @@ def test_a_follow_up_naming_another_product_drops_the_earlier_one() -> None:
     assert "Costa" not in zh and "Coca-Cola" in zh and "LinkedIn" in zh
     # Naming no new product, the earlier one stays: "How about Q2?" keeps asking about Azure.
     assert "Azure" in rewrite("How about Q2?", _h("How much did Microsoft's Azure revenue grow in Q3 2024?"), CATALOG)
+
+
+def test_a_period_an_earlier_rewrite_carried_moves_too() -> None:
+    """A rewrite carries the period as the catalog writes it ("(Coca-Cola, FY2021Q4)"): "the prior
+    quarter" and "How about Q2?" move that one, across a year end too."""
+    chain = _h("Coca-Cola Q4 2021 revenue", "What was the operating margin?")
+    assert "FY2021Q3" in rewrite("How about the prior quarter?", chain, CATALOG)
+    assert "FY2021Q2" in rewrite("How about Q2?", chain, CATALOG)
+    first = _h("Coca-Cola Q1 2021 revenue", "What was the operating margin?")
+    assert "FY2020Q4" in rewrite("And the previous quarter?", first, CATALOG)
