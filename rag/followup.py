@@ -138,7 +138,7 @@ def _without_old_names(prev: str, question: str, read: ScopeOf, catalog: Catalog
              for n in (catalog.docs[d].get("company"), *(catalog.docs[d].get("aliases") or [])) if n]
     company = {x.lower() for n in names for x in re.findall(r"[A-Za-z][\w&.-]*", n)}
     for w in earlier:
-        if w.lower().rstrip("'’s") not in company and w.lower() not in company and not named(w).tickers:
+        if w.lower() not in company and not named(w).tickers:
             prev = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", " ", prev)
     return re.sub(r"[ \t]{2,}", " ", prev)
 

@@ -118,8 +118,9 @@ class Retriever:
             return detect(question, self.catalog, implied=owned)
         # Naming no company the index holds and something no passage mentions ("Rivian's margin?",
         # 宁德时代的营收): whatever the passages say is about something else, so nothing answers.
-        # A Chinese name may be an indexed company the matcher does not know (安费诺: Amphenol): read
-        # as before, then held to the company it is nearest to (`Assistant`).
+        # A Chinese name may be an indexed company the matcher does not know (安费诺: Amphenol, 通用动力:
+        # General Dynamics, whose words every call holds): read as before, then held to the company it
+        # is nearest to (`Assistant`).
         names = subject_names(question)
         unheard = self._unheard(names)
         latin = tuple(n for n in unheard if not _HAN.search(n))
@@ -148,8 +149,8 @@ class Retriever:
         """(ticker, its calls holding them) of the names in `question` that only one company's passages
         hold, when they all point at one company; None otherwise. A name is a word written with a
         capital (the question's first word only as the start of a company's name, see below) or a Latin
-        word in a Chinese question; words many
-        companies use ("AI", "EPS", "What") are held by several companies and name none."""
+        word in a Chinese question; words many companies use ("AI", "EPS", "What") are held by several
+        companies and name none."""
         # A company's one-word name, ticker or first word typed in lower case ("what was snowflake
         # product revenue", "dxc bookings", "thermo organic growth") is read like the first word of a
         # longer name, so a common word all calls use names nobody.
