@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, quarters_in, with_quarter, with_year, years_in
 from rag.glossary import groups, is_aspect, without
+from rag.ingest.meta import PERIOD, period_parts, quarter_before
 from rag.scope import Catalog, Scope, detect, name_words, without_companies
 from rag.text_lang import language
 
@@ -96,20 +97,12 @@ def _without_old_measure(prev: str, question: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", prev)
 
 
-# A period as the catalog writes it, and as a rewrite carries it: "(Lennox International, FY2021Q3)".
-_CARRIED = re.compile(r"\bFY(\d{4})Q([1-4])\b")
-
-
-def _quarter_before(year: int, quarter: int) -> str:
-    return f"FY{year}Q{quarter - 1}" if quarter > 1 else f"FY{year - 1}Q4"
-
-
 def _before_newest(scope: Scope, catalog: Catalog) -> str | None:
     """The fiscal quarter before the one call a scope defaulted to (its company's newest), as the
     catalog writes periods ("FY2025Q2" before "FY2025Q3"); None unless it names exactly one."""
     periods = {catalog.docs[d].get("period") for d in scope.doc_ids if d in catalog.docs} - {None}
-    m = _CARRIED.fullmatch(next(iter(periods))) if len(periods) == 1 and scope.tickers else None
-    return _quarter_before(int(m.group(1)), int(m.group(2))) if m else None
+    parts = period_parts(next(iter(periods))) if len(periods) == 1 and scope.tickers else None
+    return quarter_before(*parts) if parts else None
 
 
 def _qualifier_names(text: str) -> list[str]:
@@ -179,11 +172,11 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
             # newest call): the quarter before that call's.
             prev = f"{prev.rstrip()} ({earlier})"
             question = _PREVIOUS_QUARTER.sub(" ", question)
-        elif previous and not asked and (fy := _CARRIED.search(prev)):
+        elif previous and not asked and (fy := PERIOD.search(prev)):
             # The period an earlier rewrite carried ("(United Rentals, FY2021Q2)"): the quarter before it.
-            prev = prev[:fy.start()] + _quarter_before(int(fy.group(1)), int(fy.group(2))) + prev[fy.end():]
+            prev = prev[:fy.start()] + quarter_before(int(fy.group(1)), int(fy.group(2))) + prev[fy.end():]
             question = _PREVIOUS_QUARTER.sub(" ", question)
-        elif len(asked) == 1 and (n := next(iter(asked))) <= 4 and (fy := _CARRIED.search(prev)):
+        elif len(asked) == 1 and (n := next(iter(asked))) <= 4 and (fy := PERIOD.search(prev)):
             prev = prev[:fy.start()] + f"FY{fy.group(1)}Q{n}" + prev[fy.end():]  # "How about Q1?"
         elif previous and not asked and len(before) == 1 and len(years_in(prev)) == 1 \
                 and (n := next(iter(before))) <= 4:

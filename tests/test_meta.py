@@ -133,3 +133,10 @@ def test_from_body_names_the_most_mentioned_company() -> None:
     assert from_body("Welcome to the XYZW (NASDAQ: XYZW) call. XYZW grew. (NASDAQ: XYZW)") == {"ticker": "XYZW"}
     # Two companies named about as often: no guess.
     assert from_body("Microsoft and Amazon. Microsoft and Amazon. Microsoft and Amazon.") == {}
+
+
+def test_a_period_as_written_splits_and_counts_back() -> None:
+    from rag.ingest.meta import period_parts, quarter_before
+
+    assert period_parts("FY2025Q3") == (2025, 3) and period_parts("Q3 2025") is None and period_parts(None) is None
+    assert quarter_before(2025, 3) == "FY2025Q2" and quarter_before(2026, 1) == "FY2025Q4"

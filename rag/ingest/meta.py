@@ -26,6 +26,21 @@ def _fmt(year: int, q: int) -> str | None:
     return f"FY{year}Q{q}"
 
 
+# A period as `normalize_period` writes it (and the catalog and a rewritten follow-up carry it).
+PERIOD = re.compile(r"\bFY(\d{4})Q([1-4])\b")
+
+
+def period_parts(period: str | None) -> tuple[int, int] | None:
+    """(fiscal year, quarter) of a period written as `normalize_period` writes it ("FY2025Q3"), else None."""
+    m = PERIOD.fullmatch(period or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def quarter_before(year: int, quarter: int) -> str:
+    """The period before a fiscal quarter, across a year end ("FY2025Q4" before 2026 Q1)."""
+    return f"FY{year}Q{quarter - 1}" if quarter > 1 else f"FY{year - 1}Q4"
+
+
 # Ordered: the most explicit notations first. Each yields (year, quarter) group names.
 # ASCII-only word boundaries: Python's \b treats CJK characters as word characters, which
 # would hide "FY25Q4" in "亚马逊FY25Q4电话会".

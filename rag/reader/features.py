@@ -19,6 +19,7 @@ from rag.cues import (
 )
 from rag.cedict import english
 from rag.glossary import groups, is_aspect, mask
+from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.sentences import Sentence, contiguous, split
@@ -194,8 +195,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(PERIOD_WORDS.sub(" ", text.lower())) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
-    if period and not quarters and not years and (m := re.fullmatch(r"FY(\d{4})Q([1-4])", period)):
-        quarters, years = {int(m.group(2))}, {int(m.group(1))}
+    if not quarters and not years and (parts := period_parts(period)):
+        years, quarters = {parts[0]}, {parts[1]}
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
                     pinned_kinds(text), _pairs(words))
