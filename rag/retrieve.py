@@ -16,7 +16,7 @@ from rag.embed import Embedder
 from rag.glossary import expand
 from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
-from rag.scope import Catalog, Scope, detect, name_words, subject_names
+from rag.scope import Catalog, Scope, detect, name_words, subject_names, without_companies
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
 
@@ -109,6 +109,13 @@ class Retriever:
         """What the question names; a question naming no company but a name that only one company's
         calls hold ("Trainium", "Amy Hood") is scoped to that company's calls that hold it."""
         found = detect(question, self.catalog)
+        if found.tickers and not found.missing_companies:
+            # Beside a company named in full, another named by its first word only ("Compare Hormel and
+            # General Dynamics", "zoetis and edwards growth"): both are asked about.
+            rest = without_companies(question, set(found.tickers), self.catalog)
+            more = self._led(rest) - set(found.tickers)
+            if more:
+                return detect(question, self.catalog, also=frozenset(more))
         # A period no call has is read only once the company is known: "edwards 1Q22 guide" names
         # Edwards by a word its calls hold, and a quarter after its newest call is that call's outlook.
         if found.tickers or found.missing_companies or found.unheard:
@@ -156,23 +163,10 @@ class Retriever:
         # longer name, so a common word all calls use names nobody.
         # So is a capitalised first word ("Hormel revenue Q3 2021"): at the start of a question a
         # capital says nothing about whether the word is a name.
-        first = _FIRST_WORD.match(question) if not _HAN.search(question) else None
-        typed = [*([first.group(1).lower()] if first else []), *_LOWER_WORD.findall(question)]
-        lowered = [w for w in dict.fromkeys(typed) if w in self.catalog.lowered or w in self.catalog.leading]
-        words = [*name_words(question), *lowered]
-        if not words:
-            return None
-        named = [(w, t[0]) for w in words if (t := tokenize(w))]
-        # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
-        postings = self._postings([t for _, t in named], NAME_MAX_ROWS + 1, Where())
+        lowered = self._typed(question)
         owner: dict[str, set[str]] = {}
-        for word, token in named:
-            rows = postings.get(token, (np.zeros(0, dtype=np.int64),))[0]
-            leads = self.catalog.leading.get(word.lower()) or self.catalog.lowered.get(word)
-            if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z][a-z]", question) and \
-                    self._share(rows, leads) > LEADING_SHARE:
-                # "Thermo": the first word of one company's name, in its calls more than in all others
-                # together (not followed by another capitalised word: "Simon Flannery" is a person).
+        for word, _, rows in self._named(question, lowered):
+            if leads := self._leads(word, rows, question):
                 owner.setdefault(leads, set()).update(self.catalog.by_ticker.get(leads, ()))
                 continue
             if word in lowered or not 0 < len(rows) <= NAME_MAX_ROWS:
@@ -185,6 +179,36 @@ class Retriever:
             return None
         ticker, docs = owner.popitem()
         return ticker, tuple(sorted(docs))
+
+    def _typed(self, question: str) -> list[str]:
+        """Words of `question` written as a company's one-word name, ticker or first word typed in lower
+        case, or as its capitalised first word."""
+        first = _FIRST_WORD.match(question) if not _HAN.search(question) else None
+        typed = [*([first.group(1).lower()] if first else []), *_LOWER_WORD.findall(question)]
+        return [w for w in dict.fromkeys(typed) if w in self.catalog.lowered or w in self.catalog.leading]
+
+    def _named(self, question: str, lowered: list[str]) -> list[tuple[str, str, np.ndarray]]:
+        """(word, its token, the rows holding it) of the words of `question` that may be names."""
+        named = [(w, t[0]) for w in [*name_words(question), *lowered] if (t := tokenize(w))]
+        if not named:
+            return []
+        # One more than the limit: a store searched per token (Milvus) returns at most what is asked.
+        postings = self._postings([t for _, t in named], NAME_MAX_ROWS + 1, Where())
+        return [(w, t, postings.get(t, (np.zeros(0, dtype=np.int64),))[0]) for w, t in named]
+
+    def _leads(self, word: str, rows: np.ndarray, question: str) -> str | None:
+        """The company `word` begins the name of (or is the one-word name or ticker of), when its calls
+        hold the word more than all others together: "Thermo" (not followed by another capitalised word:
+        "Simon Flannery" is a person)."""
+        leads = self.catalog.leading.get(word.lower()) or self.catalog.lowered.get(word)
+        if leads and not re.search(rf"\b{re.escape(word)}\s+[A-Z][a-z]", question) and \
+                self._share(rows, leads) > LEADING_SHARE:
+            return leads
+        return None
+
+    def _led(self, question: str) -> set[str]:
+        """The companies words of `question` name by `_leads`."""
+        return {t for w, _, rows in self._named(question, self._typed(question)) if (t := self._leads(w, rows, question))}
 
     def _share(self, rows: np.ndarray, ticker: str) -> float:
         """The share of `rows` that lie in `ticker`'s calls (0 for none)."""

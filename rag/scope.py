@@ -531,9 +531,11 @@ def without_companies(text: str, tickers: set[str], catalog: Catalog) -> str:
     return re.sub(r"[ \t]{2,}", " ", text)
 
 
-def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None) -> Scope:
+def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]] | None = None,
+           also: frozenset[str] = frozenset()) -> Scope:
     """The scope a question names (see `Scope`). `implied`: (ticker, calls) the question's names point
-    at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls."""
+    at when it names no company (`Retriever.scope`): treated as naming that company, held to those calls.
+    `also`: companies named beside those by a word the index holds for them (`Retriever.scope`)."""
     indexed = catalog.tickers
     tickers: set[str] = set()
     masked = question
@@ -541,7 +543,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         if _name_in(name, masked):
             tickers.add(t)
             masked = _name_pattern(name).sub(" ", masked)
-    tickers |= _tickers_in(question, indexed)
+    tickers |= _tickers_in(question, indexed) | also
     tickers = tickers or _word_tickers_in(masked, indexed)
     # A Chinese name no transcript spells (达登 for Darden): by its CC-CEDICT meaning or its sound.
     tickers = tickers or companies_named(question, catalog.names)

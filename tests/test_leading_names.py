@@ -135,3 +135,19 @@ def test_a_company_name_typed_in_lower_case_names_it_when_the_index_says_so(
     assert lower_retriever.catalog.lowered.get("glacio") == "GLC"
     assert lower_retriever.catalog.lowered.get("plx") == "PLX"
     assert lower_retriever.scope(question).tickers == tickers
+
+
+@pytest.mark.parametrize("question, tickers", [
+    # Beside a company named in full, another named by its first word only: both are asked about.
+    ("Compare Norrland and Blue Harbor Foods sales growth in Q1 2025", ("BHF", "NRP")),
+    ("Norrland vs Blue Harbor Foods Q1 2025 margin", ("BHF", "NRP")),
+    ("blue harbor foods and norrland growth q1 2025", ("BHF", "NRP")),
+    # ...but not a common word that begins another company's name, nor a person's first name.
+    ("Blue Harbor Foods sales in the First quarter of 2025?", ("BHF",)),
+    ("What did Simon Flannery say about Blue Harbor Foods sales in Q1 2025?", ("BHF",)),
+])
+def test_a_company_named_by_its_first_word_beside_one_named_in_full(
+        retriever: Retriever, question: str, tickers: tuple) -> None:
+    s = retriever.scope(question)
+    assert s.tickers == tickers
+    assert {retriever.catalog.docs[d]["ticker"] for d in s.doc_ids} == set(tickers)
