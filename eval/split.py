@@ -10,7 +10,7 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
   order of sha1("eval-split-v1:" + ticker) into `test` until it holds at least 45% of these cases.
 - Cases in any other file (analyst.jsonl, short.jsonl, more*.jsonl, basic.jsonl, fresh.jsonl,
   wide.jsonl, zh-names.jsonl, absent.jsonl, latest.jsonl, snow-now.jsonl, wide2.jsonl,
-  followups.jsonl, wide3.jsonl, wide4.jsonl, wide5.jsonl) take the side their company
+  followups.jsonl, wide3.jsonl, wide4.jsonl, wide5.jsonl, wide6.jsonl) take the side their company
   has above, so they never move the draws; companies nothing before has are drawn within their file
   by the same rule (sha1 order into `test` until it holds at least 45% of those cases), files taken
   oldest first, so a company keeps its side in every later file.
@@ -33,7 +33,8 @@ TEST_SHARE = 0.45
 MIN_LATER_FILES = 3
 ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl", "more-test.jsonl", "basic.jsonl",
          "fresh.jsonl", "more-fresh.jsonl", "wide.jsonl", "zh-names.jsonl", "absent.jsonl", "latest.jsonl",
-         "snow-now.jsonl", "wide2.jsonl", "followups.jsonl", "wide3.jsonl", "wide4.jsonl", "wide5.jsonl")  # other case files, oldest first
+         "snow-now.jsonl", "wide2.jsonl", "followups.jsonl", "wide3.jsonl", "wide4.jsonl", "wide5.jsonl",
+         "wide6.jsonl")  # other case files, oldest first
 
 
 def _key(s: str) -> str:
