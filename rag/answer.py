@@ -232,6 +232,8 @@ class Assistant:
             for n in [meta.get("company"), meta.get("ticker"), meta.get("period"), *(meta.get("aliases") or [])]:
                 if n:
                     out.update(tokenize(n))
+                    # "manpower" names ManpowerGroup as its first word (`scope._leading_words`).
+                    out.update(tokenize(re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", n).split()[0]))
         return out
 
     def _read(self, question: str, hits: list[Hit], scope: Scope, vector: Any) -> tuple[list[Pick], list[Hit]]:

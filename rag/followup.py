@@ -11,7 +11,7 @@ from typing import Any
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, quarters_in, with_quarter, with_year, years_in
 from rag.glossary import groups, is_aspect, without
 from rag.ingest.meta import PERIOD, period_parts, quarter_before
-from rag.scope import Catalog, Scope, detect, name_words, without_companies
+from rag.scope import Catalog, Scope, detect, name_words, without_companies, without_comparisons
 from rag.text_lang import language
 
 ScopeOf = Callable[[str], Scope]
@@ -162,7 +162,9 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
         # Keep the earlier question as context: its company, period and metric stay in the query
         # (its metric only while the follow-up names none of its own, its quarter only while the
         # follow-up names no other: "How about Q2?" after a Q3 question asks about Q2 of that year).
-        asked, years = quarters_in(question), years_in(question)
+        # A comparison base is not the period asked ("How many bps was that up vs 2019?").
+        own = without_comparisons(question)
+        asked, years = quarters_in(own), years_in(own)
         before = quarters_in(prev)
         read = scope_of or partial(detect, catalog=catalog)
         previous = _PREVIOUS_QUARTER.search(question)

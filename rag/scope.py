@@ -131,6 +131,9 @@ def _leading_words(names: list[tuple[str, str]]) -> dict[str, str]:
     owners: dict[str, set[str]] = {}
     for name, ticker in names:
         words = name.split()
+        if len(words) == 1:
+            # A one-word name joined from words ("ManpowerGroup", "PulteGroup") begins with its first.
+            words = re.findall(r"[A-Z][a-z]+", name) if re.fullmatch(r"(?:[A-Z][a-z]+){2,}", name) else words
         word = re.sub(r"[^\w'-]+$", "", words[0]).lower() if len(words) > 1 else ""
         if sum(ch.isalpha() for ch in word) >= 3 and word not in whole:
             owners.setdefault(word, set()).add(ticker)
@@ -277,7 +280,8 @@ _CHANGE_BEFORE = re.compile(r"(?:\b(?:grow\w*|grew|up|down|increas\w*|decreas\w*
                             r"higher|lower|improv\w*|expan\w*|gain\w*|chang\w*|points?)\b|%)[^.?!]{0,40}$", re.I)
 
 
-def _without_comparisons(question: str) -> str:
+def without_comparisons(question: str) -> str:
+    """`question` with its comparison bases ("versus Q4 2020", "vs 2019", "与2024财年第一季度相比") blanked."""
     def base(m: re.Match) -> str:
         if m.group(0)[:4].lower() == "over" and not _CHANGE_BEFORE.search(question[: m.start()]):
             return m.group(0)
@@ -289,7 +293,7 @@ def _without_comparisons(question: str) -> str:
 def asked_period(question: str) -> str | None:
     """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out; a half
     year ("H1 2024", "2024年上半年") is the quarter that closes it."""
-    q = _without_comparisons(question)
+    q = without_comparisons(question)
     period = normalize_period(q)
     if period:
         return period
@@ -304,7 +308,7 @@ def asked_period(question: str) -> str | None:
 def asked_years(question: str) -> list[int]:
     """Fiscal years a question names ("fiscal 2025", "FY25", "2024年"), comparison bases left out."""
     out: list[int] = []
-    for m in _YEAR.finditer(_without_comparisons(question)):
+    for m in _YEAR.finditer(without_comparisons(question)):
         y = int(m.group("y")) if m.group("y") else 2000 + int(m.group("yy"))
         if y not in out:
             out.append(y)

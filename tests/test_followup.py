@@ -208,3 +208,15 @@ def test_a_period_an_earlier_rewrite_carried_moves_too() -> None:
     assert "FY2021Q2" in rewrite("How about Q2?", chain, CATALOG)
     first = _h("Coca-Cola Q1 2021 revenue", "What was the operating margin?")
     assert "FY2020Q4" in rewrite("And the previous quarter?", first, CATALOG)
+
+
+def test_a_comparison_base_in_a_follow_up_is_not_the_period_asked() -> None:
+    """"How many bps was that up vs 2019?" after a Q4 2021 question still asks about Q4 2021: 2019 is the
+    base the change is measured from, so neither the rewrite nor a later turn moves the period to it."""
+    first = "What was Coca-Cola's gross margin in Q4 2021?"
+    out = rewrite("how many bps was that up vs 2019?", _h(first), CATALOG)
+    assert out.startswith(first) and "2021" in out
+    assert rewrite("And versus last year?", _h(first, "how many bps was that up vs 2019?"), CATALOG).startswith(first)
+    assert rewrite("和2019年相比呢？", _h("可口可乐2021年第四季度的毛利率是多少？"), CATALOG).startswith("可口可乐2021年第四季度")
+    # A year asked outright still moves it.
+    assert rewrite("How about 2020?", _h(first), CATALOG).startswith("What was Coca-Cola's gross margin in Q4 2020?")

@@ -71,6 +71,9 @@ def test_leading_words_are_first_words_no_other_company_shares() -> None:
     assert "first" not in leading  # two companies begin with it
     assert "acme" not in leading  # a company's whole name already
     assert "go" not in leading  # under three letters
+    # A one-word name joined from words begins with its first ("manpower" of ManpowerGroup).
+    joined = _leading_words([("ManpowerGroup", "MAN"), ("PulteGroup", "PHM"), ("FedEx", "FDX"), ("SKECHERS", "SKX")])
+    assert joined == {"manpower": "MAN", "pulte": "PHM", "fed": "FDX"}
 
 
 @pytest.mark.parametrize("question, tickers", [
