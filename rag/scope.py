@@ -239,7 +239,8 @@ _COMPARISON = re.compile(
 )
 # Half years: the first half is reported with the second quarter, the second with the fourth.
 _HALF = re.compile(r"\b(?P<first>first|1st)[\s-]+(?:half|six months)\b|\bH1\b|上半年|前六个月"
-                   r"|\b(?P<second>second|2nd)[\s-]+half\b|\bH2\b|(?P<zh2>下半年)", re.I)
+                   r"|\b(?P<second>second|2nd)[\s-]+half\b|\bH2\b|(?P<zh2>下半年)"
+                   r"|(?P<nine>\b(?:first[\s-]+)?nine[\s-]+months\b|\b9M\b|前三个?季度|前[九9]个月)", re.I)
 _YEAR = re.compile(r"(?<![\d.])(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?P<y>20\d{2})(?![\d.%])|\bFY\s?'?(?P<yy>\d{2})\b", re.I)
 # "on the January 2026 call", "2026年1月的电话会"
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -292,7 +293,7 @@ def without_comparisons(question: str) -> str:
 
 def asked_period(question: str) -> str | None:
     """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out; a half
-    year ("H1 2024", "2024年上半年") is the quarter that closes it."""
+    year ("H1 2024", "2024年上半年") or the first nine months ("2021年前三季度") is the quarter that closes it."""
     q = without_comparisons(question)
     period = normalize_period(q)
     if period:
@@ -301,7 +302,7 @@ def asked_period(question: str) -> str | None:
     years = asked_years(q)
     if half and len(years) == 1:
         second = half.group("second") or half.group("zh2") or half.group(0).upper() == "H2"
-        return f"FY{years[0]}Q{4 if second else 2}"
+        return f"FY{years[0]}Q{4 if second else 3 if half.group('nine') else 2}"
     return None
 
 

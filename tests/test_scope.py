@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.scope import Catalog, detect, name_words
+from rag.scope import Catalog, asked_period, detect, name_words
 
 DOCS = {
     "AMZN_FY25Q4_zh": {"ticker": "AMZN", "company": "亚马逊", "aliases": ["Amazon", "AWS"], "period": "FY2025Q4"},
@@ -316,3 +316,15 @@ def test_a_legal_form_written_short_names_the_company() -> None:
     assert detect("packaging corp. q3 2021 EPS", catalog).doc_ids == ("PKG_q3_2021",)
     assert detect("Lennox Intl Q3 2021 revenue", catalog).doc_ids == ("LII_q3_2021",)
     assert detect("Packaging Corporations Q3 2021", catalog).doc_ids != ("PKG_q3_2021",)
+
+
+@pytest.mark.parametrize("question, period", [
+    ("Acme free cash flow for the first nine months of 2021?", "FY2021Q3"),
+    ("艾克米2021年前三季度的营收是多少？", "FY2021Q3"),
+    ("艾克米2021年前9个月的营收", "FY2021Q3"),
+    ("Acme 9M 2021 revenue", "FY2021Q3"),
+    ("Acme H1 2021 revenue", "FY2021Q2"),
+    ("艾克米2021年下半年的营收", "FY2021Q4"),
+])
+def test_a_part_of_the_year_to_date_is_the_quarter_that_closes_it(question: str, period: str) -> None:
+    assert asked_period(question) == period
