@@ -147,6 +147,10 @@ def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None 
         names = [n for n in [doc.get("company"), *(doc.get("aliases") or [])] if n]
         in_lang = [n for n in names if (language(n) == "zh") == (lang == "zh")]
         company = (in_lang or names or [None])[0]
+    elif scope.unheard:
+        # A name no passage holds ("Affiliated Managers Group" for a call that says only "AMG"): the
+        # follow-up is about it too, so it is carried and the follow-up gets the same reply.
+        company = scope.unheard[0]
     return company, (scope.periods[0] if scope.periods else None)
 
 

@@ -138,7 +138,10 @@ class Retriever:
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its
-        CC-CEDICT senses (英特尔 is heard where "Intel" is, 北美 where "North America" is)."""
+        CC-CEDICT senses (英特尔 is heard where "Intel" is, 北美 where "North America" is), and Latin
+        names of several words no one passage holds together ("Affiliated Managers Group" where calls
+        say "affiliated", "managers" and "group" but never in one passage: a company the index does
+        not know by that name)."""
         words = {n: _parts(tokenize(n)) for n in names}
         senses = {w: [tokenize(e) for e in english(w)] for ws in words.values() for w in ws}
         every = [*(w for ws in words.values() for w in ws), *(t for fs in senses.values() for f in fs for t in f)]
@@ -150,7 +153,20 @@ class Retriever:
         def heard(word: str) -> bool:
             return held(word) or any(f and all(held(t) for t in f) for f in senses[word])
 
-        return tuple(n for n, ws in words.items() if ws and not all(heard(w) for w in ws))
+        def apart(name: str, ws: list[str]) -> bool:
+            # Only where the store gives whole postings (a store searched per token gives a few rows).
+            if len(ws) < 2 or _HAN.search(name) or getattr(self.index, "lexical_by_term", None) is None:
+                return False
+            rows = postings[ws[0]][0]
+            for w in ws[1:]:
+                rows = np.intersect1d(rows, postings[w][0], assume_unique=True)
+            if len(rows) > NAME_MAX_ROWS:
+                return False
+            # The words are stems ("affiliates", "wealth management"): the passages must hold the name.
+            phrase = re.compile(r"\W+".join(map(re.escape, re.sub(r"['’]s$", "", name).split())), re.I)
+            return not any(phrase.search(c.text) for c in self.index.chunks_of(rows.tolist()).values())
+
+        return tuple(n for n, ws in words.items() if ws and (not all(heard(w) for w in ws) or apart(n, ws)))
 
     def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:
         """(ticker, its calls holding them) of the names in `question` that only one company's passages

@@ -220,3 +220,20 @@ def test_a_comparison_base_in_a_follow_up_is_not_the_period_asked() -> None:
     assert rewrite("和2019年相比呢？", _h("可口可乐2021年第四季度的毛利率是多少？"), CATALOG).startswith("可口可乐2021年第四季度")
     # A year asked outright still moves it.
     assert rewrite("How about 2020?", _h(first), CATALOG).startswith("What was Coca-Cola's gross margin in Q4 2020?")
+
+
+def test_a_name_no_passage_holds_is_carried_into_the_follow_up() -> None:
+    """A follow-up after a question about a name the index does not hold ("Zed Quorra" where the calls
+    say only its ticker) is about that name too: carried, so it gets the same "not in the index"
+    reply instead of being answered from every call of the quarter."""
+    from dataclasses import replace
+
+    from rag.scope import detect
+
+    def scope_of(q: str):
+        s = detect(q, CATALOG)
+        return replace(s, unheard=("Zed Quorra",), doc_ids=()) if "Zed Quorra" in q else s
+
+    out = rewrite("How much is left on the buyback authorization?",
+                  _h("How much stock did Zed Quorra repurchase in Q4 2021?"), CATALOG, scope_of)
+    assert "Zed Quorra" in out and scope_of(out).unheard == ("Zed Quorra",)

@@ -209,6 +209,8 @@ def test_a_name_only_one_companys_calls_hold_scopes_to_it(retriever: Retriever, 
     ("What was Zentrix's operating margin in Q2 2024?", ("Zentrix",), ()),
     ("Zentrix's operating margin?", ("Zentrix",), ()),  # a possessive first word is a name too
     ("What did Zed Quorra say about pricing?", ("Zed Quorra",), ()),  # adjacent capitalised words: one name
+    # Each word is held (Jane Roe, Bob Jones), the name in no passage: a person the index does not know.
+    ("What did Jane Jones say about pricing?", ("Jane Jones",), ()),
     # A Chinese name may be an indexed company the matcher does not know: read, then checked.
     ("比亚迪的营收是多少？", (), ("比亚迪",)),
     ("台积电对今年资本支出的指引是多少？", (), ("台积电",)),
