@@ -154,11 +154,30 @@ def _named(question: str, catalog: Catalog, lang: str, scope_of: ScopeOf | None 
     return company, (scope.periods[0] if scope.periods else None)
 
 
-def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf | None = None) -> str:
+# How a reply of this assistant names the call it answers from: "Snowflake FY2026Q4 (the latest call
+# in the index; ...): ", "Microsoft FY2026Q1：" (`rag.answer`).
+_ANSWERED = re.compile(r"\b(FY\d{4}Q[1-4])(?:\s*[（(][^()（）]*[)）])?\s*[:：]")
+
+
+def answered_period(reply: str) -> str | None:
+    """The one call period ("FY2026Q4") an earlier reply says it answered from; None for none or several."""
+    found = {m.group(1) for m in _ANSWERED.finditer(reply)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf | None = None,
+                 answered: str | None = None) -> str:
+    """`answered`: the call period the reply to `prev` came from, when `prev` named none ("How did
+    Snowflake do?" answered from its newest call): a follow-up naming no company asks about that call
+    too ("RPO?"), unless it names a period of its own."""
     lang = language(question)
+    read = scope_of or partial(detect, catalog=catalog)
     # Only a company the question names outright makes it a new question: a product only one company's
     # calls hold ("Atlas占比多少？" after a MongoDB question) still leans on the earlier one.
     company, period = _named(question, catalog, lang)
+    if answered and company is None and not read(prev).periods and not PERIOD.search(prev) and \
+            not years_in(prev) and not set(read(question).tickers) - set(read(prev).tickers):
+        prev = f"{prev.rstrip()} ({answered})"
     if continues(question) or (company is None and is_elliptical(question)):
         swapped = _swap(prev, question)
         if swapped is not None:
@@ -170,7 +189,6 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
         own = without_comparisons(question)
         asked, years = quarters_in(own), years_in(own)
         before = quarters_in(prev)
-        read = scope_of or partial(detect, catalog=catalog)
         previous = _PREVIOUS_QUARTER.search(question)
         if previous and not asked and not before and not years_in(prev) and not previous.group(0).lower().startswith(
                 "last") and (earlier := _before_newest(read(prev), catalog)):
@@ -219,10 +237,18 @@ def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Ca
     """The standalone form of `question` given earlier turns (`[{"role", "content"}]`). `scope_of`: how
     the index reads a question's scope (`Retriever.scope`: also names only its passages tie to one
     company, "Lennox" for Lennox International); else the catalog's names alone (`detect`)."""
-    users = [str(h.get("content", "")) for h in (history or []) if h.get("role") == "user" and h.get("content")]
-    if not users:
+    # Each user turn with the period of the reply that followed it (this assistant's replies name their call).
+    turns: list[list] = []
+    for h in history or []:
+        content = str(h.get("content") or "")
+        if h.get("role") == "user" and content:
+            turns.append([content, None])
+        elif h.get("role") == "assistant" and turns and turns[-1][1] is None:
+            turns[-1][1] = answered_period(content)
+    if not turns:
         return question
-    standalone = users[0]
-    for q in users[1:]:
-        standalone = _rewrite_one(q, standalone, catalog, scope_of)
-    return _rewrite_one(question, standalone, catalog, scope_of)
+    standalone, answered = turns[0]
+    for q, reply_period in turns[1:]:
+        standalone = _rewrite_one(q, standalone, catalog, scope_of, answered)
+        answered = reply_period
+    return _rewrite_one(question, standalone, catalog, scope_of, answered)

@@ -237,3 +237,25 @@ def test_a_name_no_passage_holds_is_carried_into_the_follow_up() -> None:
     out = rewrite("How much is left on the buyback authorization?",
                   _h("How much stock did Zed Quorra repurchase in Q4 2021?"), CATALOG, scope_of)
     assert "Zed Quorra" in out and scope_of(out).unheard == ("Zed Quorra",)
+
+
+def test_a_follow_up_stays_with_the_call_the_reply_came_from() -> None:
+    """This assistant's replies name the call they answer from ("Coca-Cola FY2021Q4 (the latest call in
+    the index; ...): "): a follow-up naming no company or period asks about that call, not whichever
+    call answers it best; one naming a period or another company is left to its own words."""
+    from rag.followup import answered_period
+
+    assert answered_period("Coca-Cola FY2021Q4 (the latest call in the index; name a quarter to ask about "
+                           "another): Revenue was $9.5 billion. [1]") == "FY2021Q4"
+    assert answered_period("可口可乐 FY2021Q4：营收为95亿美元。 [1]") == "FY2021Q4"
+    assert answered_period("Acme FY2025Q4: ... [1] Coca-Cola FY2021Q4: ... [2]") is None  # two calls
+    assert answered_period("The transcripts don't say: nothing in the indexed calls answers this question.") is None
+    history = [{"role": "user", "content": "What was Coca-Cola's revenue?"},
+               {"role": "assistant", "content": "Coca-Cola FY2021Q4 (the latest call in the index; name a "
+                                                "quarter to ask about another): Revenue was $9.5 billion. [1]"}]
+    assert "FY2021Q4" in rewrite("And the operating margin?", history, CATALOG)
+    assert "FY2021Q4" in rewrite("What was the operating margin?", history, CATALOG)
+    assert "FY2021Q4" not in rewrite("What about Microsoft?", history, CATALOG)
+    assert "FY2021Q4" not in rewrite("What was Coca-Cola's operating margin?", history, CATALOG)
+    # Without a reply that names its call (a history written elsewhere), nothing is added.
+    assert "FY" not in rewrite("And the operating margin?", history[:1], CATALOG)
