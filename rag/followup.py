@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, quarters_in, with_quarter, with_year, years_in
-from rag.glossary import groups, is_aspect, without
+from rag.glossary import groups, is_aspect, is_part, without
 from rag.ingest.meta import PERIOD, period_parts, quarter_before
 from rag.scope import Catalog, Scope, detect, name_words, without_companies, without_comparisons
 from rag.text_lang import language
@@ -38,6 +38,12 @@ _PREVIOUS_QUARTER = re.compile(r"\b(?:the\s+)?(?:previous|prior|preceding|last)\
 _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
 # Words pointing back at what was just asked ("How does that compare with a year ago?", 这个数字同比呢).
 _ANAPHOR = re.compile(r"\b(?:that|this|it|those|these)\b|这个|那个|这一|它", re.I)
+# Pointing back at a part of the business the earlier question named ("this segment's operating income",
+# 这个分部的营业利润): asks about that part, whatever measure it names.
+_PARTS = ("segment", "division", "business", "unit", "region", "brand", "分部", "业务", "板块", "部门", "地区", "区域",
+          "品牌")
+_PART_ANAPHOR = re.compile(rf"\b(?:that|this|the same)\s+(?:{'|'.join(_PARTS[:6])})\b"
+                           rf"|(?:这个|那个|该|这一|此)(?:{'|'.join(_PARTS[6:])})", re.I)
 
 
 def continues(question: str) -> bool:
@@ -51,7 +57,7 @@ def is_elliptical(question: str) -> bool:
     metric of their own ("同比变化了多少？", "Why?"). A short question that names a metric
     ("营业利润率是多少？") asks something new about the same company."""
     q = question.strip()
-    if continues(q):
+    if continues(q) or _PART_ANAPHOR.search(q):
         return True
     own_measure = any(not is_aspect(g) for g in groups(q))
     if not own_measure and _ANAPHOR.search(q):
@@ -80,8 +86,9 @@ def _swap(prev: str, question: str) -> str | None:
 
 def _measures(text: str) -> list[tuple[str, ...]]:
     """The measures `text` names; words asking for an outlook ("guide", "expect") are not one: they
-    say when, and "the capex guide" after "what tax rate does X expect" asks for another measure."""
-    return [g for g in groups(text) if not is_aspect(g) and not ASKS_GUIDANCE.match(g[0])]
+    say when, and "the capex guide" after "what tax rate does X expect" asks for another measure; nor
+    are words naming a part of the business ("segment")."""
+    return [g for g in groups(text) if not is_aspect(g) and not is_part(g) and not ASKS_GUIDANCE.match(g[0])]
 
 
 def _without_old_measure(prev: str, question: str) -> str:

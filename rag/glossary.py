@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 
 # Each row: English phrasings | Chinese phrasings. Multi-word English terms are matched as phrases.
+# `~` marks a term that qualifies a measure (同比, Q4); `@` one naming a part of the business or a place.
 _ROWS = """
 backlog, revenue backlog, order backlog, remaining performance obligations, rpo | 积压订单, 营收积压, 未交付订单, 订单积压, 剩余履约义务
 organic revenue, organic revenues, organic sales | 有机收入, 有机营收
@@ -35,8 +36,8 @@ power capacity, power, gigawatts, gigawatt | 电力容量, 电力, 吉瓦
 inference | 推理
 training | 训练
 artificial intelligence, ai | 人工智能, ai
-cloud | 云, 云端, 云计算
-data center, data centers, datacenter | 数据中心
+@cloud | 云, 云端, 云计算
+@data center, data centers, datacenter | 数据中心
 share repurchase, buyback, buybacks, repurchase | 股票回购, 回购
 dividend, dividends | 股息, 分红
 deferred revenue | 递延收入
@@ -45,10 +46,10 @@ subscribers, subscriptions | 订阅用户, 订阅
 price performance, price-performance | 性价比
 demand | 需求
 supply, capacity | 供应, 产能
-advertising, ads | 广告
-retail | 零售
+@advertising, ads | 广告
+@retail | 零售
 fulfillment, fulfillment network | 履约, 履约网络
-regions | 区域
+@regions | 区域
 applications, apps | 应用
 investment, investments, invest | 投资
 return on invested capital, roic | 投资资本回报
@@ -65,7 +66,7 @@ shipped, shipping, ship, shipments, delivered, deliver, deliveries | 发货, 交
 launch, launched, launches, release, released | 推出, 发布
 plan, plans, planned | 计划
 price, prices, pricing | 价格, 定价
-business, businesses | 业务
+@business, businesses | 业务
 employees, workers, staff | 员工
 double, doubled, twice, two times | 翻倍, 两倍
 times, fold | 倍
@@ -75,7 +76,7 @@ market share, value share | 市场份额, 份额
 shopping, purchase, purchases, buy | 购物, 购买
 frequency | 频率
 delivery speed, delivery speeds, shipping speed | 配送速度
-grocery, groceries, fresh | 生鲜, 杂货, 日常必需品
+@grocery, groceries, fresh | 生鲜, 杂货, 日常必需品
 agents, agentic, agent | 智能代理, 代理
 supply chain | 供应链
 consumer, consumers | 消费者, 客户
@@ -84,27 +85,27 @@ combined, together, in total | 合计, 总计, 合共
 quick commerce | 快速商务, 即时零售
 after-hours trading, after-hours, after hours, extended trading | 盘后交易, 盘后
 same-day delivery, same day delivery | 当日达
-china | 中国
-india | 印度
-united states, u.s. | 美国
-europe | 欧洲
-japan | 日本
-asia | 亚洲
+@china | 中国
+@india | 印度
+@united states, u.s. | 美国
+@europe | 欧洲
+@japan | 日本
+@asia | 亚洲
 agreement, deal, partnership | 协议, 合作
 power | 电力
 advantage, advantages, edge | 优势
 paid subscribers, subscribers, subscriber, subs, paid subscriptions | 付费用户, 付费订阅用户, 订阅用户, 订户
 users, user, active users | 用户, 活跃用户
-cross-border, cross border | 跨境
+@cross-border, cross border | 跨境
 volume, volumes, transaction volume | 交易量, 成交量, 交易额
-commercial | 商业
-global, globally, worldwide | 全球
+@commercial | 商业
+@global, globally, worldwide | 全球
 retention rate, retention | 续班率, 续费率, 留存率
 net revenue retention, net dollar retention, ndr, nrr, dollar-based net retention | 净收入留存率, 净美元留存率
 dividend per share | 每股股息, 每股分红
 store, stores | 门店, 商店
 headcount, employees | 员工人数, 员工
-segment | 分部, 板块
+@segment | 分部, 板块
 cost of revenue, cost of sales, cost of goods sold, cogs | 营业成本, 销售成本
 operating expenses, opex | 运营费用, 营业费用, 经营费用
 research and development, r&d | 研发
@@ -205,7 +206,7 @@ def _table() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, tuple[str, ...
     zh_map: dict[str, set[str]] = {}
     en_map: dict[str, set[str]] = {}
     for row in _ROWS.strip().splitlines():
-        en_part, zh_part = row.lstrip("~").split("|")
+        en_part, zh_part = row.lstrip("~@").split("|")
         en = [t.strip().lower() for t in en_part.split(",") if t.strip()]
         zh = [t.strip() for t in zh_part.split(",") if t.strip()]
         for term in en + zh:
@@ -228,6 +229,21 @@ def aspects() -> frozenset[str]:
 
 def is_aspect(group: tuple[str, ...]) -> bool:
     return group[0].lower() in aspects()
+
+
+@lru_cache(maxsize=1)
+def parts() -> frozenset[str]:
+    """Terms (rows marked `@`) that name a part of the business or a place (segment, cloud, Europe):
+    which figure, not what figure."""
+    out: set[str] = set()
+    for row in _ROWS.strip().splitlines():
+        if row.startswith("@"):
+            out.update(t.strip().lower() for t in re.split(r"[,|]", row[1:]) if t.strip())
+    return frozenset(out)
+
+
+def is_part(group: tuple[str, ...]) -> bool:
+    return group[0].lower() in parts()
 
 
 @lru_cache(maxsize=None)  # the glossary has more terms than `re`'s own cache of 512 patterns

@@ -259,3 +259,15 @@ def test_a_follow_up_stays_with_the_call_the_reply_came_from() -> None:
     assert "FY2021Q4" not in rewrite("What was Coca-Cola's operating margin?", history, CATALOG)
     # Without a reply that names its call (a history written elsewhere), nothing is added.
     assert "FY" not in rewrite("And the operating margin?", history[:1], CATALOG)
+
+
+def test_a_follow_up_pointing_back_at_a_segment_keeps_it() -> None:
+    """"这个分部的营业利润是多少？" after a question about one segment's sales asks for that segment's
+    operating income: the segment stays, the earlier measure goes."""
+    first = "How did Coca-Cola's Europe segment revenue do in Q4 2021?"
+    out = rewrite("这个分部的营业利润是多少？", _h(first), CATALOG)
+    assert "Europe segment" in out and "revenue" not in out and out.endswith("这个分部的营业利润是多少？")
+    out = rewrite("What was that segment's operating margin?", _h(first), CATALOG)
+    assert "Europe segment" in out and "revenue" not in out
+    assert is_elliptical("这个分部的营业利润是多少？") and is_elliptical("And that division's margin?")
+    assert not is_elliptical("What was the operating margin of the Europe segment?")

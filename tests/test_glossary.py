@@ -2,7 +2,7 @@
 qualifiers, and Latin terms match whole words only."""
 
 from rag.cedict import english
-from rag.glossary import expand, groups, is_aspect, translations
+from rag.glossary import expand, groups, is_aspect, is_part, translations
 
 
 def _heads(text: str) -> list[str]:
@@ -61,3 +61,10 @@ def test_analysts_abbreviations_reach_the_measure_and_its_chinese() -> None:
     assert found == {"rev": False, "growth": True, "y/y": True, "q/q": True}
     # an idiom is not a measure: "Bottom line, we're exiting the year..." says nothing of net income
     assert not [g for g in groups("Bottom line, we grew.") if "net income" in g]
+
+
+def test_parts_of_the_business_and_places_are_marked_apart_from_measures() -> None:
+    found = {g[0]: is_part(g) for g in groups("Europe segment cloud revenue and operating margin")}
+    assert found["europe"] and found["segment"] and found["cloud"]
+    assert not found["revenue"] and not found["operating margin"]
+    assert all(is_part(g) for g in groups("欧洲分部")) and not any(is_part(g) for g in groups("营业利润"))
