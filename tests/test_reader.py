@@ -393,3 +393,20 @@ def test_a_glossary_word_in_the_companys_name_is_not_the_measure_asked() -> None
     assert "tax rate" in q.focus and "consum" not in {t for alts, _ in q.terms for a in alts for t in a}
     # Named as what is asked, the same word is still the measure.
     assert "customers" in question_of("How many customers did Acme add?", None, lambda t: 1.0, {"acme"}).focus
+
+
+def test_a_count_of_quarters_or_years_is_no_figure() -> None:
+    """"Revenue growth has accelerated for 2 consecutive quarters" states no revenue figure: a span of
+    time is not the count a question asks for, so such a sentence holds no figure at all."""
+    from rag.reader.features import _info
+    from rag.sentences import split
+
+    def kinds(text: str) -> list[str]:
+        return sorted(_info(split(text, 0)[0]).kinds)
+
+    assert kinds("Year-over-year revenue growth has now accelerated for 2 consecutive quarters.") == []
+    assert kinds("收入同比增长现已连续两个季度加速。") == []
+    assert kinds("Over the last three years we doubled the business.") == []
+    assert kinds("In the first 9 months of 2025, sales grew 12%.") == ["percent"]
+    assert kinds("We ended the quarter with 5,000 customers.") == ["count"]
+    assert kinds("In Q1 2026, revenue grew 46% year-over-year to $333 million.") == ["money", "percent"]

@@ -207,14 +207,20 @@ def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
     return frozenset(zip(tokens, tokens[1:]))
 
 
+# A count of quarters, years or months is a span of time, not a figure ("accelerated for 2 consecutive
+# quarters", "连续两个季度", "the first 9 months").
+_SPAN_AFTER = re.compile(r"\s*(?:(?:consecutive|straight|full|more|fiscal)\s+)?(?:quarters?|years?|months?)\b"
+                         r"|\s*个?(?:季度|财季|年|月)", re.I)
+
+
 def _info(s: Sentence) -> Info:
-    quantities = extract(s.text)
+    quantities = [q for q in extract(s.text) if q.kind not in _YEARISH
+                  and not (q.kind == "count" and _SPAN_AFTER.match(s.text, q.end))]
     tokens = tokenize(s.text)
-    return Info(frozenset(tokens), frozenset(q.kind for q in quantities) - _YEARISH,
+    return Info(frozenset(tokens), frozenset(q.kind for q in quantities),
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
                 leads_with_guidance(s.text, first_figure_at(quantities)),
-                tuple(s.start + q.start for q in quantities if q.kind not in _YEARISH),
-                _pairs(tokens))
+                tuple(s.start + q.start for q in quantities), _pairs(tokens))
 
 
 @lru_cache(maxsize=8192)
