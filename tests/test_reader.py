@@ -187,6 +187,8 @@ def test_answerability_gates_the_reader(corpus) -> None:
     ("What was revenue in Q4?", set()),  # revenue may be asked as an amount or a growth: any kind
     ("What was the annualized revenue run rate?", set()),  # a run rate is an amount, not a ratio
     ("What did the CFO say about demand?", set()),
+    ("What share of revenue came from cloud?", {"percent", "pp", "fraction"}),
+    ("cloud as a percentage of sales", {"percent", "pp", "fraction"}),
 ])
 def test_pinned_kinds_read_only_what_the_wording_fixes(question: str, kinds: set[str]) -> None:
     from rag.reader.features import pinned_kinds
@@ -286,6 +288,11 @@ def test_the_kind_of_figure_asked_for() -> None:
     assert asked_kinds("艾克米的毛利率是多少？", [margin]) == {"percent", "pp"}
     assert "count" in asked_kinds("How many customers does Acme have?", [])
     assert asked_kinds("What did the CFO say about revenue?", [revenue]) == frozenset()
+    # A part of a whole is a percentage, whatever it is a part of.
+    assert asked_kinds("Acme Q2 cloud share of revenue", [revenue]) == {"percent", "pp"}
+    assert asked_kinds("Cloud as a % of sales?", [revenue]) == {"percent", "pp"}
+    assert asked_kinds("云业务占总营收的比例是多少？", [("营收",)]) == {"percent", "pp"}
+    assert asked_kinds("What was revenue per share?", [revenue]) == {"money", "count"}
     f = _features_of("What was Acme's revenue?", "Revenue was $5 billion. Revenue grew 12%.")
     assert [(v["kind_fit"], v["kind_all"]) for v in f.values()] == [(1, 1), (0, 0)]
 

@@ -116,7 +116,12 @@ _AMOUNT = re.compile(r"\bdollars?\b|\bhow much (?:money|cash)\b|\bper (?:diluted
 _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
                     r"\b(?:how many|what) (?:percentage |basis )points\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
                     r"百分之|百分比|百分点|占比|比例|比重|(?<![效汇频概])率", re.I)
-_PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_COUNT, {"count"}))
+# A part of a whole asked for ("Atlas share of revenue", "as a % of sales", 占总营收的比例): a percentage,
+# whatever the measure it is a part of.
+_PART_OF = re.compile(r"\b(?:share|portion|proportion|fraction|percent(?:age)?)\s+of\b|\bas\s+a\s+(?:%|percent(?:age)?|share)"
+                      r"|%\s*of\b|占[^，。？?]{0,12}(?:比例|比重|百分比)|占比", re.I)
+_PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_PART_OF, {"percent", "pp", "fraction"}),
+           (_COUNT, {"count"}))
 
 
 def pinned_kinds(text: str) -> frozenset[str]:
@@ -135,9 +140,10 @@ def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
     kinds: set[str] = set()
     if _COUNT.search(text):
         kinds.add("count")
-    if _CHANGE.search(text) or any(_RATIO.search(m[0]) for m in measures):
+    part = _PART_OF.search(text)
+    if _CHANGE.search(text) or part or any(_RATIO.search(m[0]) for m in measures):
         kinds |= {"percent", "pp"}
-    if (_FIGURE.search(text) or not _TALK.search(text)) and any(not _RATIO.search(m[0]) for m in measures):
+    if not part and (_FIGURE.search(text) or not _TALK.search(text)) and any(not _RATIO.search(m[0]) for m in measures):
         kinds |= {"money", "count"}
     return frozenset(kinds)
 
