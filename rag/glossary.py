@@ -217,29 +217,29 @@ def _table() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, tuple[str, ...
     return frozen, ordered
 
 
-@lru_cache(maxsize=1)
-def aspects() -> frozenset[str]:
-    """Terms (rows marked `~`) that qualify a metric (同比, basis points, Q4) rather than name one."""
+@lru_cache(maxsize=2)
+def _marked(mark: str) -> frozenset[str]:
+    """The terms of the rows marked with `mark`, lower-cased."""
     out: set[str] = set()
     for row in _ROWS.strip().splitlines():
-        if row.startswith("~"):
+        if row.startswith(mark):
             out.update(t.strip().lower() for t in re.split(r"[,|]", row[1:]) if t.strip())
     return frozenset(out)
+
+
+def aspects() -> frozenset[str]:
+    """Terms (rows marked `~`) that qualify a metric (同比, basis points, Q4) rather than name one."""
+    return _marked("~")
 
 
 def is_aspect(group: tuple[str, ...]) -> bool:
     return group[0].lower() in aspects()
 
 
-@lru_cache(maxsize=1)
 def parts() -> frozenset[str]:
     """Terms (rows marked `@`) that name a part of the business or a place (segment, cloud, Europe):
     which figure, not what figure."""
-    out: set[str] = set()
-    for row in _ROWS.strip().splitlines():
-        if row.startswith("@"):
-            out.update(t.strip().lower() for t in re.split(r"[,|]", row[1:]) if t.strip())
-    return frozenset(out)
+    return _marked("@")
 
 
 def is_part(group: tuple[str, ...]) -> bool:
