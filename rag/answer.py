@@ -11,9 +11,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rag.cues import ASKS_GUIDANCE
 from rag.embed import Embedder
 from rag.followup import rewrite
 from rag.ingest.text import squash, strip_invisible, unescape
+from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
@@ -170,6 +172,9 @@ class Assistant:
                 scope, hits, picks = self._which_call(standalone, scope, hits, picks, vector, k, filters,
                                                       backend == "extractive")
                 common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids), "latest": scope.latest}
+            elif picks and ASKS_GUIDANCE.search(standalone):
+                scope, hits, picks = self._newest_outlook(standalone, scope, hits, picks, vector, k, filters)
+                common["scope"] = {**common["scope"], "doc_ids": list(scope.doc_ids)}
             if trace is not None:
                 trace["hits"] = hits[:top_k]
             # No sentence answers, or one from a company the name is not nearest to: an LLM would only
@@ -259,6 +264,24 @@ class Assistant:
         if found and (not picks or found[0].score >= picks[0].score + WIDER_MARGIN):
             return wider, reranked if ranked else more, found
         return scope, hits, picks
+
+    def _newest_outlook(self, question: str, scope: Scope, hits: list[Hit], picks: list[Pick], vector: Any,
+                        top_k: int, filters: Filters | None) -> tuple[Scope, list[Hit], list[Pick]]:
+        """An outlook asked of several calls of one company ("What operating profit growth does Novo
+        Nordisk expect for 2025?" reaches the year's calls and the fourth-quarter call before it) is
+        the newest call's when that call gives one: each call's guidance replaces the one before, and
+        the best sentence over all of them may be an older, superseded range."""
+        docs = self.retriever.catalog.docs
+        periods = {d: p for d in scope.doc_ids if (p := docs.get(d, {}).get("period"))}
+        if len(scope.tickers) != 1 or len(set(periods.values())) < 2:
+            return scope, hits, picks
+        last = max(periods.values(), key=lambda p: period_parts(p) or (0, 0))
+        if periods.get(picks[0].hit.chunk.doc_id) == last:
+            return scope, hits, picks
+        one = replace(scope, doc_ids=tuple(d for d, p in periods.items() if p == last))
+        more = self.retriever.retrieve(question, top_k, filters, one, query_vector=vector)
+        found, ranked = self._read(question, more, one, vector) if more else ([], more)
+        return (one, ranked, found) if found else (scope, hits, picks)
 
     def _each_company(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
                       filters: Filters | None, trace: dict[str, Any] | None, top_k: int) -> Answer:

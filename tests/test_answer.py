@@ -517,3 +517,29 @@ def test_a_question_on_one_accounting_basis_is_not_answered_with_the_other(tmp_p
     assert gaap.abstained and "$1.16" not in gaap.answer, gaap.answer
     adjusted = a.ask("What were Hooli's adjusted earnings per share in Q1 2024?", top_k=3)
     assert not adjusted.abstained and "$1.16" in adjusted.answer, adjusted.answer
+
+
+def test_an_outlook_asked_of_several_calls_is_the_newest_calls(tmp_path: Path) -> None:
+    """Guidance for a year asked with no call named reaches that year's calls and the fourth-quarter
+    call before it; each call's guidance replaces the one before, so the newest call's range answers
+    even where the older call states its (superseded) range more plainly."""
+    from rag.store import load_index
+
+    call = ("======================================================================\nEarnings Call Transcript\n"
+            "Company: Zeta Widgets\nTicker: ZETA\nQuarter: {q}\nSource: motley_fool\n"
+            "======================================================================\n\nCALL PARTICIPANTS\n\n"
+            "Chief Financial Officer — Ann Lee\n\nFull Conference Call Transcript\n\nAnn Lee:{text}\n\n"
+            "Operator:That concludes the call.\n")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ZETA_FY25Q4_en.txt").write_text(call.format(q="Q4 2025", text=(
+        "Fourth quarter revenue was $25 million. For fiscal 2026, we expect revenue of $100 million to "
+        "$110 million. We expect revenue for fiscal 2026 of $100 million to $110 million.")), encoding="utf-8")
+    (src / "ZETA_FY26Q2_en.txt").write_text(call.format(q="Q2 2026", text=(
+        "Second quarter revenue was $31 million. We now expect fiscal 2026 revenue of $120 million to "
+        "$130 million.")), encoding="utf-8")
+    build_index([src], tmp_path / "index", FakeEmbedder())
+    a = Assistant(load_index(tmp_path / "index"), FakeEmbedder())
+    reply = a.ask("What revenue does Zeta Widgets expect for fiscal 2026?", top_k=4)
+    assert set(reply.scope["doc_ids"]) == {"ZETA_FY26Q2_en"}, reply.scope
+    assert "$120 million" in reply.answer and reply.citations[0].doc_id == "ZETA_FY26Q2_en", reply.answer
