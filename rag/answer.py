@@ -14,8 +14,8 @@ import numpy as np
 from rag.cues import ASKS_GUIDANCE
 from rag.embed import Embedder
 from rag.followup import rewrite
-from rag.ingest.text import squash, strip_invisible, unescape
 from rag.ingest.meta import period_parts
+from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
@@ -238,7 +238,7 @@ class Assistant:
                 if n:
                     out.update(tokenize(n))
                     # "manpower" names ManpowerGroup as its first word (`scope._leading_words`).
-                    out.update(tokenize(re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", n).split()[0]))
+                    out.update(tokenize(re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", n).split(" ")[0]))
         return out
 
     def _read(self, question: str, hits: list[Hit], scope: Scope, vector: Any) -> tuple[list[Pick], list[Hit]]:

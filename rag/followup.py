@@ -40,10 +40,8 @@ _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢
 _ANAPHOR = re.compile(r"\b(?:that|this|it|those|these)\b|这个|那个|这一|它", re.I)
 # Pointing back at a part of the business the earlier question named ("this segment's operating income",
 # 这个分部的营业利润): asks about that part, whatever measure it names.
-_PARTS = ("segment", "division", "business", "unit", "region", "brand", "分部", "业务", "板块", "部门", "地区", "区域",
-          "品牌")
-_PART_ANAPHOR = re.compile(rf"\b(?:that|this|the same)\s+(?:{'|'.join(_PARTS[:6])})\b"
-                           rf"|(?:这个|那个|该|这一|此)(?:{'|'.join(_PARTS[6:])})", re.I)
+_PART_ANAPHOR = re.compile(r"\b(?:that|this|the same)\s+(?:segment|division|business|unit|region|brand)\b"
+                           r"|(?:这个|那个|该|这一|此)(?:分部|业务|板块|部门|地区|区域|品牌)", re.I)
 
 
 def continues(question: str) -> bool:
