@@ -44,6 +44,19 @@ _PART_ANAPHOR = re.compile(r"\b(?:that|this|the same)\s+(?:segment|division|busi
                            r"|(?:这个|那个|该|这一|此)(?:分部|业务|板块|部门|地区|区域|品牌)", re.I)
 
 
+# Asking how a company did, naming no measure ("How did Snowflake do last quarter?", 雪花上季度表现如何？):
+# the headline, revenue, is what answers with a figure.
+_HOW_DID = re.compile(r"\bhow\s+(?:did|was|were|is|are)\b[^?？]*\b(?:do|doing|perform\w*|results?|go|went)\b|"
+                      r"(?:表现|业绩|做得|经营得?)(?:如何|怎么样|怎样)", re.I)
+
+
+def headline(question: str) -> str:
+    """`question` with the headline measure named when it asks how a company did and names none."""
+    if _HOW_DID.search(question) and not _measures(question):
+        return f"{question.rstrip()} {'营收' if language(question) == 'zh' else 'revenue'}"
+    return question
+
+
 def continues(question: str) -> bool:
     """Explicitly continuing: "And sequentially?", "What about ...", "那环比呢？"."""
     q = question.strip()
@@ -251,9 +264,9 @@ def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Ca
         elif h.get("role") == "assistant" and turns and turns[-1][1] is None:
             turns[-1][1] = answered_period(content)
     if not turns:
-        return question
+        return headline(question)
     standalone, answered = turns[0]
     for q, reply_period in turns[1:]:
         standalone = _rewrite_one(q, standalone, catalog, scope_of, answered)
         answered = reply_period
-    return _rewrite_one(question, standalone, catalog, scope_of, answered)
+    return headline(_rewrite_one(question, standalone, catalog, scope_of, answered))

@@ -271,3 +271,14 @@ def test_a_follow_up_pointing_back_at_a_segment_keeps_it() -> None:
     assert "Europe segment" in out and "revenue" not in out
     assert is_elliptical("这个分部的营业利润是多少？") and is_elliptical("And that division's margin?")
     assert not is_elliptical("What was the operating margin of the Europe segment?")
+
+
+def test_asking_how_a_company_did_asks_for_its_headline() -> None:
+    """"How did Coca-Cola do in Q4 2021?" names no measure: revenue, the headline, is what a figure
+    answers; a question naming a measure, or one asking something else, is left alone."""
+    from rag.followup import headline
+
+    assert rewrite("How did Coca-Cola do in Q4 2021?", None, CATALOG).endswith("revenue")
+    assert headline("可口可乐2021年第四季度表现如何？").endswith("营收")
+    assert headline("How did Coca-Cola's gross margin do in Q4 2021?") == "How did Coca-Cola's gross margin do in Q4 2021?"
+    assert headline("What did Coca-Cola say about pricing?") == "What did Coca-Cola say about pricing?"
