@@ -251,6 +251,14 @@ class Assistant:
         periods = {self.retriever.catalog.docs.get(d, {}).get("period") for d in scope.doc_ids}
         return next(iter(periods)) if len(periods) == 1 else None
 
+    def _read_in(self, question: str, scope: Scope, vector: Any, top_k: int, filters: Filters | None
+                 ) -> tuple[list[Hit], list[Pick], list[Hit]]:
+        """The passages retrieved within `scope`, the reader's picks over them, and the passages in
+        the reader's order."""
+        more = self.retriever.retrieve(question, top_k, filters, scope, query_vector=vector) if scope.doc_ids else []
+        found, ranked = self._read(question, more, scope, vector) if more else ([], more)
+        return more, found, ranked
+
     def _which_call(self, question: str, scope: Scope, hits: list[Hit], picks: list[Pick], vector: Any,
                     top_k: int, filters: Filters | None, ranked: bool = True) -> tuple[Scope, list[Hit], list[Pick]]:
         """A question naming no quarter is read from the company's newest call unless an earlier call
@@ -259,8 +267,7 @@ class Assistant:
         call's, or the newest call gives no answer at all. `ranked`: return the wider call's passages
         in the reader's order (the extractive path), else as retrieved."""
         wider = every_call(scope, self.retriever.catalog)
-        more = self.retriever.retrieve(question, top_k, filters, wider, query_vector=vector)
-        found, reranked = self._read(question, more, wider, vector) if more else ([], more)
+        more, found, reranked = self._read_in(question, wider, vector, top_k, filters)
         if found and (not picks or found[0].score >= picks[0].score + WIDER_MARGIN):
             return wider, reranked if ranked else more, found
         return scope, hits, picks
@@ -279,8 +286,7 @@ class Assistant:
         if periods.get(picks[0].hit.chunk.doc_id) == last:
             return scope, hits, picks
         one = replace(scope, doc_ids=tuple(d for d, p in periods.items() if p == last))
-        more = self.retriever.retrieve(question, top_k, filters, one, query_vector=vector)
-        found, ranked = self._read(question, more, one, vector) if more else ([], more)
+        _, found, ranked = self._read_in(question, one, vector, top_k, filters)
         return (one, ranked, found) if found else (scope, hits, picks)
 
     def _each_company(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
@@ -296,8 +302,7 @@ class Assistant:
         for t in scope.tickers:
             own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
             one = replace(scope, tickers=(t,), doc_ids=own)
-            found = self.retriever.retrieve(question, k, filters, one, query_vector=vector) if own else []
-            got, ranked = self._read(question, found, one, vector) if found else ([], found)
+            _, got, ranked = self._read_in(question, one, vector, k, filters)
             picks += got[:1]
             hits += ranked
             if not got:

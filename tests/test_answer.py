@@ -543,3 +543,18 @@ def test_an_outlook_asked_of_several_calls_is_the_newest_calls(tmp_path: Path) -
     reply = a.ask("What revenue does Zeta Widgets expect for fiscal 2026?", top_k=4)
     assert set(reply.scope["doc_ids"]) == {"ZETA_FY26Q2_en"}, reply.scope
     assert "$120 million" in reply.answer and reply.citations[0].doc_id == "ZETA_FY26Q2_en", reply.answer
+
+
+def test_a_reply_names_its_call_as_follow_ups_read_it(quarters: Path) -> None:
+    """Follow-ups stay with the call the last reply quoted (`rag.followup.answered_period`): the reply's
+    lead, in both languages and with the "latest" or "earlier call" note, gives that call's period."""
+    from rag.followup import answered_period
+    from rag.store import load_index
+
+    index = load_index(quarters)
+    a = Assistant(index, FakeEmbedder())
+    for question in ("What was Acme's product revenue?", "艾克米2026财年第一季度的产品收入是多少？"):
+        reply = a.ask(question, top_k=4)
+        assert not reply.abstained and answered_period(reply.answer) == reply.citations[0].period, reply.answer
+    earlier = Assistant(index, FakeEmbedder(), reader=_guided_reader(index, 0.9)).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
+    assert answered_period(earlier.answer) == "FY2026Q1", earlier.answer
