@@ -215,6 +215,11 @@ class Index:
             out[token] = (docs, vals)
         return out
 
+    def dense_of(self, query: np.ndarray, rows: list[int]) -> dict[int, float]:
+        """Similarity of the query to each of the given rows (those lexical search alone found)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        return {int(r): float(self.embeddings[int(r)] @ q) for r in rows}
+
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 scores (> 0) of the given rows, found by any retriever."""
         scores = self._lexical_scores(tuple(tokens))

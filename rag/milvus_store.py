@@ -227,6 +227,12 @@ class MilvusIndex:
         self.prefetch_idf(tokens)
         return self._lexical(tokens, k, expression(where))
 
+    def dense_of(self, query: np.ndarray, rows: list[int]) -> dict[int, float]:
+        if not rows:
+            return {}
+        vec = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+        return dict(self._search([vec], "vector", len(rows), f"key in [{', '.join(str(int(r)) for r in rows)}]", "IP"))
+
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
         if not tokens or not rows:
             return {}

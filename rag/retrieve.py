@@ -361,6 +361,10 @@ class Retriever:
         # A stable sort: equal scores keep the order the rankings found them in, the same on every store.
         best = sorted(fused, key=lambda r: -fused[r])[:top_k]
         lexical = self.index.lexical_of(tokens, best) if tokens else {}
+        # A passage lexical search alone found still has a similarity to the question: the reader
+        # weighs it, and a missing one would read as none at all.
+        if unscored := [r for r in best if r not in dense_of]:
+            dense_of.update(self.index.dense_of(query_vector, unscored))
         chunks = self.index.chunks_of(best)
         return [
             Hit(chunk=chunks[r], row=r, score=fused[r], dense=dense_of.get(r), lexical=lexical.get(r))

@@ -182,7 +182,7 @@ class Hit:
     chunk: Chunk
     row: int
     score: float
-    dense: float | None = None  # cosine similarity, when dense retrieval ranked it
+    dense: float | None = None  # cosine similarity to the question (None: not computed)
     lexical: float | None = None  # BM25 score, when lexical retrieval ranked it
 
 

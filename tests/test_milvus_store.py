@@ -95,6 +95,10 @@ def test_term_statistics_and_sentence_vectors_match(stores) -> None:
     assert milvus.chunk(key) == local.chunks[row]
     assert (milvus.sentences_of(key) == local.sentences_of(row)).all()
     assert milvus.chunks_by_ids([c.id for c in local.chunks[:5]]) == local.chunks[:5]
+    q = (local.embeddings[row] + local.embeddings[row + 1]) / 2  # any query vector
+    keys = {milvus.row_of(local.chunks[r].id): r for r in (row, row + 2)}
+    assert milvus.dense_of(q, list(keys)) == pytest.approx(
+        {k: local.dense_of(q, [r])[r] for k, r in keys.items()}, abs=1e-4)
 
 
 def test_answers_are_identical_on_both_stores(stores) -> None:

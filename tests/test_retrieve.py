@@ -227,3 +227,16 @@ def test_a_name_no_passage_holds_leaves_nothing_to_answer(retriever: Retriever, 
     assert s.out_of_index == bool(unheard)
     if unheard:
         assert not s.doc_ids and not s.tickers
+
+
+def test_a_passage_only_lexical_search_found_still_gets_its_similarity(retriever: Retriever,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader weighs every passage's similarity to the question: one dense search missed (here it
+    finds nothing) is scored against its stored vector, not left without a score."""
+    monkeypatch.setattr(retriever.index, "dense", lambda *a, **k: [])
+    q = "How much did pricing add to growth?"
+    hits = retriever.retrieve(q, top_k=3)
+    assert hits and all(h.lexical is not None for h in hits)
+    qv = retriever.embedder.embed_queries([q])[0]
+    for h in hits:
+        assert h.dense == pytest.approx(float(retriever.index.embeddings[h.row] @ qv), abs=1e-5)

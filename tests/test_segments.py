@@ -193,3 +193,20 @@ def test_postings_by_term_are_the_searches_of_each_term(src: Path, tmp_path: Pat
             searched = dict(index.lexical([t], len(index), where))
             assert sorted(rows.tolist()) == sorted(searched)
             assert dict(zip(rows.tolist(), scores.tolist())) == pytest.approx(searched, rel=1e-5)
+
+
+@pytest.mark.parametrize("store", ["full", "delta"])
+def test_a_rows_similarity_is_the_one_dense_search_finds(src: Path, tmp_path: Path, data_dir: Path, store: str) -> None:
+    # The retriever scores passages lexical search alone found (`dense_of`): with the similarity a
+    # dense search over every passage gives them, delta rows and base rows alike.
+    emb, idx = FakeEmbedder(), tmp_path / "index"
+    build_index([src], idx, emb, **DELTA)
+    if store == "delta":
+        shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
+        (src / "GLBX_FY23Q3_en.txt").unlink()
+        build_index([src], idx, emb, **DELTA)
+    index = load_index(idx)
+    q = emb.embed_queries(["What did Widget say about revenue?"])[0]
+    searched = dict(index.dense(q, len(index)))
+    rows = sorted(searched)[::2]
+    assert rows and index.dense_of(q, rows) == pytest.approx({r: searched[r] for r in rows}, abs=1e-5)
