@@ -9,13 +9,15 @@ from functools import lru_cache
 
 from rag.lexical import tokenize
 
-# Question words and fillers that carry no content to match.
+# Question words and fillers that carry no content to match; words for the call, its parts and who
+# speaks on it ("the CFO said on the call", 电话会问答环节) say where, not what.
 QUESTION_WORDS = frozenset(
     """how much many what which when who whom why did does do say said tell talk comment mention was were is are
     company management call give gave provide update so far far current currently
     多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
     多大 多长 多久 多高 多快 规模 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右
-    那个 这个 截至 截止""".split()
+    那个 这个 截至 截止
+    cfo ceo coo executive executives conference remarks q&a 电话 电话会 电话会议 业绩会 财报会 问答 环节 首席财务官 首席执行官 高管""".split()
 )
 
 

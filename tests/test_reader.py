@@ -402,6 +402,19 @@ def test_a_glossary_word_in_the_companys_name_is_not_the_measure_asked() -> None
     assert "customers" in question_of("How many customers did Acme add?", None, lambda t: 1.0, {"acme"}).focus
 
 
+def test_the_call_and_who_speaks_on_it_are_not_what_is_asked() -> None:
+    """"On its Q3 2024 earnings call, how many people..." asks for no earnings figure: the call, its
+    Q&A and the CFO say where the figure was said, so none of them is a term the answer must hold."""
+    q = question_of("On Novo's Q3 2024 earnings call, how many people live with MASH?", None, lambda t: 1.0, {"novo"})
+    terms = {t for alts, _ in q.terms for a in alts for t in a}
+    assert q.metrics == 0 and not terms & {"earn", "净利润", "call"} and "mash" in terms
+    # The same word asking for the measure is still the measure.
+    assert "net income" in question_of("What were Novo's Q3 2024 earnings?", None, lambda t: 1.0, {"novo"}).focus
+    zh = question_of("雪花2027财年Q1电话会问答环节里，CFO说全年产品毛利率是多少？", None, lambda t: 1.0, {"雪花"})
+    zh_terms = {t for alts, _ in zh.terms for a in alts for t in a}
+    assert not zh_terms & {"电话", "电话会", "问答", "环节", "cfo"} and "毛利率" in zh.focus
+
+
 def test_a_count_of_quarters_or_years_is_no_figure() -> None:
     """"Revenue growth has accelerated for 2 consecutive quarters" states no revenue figure: a span of
     time is not the count a question asks for, so such a sentence holds no figure at all."""

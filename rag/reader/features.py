@@ -153,6 +153,11 @@ def asked_kinds(text: str, measures: list[tuple[str, ...]]) -> frozenset[str]:
 _ASKING_VERBS = frozenset({"deliver", "delivered"})
 
 
+# The call itself ("on its Q3 earnings call", "the earnings release"): no measure asked about, though
+# the glossary reads "earnings" as net income.
+_CALL = re.compile(r"\bearnings (?:conference )?calls?\b|\bearnings (?:release|report|presentation)s?\b", re.I)
+
+
 def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False,
                 period: str | None = None) -> Question:
     """The question's weighted terms (glossary groups with their translations, other content words),
@@ -167,7 +172,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     phrasings: list[tuple[str, ...]] = []
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
     # Periods are matched by the period features; here they would pass for the measure asked about.
-    rest = PERIOD_WORDS.sub(" ", text.lower())
+    rest = _CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))
     found = groups(rest)
     other_measure = any(not is_aspect(g) and g[0].lower() not in _ASKING_VERBS for g in found)
     for g in found:
@@ -199,7 +204,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
-    words = [t for t in tokenize(PERIOD_WORDS.sub(" ", text.lower())) if t not in named and t not in question_tokens()]
+    words = [t for t in tokenize(_CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
