@@ -176,6 +176,25 @@ def test_answerability_gates_the_reader(corpus) -> None:
     assert row[CASE_FEATURES.index("margin")] == pytest.approx(np.sort(p)[-1] - np.sort(p)[-2])
 
 
+def test_a_measure_no_passage_names_is_not_answered(corpus) -> None:
+    """Asked for a measure (free cash flow) none of the passages names in any of its phrasings or
+    languages, the reader abstains however likely its best sentence looks; asked for one they name
+    (net revenue retention, or either of two measures asked together), it answers."""
+    from rag.reader import Linear
+
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    sentences = lambda h: a.index.sentences_of(h.row)  # noqa: E731
+    n = len(CASE_FEATURES)
+    w = _weights(0.5)
+    sure = Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.5, {},
+                   Linear(CASE_FEATURES, np.zeros(n), np.ones(n), np.zeros(n), 3.0))
+    reader = Reader(sure, a.index.idf, sentences)
+    assert not any("free cash" in h.chunk.text.lower() or "自由现金流" in h.chunk.text for h in hits)
+    assert reader.pick("What was Acme's free cash flow?", hits, None) == []
+    assert reader.pick("What was Acme's net revenue retention?", hits, None)
+    assert reader.pick("What were Acme's free cash flow and net revenue retention?", hits, None)
+
+
 @pytest.mark.parametrize("question, kinds", [
     ("How many employees did Acme have at year end?", {"count"}),
     ("What was Acme's revenue in dollars?", {"money", "count"}),

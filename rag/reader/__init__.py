@@ -15,8 +15,9 @@ import numpy as np
 
 from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
+from rag.lexical import tokenize
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, Candidate, candidates, matrix, question_of
+from rag.reader.features import FEATURES, Candidate, Question, candidates, matrix, question_of
 from rag.sentences import Sentence
 from rag.types import Hit
 
@@ -118,6 +119,10 @@ class Reader:
             return cands, np.zeros(0), 0.0
         x = matrix(q, cands, self.sentence_vectors)
         p = self.weights.probabilities(x[:, self._cols])
+        if q.metrics and not mentions_a_measure(q, cands):
+            # The question names measures (glossary terms) that no passage names in any of their
+            # phrasings or languages: the calls do not speak of them, so any figure they hold is another.
+            return cands, p, 0.0
         a = self.weights.answerable
         if a is None:
             return cands, p, float(p.max())
@@ -154,6 +159,15 @@ class Reader:
         """The `n` most probable candidates whose spans do not overlap, best first (an LLM's shortlist)."""
         cands, p, _ = self.score(question, hits, vector, skip, ahead, idf, period)
         return distinct(cands, p, n)
+
+
+def mentions_a_measure(q: Question, cands: list[Candidate]) -> bool:
+    """Some passage (a sentence, or the analyst's question it answers) names one of the measures the
+    question names (`q.terms[:q.metrics]`)."""
+    said: set[str] = set().union(*(c.tokens for c in cands if not c.pair))
+    for h in {c.hit.row: c.hit for c in cands}.values():
+        said.update(tokenize(h.chunk.question or ""))
+    return any(any(a <= said for a in alts) for alts, _ in q.terms[: q.metrics])
 
 
 def by_best_sentence(hits: list[Hit], cands: list[Candidate], p: np.ndarray) -> list[Hit]:
