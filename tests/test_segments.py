@@ -172,17 +172,24 @@ def test_a_delta_version_publishes_to_milvus_whole(src: Path, tmp_path: Path, da
         [h.chunk.id for h in Retriever(index, emb).retrieve(q, top_k=5)]
 
 
-@pytest.mark.parametrize("store", ["full", "delta"])
-def test_postings_by_term_are_the_searches_of_each_term(src: Path, tmp_path: Path, data_dir: Path, store: str) -> None:
-    # A scoped question's BM25 reads each term's postings directly (rag.retrieve); they must be the
-    # passages and scores a search for that term alone finds, with a delta's replaced passages gone.
-    emb, idx = FakeEmbedder(), tmp_path / "index"
+def _full_or_delta(src: Path, tmp_path: Path, data_dir: Path, store: str, emb: FakeEmbedder):
+    """An index built once ("full"), or built then changed by a call added and one removed ("delta":
+    a base with a delta segment on it)."""
+    idx = tmp_path / "index"
     build_index([src], idx, emb, **DELTA)
     if store == "delta":
         shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
         (src / "GLBX_FY23Q3_en.txt").unlink()
         build_index([src], idx, emb, **DELTA)
-    index = load_index(idx)
+    return load_index(idx)
+
+
+@pytest.mark.parametrize("store", ["full", "delta"])
+def test_postings_by_term_are_the_searches_of_each_term(src: Path, tmp_path: Path, data_dir: Path, store: str) -> None:
+    # A scoped question's BM25 reads each term's postings directly (rag.retrieve); they must be the
+    # passages and scores a search for that term alone finds, with a delta's replaced passages gone.
+    emb = FakeEmbedder()
+    index = _full_or_delta(src, tmp_path, data_dir, store, emb)
     assert isinstance(index, Segmented) == (store == "delta")
     docs = tuple(index.manifest["documents"])
     for where in (None, Where(doc_ids=frozenset(docs[:2])), Where(doc_ids=frozenset(docs[-2:]), section="qa")):
@@ -199,13 +206,8 @@ def test_postings_by_term_are_the_searches_of_each_term(src: Path, tmp_path: Pat
 def test_a_rows_similarity_is_the_one_dense_search_finds(src: Path, tmp_path: Path, data_dir: Path, store: str) -> None:
     # The retriever scores passages lexical search alone found (`dense_of`): with the similarity a
     # dense search over every passage gives them, delta rows and base rows alike.
-    emb, idx = FakeEmbedder(), tmp_path / "index"
-    build_index([src], idx, emb, **DELTA)
-    if store == "delta":
-        shutil.copy(data_dir / "WIDG_FY25Q1_en.txt", src)
-        (src / "GLBX_FY23Q3_en.txt").unlink()
-        build_index([src], idx, emb, **DELTA)
-    index = load_index(idx)
+    emb = FakeEmbedder()
+    index = _full_or_delta(src, tmp_path, data_dir, store, emb)
     q = emb.embed_queries(["What did Widget say about revenue?"])[0]
     searched = dict(index.dense(q, len(index)))
     rows = sorted(searched)[::2]

@@ -15,9 +15,8 @@ import numpy as np
 
 from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
-from rag.lexical import tokenize
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, Candidate, Question, candidates, matrix, question_of
+from rag.reader.features import FEATURES, Candidate, Question, asked_tokens, candidates, matrix, question_of
 from rag.sentences import Sentence
 from rag.types import Hit
 
@@ -166,7 +165,7 @@ def mentions_a_measure(q: Question, cands: list[Candidate]) -> bool:
     question names (`q.terms[:q.metrics]`)."""
     said: set[str] = set().union(*(c.tokens for c in cands if not c.pair))
     for h in {c.hit.row: c.hit for c in cands}.values():
-        said.update(tokenize(h.chunk.question or ""))
+        said |= asked_tokens(h.chunk.question or "")
     return any(any(a <= said for a in alts) for alts, _ in q.terms[: q.metrics])
 
 

@@ -258,6 +258,13 @@ def candidates(hits: list[Hit], max_sentences: int = 40) -> list[Candidate]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def asked_tokens(text: str) -> frozenset[str]:
+    """The tokens of the analyst's question a passage answers: the same passages come back question
+    after question."""
+    return frozenset(tokenize(text))
+
+
 def _coverage(q: Question, tokens: set[str], terms: slice = slice(None)) -> float:
     chosen = q.terms[terms]
     total = sum(w for _, w in chosen) or 1.0
@@ -323,7 +330,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
         row = c.hit.row
         if row not in vec_cache:
             vec_cache[row] = sentence_vectors(c.hit)
-            question_tokens_of[row] = set(tokenize(c.hit.chunk.question or ""))
+            question_tokens_of[row] = asked_tokens(c.hit.chunk.question or "")
         sv = vec_cache[row]
         dense = c.hit.dense if c.hit.dense is not None else 0.0
         if sv is not None and q.vector is not None and c.index + c.pair < len(sv):
