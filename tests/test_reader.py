@@ -195,6 +195,22 @@ def test_a_measure_no_passage_names_is_not_answered(corpus) -> None:
     assert reader.pick("What were Acme's free cash flow and net revenue retention?", hits, None)
 
 
+def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> None:
+    """Asked in dollars for what the passages give only as a percentage, the reader abstains; asked
+    as a percentage, it answers with the same passages."""
+    from rag.reader import Linear
+
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    n = len(CASE_FEATURES)
+    w = _weights(0.5)
+    sure = Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.5, {},
+                   Linear(CASE_FEATURES, np.zeros(n), np.ones(n), np.zeros(n), 3.0))
+    reader = Reader(sure, a.index.idf, lambda h: a.index.sentences_of(h.row))
+    picks = reader.pick("What percentage was Acme's net revenue retention?", hits, None)
+    assert picks and any("percent" in p.kinds for p in picks)
+    assert reader.pick("How many dollars was Acme's net revenue retention?", hits, None) == []
+
+
 @pytest.mark.parametrize("question, kinds", [
     ("How many employees did Acme have at year end?", {"count"}),
     ("What was Acme's revenue in dollars?", {"money", "count"}),
@@ -208,6 +224,9 @@ def test_a_measure_no_passage_names_is_not_answered(corpus) -> None:
     ("What did the CFO say about demand?", set()),
     ("What share of revenue came from cloud?", {"percent", "pp", "fraction"}),
     ("cloud as a percentage of sales", {"percent", "pp", "fraction"}),
+    ("How many bps did price/mix contribute?", {"percent", "pp", "fraction"}),  # points, not a count
+    ("How many times more often do tours convert?", {"multiple"}),
+    ("收入是去年的几倍？", {"multiple"}),
 ])
 def test_pinned_kinds_read_only_what_the_wording_fixes(question: str, kinds: set[str]) -> None:
     from rag.reader.features import pinned_kinds

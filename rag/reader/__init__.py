@@ -16,7 +16,9 @@ import numpy as np
 from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, Candidate, Question, asked_tokens, candidates, matrix, question_of
+from rag.reader.features import (
+    FEATURES, Candidate, Question, asked_tokens, candidates, matrix, pinned_kinds, question_of,
+)
 from rag.sentences import Sentence
 from rag.types import Hit
 
@@ -150,8 +152,14 @@ class Reader:
             # sentence would only guess (rules, not features: fitted as one, the basis did not help on
             # dev; eval/README.md, fourteenth session).
             return [], ranked
-        return picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score
-                            and not not_the_figure_asked(question, q.sentence.text)], ranked
+        picks = picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score
+                             and not not_the_figure_asked(question, q.sentence.text)]
+        pinned = pinned_kinds(question)
+        if pinned and not pinned & frozenset().union(*(q.kinds for q in picks)):
+            # The wording fixes the kind of figure ("in dollars", "what percentage", "how many") and
+            # the answer states none of it: "Azure revenue in dollars?" met by a growth rate.
+            return [], ranked
+        return picks, ranked
 
     def top(self, question: str, hits: list[Hit], vector: np.ndarray | None, skip: set[str] = frozenset(),
             ahead: bool = False, n: int = 6, idf=None, period: str | None = None) -> list[Pick]:

@@ -105,7 +105,8 @@ _FIGURE = re.compile(r"how (?:much|many|big|large)|what (?:was|were|is|are)|\b(?
 # Asking what was said or why, not for a figure ("What did the CFO say about demand?").
 _TALK = re.compile(r"\b(?:say|said|talk|discuss|comment|describe|explain|think|view|why|strategy)|"
                    r"说|谈|表示|认为|看法|为什么|原因", re.I)
-_COUNT = re.compile(r"how many|number of|多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)", re.I)
+_COUNT = re.compile(r"how many(?!\s+(?:times|basis|bps|percentage|pts|points)\b)|number of|"
+                    r"多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)", re.I)
 
 
 # Wording that pins the figure to one kind whatever measure is named: an amount ("in dollars", "per
@@ -114,14 +115,16 @@ _COUNT = re.compile(r"how many|number of|多少(?:个|家|名|位|人|台|款|�
 _AMOUNT = re.compile(r"\bdollars?\b|\bhow much (?:money|cash)\b|\bper (?:diluted |basic )?share\b|\bEPS\b|"
                      r"多少[万亿千百]*(?:美元|美金|元|钱)|多少亿|金额|每股|美元计", re.I)
 _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
-                    r"\b(?:how many|what) (?:percentage |basis )points\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
+                    r"\b(?:how many|what) (?:percentage |basis )?(?:points|bps|pts)\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
                     r"百分之|百分比|百分点|占比|比例|比重|(?<![效汇频概])率", re.I)
 # A part of a whole asked for ("Atlas share of revenue", "as a % of sales", 占总营收的比例): a percentage,
 # whatever the measure it is a part of.
 _PART_OF = re.compile(r"\b(?:share|portion|proportion|fraction|percent(?:age)?)\s+of\b|\bas\s+a\s+(?:%|percent(?:age)?|share)"
                       r"|%\s*of\b|占[^，。？?]{0,12}(?:比例|比重|百分比)|占比", re.I)
+# "How many times" asks a multiple (3x, 三倍), not a count.
+_TIMES = re.compile(r"\bhow many times\b|多少倍|几倍", re.I)
 _PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_PART_OF, {"percent", "pp", "fraction"}),
-           (_COUNT, {"count"}))
+           (_COUNT, {"count"}), (_TIMES, {"multiple"}))
 
 
 def pinned_kinds(text: str) -> frozenset[str]:
