@@ -175,7 +175,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     phrasings: list[tuple[str, ...]] = []
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
     # Periods are matched by the period features; here they would pass for the measure asked about.
-    rest = _CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))
+    plain = _CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))
+    rest = plain
     found = groups(rest)
     other_measure = any(not is_aspect(g) and g[0].lower() not in _ASKING_VERBS for g in found)
     for g in found:
@@ -207,7 +208,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
-    words = [t for t in tokenize(_CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))) if t not in named and t not in question_tokens()]
+    words = [t for t in tokenize(plain) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
