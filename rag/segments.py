@@ -140,15 +140,19 @@ class Segmented:
                           np.concatenate([vals[alive], scores[extra]]).astype(np.float32))
         return out
 
+    def _in_base(self, rows: list[int]) -> dict[int, int]:
+        """{base row: row} of the given rows that lie in the base."""
+        return {int(self._base_rows[g]): g for g in rows if g < self.n_base}
+
     def dense_of(self, query: np.ndarray, rows: list[int]) -> dict[int, float]:
-        base_rows = {int(self._base_rows[g]): g for g in rows if g < self.n_base}
+        base_rows = self._in_base(rows)
         out = {base_rows[r]: s for r, s in self.base.dense_of(query, list(base_rows)).items()}
         delta = self.delta.dense_of(query, [g - self.n_base for g in rows if g >= self.n_base])
         out.update({self.n_base + r: s for r, s in delta.items()})
         return out
 
     def lexical_of(self, tokens: list[str], rows: list[int]) -> dict[int, float]:
-        base_rows = {int(self._base_rows[g]): g for g in rows if g < self.n_base}
+        base_rows = self._in_base(rows)
         out = {base_rows[r]: s for r, s in self.base.lexical_of(tokens, list(base_rows)).items()}
         scores = self._delta_scores(tuple(tokens))
         out.update({g: float(scores[g - self.n_base]) for g in rows

@@ -193,6 +193,9 @@ def test_a_measure_no_passage_names_is_not_answered(corpus) -> None:
     assert reader.pick("What was Acme's free cash flow?", hits, None) == []
     assert reader.pick("What was Acme's net revenue retention?", hits, None)
     assert reader.pick("What were Acme's free cash flow and net revenue retention?", hits, None)
+    # Whatever the threshold: with none at all the unnamed measure is still not answered.
+    never = Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, sure.answerable)
+    assert Reader(never, a.index.idf, sentences).pick("What was Acme's free cash flow?", hits, None) == []
 
 
 def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> None:

@@ -143,7 +143,8 @@ class Reader:
         a reranker: the passage that states what is asked first, whatever its retrieval rank)."""
         cands, p, answers = self.score(question, hits, vector, skip, ahead, idf, period)
         ranked = by_best_sentence(hits, cands, p)
-        if not len(cands) or answers < self.weights.threshold:
+        # 0: nothing answers whatever the threshold (`score`: no passage names the measure asked).
+        if not len(cands) or answers <= 0.0 or answers < self.weights.threshold:
             return [], ranked
         picks = distinct(cands, p, 2)
         if not_the_figure_asked(question, picks[0].sentence.text):
