@@ -573,7 +573,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         by_name = _listed_lower()
         missing += [w for w in proper_nouns(question, leading_place=True)
                     if any(by_name.get(sense) not in (None, *indexed) for sense in english(w))]
-    if tickers:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
+    if tickers or implied:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
         missing = [n for n in missing if not _affiliation(n, question) and not _opens_the_sentence(n, question)
                    and not _modifier(n, question)]
     all_docs = catalog.docs

@@ -101,7 +101,8 @@ def test_the_catalog_keeps_its_leading_words(retriever: Retriever) -> None:
 
 
 LOWER = {
-    "GLC": ("Glacio", "Q1 2025", "Mia Chen", "Glacio revenue rose 9% in the first quarter. Glacio margins were 30%."),
+    "GLC": ("Glacio", "Q1 2025", "Mia Chen", "Glacio revenue rose 9% in the first quarter. Glacio margins were 30%. "
+            "Answering Keith Weiss of Morgan Stanley, we said pricing held."),
     "SMT": ("Summit", "Q1 2025", "Raj Patel", "Summit revenue rose 2% in the first quarter."),
     "ORB": ("Orbis Freight", "Q1 2025", "Ann Lee", "At the summit we met customers, and volume rose 5%. "
             "Orbis shipped more."),
@@ -154,3 +155,21 @@ def test_a_company_named_by_its_first_word_beside_one_named_in_full(
     s = retriever.scope(question)
     assert s.tickers == tickers
     assert {retriever.catalog.docs[d]["ticker"] for d in s.doc_ids} == set(tickers)
+
+
+@pytest.mark.parametrize("question, tickers, missing", [
+    # A company typed in lower case beside its analyst's firm, capitalised: the firm is who asked, as
+    # it is beside a capitalised company ("Glacio's ... Morgan Stanley's Keith Weiss").
+    ("on glacio's q1 2025 call, what did Morgan Stanley's Keith Weiss hear about pricing?", ("GLC",), ()),
+    ("Glacio's q1 2025 call: what did Morgan Stanley's Keith Weiss hear about pricing?", ("GLC",), ()),
+    # The firm asked about as a company is still one the index lacks.
+    ("compare glacio's margin with Morgan Stanley's in q1 2025", (), ("Morgan Stanley",)),
+])
+def test_a_lower_case_company_beside_its_analysts_firm(
+        lower_retriever: Retriever, question: str, tickers: tuple, missing: tuple) -> None:
+    from rag.companies import listed
+
+    if "MS" not in listed():
+        pytest.skip("pytickersymbols is not installed")
+    s = lower_retriever.scope(question)
+    assert (s.tickers, s.missing_companies) == (tickers, missing)
