@@ -443,6 +443,21 @@ def test_a_glossary_word_in_the_companys_name_is_not_the_measure_asked() -> None
     assert "customers" in question_of("How many customers did Acme add?", None, lambda t: 1.0, {"acme"}).focus
 
 
+def test_a_part_of_a_whole_is_what_is_asked_not_the_whole() -> None:
+    """"S&M expenses as a share of revenue" asks about the expenses: the whole they are measured
+    against (revenue, 净收入) is not the focus, even where it is the rarer word."""
+    from rag.lexical import tokenize
+
+    whole = set(tokenize("revenue revenues net income earnings 净收入 净利润 营收 收入"))
+    idf = lambda t: 5.0 if t in whole else 1.0  # noqa: E731
+    en = question_of("What were Acme's selling and marketing expenses as a percentage of revenue?", None, idf, {"acme"})
+    zh = question_of("艾克米一季度非GAAP销售和营销费用占净收入的比重是多少？", None, idf, {"艾克米"})
+    assert "selling and marketing" in en.focus and "销售和营销" in zh.focus
+    # With no measure before the part-of wording, the measures compete as before.
+    assert "revenue" in question_of("What share of revenue came from selling and marketing customers?", None, idf,
+                                    set()).focus
+
+
 def test_the_call_and_who_speaks_on_it_are_not_what_is_asked() -> None:
     """"On its Q3 2024 earnings call, how many people..." asks for no earnings figure: the call, its
     Q&A and the CFO say where the figure was said, so none of them is a term the answer must hold."""

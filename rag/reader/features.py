@@ -204,6 +204,10 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
         terms.append(((frozenset((tok,)), *(a for a in senses if a)), idf(tok)))
         phrasings.append((tok,))
     pool = range(metrics) if metrics else range(len(terms))
+    # "S&M expenses as a share of revenue", 销售费用占净收入的比重: the part is asked about, not the
+    # whole it is measured against, so a measure named before the part-of wording is the focus.
+    if (part := _PART_OF.search(plain)) and metrics > 1:
+        pool = [i for i in pool if 0 <= _at(plain, phrasings[i]) < part.start()] or pool
     focus = phrasings[max(pool, key=lambda i: terms[i][1])] if terms else ()
     content = len(terms)
     terms += qualifiers  # after the focus is chosen: they count toward coverage only
@@ -215,6 +219,11 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
                     pinned_kinds(text), _pairs(words))
+
+
+def _at(text: str, phrasing: tuple[str, ...]) -> int:
+    """Where `text` first names a glossary group by its first phrasing (the one found in it); -1: not."""
+    return text.find(phrasing[0]) if phrasing else -1
 
 
 def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
