@@ -85,6 +85,11 @@ _MESSAGES = {
 # An index of at most this many companies is compared whole when a Chinese name no passage holds is
 # checked against the answer's company (`Assistant._names_the_answer`): their names are embedded once.
 NAME_POOL = 200
+# A Chinese name no company's name matched is read as the company whose name the embedding model puts
+# nearest when it is nearer by this much than the next company's (cosine), in such an index: chosen on
+# dev (eval/README.md, nineteenth session), where every name this far ahead was the right company.
+NAME_MARGIN = 0.05
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass
@@ -137,6 +142,8 @@ class Assistant:
         standalone = rewrite(question, history, self.retriever.catalog, self.retriever.scope)
         lang = language(question)
         scope = self.retriever.scope(standalone)
+        if scope.unconfirmed and (ticker := self._clearly_named(scope.unconfirmed)):
+            scope = self.retriever.scope_to(standalone, ticker)
         vector = self.embedder.embed_queries([standalone])[0]
         # The extractive reader reads a wider pool and ranks it; an LLM reads top_k as retrieved.
         k = max(top_k, READ_POOL) if backend == "extractive" else top_k
@@ -219,6 +226,29 @@ class Assistant:
         vectors = self._name_vectors([companies[t] for t in tickers])
         nearest = [tickers[int(np.argmax(vectors @ v))] for v in self.embedder.embed_queries(list(names))]
         return answer in nearest, companies[nearest[0]]
+
+    def _clearly_named(self, names: tuple[str, ...]) -> str | None:
+        """The ticker of the company some of `names` (Chinese names no company's name matched) is clearly
+        nearest to by the embedding model (`NAME_MARGIN` ahead of the next), in an index of at most
+        `NAME_POOL` companies; None otherwise. A company the index names only in Chinese is left out of
+        the comparison: two Chinese names lie near each other whatever they name (measured: 比亚迪,
+        小米 and 京东 were all nearest to 亚马逊)."""
+        catalog = self.retriever.catalog
+        if len(catalog.by_ticker) > NAME_POOL:
+            return None
+        companies = {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
+        companies = {t: n for t, n in companies.items() if _LATIN.search(n)}
+        if len(companies) < 2:
+            return None
+        tickers = list(companies)
+        vectors = self._name_vectors([companies[t] for t in tickers])
+        best: tuple[float, str] | None = None
+        for v in self.embedder.embed_queries(list(names)):
+            sims = vectors @ v
+            first, second = np.sort(sims)[-2:][::-1]
+            if first - second >= NAME_MARGIN and (best is None or first - second > best[0]):
+                best = (float(first - second), tickers[int(np.argmax(sims))])
+        return best[1] if best else None
 
     def _name_vectors(self, names: list[str]) -> np.ndarray:
         """Query vectors of company names, each embedded once per assistant."""

@@ -145,6 +145,10 @@ class Retriever:
         han = tuple(n for n in names if _HAN.search(n))
         return replace(found, unconfirmed=han) if han else found
 
+    def scope_to(self, question: str, ticker: str) -> Scope:
+        """The question's scope read as naming this company (one a Chinese name was matched to)."""
+        return detect(question, self.catalog, also=frozenset({ticker}))
+
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its
         CC-CEDICT senses (英特尔 is heard where "Intel" is, 北美 where "North America" is), and Latin

@@ -156,7 +156,9 @@ class _Names(FakeEmbedder):
 
 @pytest.mark.parametrize("name, stands_for, answered", [
     ("艾可米", "Acme Corp", True),  # a Chinese name the matcher does not know, nearest to the answer's company
-    ("比亚迪", "Globex", False),  # nearest to another company: the answer's company is not the one named
+    # Nearest to another company, though not clearly (Hooli 0.47, Acme 0.44 by the fake embedder): the
+    # answer's company (Acme's call holds the figure) is not the one named.
+    ("比亚迪", "Acme Hooli Group", False),
 ])
 def test_an_unknown_chinese_name_is_answered_only_from_the_company_it_is_nearest(
         corpus, name: str, stands_for: str, answered: bool) -> None:
@@ -169,7 +171,20 @@ def test_an_unknown_chinese_name_is_answered_only_from_the_company_it_is_nearest
         assert "1.2 billion" in r.answer and r.citations[0].doc_id == "ACME_FY24Q2_en"
     else:
         # The reply says which company the name is nearest to, for the asker to ask again by its name.
-        assert f"无法确定“{name}”是索引中的哪家公司（最接近的是Globex" in r.answer and not r.citations
+        assert f"无法确定“{name}”是索引中的哪家公司（最接近的是Hooli" in r.answer and not r.citations
+
+
+def test_a_chinese_name_clearly_nearest_one_company_is_read_as_it(corpus) -> None:
+    """A name the embedding model puts clearly nearest one company (by `NAME_MARGIN`) is read as naming
+    it: its calls are searched, so the figure comes from that company's call or from none."""
+    from rag.store import load_index
+
+    a = Assistant(load_index(corpus[1]), _Names({"格洛贝克斯": "Globex"}))
+    r = a.ask("How much did 格洛贝克斯 revenue rise in the third quarter of 2023?")
+    assert not r.abstained and "9%" in r.answer and r.citations[0].doc_id == "GLBX_FY23Q3_en"
+    # A quarter only another company has a call for: that company's figure is never given.
+    r = a.ask("格洛贝克斯2024年第二季度的营收是多少？")
+    assert r.abstained and "GLBX FY2024Q2" in r.answer and not r.citations
 
 
 def test_an_llm_never_reads_for_an_unknown_chinese_name_from_another_company(corpus) -> None:
@@ -177,7 +192,7 @@ def test_an_llm_never_reads_for_an_unknown_chinese_name_from_another_company(cor
     from rag.store import load_index
 
     llm = ScriptedLLM("Revenue was $1.2 billion [1].")
-    a = Assistant(load_index(corpus[1]), _Names({"比亚迪": "Globex"}), generators={"scripted": llm})
+    a = Assistant(load_index(corpus[1]), _Names({"比亚迪": "Acme Hooli Group"}), generators={"scripted": llm})
     r = a.ask("比亚迪2024年第二季度的营收是多少？", backend="scripted")
     assert r.abstained and "比亚迪" in r.answer and not llm.seen
 
