@@ -216,7 +216,7 @@ class Assistant:
         # those the passages are from.
         catalog = self.retriever.catalog
         if len(catalog.by_ticker) <= NAME_POOL:
-            companies = {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
+            companies = self._company_names()
         else:
             companies = {h.chunk.meta.ticker.upper(): h.chunk.meta.company or h.chunk.meta.ticker
                          for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker}
@@ -224,22 +224,28 @@ class Assistant:
         answer = (meta.ticker or "").upper() if meta is not None else None
         if len(companies) < 2 or (pick is not None and answer not in companies):
             return True, None
-        tickers = list(companies)
-        vectors = self._name_vectors([companies[t] for t in tickers])
-        nearest = [tickers[int(np.argmax(vectors @ v))] for v in self.embedder.embed_queries(list(names))]
+        # A company the index names only in Chinese is not what a Chinese name its matcher missed names
+        # (it would have matched), and two Chinese names lie near each other whatever they name
+        # (比亚迪, 小米 and 京东 were all nearest to 亚马逊): only Latin names are compared.
+        latin = [t for t, n in companies.items() if _LATIN.search(n)]
+        if not latin:
+            return False, None
+        vectors = self._name_vectors([companies[t] for t in latin])
+        nearest = [latin[int(np.argmax(vectors @ v))] for v in self.embedder.embed_queries(list(names))]
         return answer in nearest, companies[nearest[0]]
+
+    def _company_names(self) -> dict[str, str]:
+        """Ticker -> the company's name as the index's calls give it, for every company."""
+        catalog = self.retriever.catalog
+        return {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
 
     def _clearly_named(self, names: tuple[str, ...]) -> str | None:
         """The ticker of the company some of `names` (Chinese names no company's name matched) is clearly
         nearest to by the embedding model (`NAME_MARGIN` ahead of the next), in an index of at most
-        `NAME_POOL` companies; None otherwise. A company the index names only in Chinese is left out of
-        the comparison: two Chinese names lie near each other whatever they name (measured: 比亚迪,
-        小米 and 京东 were all nearest to 亚马逊)."""
-        catalog = self.retriever.catalog
-        if len(catalog.by_ticker) > NAME_POOL:
+        `NAME_POOL` companies; None otherwise. Only Latin names are compared (`_names_the_answer`)."""
+        if len(self.retriever.catalog.by_ticker) > NAME_POOL:
             return None
-        companies = {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
-        companies = {t: n for t, n in companies.items() if _LATIN.search(n)}
+        companies = {t: n for t, n in self._company_names().items() if _LATIN.search(n)}
         if len(companies) < 2:
             return None
         tickers = list(companies)

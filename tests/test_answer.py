@@ -187,6 +187,19 @@ def test_a_chinese_name_clearly_nearest_one_company_is_read_as_it(corpus) -> Non
     assert r.abstained and "GLBX FY2024Q2" in r.answer and not r.citations
 
 
+def test_a_chinese_name_is_never_read_as_a_company_the_index_names_only_in_chinese(corpus) -> None:
+    """示例公司 is named in Chinese only: a Chinese name the matcher missed is not it (the matcher would
+    have matched it), however near the two Chinese strings lie, so its call does not answer for it."""
+    from rag.store import load_index
+
+    # Nearest 示例公司 (0.85 by the fake embedder), and no Latin name clearly (Acme 0.13, Globex 0.11).
+    a = Assistant(load_index(corpus[1]), _Names({"比亚迪": "示例公司 Acme Globe"}))
+    r = a.ask("比亚迪的积压订单是多少？")
+    assert "2440" not in r.answer and not any(c.doc_id.startswith("SEED") for c in r.citations)
+    # Asked by its own name, the same call answers.
+    assert "2440亿美元" in a.ask("示例公司的积压订单是多少？").answer
+
+
 def test_an_llm_never_reads_for_an_unknown_chinese_name_from_another_company(corpus) -> None:
     """The same check holds for an LLM backend: it is never asked, and so never guesses the company."""
     from rag.store import load_index
