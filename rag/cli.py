@@ -237,11 +237,18 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         # Features are read off retrieval: no earlier weights are needed (or read).
         assistant, _, _ = prepare(file, group, sources, settings, embedder, args.index_dir, with_reader=False)
         collect(assistant, group, max(settings.top_k, READ_POOL), ds)  # as many passages as `ask` reads
-    weights, report = fit(ds, folds=args.folds)
+    keep = None
+    if args.keep_candidates:
+        from rag.reader import load_weights
+
+        keep = load_weights(settings.reader_weights)
+        print(f"candidate model kept from {settings.reader_weights or WEIGHTS}; fitting the answerability model only")
+    weights, report = fit(ds, folds=args.folds, keep=keep)
     print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "
           f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
-          f"positives {weights.info['positives']}; C = {report['C']}; out-of-fold: best candidate right "
-          f"{report['ranked']:.3f}; second sentence at >= {report['second']:g} x the best's probability")
+          f"positives {weights.info['positives']}; C = {report['C']}; best candidate right "
+          f"{report['ranked']:.3f} ({'the kept model' if keep else 'out of fold'}); second sentence at >= "
+          f"{report['second']:g} x the best's probability")
     print("\nthreshold | cases right (figures) | best sentence right | abstention precision | abstention recall | "
           "abstained")
     for r in report["curve"]:
@@ -396,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threshold", type=float, default=None,
                    help="abstain below this answerability instead of the out-of-fold choice (one chosen by "
                         "sweeping `rag eval --split dev` over the whole pipeline)")
+    t.add_argument("--keep-candidates", action="store_true",
+                   help="keep the current weights' candidate model (RAG_READER_WEIGHTS, else the shipped "
+                        "file) and fit only the answerability model over its probabilities")
     t.set_defaults(func=_cmd_train_reader)
 
     e = sub.add_parser("eval", help="run the evaluation cases and report metrics")

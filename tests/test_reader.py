@@ -135,6 +135,17 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     # Each answerable case was asked once more with its answering passages held out of retrieval.
     assert w.info["held_out_cases"] >= 1
     assert w.answerable is not None and set(w.answerable.features) <= set(CASE_FEATURES)
+    # Refitting the answerability model only: the candidate model and its record are kept as they are.
+    monkeypatch.setenv("RAG_READER_WEIGHTS", str(out))
+    kept = tmp_path / "kept.json"
+    code = main(["train-reader", "--cases", str(f), "--sources", str(src), "--index-dir", str(tmp_path / "idx"),
+                 "--out", str(kept), "--folds", "2", "--keep-candidates", "--threshold", "0.07"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "candidate model kept" in printed, printed
+    k = load_weights(kept)
+    assert (k.features, k.intercept, k.second) == (w.features, w.intercept, w.second)
+    assert np.allclose(k.coef, w.coef, atol=1e-6) and k.info["candidates_kept"] and k.info["answerable_cases"] == 5
+    assert k.threshold == 0.07 and k.answerable is not None
 
 
 def test_held_out_variants_retrieve_no_answering_passage(corpus) -> None:

@@ -190,24 +190,36 @@ def _answerable_rows(ds: Dataset, probs: list[np.ndarray], second: float) -> tup
 
 
 def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
-        c_grid: tuple[float, ...] = C_GRID, answer_c: float = 1.0) -> tuple[Weights, dict[str, Any]]:
+        c_grid: tuple[float, ...] = C_GRID, answer_c: float = 1.0, keep: Weights | None = None
+        ) -> tuple[Weights, dict[str, Any]]:
     """The reader fitted on `ds`: C chosen on grouped out-of-fold ranking (the best candidate right),
-    then the answerability model and its threshold on its own grouped out-of-fold probabilities."""
+    then the answerability model and its threshold on its own grouped out-of-fold probabilities.
+    `keep`: weights whose candidate model (and second-sentence share) is kept as it is; only the
+    answerability model is fitted, over that model's probabilities."""
     real = ds.real()
     if len(set(np.concatenate([ds.y[i] for i in real]).tolist())) < 2:
         raise ValueError("the dev cases give no positive (or no negative) candidate: nothing to fit")
-    cols = [FEATURES.index(f) for f in features]
-    best: tuple[float, float, list[np.ndarray]] | None = None
-    for c in c_grid:
-        probs = _oof(ds, cols, c, folds)
-        right = case_outcomes(ds, probs, 0.0)["right"]
-        if best is None or right > best[0]:
-            best = (right, c, probs)
-    assert best is not None
-    ranked, c, probs = best
-    # A second sentence when nearly as probable: the share that states the most gold figures with no
-    # abstention (ties: the stricter share).
-    second = max(SECOND_GRID, key=lambda r: (case_outcomes(ds, probs, 0.0, second=r)["numbers"], r))
+    if keep is not None:
+        cols = [FEATURES.index(f) for f in keep.features]
+        probs = [keep.probabilities(x[:, cols]) for x in ds.x]
+        c, second, candidate = keep.info.get("C"), keep.second, keep
+        ranked = case_outcomes(ds, probs, 0.0)["right"]
+    else:
+        cols = [FEATURES.index(f) for f in features]
+        best: tuple[float, float, list[np.ndarray]] | None = None
+        for c in c_grid:
+            probs = _oof(ds, cols, c, folds)
+            right = case_outcomes(ds, probs, 0.0)["right"]
+            if best is None or right > best[0]:
+                best = (right, c, probs)
+        assert best is not None
+        ranked, c, probs = best
+        # A second sentence when nearly as probable: the share that states the most gold figures with no
+        # abstention (ties: the stricter share).
+        second = max(SECOND_GRID, key=lambda r: (case_outcomes(ds, probs, 0.0, second=r)["numbers"], r))
+        x = np.concatenate([ds.x[i][:, cols] for i in real])
+        y = np.concatenate([ds.y[i] for i in real])
+        candidate = _linear(features, *_logistic(x, y, c))
     ax, ay = _answerable_rows(ds, probs, second)
     answers = np.zeros(len(ds.cases))
     for train, held in _folds(ds, folds):
@@ -222,15 +234,17 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
     top = max(curve, key=lambda r: (r["numbers"], r["abstention_precision"]))
     threshold, right = top["threshold"], top["numbers"]
 
-    x = np.concatenate([ds.x[i][:, cols] for i in real])
-    y = np.concatenate([ds.y[i] for i in real])
-    candidate = _linear(features, *_logistic(x, y, c))
     answerable = _linear(CASE_FEATURES, *_logistic(ax, ay, answer_c, balanced=True)) if len(set(ay.tolist())) > 1 \
         else None
+    n = sum(len(ds.y[i]) for i in real)
+    positives = int(sum(ds.y[i].sum() for i in real))
     info = {"C": c, "answerable_C": answer_c, "cases": len(real), "held_out_cases": len(ds.cases) - len(real),
-            "candidates": int(len(y)), "positives": int(y.sum()), "companies": len(set(ds.groups)),
+            "candidates": n, "positives": positives, "companies": len(set(ds.groups)),
             "folds": min(folds, len(set(ds.groups))), "dev_out_of_fold_ranked": round(ranked, 4),
             "dev_out_of_fold_numbers": round(right, 4), "second": second}
+    if keep is not None:  # the kept model's own record, with what this fit added
+        info = {**keep.info, "answerable_cases": len(real), "answerable_held_out_cases": len(ds.cases) - len(real),
+                "answerable_out_of_fold_numbers": round(right, 4), "candidates_kept": True}
     weights = Weights(candidate.features, candidate.mean, candidate.scale, candidate.coef, candidate.intercept,
                       threshold, info, answerable, second)
     return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right, "ranked": ranked,
