@@ -176,6 +176,7 @@ occupancy, occupancy rate | 入住率, 出租率
 utilization, utilization rate | 利用率
 rent, rents, rental | 租金
 funds from operations, ffo | 运营资金
+adjusted funds from operations, affo | 调整后运营资金
 net operating income, noi | 净营业收入
 patients | 患者
 prescriptions | 处方
