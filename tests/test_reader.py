@@ -232,6 +232,11 @@ def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> No
     ("What was the gross margin?", {"percent", "pp", "fraction"}),
     ("毛利率是多少？", {"percent", "pp", "fraction"}),
     ("第四季度营收是多少美元？", {"money", "count"}),
+    # Any currency, not only dollars; growth "in kroner" is still a change.
+    ("What were Acme's total sales in Danish kroner for 2024?", {"money", "count"}),
+    ("艾克米上半年的净利润是多少丹麦克朗？", {"money", "count"}),
+    ("新单销售额是多少日元？", {"money", "count"}),
+    ("How much did sales grow in Danish kroner?", {"money", "count", "percent", "pp", "fraction", "multiple"}),
     ("How much did EPS grow?", {"money", "count", "percent", "pp", "fraction", "multiple"}),
     ("What was revenue in Q4?", set()),  # revenue may be asked as an amount or a growth: any kind
     ("What was the annualized revenue run rate?", set()),  # a run rate is an amount, not a ratio

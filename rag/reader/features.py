@@ -112,8 +112,9 @@ _COUNT = re.compile(r"how many(?!\s+(?:times|basis|bps|percentage|pts|points)\b)
 # Wording that pins the figure to one kind whatever measure is named: an amount ("in dollars", "per
 # share", 多少美元), a share (what percentage, a margin or rate, 占比), a count ("how many"). A change
 # asked in those words ("how many more", "EPS growth") may also be stated as a percentage or multiple.
-_AMOUNT = re.compile(r"\bdollars?\b|\bhow much (?:money|cash)\b|\bper (?:diluted |basic )?share\b|\bEPS\b|"
-                     r"多少[万亿千百]*(?:美元|美金|元|钱)|多少亿|金额|每股|美元计", re.I)
+_AMOUNT = re.compile(r"\b(?:dollars?|euros?|kroner|kronor|yen|yuan|renminbi)\b|\bhow much (?:money|cash)\b|"
+                     r"\bper (?:diluted |basic )?share\b|\bEPS\b|"
+                     r"多少[万亿千百]*(?:美元|美金|元|钱|欧元|日元|英镑|人民币|(?:丹麦)?克朗)|多少亿|金额|每股|美元计", re.I)
 _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
                     r"\b(?:how many|what) (?:percentage |basis )?(?:points|bps|pts)\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
                     r"百分之|百分比|百分点|占比|比例|比重|(?<![效汇频概])率", re.I)
