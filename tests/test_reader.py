@@ -209,6 +209,24 @@ def test_a_measure_no_passage_names_is_not_answered(corpus) -> None:
     assert Reader(never, a.index.idf, sentences).pick("What was Acme's free cash flow?", hits, None) == []
 
 
+def test_a_measure_is_named_only_by_one_passage_holding_all_its_words() -> None:
+    """"Monthly active users" is not named by one passage's "monthly", another's "active" and a third's
+    "users": the words must stand in one passage (or in the analyst's question it answers)."""
+    from rag.reader import mentions_a_measure
+    from rag.types import Chunk, Hit
+
+    def hits(*texts: str) -> list[Hit]:
+        return [Hit(chunk=Chunk(id=f"c{i}", doc_id="d", section="prepared", speakers=(), text=t, embed_text=t,
+                                start=0, end=len(t)), row=i, score=1.0) for i, t in enumerate(texts)]
+
+    q = question_of("How many monthly active users did Acme have?", None, lambda t: 1.0, {"acme"})
+    assert q.metrics
+    apart = hits("Monthly billings rose 9%.", "Active customers grew to 4,000.", "Users like the new editor.")
+    assert not mentions_a_measure(q, candidates(apart))
+    together = hits("Monthly billings rose 9%.", "Monthly active users reached 13 million, up 20%.")
+    assert mentions_a_measure(q, candidates(together))
+
+
 def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> None:
     """Asked in dollars for what the passages give only as a percentage, the reader abstains; asked
     as a percentage, it answers with the same passages."""

@@ -172,10 +172,14 @@ class Reader:
 def mentions_a_measure(q: Question, cands: list[Candidate]) -> bool:
     """Some passage (a sentence, or the analyst's question it answers) names one of the measures the
     question names (`q.terms[:q.metrics]`)."""
-    said: set[str] = set().union(*(c.tokens for c in cands if not c.pair))
-    for h in {c.hit.row: c.hit for c in cands}.values():
-        said |= asked_tokens(h.chunk.question or "")
-    return any(any(a <= said for a in alts) for alts, _ in q.terms[: q.metrics])
+    # Per passage: "monthly active users" is not named by "monthly", "active" and "users" in three.
+    said: dict[int, set[str]] = {}
+    for c in cands:
+        if c.hit.row not in said:
+            said[c.hit.row] = set(asked_tokens(c.hit.chunk.question or ""))
+        if not c.pair:
+            said[c.hit.row] |= c.tokens
+    return any(any(a <= words for a in alts) for alts, _ in q.terms[: q.metrics] for words in said.values())
 
 
 def by_best_sentence(hits: list[Hit], cands: list[Candidate], p: np.ndarray) -> list[Hit]:
