@@ -146,7 +146,7 @@ class Assistant:
         standalone = rewrite(question, history, self.retriever.catalog, self.retriever.scope)
         lang = language(question)
         scope = self.retriever.scope(standalone)
-        if scope.unconfirmed and (ticker := self._clearly_named(scope.unconfirmed)):
+        if scope.unconfirmed and (ticker := self._clearly_named(_as_written(scope.unconfirmed, standalone))):
             scope = self.retriever.scope_to(standalone, ticker)
         vector = self.embedder.embed_queries([standalone])[0]
         # The extractive reader reads a wider pool and ranks it; an LLM reads top_k as retrieved.
@@ -455,6 +455,13 @@ class Assistant:
 
 
 # ------------------------------------------------------------------------------- composing
+
+
+def _as_written(names: tuple[str, ...], question: str) -> tuple[str, ...]:
+    """Each Chinese name with the Latin letters written onto it in the question (蒙哥DB: the name as
+    the asker wrote it, which the embedding model places better than 蒙哥 alone)."""
+    return tuple(m.group(0) if (m := re.search(re.escape(n) + r"[A-Za-z][A-Za-z0-9.&'-]*", question)) else n
+                 for n in names)
 
 
 def _who(hit: Hit, lang: str) -> str:

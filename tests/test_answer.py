@@ -187,6 +187,14 @@ def test_a_chinese_name_clearly_nearest_one_company_is_read_as_it(corpus) -> Non
     assert r.abstained and "GLBX FY2024Q2" in r.answer and not r.citations
 
 
+def test_a_chinese_name_is_compared_as_written_with_its_latin_letters() -> None:
+    """蒙哥DB names MongoDB better than 蒙哥 alone: the Latin letters written onto a name stay with it."""
+    from rag.answer import _as_written
+
+    assert _as_written(("蒙哥", "第一美国金融"), "蒙哥DB和第一美国金融2019年的营收") == ("蒙哥DB", "第一美国金融")
+    assert _as_written(("蒙哥",), "蒙哥 DB的营收") == ("蒙哥",)  # apart, the letters are another word
+
+
 def test_a_chinese_name_is_never_read_as_a_company_the_index_names_only_in_chinese(corpus) -> None:
     """示例公司 is named in Chinese only: a Chinese name the matcher missed is not it (the matcher would
     have matched it), however near the two Chinese strings lie, so its call does not answer for it."""
