@@ -245,6 +245,7 @@ def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> No
 
 @pytest.mark.parametrize("question, kinds", [
     ("How many employees did Acme have at year end?", {"count"}),
+    ("艾克米第二季度末的员工总数是多少？", {"count"}),  # 总数 / 数量 / 人数: "the number of"
     ("What was Acme's revenue in dollars?", {"money", "count"}),
     ("What was diluted EPS in Q3?", {"money", "count"}),
     ("What was the gross margin?", {"percent", "pp", "fraction"}),

@@ -106,7 +106,7 @@ _FIGURE = re.compile(r"how (?:much|many|big|large)|what (?:was|were|is|are)|\b(?
 _TALK = re.compile(r"\b(?:say|said|talk|discuss|comment|describe|explain|think|view|why|strategy)|"
                    r"说|谈|表示|认为|看法|为什么|原因", re.I)
 _COUNT = re.compile(r"how many(?!\s+(?:times|basis|bps|percentage|pts|points)\b)|number of|"
-                    r"多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)", re.I)
+                    r"多少(?:个|家|名|位|人|台|款|项|座|所|万)|几(?:个|家|名)|总数|数量|人数", re.I)
 
 
 # Wording that pins the figure to one kind whatever measure is named: an amount ("in dollars", "per
