@@ -96,6 +96,13 @@ NAME_MARGIN = 0.07
 _LATIN = re.compile(r"[A-Za-z]")
 
 
+def _as_written(names: tuple[str, ...], question: str) -> tuple[str, ...]:
+    """Each Chinese name with the Latin letters written onto it in the question (蒙哥DB: the name as
+    the asker wrote it, which the embedding model places better than 蒙哥 alone)."""
+    return tuple(m.group(0) if (m := re.search(re.escape(n) + r"[A-Za-z][A-Za-z0-9.&'-]*", question)) else n
+                 for n in names)
+
+
 @dataclass
 class Assistant:
     """Question in, `Answer` out; holds the loaded index, the embedder and the backends."""
@@ -146,8 +153,15 @@ class Assistant:
         standalone = rewrite(question, history, self.retriever.catalog, self.retriever.scope)
         lang = language(question)
         scope = self.retriever.scope(standalone)
-        if scope.unconfirmed and (ticker := self._clearly_named(_as_written(scope.unconfirmed, standalone))):
-            scope = self.retriever.scope_to(standalone, ticker)
+        # Chinese names no company's name matched, embedded once: as written (蒙哥DB) to read one as the
+        # company it clearly names, as found to check the answer's company against.
+        asked: dict[str, Any] = {}
+        if scope.unconfirmed:
+            written = _as_written(scope.unconfirmed, standalone)
+            forms = list(dict.fromkeys((*written, *scope.unconfirmed)))
+            asked = dict(zip(forms, self.embedder.embed_queries(forms)))
+            if ticker := self._clearly_named([asked[n] for n in written]):
+                scope = self.retriever.scope_to(standalone, ticker)
         vector = self.embedder.embed_queries([standalone])[0]
         # The extractive reader reads a wider pool and ranks it; an LLM reads top_k as retrieved.
         k = max(top_k, READ_POOL) if backend == "extractive" else top_k
@@ -190,7 +204,8 @@ class Assistant:
                 trace["hits"] = hits[:top_k]
             # No sentence answers, or one from a company the name is not nearest to: an LLM would only
             # guess which company is meant.
-            stands, nearest = self._names_the_answer(unconfirmed, picks[0] if picks else None, hits) \
+            stands, nearest = self._names_the_answer([asked[n] for n in unconfirmed], picks[0] if picks else None,
+                                                     hits) \
                 if unconfirmed else (True, None)
             if not stands or (unconfirmed and not picks):
                 reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common, nearest)
@@ -206,12 +221,11 @@ class Assistant:
 
     # ----------------------------------------------------------------------------- backends
 
-    def _names_the_answer(self, names: tuple[str, ...], pick: Pick | None, hits: list[Hit]
-                          ) -> tuple[bool, str | None]:
-        """Whether some of `names` (Chinese names no company's name matched) is nearer, by the embedding
-        model, to the name of the company the answer (`pick`) comes from than to any other company (of
-        the index, or of the passages past `NAME_POOL` companies): 安费诺 answered from Amphenol's call
-        stands, 比亚迪 answered from whichever call the question's words found does not. Two signals
+    def _names_the_answer(self, names: list[Any], pick: Pick | None, hits: list[Hit]) -> tuple[bool, str | None]:
+        """Whether some of `names` (query vectors of Chinese names no company's name matched) is nearer,
+        by the embedding model, to the name of the company the answer (`pick`) comes from than to any
+        other company (of the index, or of the passages past `NAME_POOL` companies): 安费诺 answered from
+        Amphenol's call stands, 比亚迪 answered from whichever call the question's words found does not. Two signals
         that agree by chance about as often as there are companies to choose from. Also the company
         nearest to the first name, for the reply to suggest when the answer does not stand."""
         # Every company of a small index (a scope of one company would leave nothing to compare), else
@@ -226,34 +240,36 @@ class Assistant:
         answer = (meta.ticker or "").upper() if meta is not None else None
         if len(companies) < 2 or (pick is not None and answer not in companies):
             return True, None
-        # A company the index names only in Chinese is not what a Chinese name its matcher missed names
-        # (it would have matched), and two Chinese names lie near each other whatever they name
-        # (比亚迪, 小米 and 京东 were all nearest to 亚马逊): only Latin names are compared.
-        latin = [t for t, n in companies.items() if _LATIN.search(n)]
+        latin, vectors = self._latin_names(companies)
         if not latin:
             return False, None
-        vectors = self._name_vectors([companies[t] for t in latin])
-        nearest = [latin[int(np.argmax(vectors @ v))] for v in self.embedder.embed_queries(list(names))]
+        nearest = [latin[int(np.argmax(vectors @ v))] for v in names]
         return answer in nearest, companies[nearest[0]]
+
+    def _latin_names(self, companies: dict[str, str]) -> tuple[list[str], np.ndarray]:
+        """The tickers of `companies` with a Latin name, and their names' query vectors. A company the
+        index names only in Chinese is not what a Chinese name its matcher missed names (it would have
+        matched), and two Chinese names lie near each other whatever they name (比亚迪, 小米 and 京东
+        were all nearest to 亚马逊), so only Latin names are compared."""
+        latin = [t for t, n in companies.items() if _LATIN.search(n)]
+        return latin, self._name_vectors([companies[t] for t in latin])
 
     def _company_names(self) -> dict[str, str]:
         """Ticker -> the company's name as the index's calls give it, for every company."""
         catalog = self.retriever.catalog
         return {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
 
-    def _clearly_named(self, names: tuple[str, ...]) -> str | None:
-        """The ticker of the company some of `names` (Chinese names no company's name matched) is clearly
-        nearest to by the embedding model (`NAME_MARGIN` ahead of the next), in an index of at most
-        `NAME_POOL` companies; None otherwise. Only Latin names are compared (`_names_the_answer`)."""
+    def _clearly_named(self, names: list[Any]) -> str | None:
+        """The ticker of the company some of `names` (query vectors of Chinese names no company's name
+        matched) is clearly nearest to by the embedding model (`NAME_MARGIN` ahead of the next), in an
+        index of at most `NAME_POOL` companies; None otherwise. Only Latin names are compared."""
         if len(self.retriever.catalog.by_ticker) > NAME_POOL:
             return None
-        companies = {t: n for t, n in self._company_names().items() if _LATIN.search(n)}
-        if len(companies) < 2:
+        tickers, vectors = self._latin_names(self._company_names())
+        if len(tickers) < 2:
             return None
-        tickers = list(companies)
-        vectors = self._name_vectors([companies[t] for t in tickers])
         best: tuple[float, str] | None = None
-        for v in self.embedder.embed_queries(list(names)):
+        for v in names:
             sims = vectors @ v
             first, second = np.sort(sims)[-2:][::-1]
             if first - second >= NAME_MARGIN and (best is None or first - second > best[0]):
@@ -455,13 +471,6 @@ class Assistant:
 
 
 # ------------------------------------------------------------------------------- composing
-
-
-def _as_written(names: tuple[str, ...], question: str) -> tuple[str, ...]:
-    """Each Chinese name with the Latin letters written onto it in the question (蒙哥DB: the name as
-    the asker wrote it, which the embedding model places better than 蒙哥 alone)."""
-    return tuple(m.group(0) if (m := re.search(re.escape(n) + r"[A-Za-z][A-Za-z0-9.&'-]*", question)) else n
-                 for n in names)
 
 
 def _who(hit: Hit, lang: str) -> str:

@@ -116,8 +116,6 @@ class Retriever:
             more = self._led(rest) - set(found.tickers)
             if more:
                 return detect(question, self.catalog, also=frozenset(more))
-        # A period no call has is read only once the company is known: "edwards 1Q22 guide" names
-        # Edwards by a word its calls hold, and a quarter after its newest call is that call's outlook.
         if found.missing_companies and not found.tickers:
             # "on tal's q1 call, answering Morgan Stanley's analyst": a company typed in lower case
             # beside a capitalised name its own calls hold (the analyst's firm) is read as if the
@@ -127,6 +125,8 @@ class Retriever:
                 alt = detect(question, self.catalog, implied=owned)
                 if alt.tickers and not alt.missing_companies:
                     return alt
+        # A period no call has is read only once the company is known: "edwards 1Q22 guide" names
+        # Edwards by a word its calls hold, and a quarter after its newest call is that call's outlook.
         if found.tickers or found.missing_companies or found.unheard:
             return found
         owned = self._owned(question)
