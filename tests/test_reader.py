@@ -521,3 +521,39 @@ def test_a_count_of_quarters_or_years_is_no_figure() -> None:
     assert kinds("In the first 9 months of 2025, sales grew 12%.") == ["percent"]
     assert kinds("We ended the quarter with 5,000 customers.") == ["count"]
     assert kinds("In Q1 2026, revenue grew 46% year-over-year to $333 million.") == ["money", "percent"]
+
+
+def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_a_measure() -> None:
+    from rag.lexical import tokenize
+    from rag.reader.parts import parts_named
+
+    skip = set(tokenize("Acme Rockets Group"))
+    assert parts_named("What revenue did Acme's Filtration business generate in Q3?", skip) == (tuple(tokenize("Filtration")),)
+    # The company, a period written in capitals, a role and a glossary measure are no parts.
+    assert parts_named("What was Acme Rockets Group's Free Cash Flow in Q3 FY26, per the CFO?", skip) == ()
+    assert parts_named("Acme 2025年第二季度Voyage AI贡献了多少收入？", skip) == ((*tokenize("Voyage"), "va"),)
+    # The company by a longer name whose initials are its short one; a name of one-letter words.
+    assert parts_named("What range did Acme Rockets Group guide to?", {"arg"}) == ()
+    assert parts_named("Acme公司航空航天与国防（A&D）业务的营业利润率是多少？", skip) == ()
+
+
+def test_a_part_the_answer_never_mentions_is_missing_unless_it_is_a_known_name() -> None:
+    """"Filtration" asked, the best sentence gives the whole company's revenue: missing. A part the
+    analyst's question names, or the company called by its initials, is not."""
+    from rag.lexical import tokenize
+    from rag.reader.parts import part_missing, parts_named, people_and_firms
+    from rag.types import Chunk, DocMeta, Hit
+
+    text = "Revenue was $4.2 billion, up 12%. Filtration grew faster than the rest."
+    meta = DocMeta(doc_id="D", source="d.txt", company="Service Rockets International")
+    chunk = Chunk(id="c", doc_id="D", section="qa", speakers=(), text=text, embed_text=text, start=0, end=len(text),
+                  meta=meta, question="How did the segments do?")
+    hits = [Hit(chunk, 0, 1.0)]
+    known = people_and_firms(hits)
+    revenue = next(c for c in candidates(hits) if not c.pair and c.sentence.text.startswith("Revenue"))
+    context = set(revenue.tokens)
+    parts = parts_named("What revenue did the Filtration business bring in?", set())
+    assert part_missing(parts, context, known)
+    assert not part_missing(parts, context | set(tokenize("Filtration grew")), known)
+    assert parts_named("What was SRI's revenue?", set()) == (tuple(tokenize("SRI")),)
+    assert not part_missing(parts_named("What was SRI's revenue?", set()), context, known)  # the company's initials

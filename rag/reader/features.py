@@ -22,6 +22,7 @@ from rag.glossary import groups, is_aspect, mask
 from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.numbers import extract
+from rag.reader.parts import NAME, parts_named
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit
@@ -78,6 +79,7 @@ class Question:
     kinds: frozenset[str] = frozenset()  # the kinds of figure it asks for (empty: cannot tell)
     pinned: frozenset[str] = frozenset()  # the kinds its wording alone allows (`pinned_kinds`; empty: any)
     pairs: frozenset[tuple[str, str]] = frozenset()  # its adjacent content words, names and periods left out
+    parts: tuple[tuple[str, ...], ...] = ()  # capitalised names of parts of the business (`parts_named`)
 
 
 # Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
@@ -219,7 +221,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
         years, quarters = {parts[0]}, {parts[1]}
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
-                    pinned_kinds(text), _pairs(words))
+                    pinned_kinds(text), _pairs(words), parts_named(text, skip))
 
 
 def _at(text: str, phrasing: tuple[str, ...]) -> int:
@@ -298,9 +300,6 @@ def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int =
     return False
 
 
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
-
-
 def _extra_names(text: str, asked: set[str]) -> float:
     """Capitalised names in the sentence (past its first word) that the question does not use:
     "Consumer Products earned adjusted EBITDA of $20 million" speaks of a segment the question
@@ -314,7 +313,7 @@ def _names_in(text: str) -> tuple[tuple[str, ...], ...]:
     """The tokens of each capitalised name in a sentence (periods and question words left out): the
     same sentences come back question after question."""
     out = []
-    for m in _NAME.finditer(text):
+    for m in NAME.finditer(text):
         plain = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
         words = tuple(t for t in tokenize(plain) if t not in question_tokens())
         if words:

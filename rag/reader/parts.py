@@ -1,0 +1,76 @@
+"""A part of the business the question names that the answer never mentions: "What revenue did
+Cummins' Filtration business generate?" met by the company's total, "How much did Voyage AI contribute
+to revenue?" by the company's revenue. Calls often name a segment, product or programme without a
+figure of its own, and the nearest sentence is then the whole company's figure. Read as one signal of
+the answerability model, which weighs it against everything else it knows (a rule refusing on it lost
+more answerable questions than it saved). Only capitalised names are read: a part, product, region
+or programme as people write it; the company, the people and firms on the call, periods, roles and
+glossary measures are not parts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rag.cues import CALENDAR_WORDS, PERIOD_WORDS, question_tokens
+from rag.glossary import groups, mask
+from rag.lexical import tokenize
+from rag.types import Hit
+
+# A capitalised name past a sentence's first word: a run of capitalised words.
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
+# Periods and roles written in capitals ("Q1 FY26": "fy").
+_NOT_PARTS = frozenset({"fy", "h1", "h2", "ceo", "cfo", "coo", "cto"})
+# "RentalsFY2021Q2", "哈雷2021年Pan America": a name runs into a period or a Chinese word with no space.
+_JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=[A-Za-z])")
+
+
+def _name_tokens(names: Iterable[str]) -> set[str]:
+    """Every way a name's words are matched: stemmed tokens, plain lower-case words, and the initials
+    of a name of several words (a company called by its initials is still the company)."""
+    out: set[str] = set()
+    for s in filter(None, names):
+        words = re.findall(r"[a-z]+", s.lower())
+        out.update((s.lower(), *tokenize(s), *words))
+        if len(words) > 1:
+            out.add("".join(w[0] for w in words))
+    return out
+
+
+def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    """The tokens of each capitalised name in the question that is not the company (`skip`: its
+    names), a period, a role or a glossary measure."""
+    known = _name_tokens(skip)
+    out = []
+    for m in NAME.finditer(_JOINED.sub(" ", question)):
+        # Measures are masked in the name's own words first: "EPS" and "Free Cash Flow" are no parts
+        # ("AI" in "Voyage AI" is set aside, "Voyage" stays).
+        rest = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
+        for g in groups(rest):
+            rest = mask(rest, g[0])
+        words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1)
+        # A name of several words is also matched by its initials: "Affiliated Managers Group" is AMG.
+        capitals = re.findall(r"[A-Za-z]+", m.group(0))
+        initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) > 1 else ()
+        if words and not set(words + initials) & known:
+            out.append(words + initials)
+    return tuple(out)
+
+
+def people_and_firms(hits: list[Hit]) -> set[str]:
+    """Name tokens of the companies, speakers and analysts' firms on the passages: a question naming
+    a person or the company in another form names no part."""
+    names: list[str] = []
+    for h in hits:
+        m = h.chunk.meta
+        if m:
+            names += [m.company or "", m.ticker or "", *m.aliases]
+        names += [sp.name or "" for sp in h.chunk.speakers] + [sp.firm or "" for sp in h.chunk.speakers]
+        names += [h.chunk.analyst or "", h.chunk.analyst_firm or ""]
+    return _name_tokens(names)
+
+
+def part_missing(parts: tuple[tuple[str, ...], ...], context: set[str] | frozenset[str], known: set[str]) -> bool:
+    """Some part (not a known name) has none of its words in `context`: the answer's sentence, the
+    one before it and the analyst's question it answers."""
+    return any(not set(words) & known and not any(t in context for t in words) for words in parts)
