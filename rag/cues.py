@@ -36,7 +36,9 @@ PERIOD_WORDS = re.compile(
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
 # Months and weekdays: capitalised, but periods, not names of what is spoken of.
-CALENDAR_WORDS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
+# Whole month names and their abbreviations only: a prefix would also take "margin", "market", "decline".
+CALENDAR_WORDS = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+                            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b|"
                             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I)
 
 

@@ -531,7 +531,10 @@ def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_
     assert parts_named("What revenue did Acme's Filtration business generate in Q3?", skip) == (tuple(tokenize("Filtration")),)
     # The company, a period written in capitals, a role and a glossary measure are no parts.
     assert parts_named("What was Acme Rockets Group's Free Cash Flow in Q3 FY26, per the CFO?", skip) == ()
-    assert parts_named("Acme 2025年第二季度Voyage AI贡献了多少收入？", skip) == ((*tokenize("Voyage"), "va"),)
+    assert parts_named("Acme 2025年第二季度Voyage AI贡献了多少收入？", skip) == (tuple(tokenize("Voyage")),)
+    # A capitalised measure, and roles, are no parts; "Marketplace" and "Margin" are no months.
+    assert parts_named("What Gross Margin did the Chief Financial Officer give for Marketplace?", skip) == \
+        (tuple(tokenize("Marketplace")),)
     # The company by a longer name whose initials are its short one; a name of one-letter words.
     assert parts_named("What range did Acme Rockets Group guide to?", {"arg"}) == ()
     assert parts_named("Acme公司航空航天与国防（A&D）业务的营业利润率是多少？", skip) == ()
@@ -557,3 +560,23 @@ def test_a_part_the_answer_never_mentions_is_missing_unless_it_is_a_known_name()
     assert not part_missing(parts, context | set(tokenize("Filtration grew")), known)
     assert parts_named("What was SRI's revenue?", set()) == (tuple(tokenize("SRI")),)
     assert not part_missing(parts_named("What was SRI's revenue?", set()), context, known)  # the company's initials
+
+
+def test_the_answerability_model_sees_a_part_no_sentence_near_the_answer_names() -> None:
+    """The case feature: "North America" asked, the best sentence states the company's revenue. It is
+    missing unless the analyst's question the passage answers names it; a speaker whose initials are
+    N.A. does not make it a known name."""
+    from rag.types import Chunk, DocMeta, Hit, Speaker
+
+    text = "Revenue was $4.2 billion, up 12%. Margins were steady."
+    meta = DocMeta(doc_id="D", source="d.txt", company="Acme")
+    col = CASE_FEATURES.index("part_missing")
+    q = question_of("What was Acme's North America revenue?", None, lambda t: 1.0, {"acme"})
+    for asked, missing in (("How did the year go?", 1.0), ("How did North America do?", 0.0)):
+        chunk = Chunk(id="c", doc_id="D", section="qa", speakers=(Speaker("Nick Adams", "executive"),), text=text,
+                      embed_text=text, start=0, end=len(text), meta=meta, question=asked)
+        hits = [Hit(chunk, 0, 1.0)]
+        cands = candidates(hits)
+        x = matrix(q, cands, lambda h: None)
+        p = np.array([1.0 if (not c.pair and c.sentence.text.startswith("Revenue")) else 0.1 for c in cands])
+        assert case_features(q, hits, cands, x, p)[col] == missing

@@ -19,9 +19,15 @@ from rag.types import Hit
 
 # A capitalised name past a sentence's first word: a run of capitalised words.
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
-# Periods and roles written in capitals ("Q1 FY26": "fy").
-_NOT_PARTS = frozenset({"fy", "h1", "h2", "ceo", "cfo", "coo", "cto"})
-# "RentalsFY2021Q2", "哈雷2021年Pan America": a name runs into a period or a Chinese word with no space.
+# Periods and roles, which questions write in capitals ("Q1 FY26", "the Chief Financial Officer"), are
+# who spoke or when, not what is asked about.
+_NOT_PARTS = frozenset(tokenize("fy h1 h2 ceo cfo coo cto chief officer president chairman chairwoman director "
+                                "board executive vice dr mr mrs ms"))
+# Initials stand for a name of three words or more ("Affiliated Managers Group" is AMG): two-letter
+# initials of two-word names (a speaker's) would collide with other names ("North America").
+_INITIALS_FROM = 3
+# "RentalsFY2021Q2", "哈雷2021年Pan America": a name runs into a period or a Chinese word with no space;
+# split there, or the period or the Chinese text would be read as part of the name.
 _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=[A-Za-z])")
 
 
@@ -32,7 +38,7 @@ def _name_tokens(names: Iterable[str]) -> set[str]:
     for s in filter(None, names):
         words = re.findall(r"[a-z]+", s.lower())
         out.update((s.lower(), *tokenize(s), *words))
-        if len(words) > 1:
+        if len(words) >= _INITIALS_FROM:
             out.add("".join(w[0] for w in words))
     return out
 
@@ -51,8 +57,8 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
         words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1)
         # A name of several words is also matched by its initials: "Affiliated Managers Group" is AMG.
         capitals = re.findall(r"[A-Za-z]+", m.group(0))
-        initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) > 1 else ()
-        if words and not set(words + initials) & known:
+        initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) >= _INITIALS_FROM else ()
+        if words and not set(words + initials) & known and not set(initials) & _NOT_PARTS:  # "Chief Financial Officer"
             out.append(words + initials)
     return tuple(out)
 
