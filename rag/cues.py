@@ -35,6 +35,9 @@ PERIOD_WORDS = re.compile(
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
 
+# A capitalised name past a sentence's first word: a run of capitalised words.
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
+
 # Months and weekdays: capitalised, but periods, not names of what is spoken of.
 # Whole month names and their abbreviations only: a prefix would also take "margin", "market", "decline".
 CALENDAR_WORDS = re.compile(r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.cues import (
-    ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens,
+    ASKS_GUIDANCE, CALENDAR_WORDS, NAME, PERIOD_WORDS, first_figure_at, leads_with_guidance, quarters_in, question_tokens,
     years_in,
 )
 from rag.cedict import english
@@ -22,7 +22,7 @@ from rag.glossary import groups, is_aspect, mask
 from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.numbers import extract
-from rag.reader.parts import NAME, parts_named
+from rag.reader.parts import parts_named
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit

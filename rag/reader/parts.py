@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.cues import CALENDAR_WORDS, PERIOD_WORDS, question_tokens
+from rag.cues import CALENDAR_WORDS, NAME, PERIOD_WORDS, question_tokens
 from rag.glossary import groups, mask
 from rag.lexical import tokenize
 from rag.types import Hit
 
-# A capitalised name past a sentence's first word: a run of capitalised words.
-NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")
 # Periods and roles, which questions write in capitals ("Q1 FY26", "the Chief Financial Officer"), are
 # who spoke or when, not what is asked about.
 _NOT_PARTS = frozenset(tokenize("fy h1 h2 ceo cfo coo cto chief officer president chairman chairwoman director "
@@ -33,7 +31,7 @@ _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[
 
 def _name_tokens(names: Iterable[str]) -> set[str]:
     """Every way a name's words are matched: stemmed tokens, plain lower-case words, and the initials
-    of a name of several words (a company called by its initials is still the company)."""
+    of a name of `_INITIALS_FROM` words or more (a company called by its initials is still the company)."""
     out: set[str] = set()
     for s in filter(None, names):
         words = re.findall(r"[a-z]+", s.lower())
@@ -55,7 +53,7 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
         for g in groups(rest):
             rest = mask(rest, g[0])
         words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1)
-        # A name of several words is also matched by its initials: "Affiliated Managers Group" is AMG.
+        # A long name is also matched by its initials: "Affiliated Managers Group" is AMG.
         capitals = re.findall(r"[A-Za-z]+", m.group(0))
         initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) >= _INITIALS_FROM else ()
         if words and not set(words + initials) & known and not set(initials) & _NOT_PARTS:  # "Chief Financial Officer"
