@@ -243,21 +243,21 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
 
         keep = load_weights(settings.reader_weights)
         print(f"candidate model kept from {settings.reader_weights or WEIGHTS}; fitting the answerability model only")
-    weights, report = fit(ds, folds=args.folds, keep=keep)
+    weights, report = fit(ds, folds=args.folds, keep=keep, adapt=not args.no_adapter)
     print(f"dev cases {len(ds.real())} (+{len(ds.cases) - len(ds.real())} with the answer held out; "
           f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
           f"positives {weights.info['positives']}; C = {report['C']}; best candidate right "
           f"{report['ranked']:.3f} ({'the kept model' if keep else 'out of fold'}); second sentence at >= "
           f"{report['second']:g} x the best's probability")
     print("\nthreshold | cases right (figures) | best sentence right | abstention precision | abstention recall | "
-          "abstained")
+          "abstained | answerable abstained")
     for r in report["curve"]:
         chosen = abs(r["threshold"] - report["threshold"]) < 1e-9
         if not chosen and round(r["threshold"] * 100) % 5:
             continue  # every 0.05, and the chosen point
         mark = "  <- chosen" if chosen else ""
         print(f"{r['threshold']:.2f} | {r['numbers']:.3f} | {r['right']:.3f} | {r['abstention_precision']:.3f} | "
-              f"{r['abstention_recall']:.3f} | {r['abstained']:.3f}{mark}")
+              f"{r['abstention_recall']:.3f} | {r['abstained']:.3f} | {r['answerable_abstained']:.3f}{mark}")
     chosen = next(r for r in report["curve"] if abs(r["threshold"] - report["threshold"]) < 1e-9)
     print(f"chosen threshold {report['threshold']:.2f}: right {chosen['numbers']:.3f}, abstention precision "
           f"{chosen['abstention_precision']:.3f}, recall {chosen['abstention_recall']:.3f}")
@@ -406,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keep-candidates", action="store_true",
                    help="keep the current weights' candidate model (RAG_READER_WEIGHTS, else the shipped "
                         "file) and fit only the answerability model over its probabilities")
+    t.add_argument("--no-adapter", action="store_true",
+                   help="fit no adapter for the question's vector (an ablation: the adapted similarity is the plain one)")
     t.set_defaults(func=_cmd_train_reader)
 
     e = sub.add_parser("eval", help="run the evaluation cases and report metrics")

@@ -135,6 +135,8 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     # Each answerable case was asked once more with its answering passages held out of retrieval.
     assert w.info["held_out_cases"] >= 1
     assert w.answerable is not None and set(w.answerable.features) <= set(CASE_FEATURES)
+    # The question vector's adapter is fitted too, in the embedder's dimensions, and moves questions.
+    assert w.adapter is not None and w.adapter.a.shape[0] == FakeEmbedder().dim and np.abs(w.adapter.a @ w.adapter.b.T).max() > 0
     # Refitting the answerability model only: the candidate model and its record are kept as they are.
     monkeypatch.setenv("RAG_READER_WEIGHTS", str(out))
     kept = tmp_path / "kept.json"
@@ -146,6 +148,7 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     assert (k.features, k.intercept, k.second) == (w.features, w.intercept, w.second)
     assert np.allclose(k.coef, w.coef, atol=1e-6) and k.info["candidates_kept"] and k.info["answerable_cases"] == 5
     assert k.threshold == 0.07 and k.answerable is not None
+    assert k.adapter is not None and np.allclose(k.adapter.a, w.adapter.a, atol=1e-6)
 
 
 def test_held_out_variants_retrieve_no_answering_passage(corpus) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
+from rag.reader.adapter import Adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import (
     FEATURES, Candidate, Question, asked_tokens, candidates, matrix, pinned_kinds, question_of,
@@ -71,10 +72,12 @@ class Weights(Linear):
     # The answer adds the next distinct candidate when its probability is at least this share of the
     # best one's (a question asking two figures is often answered by two sentences); > 1: never.
     second: float = 2.0
+    adapter: Adapter | None = None  # the question vector's adapter (`rag.reader.adapter`); None: none fitted
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "threshold": round(float(self.threshold), 4),
-                "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None, "info": self.info}
+                "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None,
+                "info": self.info, "adapter": self.adapter.to_dict() if self.adapter else None}
 
 
 def load_weights(path: Path | None = None) -> Weights:
@@ -84,7 +87,8 @@ def load_weights(path: Path | None = None) -> Weights:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         c = Linear.from_dict(d)
         w = Weights(c.features, c.mean, c.scale, c.coef, c.intercept, float(d["threshold"]), d.get("info", {}),
-                    Linear.from_dict(d["answerable"]) if d.get("answerable") else None, float(d.get("second", 2.0)))
+                    Linear.from_dict(d["answerable"]) if d.get("answerable") else None, float(d.get("second", 2.0)),
+                    Adapter.from_dict(d["adapter"]) if d.get("adapter") else None)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: cannot read the reader's weights ({e}); run `rag train-reader`") from e
     if w.answerable is not None and set(w.answerable.features) - set(CASE_FEATURES):
@@ -115,6 +119,8 @@ class Reader:
         the one call's period ("FY2025Q3") a question naming no quarter is scoped to (its company's
         newest), read as the quarter it asks about."""
         q = question_of(question, vector, idf or self.idf, {s.lower() for s in skip}, ahead, period)
+        if self.weights.adapter is not None and vector is not None:
+            q = replace(q, adapted=self.weights.adapter.apply(vector))
         cands = candidates(hits)
         if not cands:
             return cands, np.zeros(0), 0.0

@@ -22,6 +22,7 @@ from rag.glossary import groups, is_aspect, mask
 from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.numbers import extract
+from rag.reader.adapter import unit_rows
 from rag.reader.parts import parts_named
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
@@ -80,11 +81,12 @@ class Question:
     pinned: frozenset[str] = frozenset()  # the kinds its wording alone allows (`pinned_kinds`; empty: any)
     pairs: frozenset[tuple[str, str]] = frozenset()  # its adjacent content words, names and periods left out
     parts: tuple[tuple[str, ...], ...] = ()  # capitalised names of parts of the business (`parts_named`)
+    adapted: np.ndarray | None = None  # `vector` through the fitted adapter (`rag.reader.adapter`); None: none
 
 
 # Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "dense": ("dense", "dense_gap", "passage_dense"),
+    "dense": ("dense", "dense_gap", "passage_dense", "dense_adapted", "dense_adapted_gap"),
     "lexical": ("coverage", "coverage_gap", "coverage_context", "metric_coverage", "focus", "focus_context",
                 "focus_anywhere", "focus_figure", "phrase"),
     "numbers": ("has_figure", "kind_fit", "kind_all"),
@@ -327,6 +329,23 @@ def _all_kinds(asked: frozenset[str], held: frozenset[str]) -> bool:
     return all(g & held for g in want)
 
 
+def candidate_vectors(cands: list[Candidate], sentence_vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's vector (its sentence's, or the mean of a pair's), unit length, and whether it
+    has one (a passage stored without sentence vectors has none). `sentence_vectors(hit)` gives the
+    vectors of a passage's sentences (or None)."""
+    cache: dict[int, np.ndarray | None] = {}
+    out: list[np.ndarray | None] = []
+    for c in cands:
+        if c.hit.row not in cache:
+            cache[c.hit.row] = sentence_vectors(c.hit)
+        sv = cache[c.hit.row]
+        ok = sv is not None and c.index + c.pair < len(sv)
+        out.append(np.asarray(sv[c.index : c.index + 1 + c.pair], dtype=np.float32).mean(axis=0) if ok else None)
+    dim = next((len(v) for v in out if v is not None), 0)
+    has = np.array([v is not None for v in out], dtype=bool)
+    return unit_rows(np.array([v if v is not None else np.zeros(dim, np.float32) for v in out]).reshape(len(out), dim)), has
+
+
 def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     """One row of FEATURES per candidate. `sentence_vectors(hit)` gives the vectors of a passage's
     sentences (or None)."""
@@ -335,20 +354,22 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     top_score = max(c.hit.score for c in cands) or 1.0
     pool = q.terms[: q.metrics] or q.terms[: q.content]
     focus = max(pool, key=lambda t: t[1], default=None)
-    vec_cache: dict[int, np.ndarray | None] = {}
     question_tokens_of: dict[int, set[str]] = {}
     rows = []
     asked = set(tokenize(q.text))
-    for c in cands:
+    vectors, has = candidate_vectors(cands, sentence_vectors)
+    passage = np.array([c.hit.dense if c.hit.dense is not None else 0.0 for c in cands], dtype=np.float32)
+
+    def similarity(v: np.ndarray | None) -> np.ndarray:  # to each sentence; the passage's where it has none
+        return np.where(has, vectors @ v, passage) if v is not None and has.any() else passage
+
+    dense = similarity(q.vector)
+    # Without a fitted adapter the adapted similarity is the plain one (what `rag train-reader` replaces).
+    adapted = similarity(q.adapted) if q.adapted is not None else dense
+    for c, d, ad in zip(cands, dense.tolist(), adapted.tolist()):
         row = c.hit.row
-        if row not in vec_cache:
-            vec_cache[row] = sentence_vectors(c.hit)
+        if row not in question_tokens_of:
             question_tokens_of[row] = asked_tokens(c.hit.chunk.question or "")
-        sv = vec_cache[row]
-        dense = c.hit.dense if c.hit.dense is not None else 0.0
-        if sv is not None and q.vector is not None and c.index + c.pair < len(sv):
-            v = sv[c.index : c.index + 1 + c.pair].astype(np.float32).mean(axis=0)
-            dense = float(v @ q.vector / (np.linalg.norm(v) or 1.0))
         own = c.tokens
         context = own | (c.before.tokens if c.before else frozenset()) | question_tokens_of[row]
         text = c.sentence.text
@@ -357,7 +378,8 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
         # A pair is forward-looking when either sentence is: its figures may be the outlook's.
         guidance_led = any(i.guidance_led for i in c.info)
         rows.append({
-            "dense": dense,
+            "dense": d,
+            "dense_adapted": ad,
             "passage_dense": c.hit.dense if c.hit.dense is not None else 0.0,
             "coverage": _coverage(q, own),
             "coverage_context": _coverage(q, context),
@@ -388,10 +410,12 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
             "position": 1.0 / (1 + c.index),
         })
     best_dense = max(r["dense"] for r in rows)
+    best_adapted = max(r["dense_adapted"] for r in rows)
     best_cov = max(r["coverage"] for r in rows)
     any_focus = max(r["focus"] for r in rows)
     for r in rows:
         r["dense_gap"] = r["dense"] - best_dense
+        r["dense_adapted_gap"] = r["dense_adapted"] - best_adapted
         r["coverage_gap"] = r["coverage"] - best_cov
         # No candidate names the question's rarest term: the passages likely do not speak of it.
         r["focus_anywhere"] = any_focus
