@@ -86,3 +86,29 @@ def test_the_adapter_round_trips_through_the_weights_file(tmp_path: Path) -> Non
     path.write_text(json.dumps(d))
     with pytest.raises(ValueError, match=r"w\.json.*shapes"):
         load_weights(path)
+
+
+def test_a_vector_of_other_dimensions_reads_the_plain_similarity(tmp_path: Path) -> None:
+    """Weights fitted for one embedding model, read with another's vectors: the reader does not fail,
+    and the adapted similarity is the plain one."""
+    from rag.reader import Reader
+    from rag.reader.features import candidates, matrix, question_of
+    from rag.types import Chunk, Hit
+
+    rng = np.random.default_rng(4)
+    n = len(FEATURES)
+    adapter = Adapter(rng.normal(size=(384, 2)), rng.normal(size=(384, 2)))
+    assert adapter.fits(np.zeros(384)) and not adapter.fits(np.zeros(64))
+    coef = np.zeros(n)
+    coef[FEATURES.index("dense_adapted")] = 1.0
+    w = Weights(FEATURES, np.zeros(n), np.ones(n), coef, 0.0, 0.0, {}, None, 2.0, adapter)
+    text = "Revenue was $5 billion. Margin was 20%."
+    chunk = Chunk(id="c", doc_id="d", section="remarks", speakers=(), text=text, embed_text=text, start=0,
+                  end=len(text))
+    hit = Hit(chunk=chunk, row=0, score=1.0, dense=0.5)
+    vectors = unit_rows(rng.normal(size=(2, 64)))
+    q = unit_rows(rng.normal(size=(1, 64)))[0]
+    cands, p, _ = Reader(w, lambda t: 1.0, lambda h: vectors).score("What was revenue?", [hit], q)
+    x = matrix(question_of("What was revenue?", q, lambda t: 1.0, set()), cands, lambda h: vectors)
+    # The model weighs the adapted similarity alone: its probabilities are those of the plain one.
+    assert len(cands) == len(p) and np.allclose(p, 1 / (1 + np.exp(-x[:, FEATURES.index("dense")])), atol=1e-6)

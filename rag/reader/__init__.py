@@ -119,7 +119,8 @@ class Reader:
         the one call's period ("FY2025Q3") a question naming no quarter is scoped to (its company's
         newest), read as the quarter it asks about."""
         q = question_of(question, vector, idf or self.idf, {s.lower() for s in skip}, ahead, period)
-        if self.weights.adapter is not None and vector is not None:
+        if self.weights.adapter is not None and vector is not None and self.weights.adapter.fits(vector):
+            # (An embedding model other than the one it was fitted for reads the plain similarity.)
             q = replace(q, adapted=self.weights.adapter.apply(vector))
         cands = candidates(hits)
         if not cands:

@@ -24,6 +24,10 @@ class Adapter:
         w = v + self.a @ (self.b.T @ v)
         return (w / (np.linalg.norm(w) or 1.0)).astype(np.float32)
 
+    def fits(self, vector: np.ndarray) -> bool:
+        """The vector has the dimensions the adapter was fitted in."""
+        return len(vector) == self.a.shape[0]
+
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a.round(6).tolist(), "b": self.b.round(6).tolist()}
 
