@@ -273,7 +273,62 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else WEIGHTS
     out.write_text(json.dumps(weights.to_dict(), indent=1) + "\n", encoding="utf-8")
     print(f"weights: {out}")
+    if args.cross_fit:
+        from rag.reader.train import cross_fit
+
+        if keep is not None:
+            print("error: --cross-fit refits the whole reader; it does not go with --keep-candidates", file=sys.stderr)
+            return 2
+        folder = Path(args.cross_fit)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (companies, w) in enumerate(cross_fit(ds, args.folds, args.threshold, not args.no_adapter)):
+            d = w.to_dict()
+            d["info"] = {**d["info"], "cross_fit_companies": companies}
+            (folder / f"fold-{i}.json").write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
+            print(f"fold {i}: fitted without {len(companies)} companies, threshold {w.threshold:.2f}")
+        print(f"cross-fitted weights: {folder} (`rag eval --cross-fit {folder}`)")
     return 0
+
+
+def _cross_fitted(folder) -> dict:
+    """Company -> the weights of the fold fitted without it (`rag train-reader --cross-fit`)."""
+    from rag.reader import load_weights
+
+    out = {}
+    paths = sorted(folder.glob("fold-*.json"))
+    if not paths:
+        raise SystemExit(f"error: {folder}: no fold-*.json weights; run `rag train-reader --cross-fit {folder}`")
+    for path in paths:
+        w = load_weights(path)
+        for company in w.info.get("cross_fit_companies", []):
+            out[company] = w
+    return out
+
+
+def _run_cross_fitted(assistant, group, texts, folds: dict, backend: str, top_k: int) -> list:
+    """Dev cases answered by the reader fitted without their company; test cases by the shipped one
+    (no fold saw a test case). A dev case of a company no fold held (never read by the fit: its
+    question is out of the index) keeps the shipped reader."""
+    from rag.evaluate import run_cases
+    from rag.reader import Reader
+    from rag.reader.train import company
+
+    shipped = assistant.picker
+    readers: dict[int, object] = {}
+    results = []
+    try:
+        for case in group:
+            w = folds.get(company(case)) if case.split == "dev" else None
+            if w is not None:
+                if id(w) not in readers:
+                    readers[id(w)] = Reader(w, shipped.idf, shipped.sentence_vectors)
+                assistant.reader = readers[id(w)]
+            else:
+                assistant.reader = shipped
+            results += run_cases(assistant, [case], texts, backend=backend, top_k=top_k)
+    finally:
+        assistant.reader = shipped
+    return results
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -300,11 +355,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     embedder = make_embedder(settings)
     all_results, base_results = [], []
     # Each case file is answered over its own documents, so "not in the index" means what it says.
+    folds = _cross_fitted(Path(args.cross_fit)) if args.cross_fit else {}
     for file in sorted({c.file for c in cases}):
         group = [c for c in cases if c.file == file]
         assistant, docs, texts = prepare(file, group, sources, settings, embedder, args.use_index or args.index_dir,
                                          as_is=bool(args.use_index))
-        all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
+        if folds:
+            all_results += _run_cross_fitted(assistant, group, texts, folds, args.backend, settings.top_k)
+        else:
+            all_results += run_cases(assistant, group, texts, backend=args.backend, top_k=settings.top_k)
         if not args.no_baseline:
             base_results += run_baseline(embedder, group, texts, top_k=settings.top_k)
     splits = by_split(all_results)
@@ -406,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keep-candidates", action="store_true",
                    help="keep the current weights' candidate model (RAG_READER_WEIGHTS, else the shipped "
                         "file) and fit only the answerability model over its probabilities")
+    t.add_argument("--cross-fit", metavar="DIR", default=None,
+                   help="also fit the whole recipe once per fold of companies without them, into DIR, for "
+                        "`rag eval --cross-fit DIR` (dev cases answered by a reader that never saw their company)")
     t.add_argument("--no-adapter", action="store_true",
                    help="fit no adapter for the question's vector (an ablation: the adapted similarity is the plain one)")
     t.set_defaults(func=_cmd_train_reader)
@@ -421,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--report", default=str(PROJECT_ROOT / "eval" / "reports"))
     e.add_argument("--thresholds", default=str(PROJECT_ROOT / "eval" / "thresholds.toml"))
     e.add_argument("--no-baseline", action="store_true", help="skip the fixed-size-chunk baseline")
+    e.add_argument("--cross-fit", metavar="DIR", default=None,
+                   help="answer each dev case by the reader fitted without its company (`rag train-reader "
+                        "--cross-fit DIR`): dev figures as on unseen companies; test cases as shipped")
     e.add_argument("--split", choices=("all", "dev", "test"), default="all",
                    help="which cases to run: tune on dev, report on test (default: both, side by side)")
     e.set_defaults(func=_cmd_eval)

@@ -125,10 +125,14 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     f = tmp_path / "cases.jsonl"
     f.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     out = tmp_path / "weights.json"
+    folds = tmp_path / "folds"
     code = main(["train-reader", "--cases", str(f), "--sources", str(src), "--index-dir", str(tmp_path / "idx"),
-                 "--out", str(out), "--folds", "2"])
+                 "--out", str(out), "--folds", "3", "--cross-fit", str(folds)])
     printed = capsys.readouterr().out
     assert code == 0, printed
+    # Cross-fitted: each fold's weights were fitted without its companies, and the folds share none.
+    held = [load_weights(p).info["cross_fit_companies"] for p in sorted(folds.glob("fold-*.json"))]
+    assert len(held) == 3 and sorted(c for h in held for c in h) == ["acme", "acme2", "acme3"]
     w = load_weights(out)
     assert w.features == FEATURES and 0 < w.threshold < 1 and w.info["cases"] == 5  # the test case is not read
     assert w.info["positives"] >= 4 and "abstention precision" in printed and "<- chosen" in printed
@@ -149,6 +153,11 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     assert np.allclose(k.coef, w.coef, atol=1e-6) and k.info["candidates_kept"] and k.info["answerable_cases"] == 5
     assert k.threshold == 0.07 and k.answerable is not None
     assert k.adapter is not None and np.allclose(k.adapter.a, w.adapter.a, atol=1e-6)
+    # `rag eval --cross-fit` answers the dev cases with those folds' readers.
+    code = main(["eval", "--cases", str(f), "--sources", str(src), "--index-dir", str(tmp_path / "idx"), "--split", "dev",
+                 "--no-baseline", "--cross-fit", str(folds), "--report", str(tmp_path / "reports")])
+    report = json.loads(next((tmp_path / "reports").glob("2*.json")).read_text())
+    assert code in (0, 1) and report["splits"]["dev"]["cases"] == 5
 
 
 def test_held_out_variants_retrieve_no_answering_passage(corpus) -> None:
