@@ -224,6 +224,8 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     from rag.reader import WEIGHTS
     from rag.reader.train import Dataset, collect, fit
 
+    if args.cross_fit and args.keep_candidates:
+        raise ValueError("--cross-fit refits the whole reader; it does not go with --keep-candidates")
     settings = _settings(args)
     cases = [c for c in load_cases([Path(p) for p in (args.cases or [PROJECT_ROOT / "eval" / "cases"])])
              if c.split == "dev"]  # never the test split
@@ -276,9 +278,6 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     if args.cross_fit:
         from rag.reader.train import cross_fit
 
-        if keep is not None:
-            print("error: --cross-fit refits the whole reader; it does not go with --keep-candidates", file=sys.stderr)
-            return 2
         folder = Path(args.cross_fit)
         folder.mkdir(parents=True, exist_ok=True)
         for i, (companies, w) in enumerate(cross_fit(ds, args.folds, args.threshold, not args.no_adapter)):
@@ -297,7 +296,7 @@ def _cross_fitted(folder) -> dict:
     out = {}
     paths = sorted(folder.glob("fold-*.json"))
     if not paths:
-        raise SystemExit(f"error: {folder}: no fold-*.json weights; run `rag train-reader --cross-fit {folder}`")
+        raise ValueError(f"{folder}: no fold-*.json weights; run `rag train-reader --cross-fit {folder}`")
     for path in paths:
         w = load_weights(path)
         for company in w.info.get("cross_fit_companies", []):

@@ -133,6 +133,8 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     # Cross-fitted: each fold's weights were fitted without its companies, and the folds share none.
     held = [load_weights(p).info["cross_fit_companies"] for p in sorted(folds.glob("fold-*.json"))]
     assert len(held) == 3 and sorted(c for h in held for c in h) == ["acme", "acme2", "acme3"]
+    assert main(["train-reader", "--cross-fit", str(folds), "--keep-candidates"]) == 2  # refused before any work
+    assert main(["eval", "--cross-fit", str(tmp_path / "none"), "--cases", str(f)]) == 2  # no folds there: named
     w = load_weights(out)
     assert w.features == FEATURES and 0 < w.threshold < 1 and w.info["cases"] == 5  # the test case is not read
     assert w.info["positives"] >= 4 and "abstention precision" in printed and "<- chosen" in printed
@@ -153,11 +155,15 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     assert np.allclose(k.coef, w.coef, atol=1e-6) and k.info["candidates_kept"] and k.info["answerable_cases"] == 5
     assert k.threshold == 0.07 and k.answerable is not None
     assert k.adapter is not None and np.allclose(k.adapter.a, w.adapter.a, atol=1e-6)
-    # `rag eval --cross-fit` answers the dev cases with those folds' readers.
+    # `rag eval --cross-fit` answers the dev cases with those folds' readers: folds set never to answer
+    # (threshold above any probability) leave every dev case abstained, which the shipped reader does not.
+    for p in folds.glob("fold-*.json"):
+        d = json.loads(p.read_text())
+        p.write_text(json.dumps({**d, "threshold": 1.0}))
     code = main(["eval", "--cases", str(f), "--sources", str(src), "--index-dir", str(tmp_path / "idx"), "--split", "dev",
                  "--no-baseline", "--cross-fit", str(folds), "--report", str(tmp_path / "reports")])
-    report = json.loads(next((tmp_path / "reports").glob("2*.json")).read_text())
-    assert code in (0, 1) and report["splits"]["dev"]["cases"] == 5
+    dev = json.loads(next((tmp_path / "reports").glob("2*.json")).read_text())["splits"]["dev"]
+    assert code in (0, 1) and dev["cases"] == 5 and dev["answerable_abstained"] == 1.0 and dev["abstention_recall"] == 1.0
 
 
 def test_held_out_variants_retrieve_no_answering_passage(corpus) -> None:

@@ -346,9 +346,16 @@ def candidate_vectors(cands: list[Candidate], sentence_vectors) -> tuple[np.ndar
     return unit_rows(np.array([v if v is not None else np.zeros(dim, np.float32) for v in out]).reshape(len(out), dim)), has
 
 
-def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
+def similarity(vectors: np.ndarray, has: np.ndarray, v: np.ndarray | None, otherwise: np.ndarray) -> np.ndarray:
+    """Each candidate's similarity to `v` (`candidate_vectors`' rows), `otherwise` where it has no
+    vector (or there is no `v`)."""
+    return np.where(has, vectors.astype(np.float32) @ v, otherwise) if v is not None and has.any() else otherwise
+
+
+def matrix(q: Question, cands: list[Candidate], sentence_vectors,
+           vectors: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """One row of FEATURES per candidate. `sentence_vectors(hit)` gives the vectors of a passage's
-    sentences (or None)."""
+    sentences (or None); `vectors`: `candidate_vectors` already computed."""
     if not cands:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
     top_score = max(c.hit.score for c in cands) or 1.0
@@ -357,15 +364,12 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors) -> np.ndarray:
     question_tokens_of: dict[int, set[str]] = {}
     rows = []
     asked = set(tokenize(q.text))
-    vectors, has = candidate_vectors(cands, sentence_vectors)
+    vecs, has = vectors or candidate_vectors(cands, sentence_vectors)
+    # The passage's similarity where a sentence has no vector of its own.
     passage = np.array([c.hit.dense if c.hit.dense is not None else 0.0 for c in cands], dtype=np.float32)
-
-    def similarity(v: np.ndarray | None) -> np.ndarray:  # to each sentence; the passage's where it has none
-        return np.where(has, vectors @ v, passage) if v is not None and has.any() else passage
-
-    dense = similarity(q.vector)
+    dense = similarity(vecs, has, q.vector, passage)
     # Without a fitted adapter the adapted similarity is the plain one (what `rag train-reader` replaces).
-    adapted = similarity(q.adapted) if q.adapted is not None else dense
+    adapted = similarity(vecs, has, q.adapted, passage) if q.adapted is not None else dense
     for c, d, ad in zip(cands, dense.tolist(), adapted.tolist()):
         row = c.hit.row
         if row not in question_tokens_of:

@@ -16,7 +16,9 @@ from rag.evaluate import Case, company_of, numbers_found
 from rag.reader import Linear, Weights
 from rag.reader.adapter import Adapter, fit_adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, Candidate, Question, candidate_vectors, candidates, matrix, question_of
+from rag.reader.features import (
+    FEATURES, Candidate, Question, candidate_vectors, candidates, matrix, question_of, similarity,
+)
 from rag.types import Hit
 from rag.text_lang import language
 
@@ -97,8 +99,8 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
             cands = candidates(hits)
             if not cands:
                 continue
-            ds.x.append(matrix(q, cands, lambda h: assistant.index.sentences_of(h.row)))
             cand_vectors, has = candidate_vectors(cands, lambda h: assistant.index.sentences_of(h.row))
+            ds.x.append(matrix(q, cands, None, (cand_vectors, has)))
             ds.vectors.append((vector, cand_vectors.astype(np.float16), has))
             ds.y.append(np.array([0 if held_out else label(case, c) for c in cands], dtype=np.int8))
             ds.cases.append(case)
@@ -216,7 +218,7 @@ def _adapted_x(ds: Dataset, k: int, adapter: Adapter | None) -> np.ndarray:
     if adapter is None or not ds.vectors or ds.vectors[k][0] is None or not ds.vectors[k][2].any():
         return x
     q, vectors, has = ds.vectors[k]
-    sims = np.where(has, vectors.astype(np.float32) @ adapter.apply(q), x[:, _ADAPTED[0]])
+    sims = similarity(vectors, has, adapter.apply(q), x[:, _ADAPTED[0]])
     x = x.copy()
     x[:, _ADAPTED[0]] = sims
     x[:, _ADAPTED[1]] = sims - sims.max()
