@@ -234,8 +234,8 @@ class Assistant:
         if len(catalog.by_ticker) <= NAME_POOL:
             companies = self._company_names()
         else:
-            companies = {h.chunk.meta.ticker.upper(): h.chunk.meta.company or h.chunk.meta.ticker
-                         for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker}
+            tickers = dict.fromkeys(h.chunk.meta.ticker.upper() for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker)
+            companies = {t: catalog.company.get(t, t) for t in tickers}
         meta = pick.hit.chunk.meta if pick is not None else None
         answer = (meta.ticker or "").upper() if meta is not None else None
         if len(companies) < 2 or (pick is not None and answer not in companies):
@@ -256,8 +256,7 @@ class Assistant:
 
     def _company_names(self) -> dict[str, str]:
         """Ticker -> the company's name as the index's calls give it, for every company."""
-        catalog = self.retriever.catalog
-        return {t: catalog.docs[ds[0]].get("company") or t for t, ds in catalog.by_ticker.items()}
+        return dict(self.retriever.catalog.company)
 
     def _clearly_named(self, names: list[Any]) -> str | None:
         """The ticker of the company some of `names` (query vectors of Chinese names no company's name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -81,6 +82,12 @@ class Catalog:
             else:
                 self.unidentified.append(doc_id)
         self.position = {doc_id: i for i, doc_id in enumerate(self.docs)}
+        # A company's name as most of its calls give it: one call may not say it (Harley-Davidson's
+        # first-quarter call never names the company), and the ticker would then stand for the name.
+        self.company: dict[str, str] = {}
+        for t, ds in self.by_ticker.items():
+            given = Counter(n for n in (self.docs[d].get("company") for d in ds) if n)
+            self.company[t] = given.most_common(1)[0][0] if given else t
 
     def of_companies(self, tickers: set[str]) -> list[str]:
         """The documents of these companies (all documents when none), in catalog order."""

@@ -84,6 +84,11 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
     """Tickers of the index's companies (`names`: (name as written, ticker)) that the question names
     in Chinese by meaning or by sound; empty when none is clear."""
     words = proper_nouns(question)
+    # The words a question opens with, however jieba tags them (福陆, 硕腾 are not tagged names): where
+    # a question names its company, and what `rag.scope.subject_names` reads as a name too.
+    lead = leading_nouns(question.strip()) or opening_name(question.strip())
+    if lead and not any(lead in w or w in lead for w in words):
+        words.append(lead)
     if not words:
         return set()
     forms = _forms(tuple(names))

@@ -37,6 +37,16 @@ def test_a_name_close_to_two_companies_names_neither() -> None:
     assert companies_named("达登的收入是多少？", [("Darden", "DRI"), ("Dover", "DOV")]) == {"DRI"}
 
 
+def test_a_name_the_question_opens_with_is_matched_though_jieba_does_not_tag_it() -> None:
+    # jieba reads 福陆 ("fu lu") as two common words, not a name; it opens the question, so it is
+    # heard as Fluor. A word opening a question that names no company is still nothing.
+    names = [("Fluor", "FLR"), ("Harley-Davidson", "HOG"), ("Colgate-Palmolive Company", "CL")]
+    assert proper_nouns("福陆2021年第二季度营收是多少？") == []
+    assert companies_named("福陆2021年第二季度营收是多少？", names) == {"FLR"}
+    assert companies_named("公司2021年第二季度营收是多少？", names) == set()
+    assert companies_named("营收2021年第二季度是多少？", names) == set()
+
+
 def test_proper_nouns_are_read_as_runs() -> None:
     assert proper_nouns("梅特勒-托利多的收入") == ["梅特勒托利多"]
     assert proper_nouns("How much did revenue grow?") == []
@@ -49,6 +59,16 @@ def test_a_chinese_name_scopes_the_question_to_that_company_not_another_of_the_s
     }
     s = detect("达登餐饮2021财年第三季度的资本支出是多少？", Catalog(docs))
     assert s.tickers == ("DRI",) and s.doc_ids == ("DRI_q3_2021",)
+
+
+def test_a_company_is_named_as_most_of_its_calls_name_it() -> None:
+    # One call never says the company's name: the ticker must not stand for it when others do.
+    docs = {
+        "HOG_q1_2021": {"ticker": "HOG", "company": None, "aliases": [], "period": "FY2021Q1"},
+        "HOG_q2_2021": {"ticker": "HOG", "company": "Harley-Davidson", "aliases": [], "period": "FY2021Q2"},
+        "VPG_q1_2020": {"ticker": "VPG", "company": None, "aliases": [], "period": "FY2020Q1"},
+    }
+    assert Catalog(docs).company == {"HOG": "Harley-Davidson", "VPG": "VPG"}
 
 
 @pytest.mark.parametrize("question, lead", [
