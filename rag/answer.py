@@ -373,6 +373,17 @@ class Assistant:
             reply = replace(reply, answer=f"{reply.answer} {note}")
         return reply
 
+    def _named(self, hit: Hit) -> Hit:
+        """`hit` with its company named as the company's other calls name it, when its own call never
+        says the name (the answer would otherwise lead with the ticker: "HOG FY2021Q1")."""
+        m = hit.chunk.meta
+        if m is None or m.company or not m.ticker:
+            return hit
+        name = self.retriever.catalog.company.get(m.ticker.upper())
+        if not name or name == m.ticker.upper():
+            return hit
+        return replace(hit, chunk=replace(hit.chunk, meta=replace(m, company=name)))
+
     def _extractive(self, lang: str, hits: list[Hit], scope: Scope, common: dict, picks: list[Pick],
                     newest: Scope | None = None) -> Answer:
         """`newest`: the scope of the company's newest call when the question named no quarter and was
@@ -387,6 +398,7 @@ class Assistant:
             period = picks[0].hit.chunk.meta.period if picks[0].hit.chunk.meta else None
             latest = period in periods
             earlier = None if latest or len(periods) != 1 else next(iter(periods))
+        picks = [replace(p, hit=self._named(p.hit)) for p in picks]
         text, citations = _compose(picks, lang, latest=latest, earlier=earlier)
         verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
         return Answer(answer=text, abstained=False, verified=verified, backend="extractive",
@@ -397,7 +409,7 @@ class Assistant:
         on_delta: Callable[[str], None] | None, vector: Any = None,
     ) -> Answer:
         gen = self.generators[backend]
-        sources = [_source(i + 1, h) for i, h in enumerate(hits)]
+        sources = [_source(i + 1, self._named(h)) for i, h in enumerate(hits)]
         by_n = {s.n: s.text for s in sources}
         number = {h.row: i + 1 for i, h in enumerate(hits)}
         shortlist = [(number[p.hit.row], p.sentence.text)

@@ -209,3 +209,33 @@ def test_overlapping_gaps_leave_no_piece_of_either_in_a_sentence() -> None:
             '      "speech": "We opened 37 stores in the quarter.')
     texts = [s.text for s in split(text)]
     assert texts == ["How many stores did you open.", "We opened 37 stores in the quarter."]
+
+
+def test_a_call_that_never_names_its_company_is_named_as_the_companys_other_calls_name_it(tmp_path: Path) -> None:
+    """The first call's operator says only "the first quarter 2021 call": the company (and the answer's
+    lead) is what the other call of the same ticker names it, not the ticker."""
+    from dataclasses import replace
+
+    from rag.answer import Assistant
+    from rag.build import build_index
+    from rag.store import load_index
+    from rag.types import Hit
+    from rag.embed import FakeEmbedder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _write(src, "WDGT_q2_2021.txt", CALL)
+    unnamed = json.loads(json.dumps(CALL))
+    unnamed["prepared_remarks"][0]["speech"] = "Good day, and welcome to the first quarter 2021 earnings call."
+    _write(src, "WDGT_q1_2021.txt", unnamed)
+    build_index([src], tmp_path / "index", FakeEmbedder())
+    index = load_index(tmp_path / "index")
+    assistant = Assistant(index, FakeEmbedder())
+    assert {d: m.get("company") for d, m in index.manifest["documents"].items()} == \
+        {"WDGT_q1_2021": None, "WDGT_q2_2021": "Widget Works, Inc."}
+    assert assistant.retriever.catalog.company == {"WDGT": "Widget Works, Inc."}
+    row = next(i for i, c in enumerate(index.chunks) if c.doc_id == "WDGT_q1_2021")
+    hit = Hit(index.chunks[row], row, 1.0)
+    assert assistant._named(hit).chunk.meta.company == "Widget Works, Inc."
+    named = Hit(replace(index.chunks[row], meta=replace(index.chunks[row].meta, company="Widgets")), row, 1.0)
+    assert assistant._named(named) is named  # a call's own name is kept
