@@ -124,6 +124,17 @@ def test_prompts_and_sentence_transformers_entry_points(embedder: SentenceTransf
     assert model.max_seq_length == 512
 
 
+def test_one_question_is_embedded_directly_as_encode_embeds_it(embedder: SentenceTransformerEmbedder, engine) -> None:
+    """A single question skips `encode` (the converted e5 is transformer, mean pooling, normalise): the
+    vector is encode's and the bundled engine's, for short, Chinese and over-long questions alike."""
+    assert embedder._mean_pooled()
+    for text in [*TEXTS, "营收增长了多少？", "revenue " * 700]:
+        one = embedder.embed_queries([text])
+        assert one.shape == (1, 384) and one.dtype == np.float32
+        assert float(one[0] @ embedder._encode([text], embedder.query_prompt)[0]) > 0.99999
+    assert float(embedder.embed_queries([TEXTS[0]])[0] @ engine.query([TEXTS[0]])[0]) > 0.999
+
+
 def test_fingerprint_is_stable_and_identifies_the_weights(model_dir: Path, embedder) -> None:
     again = load_embedder(DEFAULT_MODEL_NAME, model_dir.parent)
     assert embedder.fingerprint() == again.fingerprint()
