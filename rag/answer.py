@@ -234,7 +234,8 @@ class Assistant:
         if len(catalog.by_ticker) <= NAME_POOL:
             companies = self._company_names()
         else:
-            tickers = dict.fromkeys(h.chunk.meta.ticker.upper() for h in hits if h.chunk.meta is not None and h.chunk.meta.ticker)
+            tickers = dict.fromkeys(h.chunk.meta.ticker.upper() for h in hits
+                                    if h.chunk.meta is not None and h.chunk.meta.ticker)
             companies = {t: catalog.company.get(t, t) for t in tickers}
         meta = pick.hit.chunk.meta if pick is not None else None
         answer = (meta.ticker or "").upper() if meta is not None else None

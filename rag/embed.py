@@ -291,8 +291,8 @@ class SentenceTransformerEmbedder:
     def _mean_pooled(self) -> bool:
         """Whether the model is a transformer, mean pooling over every token (prompt included) and
         normalisation, as the converted e5 is: one question is then embedded by those three steps
-        directly (`_one`), without `encode`'s batching machinery, which is a fifth of a question's
-        time here (bench/ask_bench.py)."""
+        directly (`_one`), without `encode`'s batching machinery, about a sixth of a question's
+        time here (21 against 25 ms)."""
         if self._plain is None:
             self.load()
             modules = list(self._model)
