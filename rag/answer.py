@@ -362,8 +362,8 @@ class Assistant:
             picks += got[:1]
             hits += ranked
             if not got:
-                name = next((docs[d].get("company") for d in own if docs[d].get("company")), None)
-                silent.append(t if not name or extract(name) else name)
+                name = self.retriever.catalog.company.get(t, t)
+                silent.append(t if extract(name) else name)
         if trace is not None:
             trace["hits"] = hits[:top_k]
         if not picks:
