@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Assistant, unsupported_numbers
+from rag.answer import Assistant, _best_quote, unsupported_numbers
 from rag.build import build_index
 from rag.embed import FakeEmbedder
 from rag.ingest import read_transcript
 from rag.retrieve import Filters
-from rag.types import Source
+from rag.types import Chunk, Hit, Source
 
 DATA = Path(__file__).parent / "data"
 INJECTED = """======================================================================
@@ -222,6 +222,17 @@ def test_abstention_in_chinese_lists_related_passages(corpus) -> None:
     r = _assistant(corpus).ask("示例公司的员工人数是多少？")
     assert r.abstained and r.answer.startswith("转录稿中没有相关内容")
     assert r.related and all(c.doc_id == "SEED_FY25Q4_zh" for c in r.related)
+
+
+def test_best_quote_is_the_sentence_holding_the_claims_figures_else_their_words() -> None:
+    text = ("What drove the cloud business? Cloud revenue grew 30% on strong demand. "
+            "Operating margin was 12% and cloud margins expanded. Thanks, operator.")
+    hit = Hit(Chunk("c1", "D1", "qa", (), text, text, 100, 100 + len(text)), 0, 1.0)
+    by_figure = _best_quote(hit, ["Margin was 12% [1]"])
+    assert by_figure.text == "Operating margin was 12% and cloud margins expanded."
+    assert text[by_figure.start - 100 : by_figure.end - 100] == by_figure.text
+    # No figure in the claim: the sentence sharing most of its words; never the analyst's question.
+    assert _best_quote(hit, ["What drove cloud revenue demand?"]).text == "Cloud revenue grew 30% on strong demand."
 
 
 def test_follow_up_is_rewritten_before_retrieval(corpus) -> None:

@@ -17,7 +17,7 @@ from rag.embed import FakeEmbedder
 from tests.conftest import SHIPPED_WEIGHTS
 from rag.reader import Reader, Weights, load_weights
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, GROUPS, candidates, matrix, question_of
+from rag.reader.features import FEATURES, GROUPS, candidate_vectors, candidates, matrix, question_of
 from rag.store import load_index
 
 DATA = Path(__file__).parent / "data"
@@ -49,6 +49,31 @@ def test_candidates_are_sentences_and_pairs_with_exact_offsets(corpus) -> None:
         assert chunk.text[c.sentence.start - chunk.start : c.sentence.end - chunk.start] == c.sentence.text
     assert any("126%" in c.sentence.text and "percent" in c.kinds for c in cands)
     assert all(not c.kinds for c in cands if c.sentence.text == "Thanks.")
+
+
+def test_candidate_vectors_are_their_sentences_and_pairs_means(corpus) -> None:
+    """A sentence's own vector, a pair's the mean of its two, unit length; a passage stored without
+    vectors, or with fewer than its sentences, gives none (zero rows, `has` false)."""
+    a, hits = _hits(corpus[1], "What was Acme's net revenue retention?")
+    cands = candidates(hits)
+    bare, short = hits[0].row, hits[1].row
+
+    def stored(hit):
+        sv = a.index.sentences_of(hit.row)
+        return None if hit.row == bare else sv[:1] if hit.row == short else sv
+
+    vectors, has = candidate_vectors(cands, stored)
+    assert vectors.shape == (len(cands), a.index.sentences_of(hits[2].row).shape[1])
+    for c, v, h in zip(cands, vectors, has):
+        sv = stored(c.hit)
+        if sv is None or c.index + c.pair >= len(sv):
+            assert not h and not v.any()
+            continue
+        want = np.asarray(sv[c.index : c.index + 1 + c.pair], dtype=np.float32).mean(axis=0)
+        assert h and np.allclose(v, want / np.linalg.norm(want), atol=1e-6)
+    assert has.any() and not has.all() and any(c.pair and h for c, h in zip(cands, has))
+    none, has_none = candidate_vectors(cands, lambda hit: None)
+    assert none.shape == (len(cands), 0) and not has_none.any()
 
 
 def test_features_describe_what_a_sentence_holds(corpus) -> None:
