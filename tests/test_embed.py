@@ -219,3 +219,17 @@ def test_precision_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.Monke
     monkeypatch.setattr(rag.embed, "native_bf16", lambda: True)
     assert SentenceTransformerEmbedder("some/model", device="cuda").precision == "fp32"
 
+
+
+def test_an_fp32_export_of_other_weights_or_none_is_not_used(tmp_path: Path) -> None:
+    """The question path's ONNX export is used only while it was made from the folder as it is."""
+    from rag.embed_onnx import FP32_FILE, QueryNetwork, fp32_folder
+
+    model = tmp_path / "m"
+    model.mkdir()
+    assert QueryNetwork.open(model, "abc") is None  # never exported
+    export = fp32_folder(model)
+    export.mkdir()
+    (export / FP32_FILE).write_bytes(b"not a network")
+    (export / "export.json").write_text('{"source": "abc", "precision": "fp32"}')
+    assert QueryNetwork.open(model, "def") is None  # exported from other weights: not even opened

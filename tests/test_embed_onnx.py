@@ -1,5 +1,6 @@
 """The int8 ONNX backend against the torch one: same tokens, vectors within int8 rounding, the same
-nearest passages, late-chunked sentence vectors, and a fingerprint of its own.
+nearest passages, late-chunked sentence vectors, and a fingerprint of its own; the fp32 export that
+embeds one question for the torch backend: the torch vector to float rounding.
 
 Slow (exports and quantises the provisioned model once, ~1 min); select with -m model.
 """
@@ -14,7 +15,7 @@ import pytest
 
 from rag.config import Settings
 from rag.embed import DEFAULT_MODEL_NAME, SentenceTransformerEmbedder, load_embedder, provision_model
-from rag.embed_onnx import MODEL_FILE, OnnxEmbedder, export
+from rag.embed_onnx import FP32_FILE, MODEL_FILE, OnnxEmbedder, export, export_fp32
 
 pytestmark = pytest.mark.model
 
@@ -95,3 +96,21 @@ def test_the_setting_chooses_the_backend() -> None:
     assert emb.dim == 384  # read before any text is embedded, as a build does
     with pytest.raises(ValueError, match="unknown embedding backend"):
         load_embedder(DEFAULT_MODEL_NAME, Settings().model_cache_dir, backend="tpu")
+
+
+def test_one_question_through_the_fp32_export_is_torchs_vector() -> None:
+    model_dir = provision_model(Settings().model_cache_dir)
+    folder, _ = export_fp32(model_dir)
+    again, built = export_fp32(model_dir)
+    assert again == folder and not built and (folder / FP32_FILE).is_file()
+    fast = SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="fp32").load()
+    plain = SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="fp32",
+                                        onnx_queries=False).load()
+    for text in [*QUERIES, "营收增长了多少？", "revenue " * 700]:  # the last past the 512-token limit
+        a, b = fast.embed_queries([text]), plain.embed_queries([text])
+        assert a.shape == b.shape == (1, 384) and a.dtype == np.float32
+        assert float(a[0] @ b[0]) > 0.99999
+    assert fast._query_network() is not None and plain._query_network() is None
+    # Several questions at once still go through encode, which the fast path must agree with.
+    many = fast.embed_queries(QUERIES)
+    assert min(float(many[i] @ fast.embed_queries([q])[0]) for i, q in enumerate(QUERIES)) > 0.99999
