@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -28,6 +29,8 @@ import numpy as np
 
 from rag.embed import E5_PASSAGE_PROMPT, E5_QUERY_PROMPT, _check_texts, _folder_digest, span_means
 from rag.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 INT8_SUFFIX = "-int8"
 MODEL_FILE = "model_qint8.onnx"
@@ -152,7 +155,12 @@ class QueryNetwork:
         # Its threads sleep between questions instead of spinning: spinning, they took the cores from
         # the retrieval and reader that follow each embedding (reader p50 12.6 -> 17.6 ms).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return cls(ort.InferenceSession(str(folder / FP32_FILE), options, providers=["CPUExecutionProvider"]))
+        try:
+            return cls(ort.InferenceSession(str(folder / FP32_FILE), options, providers=["CPUExecutionProvider"]))
+        except Exception as exc:  # onnxruntime's own error types; torch can still embed the question
+            log.warning("not using %s (%s); questions are embedded by torch (rerun `make model`)",
+                        folder / FP32_FILE, exc)
+            return None
 
     def last_hidden_state(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         (hidden,) = self.session.run(["last_hidden_state"], {"input_ids": input_ids.astype(np.int64),

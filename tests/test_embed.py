@@ -221,8 +221,9 @@ def test_precision_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.Monke
 
 
 
-def test_an_fp32_export_of_other_weights_or_none_is_not_used(tmp_path: Path) -> None:
-    """The question path's ONNX export is used only while it was made from the folder as it is."""
+def test_an_fp32_export_of_other_weights_or_none_is_not_used(tmp_path: Path, caplog) -> None:
+    """The question path's ONNX export is used only while it was made from the folder as it is, and
+    only when onnxruntime can read it."""
     from rag.embed_onnx import FP32_FILE, QueryNetwork, fp32_folder
 
     model = tmp_path / "m"
@@ -233,3 +234,8 @@ def test_an_fp32_export_of_other_weights_or_none_is_not_used(tmp_path: Path) -> 
     (export / FP32_FILE).write_bytes(b"not a network")
     (export / "export.json").write_text('{"source": "abc", "precision": "fp32"}')
     assert QueryNetwork.open(model, "def") is None  # exported from other weights: not even opened
+    # Made from these weights but unreadable (a damaged file): torch embeds, with a warning that names it.
+    pytest.importorskip("onnxruntime")
+    with caplog.at_level("WARNING", logger="rag.embed_onnx"):
+        assert QueryNetwork.open(model, "abc") is None
+    assert str(export / FP32_FILE) in caplog.text
