@@ -162,10 +162,11 @@ class QueryNetwork:
                         folder / FP32_FILE, exc)
             return None
 
-    def last_hidden_state(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        (hidden,) = self.session.run(["last_hidden_state"], {"input_ids": input_ids.astype(np.int64),
-                                                             "attention_mask": attention_mask.astype(np.int64)})
-        return hidden
+    def embed(self, input_ids: np.ndarray) -> np.ndarray:
+        """The unit mean of one text's token states (`input_ids`: shape (1, tokens), unpadded), (1, dim)."""
+        ids = np.asarray(input_ids, dtype=np.int64)
+        (hidden,) = self.session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        return _unit(hidden[0].mean(axis=0))[None, :]
 
 
 class OnnxEmbedder:

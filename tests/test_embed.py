@@ -220,7 +220,6 @@ def test_precision_is_checked_and_auto_follows_the_cpu(monkeypatch: pytest.Monke
     assert SentenceTransformerEmbedder("some/model", device="cuda").precision == "fp32"
 
 
-
 def test_an_fp32_export_of_other_weights_or_none_is_not_used(tmp_path: Path, caplog) -> None:
     """The question path's ONNX export is used only while it was made from the folder as it is, and
     only when onnxruntime can read it."""

