@@ -11,12 +11,12 @@ from functools import cached_property
 
 import numpy as np
 
-from rag.cedict import english
+from rag.cedict import common_word, english
 from rag.embed import Embedder
 from rag.glossary import expand
 from rag.ingest.meta import normalize_period
 from rag.lexical import tokenize
-from rag.scope import Catalog, Scope, detect, name_words, subject_names, without_companies
+from rag.scope import Catalog, Scope, detect, name_words, subject_names, typed_companies, without_companies
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
 
@@ -71,6 +71,8 @@ CROSS_LANGUAGE_EFFORT = 2
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z0-9])[a-z][a-z0-9-]{2,}(?![A-Za-z0-9])")
 _FIRST_WORD = re.compile(r"\W*([A-Z][a-z][a-z0-9-]+)(?![A-Za-z0-9])")
+# How many passages holding a word are read to see how the calls write it (`_spelt_as_name`).
+NAME_SAMPLE = 200
 # A word in more passages than this is common, not a name that tells one company's calls apart.
 NAME_MAX_ROWS = 500
 # The first word of one company's name names it when more than this share of the passages holding
@@ -129,6 +131,21 @@ class Retriever:
         # Edwards by a word its calls hold, and a quarter after its newest call is that call's outlook.
         if found.tickers or found.missing_companies or found.unheard:
             return found
+        # A company the index holds no call of, typed as a word ("adobe revenue q3", "nvda guide"): the
+        # same "not in the index" as its capitalised name gets, or the passages' figures answer for
+        # another company (read before `_owned`: "nvidia" said only on Microsoft's calls is no product
+        # of Microsoft's). A name that is also an ordinary word ("target", "meta") counts only where the
+        # calls write it as a name, never in lower case; a ticker only where no passage holds it.
+        # (Not beside a company the index holds typed the same way: "did initech mention nvidia?".)
+        typed = [name for word, name, ticker in typed_companies(question, self.catalog.tickers)
+                 if (not ticker and (not common_word(word) or self._spelt_as_name(word)))
+                 or (ticker and not common_word(word) and self._unheard([word]))]
+        typed = typed if typed and not self._led(question) else []
+        if typed and self.catalog.unidentified:
+            # As `detect` does for a capitalised name: a document whose company could not be read may be it.
+            return Scope(doc_ids=tuple(sorted(self.catalog.unidentified)))
+        if typed:
+            return replace(found, doc_ids=(), missing_companies=tuple(dict.fromkeys(typed)))
         owned = self._owned(question)
         if owned:
             return detect(question, self.catalog, implied=owned)
@@ -180,6 +197,17 @@ class Retriever:
             return not any(phrase.search(c.text) for c in self.index.chunks_of(rows.tolist()).values())
 
         return tuple(n for n, ws in words.items() if ws and (not all(heard(w) for w in ws) or apart(n, ws)))
+
+    def _spelt_as_name(self, word: str) -> bool:
+        """Some passages hold `word` and all write it with a capital, as a name ("Adobe", "Tesla"), where
+        an ordinary word ("target") is written in lower case somewhere."""
+        token = tokenize(word)
+        rows = self._postings(token[:1], NAME_SAMPLE, Where()).get(token[0], (np.zeros(0, dtype=np.int64),))[0] \
+            if token else np.zeros(0, dtype=np.int64)
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", re.I)
+        written = [m.group(0) for c in self.index.chunks_of(rows[:NAME_SAMPLE].tolist()).values()
+                   for m in pattern.finditer(c.text)]
+        return bool(written) and not any(w[0].islower() for w in written)
 
     def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:
         """(ticker, its calls holding them) of the names in `question` that only one company's passages

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.cedict import common_word, english
-from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, short_forms
+from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, name_for, short_forms
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
@@ -453,6 +453,42 @@ def _listed_names_in(question: str) -> list[tuple[str, str]]:
         return []
     return [(m.group(0), by_name[m.group(0)]) for m in pattern.finditer(question)
             if " " in m.group(0) or not _inside_a_longer_name(question, m.start(), m.end())]
+
+
+@lru_cache(maxsize=1)
+def _one_word_names() -> dict[str, tuple[str, str, bool]]:
+    """Lower-cased one-word names of listed and known companies, and their tickers of three letters
+    or more -> (the name as the company writes it, ticker, whether the word is the ticker)."""
+    out: dict[str, tuple[str, str, bool]] = {}
+    for ticker, names in KNOWN.items():
+        for n in names:
+            if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{2,}", n):
+                out.setdefault(n.lower(), (names[0], ticker, False))
+    for form, ticker in _listed_pattern()[1].items():
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{2,}", form):
+            out.setdefault(form.lower(), (form, ticker, False))
+    for ticker, name in listed().items():
+        if len(ticker) >= 3 and ticker.isalpha():
+            name = name_for(ticker) or name
+            out.setdefault(ticker.lower(), ((short_forms(name) or [name])[-1], ticker, True))
+    return out
+
+
+_ANY_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]{2,}(?![A-Za-z0-9])")
+
+
+def typed_companies(question: str, indexed: set[str] | frozenset[str]) -> list[tuple[str, str, bool]]:
+    """(word, company name, whether the word is a ticker) for each word of `question` that, whatever
+    its case, is the one-word name or the ticker of a listed or known company the index holds no call
+    of: "adobe revenue q3", "nvda guide". Whether such a word names the company or is an ordinary word
+    (a "target", a "visa") is for the caller to decide with the index (`Retriever.scope`)."""
+    table = _one_word_names()
+    out = []
+    for w in dict.fromkeys(_ANY_WORD.findall(question)):
+        found = table.get(w.lower())
+        if found and found[1] not in indexed:
+            out.append((w.lower(), found[0], found[2]))
+    return out
 
 
 # A word with a capital letter: a candidate name of a product, brand or person ("Trainium", "Hood").

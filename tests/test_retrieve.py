@@ -229,6 +229,32 @@ def test_a_name_no_passage_holds_leaves_nothing_to_answer(retriever: Retriever, 
         assert not s.doc_ids and not s.tickers
 
 
+@pytest.mark.parametrize("question, missing", [
+    # A listed company the index holds no call of, typed in lower case or by its ticker: "not in the
+    # index", as its capitalised name gets, not another company's figures.
+    ("nvidia data center revenue last quarter", ("NVIDIA",)),
+    ("salesforce fy26 revenue guide", ("Salesforce",)),
+    ("nvda q3 revenue", ("NVIDIA",)),
+    # A name that is also an ordinary word counts only where the calls write it as a name: these
+    # calls write "next" in lower case and never say "target".
+    ("what revenue did they guide for next quarter?", ()),
+    ("what is the target operating margin?", ()),
+    # A company the index holds is what is asked about, whatever else is named.
+    ("did initech mention nvidia?", ()),
+])
+def test_a_company_typed_as_a_word_that_the_index_lacks(retriever: Retriever, question: str, missing: tuple) -> None:
+    s = retriever.scope(question)
+    assert s.missing_companies == missing
+    if missing:
+        assert s.out_of_index and not s.doc_ids
+
+
+def test_a_word_the_calls_write_as_a_name(retriever: Retriever) -> None:
+    assert retriever._spelt_as_name("globex")  # every passage writes "Globex"
+    assert not retriever._spelt_as_name("next")  # "next quarter"
+    assert not retriever._spelt_as_name("zentrix")  # no passage holds it
+
+
 def test_a_passage_only_lexical_search_found_still_gets_its_similarity(retriever: Retriever,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader weighs every passage's similarity to the question: one dense search missed (here it

@@ -328,3 +328,12 @@ def test_a_legal_form_written_short_names_the_company() -> None:
 ])
 def test_a_part_of_the_year_to_date_is_the_quarter_that_closes_it(question: str, period: str) -> None:
     assert asked_period(question) == period
+
+
+def test_companies_typed_as_words() -> None:
+    from rag.scope import typed_companies
+
+    assert typed_companies("adobe vs nvda revenue?", frozenset()) == [("adobe", "Adobe", False), ("nvda", "NVIDIA", True)]
+    # A company the index holds is not one it lacks; words that name nobody are left alone.
+    assert typed_companies("adobe vs nvda revenue?", frozenset({"ADBE"})) == [("nvda", "NVIDIA", True)]
+    assert typed_companies("what was revenue last quarter?", frozenset()) == []
