@@ -246,8 +246,17 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
     if not carry:
         return question
     if lang == "zh":
-        return f"{''.join(carry)}{question.strip()}"
+        return _run_together([*carry, question.strip()])
     return f"{question.strip()} ({', '.join(carry)})"
+
+
+def _run_together(parts: list[str]) -> str:
+    """Chinese pieces joined as Chinese text is, with a space where two Latin words or digits would
+    meet: "United RentalsFY2021Q2" would run the name into the period for the matcher and tokenizer."""
+    out = ""
+    for p in parts:
+        out += " " + p if out and out[-1].isascii() and out[-1].isalnum() and p[:1].isascii() and p[:1].isalnum() else p
+    return out
 
 
 def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Catalog,

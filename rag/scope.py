@@ -158,7 +158,9 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
         return None
     if re.search(r"[\u4e00-\u9fff]", name):
         return re.compile(re.escape(name))  # Chinese names match as substrings
-    bounded = rf"(?<![A-Za-z0-9])(?:{{}})(?![A-Za-z0-9])"
+    # A period typed against the name ("United RentalsFY2021Q2", "AppleQ2", as Chinese text runs words
+    # together) still ends it.
+    bounded = rf"(?<![A-Za-z0-9])(?:{{}})(?:(?![A-Za-z0-9])|(?=FY\d|Q[1-4](?![A-Za-z])))"
     if " " in name.strip():
         return re.compile(bounded.format(_spaced(name.strip())), re.I)
     return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))

@@ -40,6 +40,9 @@ def test_the_accounting_basis_swaps_as_a_contrast() -> None:
 
 def test_company_and_period_carried_in_the_question_language() -> None:
     assert rewrite("营业利润率是多少？", _h("亚马逊的积压订单有多少？"), CATALOG) == "亚马逊营业利润率是多少？"
+    # A Latin name and period are kept apart, or the name runs into the period.
+    assert rewrite("营业利润率是多少？", _h("What was AT&T's revenue in Q4 2021?"), CATALOG) == \
+        "AT&T FY2021Q4营业利润率是多少？"
     assert (
         rewrite("What was the operating margin?", _h("How big is the Amazon backlog?"), CATALOG)
         == "What was the operating margin? (Amazon)"

@@ -33,6 +33,10 @@ def catalog() -> Catalog:
         ("What did Microsoft say about Azure in Q3 2024?", ("MSFT_FY24Q3_en", "MSFT_FY24Q3_zh")),
         ("What was AT&T's free cash flow?", ("T_FY21Q4_en_ectsum",)),
         ("How much did revenue grow?", ()),
+        # A period typed against the name, as Chinese text runs words together.
+        ("Coca-ColaFY2021Q4的自由现金流是多少？", ("KO_FY21Q4_en_ectsum",)),
+        ("MicrosoftQ3 2024 Azure growth", ("MSFT_FY24Q3_en", "MSFT_FY24Q3_zh")),
+        ("Microsoftish revenue", ()),
     ],
 )
 def test_scoped_documents(catalog: Catalog, question: str, doc_ids: tuple[str, ...]) -> None:
