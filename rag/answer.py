@@ -150,7 +150,7 @@ class Assistant:
         if backend not in self.backends:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(self.backends)}")
         t0 = time.perf_counter()
-        standalone = rewrite(question, history, self.retriever.catalog, self.retriever.scope)
+        standalone = self.retriever.spelled(rewrite(question, history, self.retriever.catalog, self.retriever.scope))
         lang = language(question)
         scope = self.retriever.scope(standalone)
         # Chinese names no company's name matched, embedded once: as written (蒙哥DB) to read one as the

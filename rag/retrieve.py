@@ -13,9 +13,9 @@ import numpy as np
 
 from rag.cedict import common_word, english
 from rag.embed import Embedder
-from rag.glossary import expand
+from rag.glossary import expand, groups
 from rag.ingest.meta import normalize_period
-from rag.lexical import tokenize
+from rag.lexical import STOPWORDS, tokenize
 from rag.scope import Catalog, Scope, detect, name_words, subject_names, typed_companies, without_companies
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
@@ -71,6 +71,8 @@ CROSS_LANGUAGE_EFFORT = 2
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LOWER_WORD = re.compile(r"(?<![A-Za-z0-9])[a-z][a-z0-9-]{2,}(?![A-Za-z0-9])")
 _FIRST_WORD = re.compile(r"\W*([A-Z][a-z][a-z0-9-]+)(?![A-Za-z0-9])")
+# A word that may be a company's name typed one letter off: five letters or more.
+_TYPO_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z]{4,}(?![A-Za-z0-9])")
 # How many passages holding a word are read to see how the calls write it (`_spelt_as_name`).
 NAME_SAMPLE = 200
 # A word in more passages than this is common, not a name that tells one company's calls apart.
@@ -165,6 +167,47 @@ class Retriever:
     def scope_to(self, question: str, ticker: str) -> Scope:
         """The question's scope read as naming this company (one a Chinese name was matched to)."""
         return detect(question, self.catalog, also=frozenset({ticker}))
+
+    @cached_property
+    def _name_words(self) -> dict[str, tuple[str, str]]:
+        """Lower-cased one-word names and first words of the index's companies, as `detect` and `_owned`
+        read them typed in lower case -> (the word as the company writes it, ticker)."""
+        written: dict[str, str] = {}
+        for name, _ in self.catalog.names:
+            first = name.split()[0] if name.split() else ""
+            written.setdefault(first.lower(), first)
+        return {w: (written.get(w, w), t) for w, t in {**self.catalog.leading, **self.catalog.lowered}.items()}
+
+    def spelled(self, question: str) -> str:
+        """`question` with a company's name typed one letter off ("Microsft", "snowflak", "Mastercrad")
+        written as the company writes it, where the word is no ordinary word, no passage holds it and it
+        is one edit (a letter dropped, added, changed or two swapped) from one company's name alone."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        words = [m.group(0) for m in _TYPO_WORD.finditer(question)]
+        if not words or detect(question, self.catalog).tickers or self._led(question):
+            return question  # a company is named: other words are people, products, currencies ("kroner")
+        out = question
+        for written in words:
+            word = written.lower()
+            if word in self._name_words or common_word(word) or common_word(word.rstrip("s")) or word in STOPWORDS \
+                    or groups(word):
+                continue
+            near = [k for k, _, _ in process.extract(word, list(self._name_words), scorer=OSA.distance, score_cutoff=1,
+                                                     limit=None)]
+            if len({self._name_words[k][1] for k in near}) != 1:
+                continue
+            # A word the calls use is no typo, unless it is the name's own stem ("snowflak").
+            if self._named_elsewhere(word) and tokenize(word) != tokenize(near[0]):
+                continue
+            out = out.replace(written, self._name_words[near[0]][0], 1)
+        return out
+
+    def _named_elsewhere(self, word: str) -> bool:
+        """Some passage holds `word`: a word of the calls, not a misspelt name."""
+        token = tokenize(word)
+        return bool(token) and bool(len(self._postings(token[:1], 1, Where()).get(token[0], (np.zeros(0),))[0]))
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its

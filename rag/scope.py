@@ -7,7 +7,7 @@ import calendar
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -267,7 +267,9 @@ _LATEST = re.compile(r"\b(?:latest|most recent|newest|last reported)\b"
 _MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
 # "quarter ended September 30, 2025", "截至2025年9月30日的季度"
 _QUARTER_ENDED = re.compile(
-    r"(?:quarter|three months)\s+(?:that\s+)?(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4})"
+    # The day as people write it: "April 30, 2025", "April 30 2025", "30 April 2025", "4/30/2025", "2025-04-30".
+    r"(?:quarter|three months)\s+(?:that\s+)?(?:ended|ending)\s+(?:on\s+)?(?P<en>[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{1,2}\s+[A-Z][a-z]{2,8}\.?,?\s+\d{4}|\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})"
     # "the quarter ended April 2025", "quarter that ended in January 2025": the month's last day
     rf"|(?:quarter|three months)\s+(?:that\s+)?(?:ended|ending)\s+(?:in\s+)?(?P<mon3>{_MONTH_NAMES})\.?,?\s+(?P<my3>(?:19|20)\d{{2}})\b"
     r"|截至\s*(?P<zh>\d{4}年\d{1,2}月\d{1,2}日)\s*的?(?:那|这)?一?个?(?:三个月|季度|财季|第[一二三四1-4]财?季)"
@@ -358,8 +360,10 @@ def _year_docs(years: list[int], docs: dict[str, dict[str, Any]], ids: list[str]
 
 def _quarter_end(m: re.Match) -> date | None:
     """The date a `_QUARTER_ENDED` match names: a full date, or the last day of a named month."""
-    if m.group("en") or m.group("zh"):
-        ended = find_date(m.group("en") or m.group("zh"))
+    if m.group("en"):
+        return _written_day(m.group("en"))
+    if m.group("zh"):
+        ended = find_date(m.group("zh"))
         return date.fromisoformat(ended) if ended else None
     if m.group("zy"):
         year, month = int(m.group("zy")), int(m.group("zm"))
@@ -369,6 +373,18 @@ def _quarter_end(m: re.Match) -> date | None:
     if not 1 <= month <= 12:
         return None
     return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _written_day(text: str) -> date | None:
+    """A day written "April 30, 2025", "April 30 2025", "30 April 2025", "4/30/2025" (US order) or
+    "2025-04-30"; None when it is no day."""
+    text = re.sub(r"\s+", " ", text.replace(".", "").replace(",", " ")).strip().replace("Sept ", "Sep ")
+    for fmt in ("%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%m/%d/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
 
 
 def _ended_docs(question: str, docs: dict[str, dict[str, Any]], tickers: set[str]) -> list[str] | None:

@@ -94,6 +94,12 @@ def test_extractive_answer_cites_the_sentence_with_exact_offsets(corpus) -> None
     assert set(r.timings_ms) == {"retrieve", "answer"}
 
 
+def test_a_company_typed_one_letter_off_is_read_as_the_company(corpus) -> None:
+    r = _assistant(corpus).ask("How much did Globx revenue rise in the third quarter?")
+    assert r.answer.startswith("Globex FY2023Q3: ") and "9%" in r.answer
+    assert r.question == "How much did Globex revenue rise in the third quarter?" and r.scope["tickers"] == ["GLBX"]
+
+
 def test_a_question_naming_two_companies_answers_for_each(corpus) -> None:
     """Read together, the company whose passages match best would answer for both: each company is
     read from its own calls, and one whose calls do not answer is said to be silent."""

@@ -249,6 +249,20 @@ def test_a_company_typed_as_a_word_that_the_index_lacks(retriever: Retriever, qu
         assert s.out_of_index and not s.doc_ids
 
 
+@pytest.mark.parametrize("question, spelled", [
+    ("Globx revenue growth?", "Globex revenue growth?"),  # a letter dropped
+    ("what did initehc say about pricing?", "what did Initech say about pricing?"),  # two swapped
+    ("Globexx pricing", "Globex pricing"),  # one added
+    # A word the calls use, an ordinary word, a word near no name, and a question already naming a
+    # company (its other words are people, products, currencies) are left as typed.
+    ("How much did pricing add?", "How much did pricing add?"),
+    ("What was Zentrix's margin?", "What was Zentrix's margin?"),
+    ("Globex revenue from Initeck?", "Globex revenue from Initeck?"),
+])
+def test_a_company_name_typed_one_letter_off(retriever: Retriever, question: str, spelled: str) -> None:
+    assert retriever.spelled(question) == spelled
+
+
 def test_a_word_the_calls_write_as_a_name(retriever: Retriever) -> None:
     assert retriever._spelt_as_name("globex")  # every passage writes "Globex"
     assert not retriever._spelt_as_name("next")  # "next quarter"

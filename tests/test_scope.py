@@ -96,6 +96,11 @@ CALLS = {
         ("艾克米2026财年第一季度的产品收入是多少？", "ACME_Q1_2026_zh", False),
         ("How much did Acme's revenue grow in the quarter ended July 31, 2025?", "ACME_Q2_2026_bilingual", False),
         ("艾克米截至2025年1月31日的季度收入是多少？", "ACME_FY25Q4_en", False),
+        # The day as people write it, with or without a comma, day first, in figures.
+        ("Acme revenue in the quarter ended July 31 2025", "ACME_Q2_2026_bilingual", False),
+        ("Acme revenue in the quarter ending 31 July 2025", "ACME_Q2_2026_bilingual", False),
+        ("Acme revenue for the quarter ended 7/31/2025", "ACME_Q2_2026_bilingual", False),
+        ("Acme revenue for the quarter ended 2025-07-31", "ACME_Q2_2026_bilingual", False),
         # A month and year without the day: the month's end, on the company's own fiscal calendar.
         ("What was Acme's revenue in the quarter ended April 2025?", "ACME_Q1_2026_zh", False),
         ("Acme revenue for the quarter that ended in July 2025", "ACME_Q2_2026_bilingual", False),
