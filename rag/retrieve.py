@@ -185,12 +185,9 @@ class Retriever:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        words = [m.group(0) for m in _TYPO_WORD.finditer(question)]
-        if not words or detect(question, self.catalog).tickers or self._led(question):
-            return question  # a company is named: other words are people, products, currencies ("kroner")
-        out = question
-        for written in words:
-            word = written.lower()
+        fixes: list[tuple[str, str]] = []
+        for m in _TYPO_WORD.finditer(question):
+            written, word = m.group(0), m.group(0).lower()
             if word in self._name_words or common_word(word) or common_word(word.rstrip("s")) or word in STOPWORDS \
                     or groups(word):
                 continue
@@ -201,8 +198,13 @@ class Retriever:
             # A word the calls use is no typo, unless it is the name's own stem ("snowflak").
             if self._named_elsewhere(word) and tokenize(word) != tokenize(near[0]):
                 continue
-            out = out.replace(written, self._name_words[near[0]][0], 1)
-        return out
+            fixes.append((written, self._name_words[near[0]][0]))
+        # A question naming a company already: its other words are people, products, currencies ("kroner").
+        if not fixes or detect(question, self.catalog).tickers or self._led(question):
+            return question
+        for written, name in fixes:
+            question = question.replace(written, name, 1)
+        return question
 
     def _named_elsewhere(self, word: str) -> bool:
         """Some passage holds `word`: a word of the calls, not a misspelt name."""
