@@ -196,7 +196,10 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
     if answered and company is None and not read(prev).periods and not PERIOD.search(prev) and \
             not years_in(prev) and not set(read(question).tickers) - set(read(prev).tickers):
         prev = f"{prev.rstrip()} ({answered})"
-    if continues(question) or (company is None and is_elliptical(question)):
+    # "How about Microsoft's cloud revenue in Q3 FY24?": a company, a period and a measure of its own
+    # make a whole question, however it opens.
+    whole = company is not None and period is not None and any(not is_aspect(g) for g in groups(question))
+    if not whole and (continues(question) or (company is None and is_elliptical(question))):
         swapped = _swap(prev, question)
         if swapped is not None:
             return swapped

@@ -285,3 +285,12 @@ def test_asking_how_a_company_did_asks_for_its_headline() -> None:
     assert headline("可口可乐2021年第四季度表现如何？").endswith("营收")
     assert headline("How did Coca-Cola's gross margin do in Q4 2021?") == "How did Coca-Cola's gross margin do in Q4 2021?"
     assert headline("What did Coca-Cola say about pricing?") == "What did Coca-Cola say about pricing?"
+
+
+def test_a_whole_question_opening_like_a_follow_up_stands_alone() -> None:
+    """"How about ..." naming a company, a period and a measure of its own asks nothing of the earlier
+    question (its company, its product or its quarter would otherwise be mixed in)."""
+    q = "How about Microsoft's free cash flow in Q3 2024?"
+    assert rewrite(q, _h("What was Coca-Cola's organic revenue growth in Q4 2021?"), CATALOG) == q
+    # Without a period of its own it still leans on the earlier one.
+    assert "2021" in rewrite("How about AT&T's free cash flow?", _h("Coca-Cola Q4 2021 free cash flow?"), CATALOG)
