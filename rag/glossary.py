@@ -124,7 +124,7 @@ trial | 试验
 net loss, net losses | 净亏损
 ~adjusted, non-gaap | 调整后, 非gaap, 非通用会计准则
 ~gaap | 通用会计准则
-~constant currency, constant-currency, currency neutral, currency-neutral, constant exchange rates | 固定汇率, 不变汇率
+~constant currency, constant-currency, currency neutral, currency-neutral, constant exchange rates, constant exchange rate, cer | 固定汇率, 不变汇率
 foreign exchange, currency, fx | 汇率, 外汇
 comparable sales, comparable store sales, same-store sales, same store sales, comp sales, comps, same-restaurant sales, same restaurant sales, comparable restaurant sales | 可比销售额, 同店销售额, 同店销售
 operating cash flow, cash from operations, cash flow from operations, cash from operating activities | 经营现金流, 经营活动现金流, 经营活动产生的现金

@@ -308,6 +308,10 @@ def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> No
     ("How many bps did price/mix contribute?", {"percent", "pp", "fraction"}),  # points, not a count
     ("How many times more often do tours convert?", {"multiple"}),
     ("收入是去年的几倍？", {"multiple"}),
+    # A currency word inside a measure's own name pins nothing: net dollar retention is a rate.
+    ("What was Acme's net dollar retention in Q3?", set()),
+    ("What was Acme's dollar-based net retention rate?", {"percent", "pp", "fraction"}),
+    ("What was gross dollar volume in dollars?", {"money", "count"}),
 ])
 def test_pinned_kinds_read_only_what_the_wording_fixes(question: str, kinds: set[str]) -> None:
     from rag.reader.features import pinned_kinds

@@ -18,7 +18,7 @@ from rag.cues import (
     years_in,
 )
 from rag.cedict import english
-from rag.glossary import groups, is_aspect, mask
+from rag.glossary import groups, is_aspect, mask, without
 from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
 from rag.numbers import extract
@@ -116,7 +116,10 @@ _COUNT = re.compile(r"how many(?!\s+(?:times|basis|bps|percentage|pts|points)\b)
 # Wording that pins the figure to one kind whatever measure is named: an amount ("in dollars", "per
 # share", 多少美元), a share (what percentage, a margin or rate, 占比), a count ("how many"). A change
 # asked in those words ("how many more", "EPS growth") may also be stated as a percentage or multiple.
-_AMOUNT = re.compile(r"\b(?:dollars?|euros?|kroner|kronor|yen|yuan|renminbi)\b|\bhow much (?:money|cash)\b|"
+# A currency word pins an amount only outside a measure's own name ("net dollar retention" is a rate,
+# "gross dollar volume" an amount either way): `pinned_kinds` reads it with the glossary's terms blanked.
+_CURRENCY = re.compile(r"\b(?:dollars?|euros?|kroner|kronor|yen|yuan|renminbi)\b", re.I)
+_AMOUNT = re.compile(r"\bhow much (?:money|cash)\b|"
                      r"\bper (?:diluted |basic )?share\b|\bEPS\b|"
                      r"多少[万亿千百]*(?:美元|美金|元|钱|欧元|日元|英镑|人民币|(?:丹麦)?克朗)|多少亿|金额|每股|美元计", re.I)
 _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
@@ -138,6 +141,11 @@ def pinned_kinds(text: str) -> frozenset[str]:
     for pattern, allowed in _PINNED:
         if pattern.search(text):
             kinds |= allowed
+    measures_blanked = text
+    for g in groups(text):
+        measures_blanked = without(measures_blanked, g[0])
+    if _CURRENCY.search(measures_blanked):
+        kinds |= {"money", "count"}
     if kinds and _CHANGE.search(text):
         kinds |= {"percent", "pp", "fraction", "multiple"}
     return frozenset(kinds)
