@@ -188,7 +188,8 @@ class Retriever:
         fixes: list[tuple[str, str]] = []
         for m in _TYPO_WORD.finditer(question):
             written, word = m.group(0), m.group(0).lower()
-            if word in self._name_words or common_word(word) or common_word(word.rstrip("s")) or word in STOPWORDS \
+            singular = word[:-1] if word.endswith("s") else word
+            if word in self._name_words or common_word(word) or common_word(singular) or word in STOPWORDS \
                     or groups(word):
                 continue
             near = [k for k, _, _ in process.extract(word, list(self._name_words), scorer=OSA.distance, score_cutoff=1,
@@ -208,8 +209,14 @@ class Retriever:
 
     def _named_elsewhere(self, word: str) -> bool:
         """Some passage holds `word`: a word of the calls, not a misspelt name."""
+        return bool(len(self._rows_holding(word, 1)))
+
+    def _rows_holding(self, word: str, n: int) -> np.ndarray:
+        """Up to `n` rows whose passages hold `word`'s (first) token, anywhere in the index."""
         token = tokenize(word)
-        return bool(token) and bool(len(self._postings(token[:1], 1, Where()).get(token[0], (np.zeros(0),))[0]))
+        if not token:
+            return np.zeros(0, dtype=np.int64)
+        return self._postings(token[:1], n, Where()).get(token[0], (np.zeros(0, dtype=np.int64),))[0][:n]
 
     def _unheard(self, names: list[str]) -> tuple[str, ...]:
         """The names some word of which no passage in the index holds, by itself or as one of its
@@ -246,12 +253,9 @@ class Retriever:
     def _spelt_as_name(self, word: str) -> bool:
         """Some passages hold `word` and all write it with a capital, as a name ("Adobe", "Tesla"), where
         an ordinary word ("target") is written in lower case somewhere."""
-        token = tokenize(word)
-        rows = self._postings(token[:1], NAME_SAMPLE, Where()).get(token[0], (np.zeros(0, dtype=np.int64),))[0] \
-            if token else np.zeros(0, dtype=np.int64)
+        rows = self._rows_holding(word, NAME_SAMPLE)
         pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", re.I)
-        written = [m.group(0) for c in self.index.chunks_of(rows[:NAME_SAMPLE].tolist()).values()
-                   for m in pattern.finditer(c.text)]
+        written = [m.group(0) for c in self.index.chunks_of(rows.tolist()).values() for m in pattern.finditer(c.text)]
         return bool(written) and not any(w[0].islower() for w in written)
 
     def _owned(self, question: str) -> tuple[str, tuple[str, ...]] | None:

@@ -84,7 +84,7 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
     ds = ds or Dataset()
     r = assistant.retriever
     for case in cases:
-        standalone = r.spelled(rewrite(case.question, list(case.history), r.catalog))  # as `Assistant.ask` reads it
+        standalone = r.spelled(rewrite(case.question, list(case.history), r.catalog))  # a misspelt name read as `ask` does
         scope = r.scope(standalone)
         if scope.out_of_index:
             continue  # answered "no such call" before any sentence is read
