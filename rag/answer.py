@@ -469,7 +469,8 @@ class Assistant:
         elif scope.unheard:
             text = msg["unheard"].format(names=", ".join(scope.unheard))
         elif scope.missing_periods:
-            company = ", ".join(scope.tickers)
+            # The company as its calls name it ("Coca-Cola", not "KO").
+            company = ", ".join(self.retriever.catalog.company.get(t, t) for t in scope.tickers)
             text = msg["period"].format(
                 periods=", ".join(scope.missing_periods),
                 company=(f" for {company}" if lang == "en" else f"{company} ") if company else "",

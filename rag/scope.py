@@ -13,7 +13,7 @@ from typing import Any
 
 from rag.cedict import common_word, english
 from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, name_for, short_forms
-from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, quarters_in
 from rag.ingest.meta import find_date, normalize_period
 from rag.glossary import groups, without
 from rag.lexical import STOPWORDS
@@ -325,6 +325,19 @@ def asked_years(question: str) -> list[int]:
         if y not in out:
             out.append(y)
     return out
+
+
+def asked_quarter(question: str) -> int | None:
+    """The one numbered quarter a question names without a year ("Q3", "the third quarter", 第三季度),
+    comparison bases left out; None when it names a year, none or several."""
+    q = without_comparisons(question)
+    quarters = {n for n in quarters_in(q) if n <= 4}  # month-named quarters (13-22) are `_month_docs`'
+    return quarters.pop() if len(quarters) == 1 and not asked_years(q) and not _HALF.search(q) else None
+
+
+def _quarter_docs(quarter: int, docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str]:
+    """The newest call of each company among `ids` whose fiscal quarter is `quarter`."""
+    return _newest(docs, [d for d in ids if (docs[d].get("period") or "").endswith(f"Q{quarter}")])
 
 
 def _month_docs(question: str, docs: dict[str, dict[str, Any]], ids: list[str]) -> list[str] | None:
@@ -670,6 +683,15 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
         undated = [d for d in of_company if not all_docs[d].get("period")]
         if not docs and not undated:
             missing_periods = periods
+        docs += undated
+    elif tickers and (quarter := asked_quarter(question)) and not guidance and not asked_latest:
+        # "Q3" with no year: the company's newest call of that quarter, never another quarter's call
+        # (the newest, a Q4, answered "Q3 organic growth?" with Q4's). None: the index holds no such call.
+        docs = _quarter_docs(quarter, all_docs, of_company)
+        periods = tuple(sorted({all_docs[d]["period"] for d in docs if all_docs[d].get("period")}))
+        undated = [d for d in of_company if not all_docs[d].get("period")]
+        if not docs and not undated:
+            missing_periods = (f"Q{quarter}",)
         docs += undated
     elif tickers and (month := _month_docs(question, all_docs, of_company)):
         docs = month

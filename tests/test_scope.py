@@ -346,3 +346,36 @@ def test_companies_typed_as_words() -> None:
     # A company the index holds is not one it lacks; words that name nobody are left alone.
     assert typed_companies("adobe vs nvda revenue?", frozenset({"ADBE"})) == [("nvda", "NVIDIA", True)]
     assert typed_companies("what was revenue last quarter?", frozenset()) == []
+
+
+@pytest.mark.parametrize(
+    "question, doc",
+    [
+        ("What was Acme's revenue in Q4?", "ACME_FY25Q4_en"),
+        ("Acme revenue in the first quarter", "ACME_Q1_2026_zh"),
+        ("艾克米第一季度收入是多少？", "ACME_Q1_2026_zh"),
+    ],
+)
+def test_a_quarter_named_without_a_year_is_the_newest_call_of_that_quarter(question: str, doc: str) -> None:
+    s = detect(question, Catalog(CALLS))
+    assert s.doc_ids == tuple(sorted((doc, "mystery_call"))), s
+    assert not s.latest and not s.out_of_index
+
+
+@pytest.mark.parametrize("question", [
+    # An outlook for a quarter with no year is the newest call's, whatever quarter it reported.
+    "What revenue does Acme expect for Q3?",
+    # Two quarters and no year: which is asked about is not read; the newest call, said to be so.
+    "How did Acme's Q2 revenue compare with Q1?",
+])
+def test_a_quarter_without_a_year_that_is_no_result_asked_reads_the_newest_call(question: str) -> None:
+    s = detect(question, Catalog(CALLS))
+    assert s.doc_ids == ("ACME_Q2_2026_bilingual", "mystery_call") and s.latest, s
+
+
+def test_a_quarter_named_without_a_year_the_index_lacks_abstains() -> None:
+    # Before, the newest call (a Q2) answered "Q3 revenue?" with its own quarter's figure.
+    acme = {d: m for d, m in CALLS.items() if d.startswith("ACME")}
+    for question in ("What was Acme's revenue in Q3?", "艾克米第三季度收入是多少？"):
+        s = detect(question, Catalog(acme))
+        assert s.out_of_index and s.missing_periods == ("Q3",) and s.doc_ids == (), s
