@@ -27,6 +27,7 @@ from rag.scope import Scope, every_call
 from rag.store import Index
 from rag.text_lang import language
 from rag.types import Answer, Citation, Hit, Source
+from rag.zh_names import could_name
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 # How much more probable (the reader's candidate probability) an earlier call's answer must be than
@@ -204,8 +205,8 @@ class Assistant:
                 trace["hits"] = hits[:top_k]
             # No sentence answers, or one from a company the name is not nearest to: an LLM would only
             # guess which company is meant.
-            stands, nearest = self._names_the_answer([asked[n] for n in unconfirmed], picks[0] if picks else None,
-                                                     hits) \
+            stands, nearest = self._names_the_answer(unconfirmed, [asked[n] for n in unconfirmed],
+                                                     picks[0] if picks else None, hits) \
                 if unconfirmed else (True, None)
             if not stands or (unconfirmed and not picks):
                 reply = self._abstain(lang, replace(scope, unheard=unconfirmed), hits, backend, common, nearest)
@@ -221,13 +222,17 @@ class Assistant:
 
     # ----------------------------------------------------------------------------- backends
 
-    def _names_the_answer(self, names: list[Any], pick: Pick | None, hits: list[Hit]) -> tuple[bool, str | None]:
-        """Whether some of `names` (query vectors of Chinese names no company's name matched) is nearer,
-        by the embedding model, to the name of the company the answer (`pick`) comes from than to any
-        other company (of the index, or of the passages past `NAME_POOL` companies): 安费诺 answered from
-        Amphenol's call stands, 比亚迪 answered from whichever call the question's words found does not. Two signals
-        that agree by chance about as often as there are companies to choose from. Also the company
-        nearest to the first name, for the reply to suggest when the answer does not stand."""
+    def _names_the_answer(self, words: tuple[str, ...], names: list[Any], pick: Pick | None,
+                          hits: list[Hit]) -> tuple[bool, str | None]:
+        """Whether some of `words` (Chinese names no company's name matched; `names`: their query
+        vectors) is nearer, by the embedding model, to the name of the company the answer (`pick`)
+        comes from than to any other company (of the index, or of the passages past `NAME_POOL`
+        companies), and could name it by meaning or sound (`could_name`): 安费诺 answered from
+        Amphenol's call stands, 比亚迪 answered from whichever call the question's words found does not.
+        The embedding and the answer agree by chance more often than there are companies to choose
+        from (腾讯's game revenue asked: Microsoft's gaming call, and 腾讯 nearest to Microsoft), so the
+        name must also translate or sound like the company's. Also the company nearest to the first
+        name, for the reply to suggest when the answer does not stand."""
         # Every company of a small index (a scope of one company would leave nothing to compare), else
         # those the passages are from.
         catalog = self.retriever.catalog
@@ -245,7 +250,7 @@ class Assistant:
         if not latin:
             return False, None
         nearest = [latin[int(np.argmax(vectors @ v))] for v in names]
-        return answer in nearest, companies[nearest[0]]
+        return any(t == answer and could_name(w, companies[t]) for w, t in zip(words, nearest)), companies[nearest[0]]
 
     def _latin_names(self, companies: dict[str, str]) -> tuple[list[str], np.ndarray]:
         """The tickers of `companies` with a Latin name, and their names' query vectors. A company the

@@ -182,6 +182,17 @@ def test_an_unknown_chinese_name_is_answered_only_from_the_company_it_is_nearest
         assert f"无法确定“{name}”是索引中的哪家公司（最接近的是Hooli" in r.answer and not r.citations
 
 
+def test_an_unknown_chinese_name_that_neither_sounds_nor_means_like_the_company_is_not_it(corpus) -> None:
+    """The embedding model puts 腾讯 nearest Acme (0.63, Globex 0.59: not clearly), and Acme's call
+    answers the question's words: two signals that agree by chance; the name neither sounds like
+    "Acme" nor translates a word of it."""
+    from rag.store import load_index
+
+    a = Assistant(load_index(corpus[1]), _Names({"腾讯": "Acme Corp Hooli Globex"}))
+    r = a.ask("腾讯2024年第二季度的营收是多少？")
+    assert r.abstained and "1.2 billion" not in r.answer and not r.citations
+
+
 def test_a_chinese_name_clearly_nearest_one_company_is_read_as_it(corpus) -> None:
     """A name the embedding model puts clearly nearest one company (by `NAME_MARGIN`) is read as naming
     it: its calls are searched, so the figure comes from that company's call or from none."""

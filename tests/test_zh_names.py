@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.scope import Catalog, detect
-from rag.zh_names import companies_named, proper_nouns
+from rag.zh_names import companies_named, could_name, proper_nouns
 
 NAMES = [("Darden Restaurants", "DRI"), ("Crown Holdings", "CCK"), ("Mettler-Toledo International", "MTD"),
          ("Accenture", "ACN"), ("Target", "TGT"), ("Western Union", "WU"), ("Eversource Energy", "ES"),
@@ -103,3 +103,16 @@ def test_the_opening_words_of_a_chinese_question_are_a_subject(question: str, na
 
     assert opening_name(question) == name
     assert (name in subject_names(question)) == bool(name)
+
+
+@pytest.mark.parametrize("word, company, could", [
+    ("联合租赁", "United Rentals", True),  # 联合 "unite": by meaning
+    ("新纪元能源", "NextEra Energy", True),  # 能源 "energy"
+    ("艾姆艾斯西工业", "MSC Industrial Direct", True),  # 工业 "industry", the same stem as "industrial"
+    ("斯凯奇", "Skechers", True),  # by sound
+    ("腾讯", "Microsoft", False),
+    ("台积电", "AT&T", False),
+    ("比亚迪", "Amazon", False),
+])
+def test_a_name_could_be_a_company_only_by_meaning_or_some_sound(word: str, company: str, could: bool) -> None:
+    assert could_name(word, company) is could
