@@ -146,10 +146,11 @@ def _singular(name: str) -> str:
     return " ".join(re.sub(r"(?<=[a-z]{3})s$", "", w) for w in name.lower().split())
 
 
-# The Chinese a question opens with up to its first figure, Latin word or bracket, or 的 ("通用动力3Q21
-# 航空航天…", "联合租赁2021年第二季度…", "硕腾的…"): where a question names its company, however jieba
-# tags the words (通用 a verb, 硕 a morpheme). Not a pointer back (那/这…), a period or a request.
-_OPENING = re.compile(r"\s*([\u4e00-\u9fff]{2,10}?)(?:在|于)?(?=[\s\dA-Za-z（(]|的)")
+# The Chinese a question opens with up to its first figure, Latin word or bracket, 的, or a period
+# written out ("通用动力3Q21航空航天…", "联合租赁2021年第二季度…", "硕腾的…", "拼多多上季度…"): where a
+# question names its company, however jieba tags the words (通用 a verb, 硕 a morpheme, 拼 a verb).
+# Not a pointer back (那/这…), a period or a request.
+_OPENING = re.compile(r"\s*([\u4e00-\u9fff]{2,10}?)(?:在|于)?(?=[\s\dA-Za-z（(]|的|第[一二三四]|上一?个?(?:季|财)|本季|今年|去年|最近|最新)")
 _NOT_A_NAME = re.compile(r"^(?:那|这|该|其|请|还|另|同|它|他们)|季度|年|月|财")
 
 

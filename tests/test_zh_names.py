@@ -93,7 +93,11 @@ def test_leading_nouns_are_a_name_the_question_opens_with(question: str, lead: s
     ("联合租赁2021年第二季度二手设备的调整后利润率是多少？", "联合租赁"),
     ("硕腾的营收是多少？", "硕腾"),
     ("达登餐饮在2021财年第三季度的资本支出是多少？", "达登餐饮"),
+    # ... or before a period written out in words (拼 is a verb, 百度 a common noun to jieba).
+    ("拼多多上季度营收是多少？", "拼多多"),
+    ("百度第三季度广告收入是多少？", "百度"),
     ("那这个季度的经营现金流是多少？", ""),  # a pointer back
+    ("第三季度营收是多少？", ""),
     ("2021年第三季度营收是多少？", ""),  # a period
     ("请问IBM的营收", ""),  # a request
 ])
