@@ -35,6 +35,15 @@ _ELLIPTIC_EN = re.compile(r"^\s*(and|what about|how about|what of|same for|and f
 # A follow-up asking for the quarter before the one just asked ("And in the previous quarter?", 那上一季度呢？).
 _PREVIOUS_QUARTER = re.compile(r"\b(?:the\s+)?(?:previous|prior|preceding|last)\s+quarter\b|\bthe\s+quarter\s+before\b"
                                r"|上一?个?(?:财季|季度)|前一个?(?:财季|季度)", re.I)
+# A follow-up asking the same of the year before ("And the same quarter a year ago?", 去年同期呢？); not
+# one asking how the two compare ("How does that compare with a year ago?": a growth rate).
+_YEAR_AGO = re.compile(r"\b(?:(?:in\s+|for\s+)?the\s+same\s+(?:quarter|period)\s+(?:a\s+year\s+(?:ago|earlier|before)|"
+                       r"last\s+year|of\s+the\s+(?:prior|previous)\s+year)|a\s+year\s+(?:ago|earlier|before)|"
+                       r"(?:in\s+)?the\s+(?:prior|previous)[- ]year(?:\s+(?:quarter|period))?|"
+                       r"(?:in\s+)?the\s+year[- ]ago\s+(?:quarter|period))\b|去年同期|上年同期|一年前", re.I)
+_COMPARES = re.compile(r"compar|versus|\bvs\b|\b(?:from|than|over|since|against)\s+(?:the\s+|a\s+)?(?:same|year|prior|previous)|"
+                       r"grow|grew|chang|increas|decreas|differ|improv|expan|contract|declin|\br[io]se|\bf[ae]ll|"
+                       r"\b(?:up|down|higher|lower|better|worse)\b|增长|变化|相比|对比|比较|提升|上升|下降|改善|增加|减少", re.I)
 _ELLIPTIC_ZH = re.compile(r"^\s*(那|那么|还有|另外|其中|而|同时)|呢[？?]?\s*$")
 # Words pointing back at what was just asked ("How does that compare with a year ago?", 这个数字同比呢).
 _ANAPHOR = re.compile(r"\b(?:that|this|it|those|these)\b|这个|那个|这一|它", re.I)
@@ -121,6 +130,15 @@ def _before_newest(scope: Scope, catalog: Catalog) -> str | None:
     periods = {catalog.docs[d].get("period") for d in scope.doc_ids if d in catalog.docs} - {None}
     parts = period_parts(next(iter(periods))) if len(periods) == 1 and scope.tickers else None
     return quarter_before(*parts) if parts else None
+
+
+def _a_year_before(question: str) -> str | None:
+    """`question` with the one period it names a year earlier ("FY2026Q2" -> "FY2025Q2", "Q2 FY26" ->
+    "Q2 FY25", "2021年第三季度" -> "2020年第三季度"); None when it names no year or several."""
+    if fy := PERIOD.search(question):
+        return question[:fy.start()] + f"FY{int(fy.group(1)) - 1}Q{fy.group(2)}" + question[fy.end():]
+    years = years_in(question)
+    return with_year(question, next(iter(years)) - 1) if len(years) == 1 else None
 
 
 def _qualifier_names(text: str) -> list[str]:
@@ -232,8 +250,15 @@ def _rewrite_one(question: str, prev: str, catalog: Catalog, scope_of: ScopeOf |
             question = _PREVIOUS_QUARTER.sub(" ", question)
         elif len(asked) == 1 and (n := next(iter(asked))) <= 4 and before - asked:
             prev = with_quarter(prev, n)
-        if len(years) == 1 and years_in(prev) - years:
-            prev = with_year(prev, next(iter(years)))  # "How about fiscal Q2 2021?" after a 2020 question
+        elif not asked and not years and _YEAR_AGO.search(question) and not _COMPARES.search(question) \
+                and (earlier := _a_year_before(prev)) and not read(earlier).out_of_index:
+            # "And a year ago?": the same quarter's call a year before, where the index holds it; else
+            # the call asked about, which states the year-ago figure beside its own.
+            prev, question = earlier, _YEAR_AGO.sub(" ", question)
+        if len(years) == 1 and years_in(prev) - years and not (ASKS_GUIDANCE.search(question) and not asked):
+            # "How about fiscal Q2 2021?" after a 2020 question. Not "and the guidance for FY26?": the
+            # year an outlook is for is not the call's.
+            prev = with_year(prev, next(iter(years)))
         # "What about BorgWarner?" after a question about FMC asks the same of BorgWarner, not of both.
         named = set(read(question).tickers)
         if named and not named & set(earlier := read(prev).tickers):

@@ -294,3 +294,26 @@ def test_a_whole_question_opening_like_a_follow_up_stands_alone() -> None:
     assert rewrite(q, _h("What was Coca-Cola's organic revenue growth in Q4 2021?"), CATALOG) == q
     # Without a period of its own it still leans on the earlier one.
     assert "2021" in rewrite("How about AT&T's free cash flow?", _h("Coca-Cola Q4 2021 free cash flow?"), CATALOG)
+
+
+def test_a_year_ago_asks_the_same_quarter_of_the_year_before_where_the_index_holds_it() -> None:
+    from rag.scope import detect
+    from tests.test_scope import CALLS
+
+    calls = Catalog({**CALLS, "ACME_Q2_2025_en": {**CALLS["ACME_Q2_2026_bilingual"], "period": "FY2025Q2"}})
+    for follow in ("And the same quarter a year ago?", "What about a year earlier?", "那去年同期呢？"):
+        q = rewrite(follow, _h("What was Acme's revenue in Q2 FY2026?"), calls)
+        assert detect(q, calls).doc_ids == ("ACME_Q2_2025_en", "mystery_call"), q
+    # Without that call, the call asked about answers: it states the year-ago figure beside its own.
+    q = rewrite("And the same quarter a year ago?", _h("What was Acme's revenue in Q2 FY2026?"), Catalog(CALLS))
+    assert detect(q, Catalog(CALLS)).doc_ids == ("ACME_Q2_2026_bilingual", "mystery_call"), q
+    # Asking how the two compare is a growth rate, asked of the same call.
+    q = rewrite("How does that compare with a year ago?", _h("What was Acme's revenue in Q2 FY2026?"), calls)
+    assert "FY2026" in q and "FY2025" not in q
+
+
+def test_the_year_an_outlook_is_for_is_not_the_call_asked_about() -> None:
+    # "And the guidance for fiscal 2026?" after a question about the Q4 fiscal 2025 call asks that
+    # call's outlook, not a call of fiscal 2026.
+    q = rewrite("And the guidance for fiscal 2026?", _h("What was Acme's revenue in Q4 FY2025?"), CATALOG)
+    assert "Q4 FY2025" in q, q
