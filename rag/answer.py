@@ -14,7 +14,7 @@ import numpy as np
 from rag.cues import ASKS_GUIDANCE
 from rag.embed import Embedder
 from rag.followup import rewrite
-from rag.ingest.meta import period_parts
+from rag.ingest.meta import all_periods, period_parts, period_spans
 from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
@@ -94,6 +94,9 @@ NAME_POOL = 200
 # index lacks came 0.056 ahead of a lookalike (第一美国金融 -> Bank of America, without First American
 # Financial in the index), so a wider margin: the one dev name it serves was 0.086 ahead.
 NAME_MARGIN = 0.07
+# A question naming the call it asks about ("On its Q3 2025 call, ...", 在2025财年第四季度财报会上): the
+# other quarters it names are what that call spoke of, not calls of their own.
+_ON_A_CALL = re.compile(r"\bcall\b|conference|电话会|财报会|业绩会", re.I)
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -182,6 +185,8 @@ class Assistant:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
             reply = self._each_company(standalone, lang, scope, common, vector, k, filters, trace, top_k)
+        elif backend == "extractive" and (calls := self._several_periods(standalone, scope)):
+            reply = self._each_period(standalone, lang, scope, common, vector, k, filters, trace, top_k, calls)
         else:
             # Both backends read the call the reader finds answers. Not for an outlook: each call's
             # guidance replaces the one before, so a question about it naming no quarter is the newest's.
@@ -357,18 +362,57 @@ class Assistant:
         best would answer for both. Each answers with its best sentence; one whose calls do not
         answer is said to be silent, not left out."""
         docs = self.retriever.catalog.docs
+        parts = []
+        for t in scope.tickers:
+            own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
+            name = self.retriever.catalog.company.get(t, t)
+            parts.append((t if extract(name) else name, replace(scope, tickers=(t,), doc_ids=own), question))
+        return self._read_each(question, lang, scope, common, vector, k, filters, trace, top_k, parts)
+
+    def _several_periods(self, question: str, scope: Scope) -> list[tuple[str, tuple[str, ...]]]:
+        """(period, its calls) for each period a question about one company names whose call the index
+        holds, comparison bases included ("Q3 FY24 vs Q2 FY26", "from Q4 FY25 to Q2 FY26"), when two or
+        more are; else []. Not for an outlook: a quarter named there is the one guided for."""
+        if len(scope.tickers) != 1 or ASKS_GUIDANCE.search(question) or _ON_A_CALL.search(question):
+            return []
+        catalog = self.retriever.catalog
+        own = catalog.by_ticker.get(scope.tickers[0], [])
+        held = [(p, tuple(sorted(d for d in own if catalog.docs[d].get("period") == p))) for p in all_periods(question)]
+        held = [(p, ds) for p, ds in held if ds]
+        return held if len(held) >= 2 else []
+
+    def _each_period(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
+                     filters: Filters | None, trace: dict[str, Any] | None, top_k: int,
+                     calls: list[tuple[str, tuple[str, ...]]]) -> Answer:
+        """A question naming several quarters of one company ("How did revenue change from Q4 FY25 to
+        Q2 FY26?") is read once per quarter, from that quarter's call: read together, one call would
+        answer for both, and a comparison needs both figures."""
+        name = self.retriever.catalog.company.get(scope.tickers[0], scope.tickers[0])
+        spans = period_spans(question)
+        parts = []
+        for p, ds in calls:
+            # Each call is read for its own quarter: the others named are blanked from what it reads.
+            own = question
+            for start, end, other in reversed(spans):
+                own = own[:start] + " " + own[end:] if other != p else own
+            parts.append((f"{name} {p}", replace(scope, periods=(p,), doc_ids=ds), own))
+        return self._read_each(question, lang, scope, common, vector, k, filters, trace, top_k, parts)
+
+    def _read_each(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
+                   filters: Filters | None, trace: dict[str, Any] | None, top_k: int,
+                   parts: list[tuple[str, Scope, str]]) -> Answer:
+        """The question read within each of `parts` ((who, scope, the question as that part reads it))
+        alone, each answering with its best sentence; a part whose calls do not answer is said to be
+        silent, not left out."""
         picks: list[Pick] = []
         hits: list[Hit] = []
         silent: list[str] = []
-        for t in scope.tickers:
-            own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
-            one = replace(scope, tickers=(t,), doc_ids=own)
-            _, got, ranked = self._read_in(question, one, vector, k, filters)
+        for who, one, asked in parts:
+            _, got, ranked = self._read_in(asked, one, vector, k, filters)
             picks += got[:1]
             hits += ranked
             if not got:
-                name = self.retriever.catalog.company.get(t, t)
-                silent.append(t if extract(name) else name)
+                silent.append(who)
         if trace is not None:
             trace["hits"] = hits[:top_k]
         if not picks:

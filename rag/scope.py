@@ -14,7 +14,7 @@ from typing import Any
 from rag.cedict import common_word, english
 from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, name_for, short_forms
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, quarters_in
-from rag.ingest.meta import find_date, normalize_period
+from rag.ingest.meta import find_date, normalize_period, period_spans
 from rag.glossary import groups, without
 from rag.lexical import STOPWORDS
 from rag.zh_names import companies_named, leading_nouns, opening_name, proper_nouns
@@ -302,10 +302,19 @@ def without_comparisons(question: str) -> str:
     return _COMPARISON_ZH.sub(" ", _COMPARISON.sub(base, question))
 
 
+_CALL_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|results|conference|investor|analyst)\s+)*(?:call|conference)\b"
+                         r"|\s*(?:业绩|财报)?(?:电话会|财报会|业绩会)", re.I)
+
+
 def asked_period(question: str) -> str | None:
     """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out; a half
     year ("H1 2024", "2024年上半年") or the first nine months ("2021年前三季度") is the quarter that closes it."""
     q = without_comparisons(question)
+    # The quarter of the call named ("What did Acme expect for Q3 on its Q2 2024 call?", "在2025财年第四季度
+    # 财报会上，对2026财年第一季度…"): the other quarters are what that call spoke of.
+    for _, end, p in period_spans(q):
+        if _CALL_AFTER.match(q, end):
+            return p
     period = normalize_period(q)
     if period:
         return period

@@ -624,3 +624,47 @@ def test_a_reply_names_its_call_as_follow_ups_read_it(quarters: Path) -> None:
         assert not reply.abstained and answered_period(reply.answer) == reply.citations[0].period, reply.answer
     earlier = Assistant(index, FakeEmbedder(), reader=_guided_reader(index, 0.9)).ask("艾克米预计第二财季产品收入是多少？", top_k=4)
     assert answered_period(earlier.answer) == "FY2026Q1", earlier.answer
+
+
+@pytest.fixture(scope="module")
+def two_quarters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Acme's Q2 and Q3 2024 calls and Globex's, indexed."""
+    root = tmp_path_factory.mktemp("quarters")
+    src = root / "src"
+    src.mkdir()
+    for name in ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt"):
+        shutil.copy(DATA / name, src / name)
+    q2 = (DATA / "ACME_FY24Q2_en.txt").read_text()
+    q3 = (q2.replace("Q2 2024", "Q3 2024").replace("second quarter", "third quarter").replace("Jul 30, 2024", "Oct 29, 2024")
+          .replace("Revenue was $1.2 billion, up 12%", "Revenue was $1.4 billion, up 15%"))
+    (src / "ACME_FY24Q3_en.txt").write_text(q3)
+    build_index([src], root / "index", FakeEmbedder())
+    return root / "index"
+
+
+@pytest.mark.parametrize("question", [
+    "How did Acme's revenue change from Q2 2024 to Q3 2024?",
+    "Acme revenue Q2 2024 vs Q3 2024?",
+    "对比阿克米2024年第二季度和2024年第三季度的营收。",
+])
+def test_a_question_naming_several_quarters_is_answered_from_each_quarters_call(two_quarters, question) -> None:
+    from rag.store import load_index
+
+    r = Assistant(load_index(two_quarters), FakeEmbedder()).ask(question)
+    assert not r.abstained and r.verified
+    assert [c.doc_id for c in r.citations] == ["ACME_FY24Q2_en", "ACME_FY24Q3_en"], r.answer
+    assert r.answer.index("1.2 billion") < r.answer.index("1.4 billion")
+
+
+def test_a_quarter_the_call_speaks_of_is_not_read_as_a_call_of_its_own(two_quarters) -> None:
+    from rag.store import load_index
+
+    a = Assistant(load_index(two_quarters), FakeEmbedder())
+    # An outlook, or a question naming the call it asks about: the one call answers.
+    for question in ("What revenue did Acme expect for Q3 2024 on its Q2 2024 call?",
+                     "On Acme's Q2 2024 call, what revenue was reported, and how did Q3 2024 look?"):
+        r = a.ask(question)
+        assert {c.doc_id for c in r.citations} <= {"ACME_FY24Q2_en"}, r.answer
+    # Only one of the quarters named has a call in the index: that call answers, as before.
+    r = a.ask("How did Acme's revenue change from Q1 2024 to Q2 2024?")
+    assert not r.abstained and {c.doc_id for c in r.citations} == {"ACME_FY24Q2_en"}, r.answer

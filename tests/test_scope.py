@@ -110,6 +110,9 @@ CALLS = {
         ("How did Acme's margin in Q1 FY2026 compare with Q4 FY2025?", "ACME_Q1_2026_zh", False),
         ("与2025财年第四季度相比，艾克米2026财年第一季度收入增长多少？", "ACME_Q1_2026_zh", False),
         ("Versus 4Q25, what was Acme's revenue in 1Q26?", "ACME_Q1_2026_zh", False),
+        # The quarter of the call named is the call asked about; another quarter is what it spoke of.
+        ("What revenue did Acme expect for Q2 FY2026 on its Q1 FY2026 call?", "ACME_Q1_2026_zh", False),
+        ("艾克米在2026财年第一季度电话会上对2026财年第二季度的收入指引是多少？", "ACME_Q1_2026_zh", False),
         # "Over" after a change sets a base; else it spans the period asked about.
         ("How much did Acme's revenue grow in Q1 FY2026 over Q4 FY2025?", "ACME_Q1_2026_zh", False),
         ("How much cash did Acme return over the fourth quarter of fiscal 2025?", "ACME_FY25Q4_en", False),

@@ -117,6 +117,31 @@ def normalize_period(text: str | None) -> str | None:
     return best[1] if best else None
 
 
+def period_spans(text: str | None) -> list[tuple[int, int, str]]:
+    """(start, end, period as `FY2025Q4`) of every fiscal period named in `text`, in the order named;
+    of overlapping matches the earliest and longest counts."""
+    if not text:
+        return []
+    found: list[tuple[int, int, str]] = []
+    for pat in _PERIOD_PATTERNS:
+        for m in pat.finditer(text):
+            q_raw = m.group("q") or m.groupdict().get("q2")
+            q = _ORDINALS.get(q_raw.lower()) or _ZH_DIGITS.get(q_raw) or int(q_raw)
+            if p := _fmt(_year(m.group("y") or m.groupdict().get("y2")), q):
+                found.append((m.start(), -m.end(), p))
+    out: list[tuple[int, int, str]] = []
+    for start, neg_end, p in sorted(found):
+        if not out or start >= out[-1][1]:
+            out.append((start, -neg_end, p))
+    return out
+
+
+def all_periods(text: str | None) -> list[str]:
+    """Every fiscal period named in `text`, each once, in the order named ("Q4 FY25 and Q2 FY26" ->
+    ["FY2025Q4", "FY2026Q2"])."""
+    return list(dict.fromkeys(p for _, _, p in period_spans(text)))
+
+
 _DATE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(_L + r"(\d{4}-\d{2}-\d{2})" + _R), ("%Y-%m-%d",)),
     (re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"), ()),
