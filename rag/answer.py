@@ -27,6 +27,7 @@ from rag.scope import Scope, every_call
 from rag.store import Index
 from rag.text_lang import language
 from rag.types import Answer, Citation, Hit, Source
+from rag.people import asked_office, askers, asks_who_asked, holders, introduced, topic
 from rag.zh_names import could_name
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -44,6 +45,8 @@ WIDER_MARGIN = 0.3
 # Re-measured on the 824 dev cases of the nineteenth session: 12 / 16 / 20 give recall@5 0.950 /
 # 0.961 / 0.963 and answer accuracy 0.852 / 0.857 / 0.855 (the shipped weights, fitted at 12).
 READ_POOL = 16
+# Passages read for a question about who spoke: every passage of a call or two.
+PEOPLE_POOL = 400
 # A question about the outlook itself (not any "will"): the newest call's guidance replaces earlier ones.
 _OUTLOOK = re.compile(r"\bguid|\boutlook|\bforecast|指引|展望", re.I)
 
@@ -69,6 +72,10 @@ _MESSAGES = {
         "silent": "{who}: nothing in its calls in the index answers this.",
         "unmatched": "The transcripts don't say: {names} could not be matched to a company in the index with "
                      "confidence (the nearest is {nearest}; ask again with that name if it is the one meant).",
+        "asked": "{analyst} asked: “{quote}” [{n}]",
+        "holds": "{name} ({title}) speaks on this call: “{quote}” [{n}]",
+        "nobody": "The transcripts don't say: no speaker on the calls in scope is named as holding that office, "
+                  "and no analyst's question there is about that.",
     },
     "zh": {
         "none": "转录稿中没有相关内容：已收录的电话会中没有能回答这个问题的信息。",
@@ -81,6 +88,9 @@ _MESSAGES = {
         "silent": "{who}：索引中其电话会没有能回答这个问题的信息。",
         "unmatched": "转录稿中没有相关内容：无法确定“{names}”是索引中的哪家公司（最接近的是{nearest}；"
                      "如指的是它，请用这个名称再问一次）。",
+        "asked": "{analyst}提问：“{quote}” [{n}]",
+        "holds": "{name}（{title}）在这次电话会上发言：“{quote}” [{n}]",
+        "nobody": "转录稿中没有相关内容：所涉电话会中没有发言人担任该职务，也没有分析师问到这个问题。",
     },
 }
 
@@ -183,6 +193,8 @@ class Assistant:
         }
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
+        elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
+            reply = self._people(standalone, lang, scope, common, vector, filters, office)
         elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
             reply = self._each_company(standalone, lang, scope, common, vector, k, filters, trace, top_k)
         elif backend == "extractive" and (calls := self._several_periods(standalone, scope)):
@@ -422,6 +434,47 @@ class Assistant:
             note = " ".join(_MESSAGES[lang]["silent"].format(who=w) for w in silent)
             reply = replace(reply, answer=f"{reply.answer} {note}")
         return reply
+
+    def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,
+                filters: Filters | None, office: re.Pattern[str] | None) -> Answer:
+        """Who holds an office (`office`: how a speaker's title names it), or which analysts asked about
+        what the question names, from the speakers the calls in scope name; every passage of those
+        calls is read (a call is a few hundred at most), as the office is no word of the passages."""
+        if office is not None:
+            hits = self.retriever.passages(vector, PEOPLE_POOL, filters, scope)
+            if not holders(office, hits) and scope.tickers and not scope.periods:
+                # No quarter asked and the newest call names nobody so (a translation without titles):
+                # the company's other calls.
+                hits = self.retriever.passages(vector, PEOPLE_POOL, filters, every_call(scope, self.retriever.catalog))
+        else:
+            hits = self.retriever.retrieve(question, 2 * READ_POOL, filters, scope, query_vector=vector)
+        msg = _MESSAGES[lang]
+        found: list[tuple[Hit, Any, str]] = []  # (passage, quoted sentence, what it says of whom)
+        if office is not None:
+            for speaker, own in holders(office, hits)[:2]:
+                hit, sentence = introduced(speaker, own, hits)
+                found.append((hit, sentence, speaker.name or "", speaker.title or ""))
+        else:
+            names = {t for d in scope.doc_ids for n in (self.retriever.catalog.docs.get(d, {}).get("company") or "",)
+                     for t in tokenize(n)} | {t.lower() for t in scope.tickers}
+            for a in askers(topic(question, names), hits):
+                c = a.hit.chunk
+                who = f"{c.analyst} ({c.analyst_firm})" if c.analyst_firm and lang == "en" else \
+                    f"{c.analyst}（{c.analyst_firm}）" if c.analyst_firm else c.analyst or ""
+                found.append((a.hit, a.sentence, who, ""))
+        if not found:
+            return replace(self._abstain(lang, scope, hits, "extractive", common), answer=msg["nobody"])
+        citations, parts = [], []
+        for n, (hit, sentence, who, title) in enumerate(found, 1):
+            hit = self._named(hit)
+            citations.append(_citation(n, hit, sentence))
+            quote = squash(sentence.text)
+            parts.append(msg["holds"].format(name=who, title=title, quote=quote, n=n) if office is not None
+                         else msg["asked"].format(analyst=who, quote=quote, n=n))
+        text = msg["lead"].format(who=_who(found[0][0], lang)) + " ".join(parts)
+        verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
+        return Answer(answer=text, abstained=False, verified=verified, backend="extractive",
+                      citations=tuple(citations), **common)
 
     def _named(self, hit: Hit) -> Hit:
         """`hit` with its company named as the company's other calls name it, when its own call never
