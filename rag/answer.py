@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.cues import ASKS_GUIDANCE
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
 from rag.embed import Embedder
 from rag.followup import rewrite
+from rag.glossary import groups, is_aspect
 from rag.ingest.meta import all_periods, period_parts, period_spans
 from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import tokenize
@@ -45,6 +46,28 @@ WIDER_MARGIN = 0.3
 # Re-measured on the 824 dev cases of the nineteenth session: 12 / 16 / 20 give recall@5 0.950 /
 # 0.961 / 0.963 and answer accuracy 0.852 / 0.857 / 0.855 (the shipped weights, fitted at 12).
 READ_POOL = 16
+def _names_something(question: str) -> bool:
+    """The question holds a word written as a name (a capital past its opening question word, or
+    capitals only) that is no glossary term, period or month: "Premier Agent revenue", "CIRCOR Q3
+    adjusted EPS"."""
+    for i, m in enumerate(re.finditer(r"[A-Za-z][\w&'’.-]*", question)):
+        w = m.group(0).rstrip("'’.")
+        if w == w.lower() or (i == 0 and w.lower() in _OPENING_WORDS) or groups(w) or CALENDAR_WORDS.fullmatch(w.lower()) \
+                or all_periods(f"{w} 2025") or re.fullmatch(r"(?:FY|H|Q|F?[1-4]Q)\d*", w, re.I):
+            continue
+        return True
+    return False
+
+
+# Words a question opens with, capitalised as the first word of a sentence, not as a name.
+_OPENING_WORDS = {"what", "how", "which", "who", "when", "where", "why", "did", "does", "do", "is", "are", "was",
+                  "were", "can", "could", "will", "would", "should", "has", "have", "had", "tell", "give", "show",
+                  "list", "please", "and", "in", "on", "for", "at", "by", "compared", "versus", "any"}
+# Companies a "which company?" reply lists by name before "...".
+WHICH_LISTED = 12
+# A question about companies in general, not one company's figure.
+_ACROSS_COMPANIES = re.compile(r"\bcompan(?:y|ies)\b|\bfirms?\b|\bwho\b|\beach\b|\ball\b|\bany\b|\bmost\b|"
+                               r"\bhighest\b|\blowest\b|\bbiggest\b|公司|哪家|哪些|各家|所有|最高|最低|最大", re.I)
 # Passages read for a question about who spoke: every passage of a call or two.
 PEOPLE_POOL = 400
 # A question about the outlook itself (not any "will"): the newest call's guidance replaces earlier ones.
@@ -72,6 +95,8 @@ _MESSAGES = {
         "silent": "{who}: nothing in its calls in the index answers this.",
         "unmatched": "The transcripts don't say: {names} could not be matched to a company in the index with "
                      "confidence (the nearest is {nearest}; ask again with that name if it is the one meant).",
+        "which": "Which company? The question names none, and the calls of {count} companies speak of it: "
+                 "{names}. Ask again naming one (or several, to compare them).",
         "asked": "{analyst} asked: “{quote}” [{n}]",
         "holds": "{name} ({title}) speaks on this call: “{quote}” [{n}]",
         "nobody": "The transcripts don't say: no speaker on the calls in scope is named as holding that office, "
@@ -88,6 +113,8 @@ _MESSAGES = {
         "silent": "{who}：索引中其电话会没有能回答这个问题的信息。",
         "unmatched": "转录稿中没有相关内容：无法确定“{names}”是索引中的哪家公司（最接近的是{nearest}；"
                      "如指的是它，请用这个名称再问一次）。",
+        "which": "请问是哪家公司？问题没有指明公司，而有{count}家公司的电话会谈到了它：{names}。请指明公司后再问"
+                 "（也可以同时指明几家来比较）。",
         "asked": "{analyst}提问：“{quote}” [{n}]",
         "holds": "{name}（{title}）在这次电话会上发言：“{quote}” [{n}]",
         "nobody": "转录稿中没有相关内容：所涉电话会中没有发言人担任该职务，也没有分析师问到这个问题。",
@@ -193,6 +220,11 @@ class Assistant:
         }
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
+        elif companies := self._which_company(standalone, scope, filters, hits):
+            sep = "、" if lang == "zh" else ", "
+            names = sep.join(companies[:WHICH_LISTED]) + (f"{sep}..." if len(companies) > WHICH_LISTED else "")
+            reply = Answer(answer=_MESSAGES[lang]["which"].format(count=len(companies), names=names), abstained=True,
+                           verified=True, backend=backend, **common)
         elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
             reply = self._people(standalone, lang, scope, common, vector, filters, office)
         elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
@@ -434,6 +466,27 @@ class Assistant:
             note = " ".join(_MESSAGES[lang]["silent"].format(who=w) for w in silent)
             reply = replace(reply, answer=f"{reply.answer} {note}")
         return reply
+
+    def _which_company(self, question: str, scope: Scope, filters: Filters | None, hits: list[Hit]) -> list[str]:
+        """The companies to choose from when a question asks for a measure ("What was revenue last
+        quarter?") naming no company, no other name (a product, a company the matcher missed: those
+        are left to retrieval) and no filter, while passages of several companies name that measure:
+        answered from whichever matched best, it would give one company's figure as if it were the one
+        meant. [] otherwise (the measure only one company's passages name answers from them), and for
+        a question about companies in general ("Which companies mentioned tariffs?")."""
+        measures = [g for g in groups(question) if not is_aspect(g)]
+        if scope.tickers or scope.unconfirmed or (filters and (filters.ticker or filters.company)) or not measures \
+                or _ACROSS_COMPANIES.search(question) or _names_something(question):
+            return []
+        alts = [frozenset(tokenize(m)) for g in measures for m in g if tokenize(m)]
+        tickers: dict[str, None] = {}
+        for h in hits:
+            tokens = frozenset().union(*(i.tokens for i in read_passage(h.chunk.text, h.chunk.start)[1]))
+            if any(a <= tokens for a in alts):
+                tickers[(h.chunk.meta.ticker or "").upper() if h.chunk.meta else ""] = None
+        if "" in tickers or len(tickers) < 2:  # a call whose company is unknown may be the one meant
+            return []
+        return sorted(self.retriever.catalog.company.get(t, t) for t in tickers)
 
     def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,
                 filters: Filters | None, office: re.Pattern[str] | None) -> Answer:

@@ -120,10 +120,28 @@ def test_cross_language_question_over_chinese_passage(corpus) -> None:
 
 
 def test_every_listed_citation_is_used_in_the_answer(corpus) -> None:
-    r = _assistant(corpus).ask("积压订单同比增长了多少？")
+    r = _assistant(corpus).ask("示例公司的积压订单同比增长了多少？")
     assert not r.abstained
     for c in r.citations:
         assert f"[{c.n}]" in r.answer
+
+
+@pytest.mark.parametrize("question, asked", [
+    # Acme's and the seed company's calls both speak of backlog, and several of revenue: which one?
+    ("积压订单同比增长了多少？", True),
+    ("What was revenue?", True),
+    # Named, or a measure only one company's calls speak of: answered.
+    ("示例公司的积压订单同比增长了多少？", False),
+    ("What was the operating margin change at Hooli?", False),
+    # About companies in general, or naming something retrieval may tie to one company: not asked back.
+    ("Which companies mentioned backlog?", False),
+    ("How did Premier Agent revenue change?", False),
+])
+def test_a_measure_several_companies_speak_of_asked_of_none_is_asked_back(corpus, question: str, asked: bool) -> None:
+    r = _assistant(corpus).ask(question)
+    assert r.answer.startswith(("Which company?", "请问是哪家公司？")) is asked, r.answer
+    if asked:
+        assert r.abstained and not r.citations and "Acme Corp" in r.answer
 
 
 @pytest.mark.parametrize(
