@@ -11,6 +11,8 @@ from pathlib import Path
 from rag.companies import aliases_for, name_for
 from rag.errors import TranscriptError
 from rag.ingest import bilingual
+from rag.ingest.documents import SUFFIXES as DOCUMENT_SUFFIXES
+from rag.ingest.documents import document_text
 from rag.ingest.identify import from_body, from_title
 from rag.ingest.layouts import calls_json, fool, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
@@ -118,7 +120,8 @@ def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
     path = Path(path)
     if text is None:
         raw = _read_bytes(path)
-        text = decode(raw, str(path))
+        suffix = path.suffix.lower()
+        text = document_text(raw, str(path), suffix, decode) if suffix in DOCUMENT_SUFFIXES else decode(raw, str(path))
     else:
         raw = text.encode("utf-8")
     text = strip_invisible(text)

@@ -14,7 +14,8 @@ from rag.ingest.meta import sidecar_path
 
 log = logging.getLogger("rag.ingest")
 
-TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json"}
+# Text files, and documents read as text (`rag.ingest.documents`: PDF, HTML, Word).
+TRANSCRIPT_SUFFIXES = {".txt", ".tsv", ".md", ".json", ".pdf", ".html", ".htm", ".docx"}
 # Documentation that sits beside transcripts is not a transcript.
 _DOC_STEMS = {"README", "SOURCES", "LICENSE", "CHANGELOG"}
 # `rag index --watch` lists the sources every two seconds: each refusal is logged once per process.

@@ -28,14 +28,19 @@ def detect(text: str) -> bool:
 
 
 def _blocks(ls: list[Line]) -> list[list[Line]]:
-    """Runs of non-blank lines (the files separate turns with lines holding a single space)."""
+    """Runs of non-blank lines (the files separate turns with lines holding a single space). Text with
+    no blank line at all (read out of a PDF, which keeps no empty lines) is parted where a turn opens
+    instead: at "Operator", or at a name line followed by an affiliation line ("Equinix, Inc. - CFO")."""
+    blankless = not any(ln.blank for ln in ls)
     out: list[list[Line]] = []
     cur: list[Line] = []
-    for ln in ls:
-        if ln.blank:
+    for i, ln in enumerate(ls):
+        opens = blankless and cur and (ln.stripped == "Operator" or (
+            _NAME_LINE.match(ln.stripped) and i + 1 < len(ls) and " - " in ls[i + 1].text and " - " not in ln.text))
+        if ln.blank or opens:
             if cur:
                 out.append(cur)
-            cur = []
+            cur = [] if ln.blank else [ln]
         else:
             cur.append(ln)
     if cur:
