@@ -20,6 +20,24 @@ def data_dir() -> Path:
     return DATA
 
 
+def fake_index(root: Path, files: tuple[str, ...], texts: dict[str, str] | None = None) -> Path:
+    """An index, built under `root` with the fake embedder, of these tests/data files and of `texts`
+    (file name -> transcript text)."""
+    import shutil
+
+    from rag.build import build_index
+    from rag.embed import FakeEmbedder
+
+    src = root / "src"
+    src.mkdir()
+    for name in files:
+        shutil.copy(DATA / name, src / name)
+    for name, text in (texts or {}).items():
+        (src / name).write_text(text)
+    build_index([src], root / "index", FakeEmbedder())
+    return root / "index"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _simple_reader() -> Iterator[None]:
     """Unit tests answer with hand-set reader weights (tests/data/reader_weights.json): the shipped

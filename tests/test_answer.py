@@ -16,6 +16,7 @@ from rag.embed import FakeEmbedder
 from rag.ingest import read_transcript
 from rag.retrieve import Filters
 from rag.types import Chunk, Hit, Source
+from tests.conftest import fake_index
 
 DATA = Path(__file__).parent / "data"
 INJECTED = """======================================================================
@@ -647,17 +648,11 @@ def test_a_reply_names_its_call_as_follow_ups_read_it(quarters: Path) -> None:
 @pytest.fixture(scope="module")
 def two_quarters(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Acme's Q2 and Q3 2024 calls and Globex's, indexed."""
-    root = tmp_path_factory.mktemp("quarters")
-    src = root / "src"
-    src.mkdir()
-    for name in ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt"):
-        shutil.copy(DATA / name, src / name)
     q2 = (DATA / "ACME_FY24Q2_en.txt").read_text()
     q3 = (q2.replace("Q2 2024", "Q3 2024").replace("second quarter", "third quarter").replace("Jul 30, 2024", "Oct 29, 2024")
           .replace("Revenue was $1.2 billion, up 12%", "Revenue was $1.4 billion, up 15%"))
-    (src / "ACME_FY24Q3_en.txt").write_text(q3)
-    build_index([src], root / "index", FakeEmbedder())
-    return root / "index"
+    return fake_index(tmp_path_factory.mktemp("quarters"), ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt"),
+                      {"ACME_FY24Q3_en.txt": q3})
 
 
 @pytest.mark.parametrize("question", [

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from rag.answer import Assistant
-from rag.build import build_index
 from rag.embed import FakeEmbedder
 from rag.lexical import tokenize
 from rag.people import asked_office, asks_who_asked, topic
-
-DATA = Path(__file__).parent / "data"
+from tests.conftest import fake_index
 
 
 @pytest.mark.parametrize("question, who_asked, office", [
@@ -46,13 +41,8 @@ def test_the_topic_of_a_who_asked_question_is_its_words_less_the_asking_the_comp
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     from rag.store import load_index
 
-    root = tmp_path_factory.mktemp("people")
-    src = root / "src"
-    src.mkdir()
-    for name in ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt"):
-        shutil.copy(DATA / name, src / name)
-    build_index([src], root / "index", FakeEmbedder())
-    return Assistant(load_index(root / "index"), FakeEmbedder())
+    index = fake_index(tmp_path_factory.mktemp("people"), ("ACME_FY24Q2_en.txt", "GLBX_FY23Q3_en.txt"))
+    return Assistant(load_index(index), FakeEmbedder())
 
 
 def test_who_asked_names_the_analyst_and_quotes_the_question(assistant: Assistant) -> None:
