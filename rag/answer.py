@@ -4,6 +4,7 @@ every number is verified against the passages it cites; abstain when the transcr
 from __future__ import annotations
 
 import re
+from collections import Counter
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,13 +12,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_tokens
 from rag.embed import Embedder
 from rag.followup import rewrite
-from rag.glossary import groups, is_aspect
+from rag.glossary import groups, is_aspect, without
 from rag.ingest.meta import all_periods, period_parts, period_spans
 from rag.ingest.text import squash, strip_invisible, unescape
-from rag.lexical import tokenize
+from rag.lexical import STOPWORDS, tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
 from rag.reader import Pick, Reader, load_weights
@@ -299,7 +300,11 @@ class Assistant:
         if not latin:
             return False, None
         nearest = [latin[int(np.argmax(vectors @ v))] for v in names]
-        return any(t == answer and could_name(w, companies[t]) for w, t in zip(words, nearest)), companies[nearest[0]]
+        # Words several of the companies' names share tell none of them apart ("Financial").
+        counts = Counter(w for n in companies.values() for w in set(re.findall(r"[a-z]+", n.lower())))
+        shared = frozenset(w for w, c in counts.items() if c > 1)
+        return any(t == answer and could_name(w, companies[t], shared) for w, t in zip(words, nearest)), \
+            companies[nearest[0]]
 
     def _latin_names(self, companies: dict[str, str]) -> tuple[list[str], np.ndarray]:
         """The tickers of `companies` with a Latin name, and their names' query vectors. A company the
@@ -479,13 +484,23 @@ class Assistant:
                 or _ACROSS_COMPANIES.search(question) or _names_something(question):
             return []
         alts = [frozenset(tokenize(m)) for g in measures for m in g if tokenize(m)]
+        # The question's other words ("coke" in "coke q4'21 price/mix?"): one that only one company's
+        # passages hold ties the question to that company, whatever the measure.
+        rest = question
+        for g in groups(question):  # measures and aspects ("同比", "growth") alike
+            rest = without(rest, g[0])
+        others = set(tokenize(PERIOD_WORDS.sub(" ", rest.lower()))) - question_tokens() - STOPWORDS
         tickers: dict[str, None] = {}
+        holding: dict[str, set[str]] = {}
         for h in hits:
             tokens = frozenset().union(*(i.tokens for i in read_passage(h.chunk.text, h.chunk.start)[1]))
+            ticker = (h.chunk.meta.ticker or "").upper() if h.chunk.meta else ""
             if any(a <= tokens for a in alts):
-                tickers[(h.chunk.meta.ticker or "").upper() if h.chunk.meta else ""] = None
-        if "" in tickers or len(tickers) < 2:  # a call whose company is unknown may be the one meant
-            return []
+                tickers[ticker] = None
+            for t in others & tokens:
+                holding.setdefault(t, set()).add(ticker)
+        if "" in tickers or len(tickers) < 2 or any(len(ts) == 1 for ts in holding.values()):
+            return []  # (a call whose company is unknown may be the one meant)
         return sorted(self.retriever.catalog.company.get(t, t) for t in tickers)
 
     def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,

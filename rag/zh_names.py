@@ -28,6 +28,10 @@ MARGIN = 0.1  # ahead of the next company by at least this
 # scored 0.46 and more against their company's, the wrong ones accepted by the embedding alone 0.18
 # (台积电 against AT&T); the bound lies between (eval/README.md, twenty-sixth session).
 SOME_SOUND = 0.3
+# Words of legal forms and of what any company calls itself: no evidence of which company is meant.
+_CORPORATE = {"company", "companie", "corporation", "corp", "group", "holding", "inc", "incorporated",
+              "international", "global", "service", "system", "solution", "technologie", "enterprise", "partner",
+              "the", "and", "of", "ltd", "plc", "co", "llc", "lp", "sa", "ag", "nv"}
 
 
 def _english_key(name: str) -> str:
@@ -111,13 +115,19 @@ def companies_named(question: str, names: list[tuple[str, str]]) -> set[str]:
     return found
 
 
-def could_name(word: str, company: str) -> bool:
+def could_name(word: str, company: str, shared: frozenset[str] = frozenset()) -> bool:
     """Whether a Chinese name no matcher resolved could be `company`'s at all: some of its words
     translate one of the company's (新纪元能源 "energy": NextEra Energy; 联合租赁 "unite": United
-    Rentals), or it sounds somewhat like the name (斯凯奇: Skechers). 腾讯 and Microsoft share neither."""
+    Rentals; 西南航空 "southwest": Southwest Airlines), or it sounds somewhat like the name (斯凯奇:
+    Skechers). 腾讯 and Microsoft share neither. A word of a legal form or one several companies'
+    names share (`shared`, lower case: "financial" of two banks) tells no company from another."""
     forms = _forms(((company, ""),)).get("", ())
-    words = {_singular(w) for f, _ in forms for w in re.findall(r"[a-z]+", f.lower())}
-    senses = {_singular(w) for s in english(word) for w in re.findall(r"[a-z]+", s.lower())}
+    words = {_singular(w) for f, _ in forms for w in re.findall(r"[a-z]+", f.lower())} \
+        - {_singular(w) for w in shared} - _CORPORATE
+    # The name's words as jieba reads them, and each pair of characters: jieba keeps 西南航空 whole,
+    # which CC-CEDICT lacks, while 西南 is "southwest".
+    pieces = [word, *(word[i:i + 2] for i in range(len(word) - 1))]
+    senses = {_singular(w) for p in pieces for s in english(p) for w in re.findall(r"[a-z]+", s.lower())}
     stems = {w[:5] for w in words if len(w) >= 5}  # "industry" and "industrial", "finance" and "financial"
     if words & senses or stems & {w[:5] for w in senses if len(w) >= 5}:
         return True

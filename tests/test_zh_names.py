@@ -113,10 +113,17 @@ def test_the_opening_words_of_a_chinese_question_are_a_subject(question: str, na
     ("联合租赁", "United Rentals", True),  # 联合 "unite": by meaning
     ("新纪元能源", "NextEra Energy", True),  # 能源 "energy"
     ("艾姆艾斯西工业", "MSC Industrial Direct", True),  # 工业 "industry", the same stem as "industrial"
+    ("西南航空", "Southwest Airlines", True),  # 西南 "southwest": a pair of its characters, as jieba keeps it whole
     ("斯凯奇", "Skechers", True),  # by sound
     ("腾讯", "Microsoft", False),
     ("台积电", "AT&T", False),
     ("比亚迪", "Amazon", False),
+    ("京东集团", "Zillow Group", False),  # 集团 "group": what any company calls itself
 ])
 def test_a_name_could_be_a_company_only_by_meaning_or_some_sound(word: str, company: str, could: bool) -> None:
     assert could_name(word, company) is could
+
+
+def test_a_word_several_companies_names_share_is_no_evidence() -> None:
+    assert could_name("普罗维登特金融服务公司", "First American Financial")
+    assert not could_name("普罗维登特金融服务公司", "First American Financial", frozenset({"financial"}))
