@@ -47,6 +47,11 @@ WIDER_MARGIN = 0.3
 # Re-measured on the 824 dev cases of the nineteenth session: 12 / 16 / 20 give recall@5 0.950 /
 # 0.961 / 0.963 and answer accuracy 0.852 / 0.857 / 0.855 (the shipped weights, fitted at 12).
 READ_POOL = 16
+def _braced(text: str | None) -> str:
+    """`text` as it reads after a second `str.format` (a name's braces doubled)."""
+    return (text or "").replace("{", "{{").replace("}", "}}")
+
+
 def _names_something(question: str) -> bool:
     """The question holds a word written as a name (a capital past its opening question word, or
     capitals only) that is no glossary term, period or month: "Premier Agent revenue", "CIRCOR Q3
@@ -100,6 +105,7 @@ _MESSAGES = {
                  "{names}. Ask again naming one (or several, to compare them).",
         "asked": "{analyst} asked: “{quote}” [{n}]",
         "holds": "{name} ({title}) speaks on this call: “{quote}” [{n}]",
+        "labelled": "{name} ({title}) speaks on this call [{n}]",
         "nobody": "The transcripts don't say: no speaker on the calls in scope is named as holding that office, "
                   "and no analyst's question there is about that.",
     },
@@ -118,6 +124,7 @@ _MESSAGES = {
                  "（也可以同时指明几家来比较）。",
         "asked": "{analyst}提问：“{quote}” [{n}]",
         "holds": "{name}（{title}）在这次电话会上发言：“{quote}” [{n}]",
+        "labelled": "{name}（{title}）在这次电话会上发言 [{n}]",
         "nobody": "转录稿中没有相关内容：所涉电话会中没有发言人担任该职务，也没有分析师问到这个问题。",
     },
 }
@@ -221,13 +228,13 @@ class Assistant:
         }
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
+        elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
+            reply = self._people(standalone, lang, scope, common, vector, filters, office)
         elif companies := self._which_company(standalone, scope, filters, hits):
             sep = "、" if lang == "zh" else ", "
             names = sep.join(companies[:WHICH_LISTED]) + (f"{sep}..." if len(companies) > WHICH_LISTED else "")
             reply = Answer(answer=_MESSAGES[lang]["which"].format(count=len(companies), names=names), abstained=True,
                            verified=True, backend=backend, **common)
-        elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
-            reply = self._people(standalone, lang, scope, common, vector, filters, office)
         elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
             reply = self._each_company(standalone, lang, scope, common, vector, k, filters, trace, top_k)
         elif backend == "extractive" and (calls := self._several_periods(standalone, scope)):
@@ -436,7 +443,9 @@ class Assistant:
         """A question naming several quarters of one company ("How did revenue change from Q4 FY25 to
         Q2 FY26?") is read once per quarter, from that quarter's call: read together, one call would
         answer for both, and a comparison needs both figures."""
-        name = self.retriever.catalog.company.get(scope.tickers[0], scope.tickers[0])
+        t = scope.tickers[0]
+        name = self.retriever.catalog.company.get(t, t)
+        name = t if extract(name) else name  # a name holding a figure ("3M") would be an uncited number
         spans = period_spans(question)
         parts = []
         for p, ds in calls:
@@ -517,11 +526,14 @@ class Assistant:
         else:
             hits = self.retriever.retrieve(question, 2 * READ_POOL, filters, scope, query_vector=vector)
         msg = _MESSAGES[lang]
-        found: list[tuple[Hit, Any, str]] = []  # (passage, quoted sentence, what it says of whom)
+        # (passage, quoted sentence, who is quoted, what the reply says of them)
+        found: list[tuple[Hit, Any, str, str]] = []
         if office is not None:
             for speaker, own in holders(office, hits)[:2]:
                 hit, sentence = introduced(speaker, own, hits)
-                found.append((hit, sentence, speaker.name or "", speaker.title or ""))
+                # No sentence of theirs to quote: the passage is cited for the transcript's label of them.
+                found.append((hit, sentence, speaker.name or "", msg["holds" if sentence else "labelled"].format(
+                    name=_braced(speaker.name), title=_braced(speaker.title), quote="{quote}", n="{n}")))
         else:
             names = {t for d in scope.doc_ids for n in (self.retriever.catalog.docs.get(d, {}).get("company") or "",)
                      for t in tokenize(n)} | {t.lower() for t in scope.tickers}
@@ -529,16 +541,15 @@ class Assistant:
                 c = a.hit.chunk
                 who = f"{c.analyst} ({c.analyst_firm})" if c.analyst_firm and lang == "en" else \
                     f"{c.analyst}（{c.analyst_firm}）" if c.analyst_firm else c.analyst or ""
-                found.append((a.hit, a.sentence, who, ""))
+                found.append((a.hit, a.sentence, c.analyst or "",
+                              msg["asked"].format(analyst=_braced(who), quote="{quote}", n="{n}")))
         if not found:
             return replace(self._abstain(lang, scope, hits, "extractive", common), answer=msg["nobody"])
         citations, parts = [], []
-        for n, (hit, sentence, who, title) in enumerate(found, 1):
-            hit = self._named(hit)
-            citations.append(_citation(n, hit, sentence))
-            quote = squash(sentence.text)
-            parts.append(msg["holds"].format(name=who, title=title, quote=quote, n=n) if office is not None
-                         else msg["asked"].format(analyst=who, quote=quote, n=n))
+        for n, (hit, sentence, speaker, says) in enumerate(found, 1):
+            # The quote is the analyst's (or the officer's), whoever else the passage holds.
+            citations.append(replace(_citation(n, self._named(hit), sentence), speaker=speaker or None))
+            parts.append(says.format(quote=squash(sentence.text) if sentence else "", n=n))
         text = msg["lead"].format(who=_who(found[0][0], lang)) + " ".join(parts)
         verified = not unsupported_numbers(text, {c.n: c.text for c in citations})
         return Answer(answer=text, abstained=False, verified=verified, backend="extractive",

@@ -17,9 +17,10 @@ from rag.sentences import Sentence
 from rag.types import Hit, Speaker
 
 # "Who asked about ...", "which analysts raised ...", 哪位分析师问了…, 谁提问了….
+_ASKING = r"(?:ask(?:s|ed|ing)?|rais(?:e|es|ed|ing)|question(?:s|ed)?|quer(?:y|ied)|press(?:es|ed)?|prob(?:e|es|ed)|brought\s+up)\b"
 _ASKED = re.compile(
-    r"\bwho\b[^?]{0,40}?\b(?:ask|rais|question|quer|press|prob|brought\s+up)\w*|\b(?:which|what)\s+analysts?\b|"
-    r"(?:哪位|哪个|哪些|哪几位|谁)[^？?，,]{0,8}?(?:分析师|提问|提出|问了|问到|询问|追问|问起)|"
+    rf"\bwho\b[^?]{{0,40}}?\b{_ASKING}|\b(?:which|what)\s+analysts?\b[^?]{{0,40}}?\b{_ASKING}|"
+    r"(?:哪位|哪个|哪些|哪几位|谁)[^？?，,]{0,8}?(?:分析师|提问|问了|问到|询问|追问|问起)|"
     r"(?:分析师|提问者)[^？?]{0,4}(?:是谁|有哪些|有谁)", re.I)
 # The words of the asking itself, left out of what it was asked about.
 _ASKING_WORDS = re.compile(
@@ -32,7 +33,7 @@ _OFFICES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(asked, re.I), re.compile(title, re.I)) for asked, title in (
         (r"\bCFO\b|chief financial officer|finance chief|首席财务官|财务总监|财务长",
          r"\bCFO\b|chief financial officer|首席财务官|财务总监"),
-        (r"\bCEO\b|chief executive|首席执行官|总裁|行政总裁",
+        (r"\bCEO\b|chief executive|首席执行官|(?<!副)总裁|行政总裁",
          r"\bCEO\b|chief executive|首席执行官|行政总裁"),
         (r"\bCOO\b|chief operating officer|首席运营官", r"\bCOO\b|chief operating officer|首席运营官"),
         (r"\bCTO\b|chief technology officer|首席技术官", r"\bCTO\b|chief technology officer|首席技术官"),
@@ -42,9 +43,10 @@ _TITLE_WORDS = re.compile(r"\b(?:chief|officer|CFO|CEO|COO|CTO|president|head of
                           r"investor relations)\b|首席|财务官|执行官|总裁|投资者关系", re.I)
 # Asking who holds it, not what they said: "Who is the CFO?", "Who's Snowflake's CEO?", "name of the
 # CFO", 首席财务官是谁？.
-_WHO_HOLDS = re.compile(r"^\W*who(?:\s+is|\s+was|\s+are|\s+were|'s|’s)\s|\bname\s+of\b|是谁|叫什么名字?|是哪位", re.I)
+_WHO_HOLDS = re.compile(r"^\W*who(?:\s+is|\s+was|\s+are|\s+were|'s|’s)\s|是谁|叫什么名字?|是哪位", re.I)
 _SAID = re.compile(r"\b(?:say|said|says|mention\w*|expect\w*|think|thinks|thought|comment\w*|discuss\w*|explain\w*|"
-                   r"describ\w*|answer\w*|respond\w*|guid\w*)\b|说|表示|提到|认为|预计|回答|谈到|解释", re.I)
+                   r"describ\w*|answer\w*|respond\w*|guid\w*|announc\w*|report\w*)\b|说|表示|提到|认为|预计|回答|谈到|解释|宣布",
+                   re.I)
 
 
 def asks_who_asked(question: str) -> bool:
@@ -108,26 +110,33 @@ def _asking_sentence(hit: Hit, about: frozenset[str]) -> Sentence:
     return max(within or list(zip(sents, infos)), key=lambda si: len(about & si[1].tokens))[0]
 
 
-def holders(title: re.Pattern[str], hits: list[Hit]) -> list[tuple[Speaker, Hit]]:
-    """Speakers whose title names the office, each once, with the first passage where they speak
-    (one of theirs alone first: its opening sentence is their own)."""
-    found: dict[str, tuple[Speaker, Hit]] = {}
+def holders(title: re.Pattern[str], hits: list[Hit]) -> list[tuple[Speaker, list[Hit]]]:
+    """Speakers whose title names the office, each once, with the passages where they speak (theirs
+    alone first: their opening sentences are their own)."""
+    found: dict[str, tuple[Speaker, list[Hit]]] = {}
     for h in sorted(hits, key=lambda h: len(h.chunk.speakers)):
         for s in h.chunk.speakers:
-            if s.name and s.title and title.search(s.title) and s.name not in found:
-                found[s.name] = (s, h)
+            if s.name and s.title and title.search(s.title):
+                found.setdefault(s.name, (s, []))[1].append(h)
     return list(found.values())
 
 
-def introduced(speaker: Speaker, own: Hit, hits: list[Hit]) -> tuple[Hit, Sentence]:
-    """Where the calls say who the speaker is: a sentence naming them beside their office ("...our
-    Chief Financial Officer, Amy Hood"), else the first sentence of a passage of theirs."""
-    last = (speaker.name or "").split()[-1:] or [""]
+def introduced(speaker: Speaker, own: list[Hit], hits: list[Hit]) -> tuple[Hit, Sentence | None]:
+    """Where the calls say who the speaker is: a sentence naming them (their family name as a word)
+    beside an office ("...our Chief Financial Officer, Amy Hood"), else the opening sentence of a
+    passage they speak alone, else a passage of theirs with no sentence to quote (one shared with
+    others opens with someone else's words)."""
+    last = (speaker.name or "").split()[-1:]
+    named = re.compile(rf"(?<![\w-]){re.escape(last[0])}(?![\w-])") if last else None
     for h in hits:
-        if last[0] and last[0] in h.chunk.text:
+        if named is not None and named.search(h.chunk.text):
             sents, _ = read_passage(h.chunk.text, h.chunk.start)
             for s in sents:
-                if last[0] in s.text and _TITLE_WORDS.search(s.text):
+                if named.search(s.text) and _TITLE_WORDS.search(s.text):
                     return h, s
-    sents, _ = read_passage(own.chunk.text, own.chunk.start)
-    return own, sents[0] if sents else Sentence(own.chunk.text, own.chunk.start, own.chunk.end)
+    for h in own:
+        if [s.name for s in h.chunk.speakers] == [speaker.name]:
+            sents, _ = read_passage(h.chunk.text, h.chunk.start)
+            if sents:
+                return h, sents[0]
+    return own[0], None

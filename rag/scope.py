@@ -336,10 +336,17 @@ def asked_years(question: str) -> list[int]:
     return out
 
 
+# A quarter counted in a run, not a quarter of the year: "the third quarter in a row", "the first
+# quarter of positive free cash flow", "our fourth consecutive quarter".
+_SERIAL_QUARTER = re.compile(r"\b(?:first|second|third|fourth)\s+(?:straight\s+|consecutive\s+)?quarter\s+"
+                             r"(?:in\s+a\s+row|of\s+(?!(?:the\s+)?(?:fiscal|calendar|year|FY|'?\d)))|"
+                             r"\b(?:first|second|third|fourth)\s+(?:straight|consecutive)\s+quarter|连续第?[一二三四]个?季度", re.I)
+
+
 def asked_quarter(question: str) -> int | None:
     """The one numbered quarter a question names without a year ("Q3", "the third quarter", 第三季度),
     comparison bases left out; None when it names a year, none or several."""
-    q = without_comparisons(question)
+    q = _SERIAL_QUARTER.sub(" ", without_comparisons(question))
     quarters = {n for n in quarters_in(q) if n <= 4}  # month-named quarters (13-22) are `_month_docs`'
     return quarters.pop() if len(quarters) == 1 and not asked_years(q) and not _HALF.search(q) else None
 

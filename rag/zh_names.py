@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 
 from rag.cedict import english
+from rag.glossary import groups, without
 from rag.companies import short_forms
 
 # jieba's tags for names: of people (transliterated names are mostly tagged so), organisations, other
@@ -166,9 +167,14 @@ _NOT_A_NAME = re.compile(r"^(?:那|这|该|其|请|还|另|同|它|他们)|季�
 
 def opening_name(question: str) -> str:
     """The words a Chinese question opens with before its first figure or Latin word, when they may
-    be a name; "" otherwise."""
+    be a name; "" otherwise, and for words that are measures only (积压订单最近…, 营收第二季度…)."""
     m = _OPENING.match(question)
-    return m.group(1) if m and not _NOT_A_NAME.search(m.group(1)) else ""
+    if not m or _NOT_A_NAME.search(m.group(1)):
+        return ""
+    rest = m.group(1)
+    for g in groups(rest):
+        rest = without(rest, g[0])
+    return m.group(1) if _HAN.search(rest) else ""
 
 
 def leading_nouns(question: str) -> str:

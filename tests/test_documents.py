@@ -133,3 +133,47 @@ def test_a_real_call_printed_to_pdf_reads_as_the_text_does(tmp_path: Path, doc: 
     pdf, txt = read_transcript(path), read_transcript(src)
     assert (pdf.meta.ticker, pdf.meta.period) == (txt.meta.ticker, txt.meta.period)
     assert _speakers(path) == _speakers(src)
+
+
+def test_whatever_the_pdf_parser_raises_is_the_files_problem(tmp_path: Path) -> None:
+    # Arrays nested past the recursion limit: pypdf raises RecursionError, which must not stop a build.
+    deep = "[" * 3000 + "]" * 3000
+    raw = make_pdf([["Revenue was $1 billion."]]).replace(b"/MediaBox [0 0 612 792]", f"/MediaBox {deep}".encode(), 1)
+    path = tmp_path / "deep.pdf"
+    path.write_bytes(raw)
+    try:
+        read_transcript(path)
+    except TranscriptError as e:
+        assert str(path) in str(e)
+
+
+def test_html_without_a_closing_head_tag_keeps_its_body_and_table_cells_apart() -> None:
+    from rag.ingest.documents import html_text
+
+    text = html_text("<html><head><title>Call</title><body><table><tr><td>Jane Roe</td><td>Revenue was $5 billion."
+                     "</td></tr></table><svg><title>chart</title></svg></body></html>")
+    assert "Jane Roe\n\nRevenue was $5 billion." in text and text.startswith("Call\n") and "chart" not in text
+
+
+def test_a_declared_charset_is_read_as_declared(tmp_path: Path) -> None:
+    path = tmp_path / "ACME_FY24Q2_en.html"
+    path.write_bytes(as_html(ACME.read_text().replace("Jane Roe", "Jane O\u2019Roe")).replace(
+        "<head>", '<head><meta charset="windows-1252">').encode("cp1252", "replace"))
+    assert "Jane O\u2019Roe" in read_transcript(path).text
+
+
+def test_a_word_text_box_is_read_once() -> None:
+    from rag.ingest.documents import docx_text
+
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    box = "<w:p><w:r><w:t>Boxed line</w:t></w:r></w:p>"
+    xml = (f'<w:document xmlns:w="{w}" xmlns:mc="{mc}"><w:body><w:p><w:r><w:t>Outer </w:t></w:r>'
+           f"<mc:AlternateContent><mc:Choice><w:txbxContent>{box}</w:txbxContent></mc:Choice>"
+           f"<mc:Fallback><w:txbxContent>{box}</w:txbxContent></mc:Fallback></mc:AlternateContent></w:p>"
+           "</w:body></w:document>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("word/document.xml", xml)
+    text = docx_text(out.getvalue(), "x.docx")
+    assert text.count("Boxed line") == 1 and "Outer" in text

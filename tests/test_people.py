@@ -23,6 +23,13 @@ from tests.conftest import fake_index
     ("What did Microsoft's CFO say about capex?", False, False),
     ("Who did the CFO say would benefit?", False, False),
     ("What was revenue in Q3 2025?", False, False),
+    # Words that only look like it: estimates, pressure, a unit that set a target, a vice president,
+    # a customer's name.
+    ("What analyst estimates did Acme beat?", False, False),
+    ("Who is pressuring Acme's pricing?", False, False),
+    ("哪个业务部门提出了新的增长目标？", False, False),
+    ("副总裁是谁？", False, False),
+    ("What is the name of the data-center customer the CEO of Acme announced?", False, False),
 ])
 def test_questions_about_who_spoke_are_told_apart(question: str, who_asked: bool, office: bool) -> None:
     assert asks_who_asked(question) is who_asked
@@ -64,3 +71,16 @@ def test_nobody_asked_is_said_so_not_guessed(assistant: Assistant) -> None:
     assert r.abstained and not r.citations and "no analyst" in r.answer
     r = assistant.ask("Who is Acme's chief technology officer?")
     assert r.abstained and not r.citations
+
+
+def test_an_officer_is_never_quoted_in_another_speakers_words(assistant: Assistant) -> None:
+    # Acme's CEO speaks only in exchanges an analyst opens, and no sentence names him: the passage is
+    # cited for the transcript's label of him, with no quote put in his mouth.
+    r = assistant.ask("Who is Acme's CEO?")
+    assert not r.abstained and r.answer.endswith("John Doe (Chief Executive Officer) speaks on this call [1]")
+    assert r.citations[0].speaker == "John Doe" and r.citations[0].quote == r.citations[0].text
+
+
+def test_the_quoted_analyst_is_the_citations_speaker(assistant: Assistant) -> None:
+    r = assistant.ask("Who asked about margins on Acme's call?")
+    assert r.citations[0].speaker == "Sam Lee"

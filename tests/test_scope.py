@@ -382,3 +382,11 @@ def test_a_quarter_named_without_a_year_the_index_lacks_abstains() -> None:
     for question in ("What was Acme's revenue in Q3?", "艾克米第三季度收入是多少？"):
         s = detect(question, Catalog(acme))
         assert s.out_of_index and s.missing_periods == ("Q3",) and s.doc_ids == (), s
+
+
+
+@pytest.mark.parametrize("question", ["Did Acme grow revenue for the third quarter in a row?",
+                                      "Was this Acme's first quarter of positive free cash flow?"])
+def test_a_quarter_counted_in_a_run_is_no_quarter_of_the_year(question: str) -> None:
+    s = detect(question, Catalog(CALLS))
+    assert not s.out_of_index and s.doc_ids == ("ACME_Q2_2026_bilingual", "mystery_call"), s

@@ -98,6 +98,8 @@ def test_leading_nouns_are_a_name_the_question_opens_with(question: str, lead: s
     ("百度第三季度广告收入是多少？", "百度"),
     ("那这个季度的经营现金流是多少？", ""),  # a pointer back
     ("第三季度营收是多少？", ""),
+    ("积压订单最近增长了多少？", ""),  # a measure, not a name
+    ("营收第二季度是多少？", ""),
     ("2021年第三季度营收是多少？", ""),  # a period
     ("请问IBM的营收", ""),  # a request
 ])

@@ -32,7 +32,18 @@ def document_text(raw: bytes, name: str, suffix: str, decode) -> str:
         return pdf_text(raw, name)
     if suffix == ".docx":
         return docx_text(raw, name)
-    return html_text(decode(raw, name))
+    return html_text(_declared(raw) or decode(raw, name))
+
+
+def _declared(raw: bytes) -> str | None:
+    """An HTML page's text in the charset it declares (`<meta charset="windows-1252">`), if that reads."""
+    m = re.search(rb"""charset\s*=\s*["']?([\w.:-]+)""", raw[:4096], re.I)
+    if not m:
+        return None
+    try:
+        return raw.decode(m.group(1).decode("ascii"))
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 # ----------------------------------------------------------------------------- PDF
@@ -48,7 +59,6 @@ _LABEL = re.compile(r"^[A-Z][\w.'’ -]{1,60}?(?:--|—|–| - )\s*[A-Z][^.?!。
 
 def pdf_text(raw: bytes, name: str) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(raw))
@@ -57,8 +67,10 @@ def pdf_text(raw: bytes, name: str) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except TranscriptError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
-        # (pypdf raises several kinds on a damaged file; each is the file's problem, named as such)
+    except Exception as e:
+        # Whatever a third-party parser raises on a file (a damaged stream, a decompression bomb past
+        # pypdf's limit, AES encryption needing a library not installed, nesting past the recursion
+        # limit) is that file's problem: named as such, it never stops the rest of a build.
         raise TranscriptError(f"{name}: not a readable PDF ({type(e).__name__}: {e})") from e
     if not any(p.strip() for p in pages):
         raise TranscriptError(f"{name}: the PDF holds no text (a scanned document would need OCR first)")
@@ -80,7 +92,8 @@ def _without_running_lines(pages: list[str]) -> list[list[str]]:
         return set(filled[:2] + filled[-2:])
 
     seen = Counter(k for lines in split for k in {key(lines[i]) for i in edges(lines)})
-    running = {k for k, n in seen.items() if len(pages) >= 3 and n >= 0.6 * len(pages)}
+    # (a one-word line at a page's edge, such as "Operator", is a speaker's label, not a header)
+    running = {k for k, n in seen.items() if n >= max(3, 0.6 * len(pages)) and (" " in k or "#" in k)}
     out = []
     for lines in split:
         at = edges(lines)
@@ -116,9 +129,10 @@ def _joined(lines: list[str]) -> str:
 
 # ----------------------------------------------------------------------------- HTML
 
-_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote",
+_BLOCKS = {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote",
            "pre", "dt", "dd", "table", "ul", "ol", "header", "footer", "title", "hr"}
-_SKIPPED = {"script", "style", "noscript", "template", "svg", "head"}
+# Not <head>: its end tag is optional, and a page that leaves it out would lose its body.
+_SKIPPED = {"script", "style", "noscript", "template", "svg"}
 
 
 class _Text(HTMLParser):
@@ -130,7 +144,7 @@ class _Text(HTMLParser):
         self.in_title = False
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag == "title":
+        if tag == "title" and not self.skipping:  # not an <svg>'s <title>
             self.in_title = True
         elif tag in _SKIPPED:
             self.skipping += 1
@@ -165,6 +179,40 @@ def html_text(html: str) -> str:
 # ----------------------------------------------------------------------------- Word
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# A text box is written twice, as a drawing and as a fallback for old readers: the fallback is skipped.
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _paragraphs(el, lines: list[str]) -> None:
+    """Each paragraph's text once, in document order: a paragraph inside another (a text box) is its
+    own line, not also part of the one holding it."""
+    for child in el:
+        if child.tag == _FALLBACK:
+            continue
+        if child.tag == f"{_W}p":
+            own: list[str] = []
+            _runs(child, own, lines)
+            lines.append("".join(own).strip())
+        else:
+            _paragraphs(child, lines)
+
+
+def _runs(el, own: list[str], lines: list[str]) -> None:
+    for child in el:
+        if child.tag == _FALLBACK:
+            continue
+        if child.tag == f"{_W}p":
+            inner: list[str] = []
+            _runs(child, inner, lines)
+            lines.append("".join(inner).strip())
+        elif child.tag == f"{_W}t":
+            own.append(child.text or "")
+        elif child.tag == f"{_W}tab":
+            own.append("\t")
+        elif child.tag in (f"{_W}br", f"{_W}cr"):
+            own.append("\n")
+        else:
+            _runs(child, own, lines)
 
 
 def docx_text(raw: bytes, name: str) -> str:
@@ -172,13 +220,11 @@ def docx_text(raw: bytes, name: str) -> str:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
             xml = z.read("word/document.xml")
         root = ElementTree.fromstring(xml)
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as e:
+    except Exception as e:
+        # (a damaged zip or deflate stream, an encrypted entry, bad XML: the file's problem)
         raise TranscriptError(f"{name}: not a readable Word (.docx) file ({type(e).__name__}: {e})") from e
     lines: list[str] = []
-    for p in root.iter(f"{_W}p"):
-        text = "".join("\t" if el.tag == f"{_W}tab" else "\n" if el.tag in (f"{_W}br", f"{_W}cr") else el.text or ""
-                       for el in p.iter() if el.tag in (f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr"))
-        lines.append(text.strip())
+    _paragraphs(root, lines)
     if not any(lines):
         raise TranscriptError(f"{name}: the Word file holds no text")
     return "\n\n".join(ln for ln in lines if ln)
