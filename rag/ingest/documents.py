@@ -183,21 +183,9 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 
 
-def _paragraphs(el, lines: list[str]) -> None:
-    """Each paragraph's text once, in document order: a paragraph inside another (a text box) is its
-    own line, not also part of the one holding it."""
-    for child in el:
-        if child.tag == _FALLBACK:
-            continue
-        if child.tag == f"{_W}p":
-            own: list[str] = []
-            _runs(child, own, lines)
-            lines.append("".join(own).strip())
-        else:
-            _paragraphs(child, lines)
-
-
 def _runs(el, own: list[str], lines: list[str]) -> None:
+    """Each paragraph's text once, in document order, onto `lines`; the text of runs under `el` onto
+    `own`. A paragraph inside another (a text box) is its own line, not also part of the one holding it."""
     for child in el:
         if child.tag == _FALLBACK:
             continue
@@ -224,7 +212,7 @@ def docx_text(raw: bytes, name: str) -> str:
         # (a damaged zip or deflate stream, an encrypted entry, bad XML: the file's problem)
         raise TranscriptError(f"{name}: not a readable Word (.docx) file ({type(e).__name__}: {e})") from e
     lines: list[str] = []
-    _paragraphs(root, lines)
+    _runs(root, [], lines)  # (text outside any paragraph is not the document's)
     if not any(lines):
         raise TranscriptError(f"{name}: the Word file holds no text")
     return "\n\n".join(ln for ln in lines if ln)
