@@ -26,7 +26,7 @@ _ASKED = re.compile(
 _ASKING_WORDS = re.compile(
     r"\b(?:who|which|what|analysts?|asked|ask|asks|asking|raised|raise|questions?|questioned|queried|pressed|"
     r"probed|brought|up|about|on|the|call|regarding|concerning|management|did|do|had|has)\b|"
-    r"哪位|哪个|哪些|哪几位|谁|分析师|提问者?|提出|问了|问到|询问|追问|问起|关于|有关|的问题|问题|电话会|财报会|业绩会|上|在", re.I)
+    r"哪位|哪个|哪些|哪几位|谁|分析师|提问者?|提出|问了|问到|询问|追问|问起|关于|有关|的问题|问题|(?:电话会|财报会|业绩会)上?|在(?=[^，,。？?]{0,20}(?:电话会|财报会|业绩会))", re.I)
 
 # Offices a question asks who holds: what it is called, and how a speaker's title says it.
 _OFFICES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(

@@ -42,6 +42,9 @@ def test_the_topic_of_a_who_asked_question_is_its_words_less_the_asking_the_comp
     assert not about & set(tokenize("Microsoft asked who call Q2 FY26"))
     # A glossary term brings its other language's phrasings.
     assert "毛利率" in topic("Which analyst asked about gross margin?", set())
+    # Chinese: the call and the asking words go, the words asked about stay (线上 keeps its 上).
+    assert topic("在微软电话会上，哪位分析师问了线上业务？", {"微软"}) >= {"线上", "业务"}
+    assert not topic("在微软电话会上，哪位分析师问了线上业务？", {"微软"}) & {"上", "在", "电话会", "分析师"}
 
 
 @pytest.fixture(scope="module")
