@@ -101,7 +101,7 @@ _MESSAGES = {
         "silent": "{who}: nothing in its calls in the index answers this.",
         "unmatched": "The transcripts don't say: {names} could not be matched to a company in the index with "
                      "confidence (the nearest is {nearest}; ask again with that name if it is the one meant).",
-        "which": "Which company? The question names none, and the calls of {count} companies speak of it: "
+        "which": "Which company? The question names none, and the calls of these companies speak of it: "
                  "{names}. Ask again naming one (or several, to compare them).",
         "asked": "{analyst} asked: “{quote}” [{n}]",
         "holds": "{name} ({title}) speaks on this call: “{quote}” [{n}]",
@@ -120,7 +120,7 @@ _MESSAGES = {
         "silent": "{who}：索引中其电话会没有能回答这个问题的信息。",
         "unmatched": "转录稿中没有相关内容：无法确定“{names}”是索引中的哪家公司（最接近的是{nearest}；"
                      "如指的是它，请用这个名称再问一次）。",
-        "which": "请问是哪家公司？问题没有指明公司，而有{count}家公司的电话会谈到了它：{names}。请指明公司后再问"
+        "which": "请问是哪家公司？问题没有指明公司，而以下公司的电话会谈到了它：{names}。请指明公司后再问"
                  "（也可以同时指明几家来比较）。",
         "asked": "{analyst}提问：“{quote}” [{n}]",
         "holds": "{name}（{title}）在这次电话会上发言：“{quote}” [{n}]",
@@ -233,8 +233,9 @@ class Assistant:
         elif companies := self._which_company(standalone, scope, filters, hits):
             sep = "、" if lang == "zh" else ", "
             names = sep.join(companies[:WHICH_LISTED]) + (f"{sep}..." if len(companies) > WHICH_LISTED else "")
-            reply = Answer(answer=_MESSAGES[lang]["which"].format(count=len(companies), names=names), abstained=True,
-                           verified=True, backend=backend, **common)
+            # No figure: the companies are named as the replies name them (a ticker for "3M").
+            reply = Answer(answer=_MESSAGES[lang]["which"].format(names=names), abstained=True,
+                           verified=not extract(names), backend=backend, **common)
         elif backend == "extractive" and len(scope.tickers) > 1 and not scope.unconfirmed:
             reply = self._each_company(standalone, lang, scope, common, vector, k, filters, trace, top_k)
         elif backend == "extractive" and (calls := self._several_periods(standalone, scope)):
@@ -421,8 +422,7 @@ class Assistant:
         parts = []
         for t in scope.tickers:
             own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
-            name = self.retriever.catalog.company.get(t, t)
-            parts.append((t if extract(name) else name, replace(scope, tickers=(t,), doc_ids=own), question))
+            parts.append((self._label(t), replace(scope, tickers=(t,), doc_ids=own), question))
         return self._read_each(question, lang, scope, common, vector, k, filters, trace, top_k, parts)
 
     def _several_periods(self, question: str, scope: Scope) -> list[tuple[str, tuple[str, ...]]]:
@@ -443,9 +443,7 @@ class Assistant:
         """A question naming several quarters of one company ("How did revenue change from Q4 FY25 to
         Q2 FY26?") is read once per quarter, from that quarter's call: read together, one call would
         answer for both, and a comparison needs both figures."""
-        t = scope.tickers[0]
-        name = self.retriever.catalog.company.get(t, t)
-        name = t if extract(name) else name  # a name holding a figure ("3M") would be an uncited number
+        name = self._label(scope.tickers[0])
         spans = period_spans(question)
         parts = []
         for p, ds in calls:
@@ -510,26 +508,35 @@ class Assistant:
                 holding.setdefault(t, set()).add(ticker)
         if "" in tickers or len(tickers) < 2 or any(len(ts) == 1 for ts in holding.values()):
             return []  # (a call whose company is unknown may be the one meant)
-        return sorted(self.retriever.catalog.company.get(t, t) for t in tickers)
+        return sorted(self._label(t) for t in tickers)
+
+    def _label(self, ticker: str) -> str:
+        """A company as a reply names it: its name, or its ticker where the name holds a figure ("3M"
+        would be a number no passage is cited for)."""
+        name = self.retriever.catalog.company.get(ticker, ticker)
+        return ticker if extract(name) else name
 
     def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,
                 filters: Filters | None, office: re.Pattern[str] | None) -> Answer:
         """Who holds an office (`office`: how a speaker's title names it), or which analysts asked about
         what the question names, from the speakers the calls in scope name; every passage of those
         calls is read (a call is a few hundred at most), as the office is no word of the passages."""
+        held: list = []
         if office is not None:
             hits = self.retriever.passages(vector, PEOPLE_POOL, filters, scope)
-            if not holders(office, hits) and scope.tickers and not scope.periods:
+            held = holders(office, hits)
+            if not held and scope.tickers and not scope.periods:
                 # No quarter asked and the newest call names nobody so (a translation without titles):
                 # the company's other calls.
                 hits = self.retriever.passages(vector, PEOPLE_POOL, filters, every_call(scope, self.retriever.catalog))
+                held = holders(office, hits)
         else:
             hits = self.retriever.retrieve(question, 2 * READ_POOL, filters, scope, query_vector=vector)
         msg = _MESSAGES[lang]
         # (passage, quoted sentence, who is quoted, what the reply says of them)
         found: list[tuple[Hit, Any, str, str]] = []
         if office is not None:
-            for speaker, own in holders(office, hits)[:2]:
+            for speaker, own in held[:2]:
                 hit, sentence = introduced(speaker, own, hits)
                 # No sentence of theirs to quote: the passage is cited for the transcript's label of them.
                 found.append((hit, sentence, speaker.name or "", msg["holds" if sentence else "labelled"].format(

@@ -145,6 +145,7 @@ def test_a_measure_several_companies_speak_of_asked_of_none_is_asked_back(corpus
     assert r.answer.startswith(("Which company?", "请问是哪家公司？")) is asked, r.answer
     if asked:
         assert r.abstained and not r.citations and "Acme Corp" in r.answer
+        assert r.verified and not any(ch.isdigit() for ch in r.answer)  # no figure no passage is cited for
 
 
 @pytest.mark.parametrize(
