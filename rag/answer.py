@@ -523,12 +523,13 @@ class Assistant:
         calls is read (a call is a few hundred at most), as the office is no word of the passages."""
         held: list = []
         if office is not None:
-            hits = self.retriever.passages(vector, PEOPLE_POOL, filters, scope)
+            hits = self.retriever.passages(vector, PEOPLE_POOL, filters, scope, lang)
             held = holders(office, hits)
             if not held and scope.tickers and not scope.periods:
                 # No quarter asked and the newest call names nobody so (a translation without titles):
                 # the company's other calls.
-                hits = self.retriever.passages(vector, PEOPLE_POOL, filters, every_call(scope, self.retriever.catalog))
+                hits = self.retriever.passages(vector, PEOPLE_POOL, filters, every_call(scope, self.retriever.catalog),
+                                               lang)
                 held = holders(office, hits)
         else:
             hits = self.retriever.retrieve(question, 2 * READ_POOL, filters, scope, query_vector=vector)

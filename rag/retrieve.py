@@ -463,11 +463,12 @@ class Retriever:
 
 
     def passages(self, query_vector: np.ndarray, n: int, filters: Filters | None = None,
-                 scope: Scope | None = None) -> list[Hit]:
-        """Up to `n` passages `scope` allows, nearest the question first, past `retrieve`'s fifty: every
-        passage of a call or two, for what no passage's words say (who holds an office)."""
+                 scope: Scope | None = None, lang: str = "en") -> list[Hit]:
+        """Up to `n` passages `scope` allows, nearest the question (in language `lang`) first, past
+        `retrieve`'s fifty: every passage of a call or two, for what no passage's words say (who holds
+        an office)."""
         where = self.where(filters, scope)
-        ranked = self._dense_ranked(query_vector, n, where, "en")
+        ranked = self._dense_ranked(query_vector, n, where, lang)
         best = sorted(ranked, key=lambda r: ranked[r][0])[:n]
         chunks = self.index.chunks_of(best)
         return [Hit(chunk=chunks[r], row=r, score=ranked[r][1], dense=ranked[r][1]) for r in best]
