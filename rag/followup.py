@@ -8,9 +8,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, quarters_in, with_quarter, with_year, years_in
-from rag.glossary import groups, is_aspect, is_part, without
+from rag.cues import (
+    ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_tokens, quarters_in, with_quarter, with_year, years_in,
+)
+from rag.glossary import groups, is_aspect, is_part, mask, without
 from rag.ingest.meta import PERIOD, period_parts, quarter_before
+from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect, name_words, without_companies, without_comparisons
 from rag.text_lang import language
 
@@ -84,6 +87,30 @@ def is_elliptical(question: str) -> bool:
         return True  # names no measure but points back at one: "How does that compare with a year ago?"
     short = len(re.sub(r"[\s？?。，,！!]", "", q)) <= 12 if language(q) == "zh" else len(q.split()) <= 6
     return short and not own_measure
+
+
+def _names_a_topic(question: str, prev: str, read: ScopeOf) -> bool:
+    """A follow-up that names something new to ask about, a part of the business or a topic ("And
+    gaming?", "What about EMEA?", 那游戏呢？), and nothing else: no company, period, measure swap or
+    word pointing back. After another such follow-up it replaces that one's topic instead of adding
+    to it ("revenue? and Azure growth? and gaming?" asks for gaming, not Azure and gaming)."""
+    if not is_elliptical(question) or _ANAPHOR.search(question) or _PART_ANAPHOR.search(question) \
+            or _PREVIOUS_QUARTER.search(question) or _YEAR_AGO.search(question) or PERIOD.search(question) \
+            or quarters_in(question) or years_in(question) or _swap(prev, question) is not None:
+        return False
+    # A product only the same company's calls hold ("What about LinkedIn?") is a topic; another company is not.
+    scope = read(question)
+    if set(scope.tickers) - set(read(prev).tickers) or scope.periods:
+        return False
+    rest = _ELLIPTIC_ZH.sub(" ", _ELLIPTIC_EN.sub(" ", question))
+    for g in groups(rest):
+        if not is_part(g):  # measures and aspects ask how, not about what; a part is a topic
+            rest = mask(rest, g[0])
+    return any(t not in question_tokens() and t not in _GENERIC for t in tokenize(rest))
+
+
+# Words of a follow-up's phrasing that name no topic ("And on a GAAP basis?").
+_GENERIC = frozenset(tokenize("basis number figure one"))
 
 
 def _at(term: str, text: str) -> int:
@@ -302,8 +329,13 @@ def rewrite(question: str, history: Sequence[dict[str, Any]] | None, catalog: Ca
             turns[-1][1] = answered_period(content)
     if not turns:
         return headline(question)
+    read = scope_of or partial(detect, catalog=catalog)
     standalone, answered = turns[0]
-    for q, reply_period in turns[1:]:
-        standalone = _rewrite_one(q, standalone, catalog, scope_of, answered)
-        answered = reply_period
-    return headline(_rewrite_one(question, standalone, catalog, scope_of, answered))
+    base, topical = standalone, False  # what the last follow-up naming a topic was asked of
+    for q, reply_period in [*turns[1:], [question, None]]:
+        topic = _names_a_topic(q, standalone, read)
+        if not (topic and topical):
+            base = standalone
+        standalone = _rewrite_one(q, base if topic else standalone, catalog, scope_of, answered)
+        topical, answered = topic, reply_period
+    return headline(standalone)

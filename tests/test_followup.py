@@ -64,6 +64,20 @@ def test_chained_follow_ups() -> None:
     assert rewrite("同比呢？", h, CATALOG) == "亚马逊的积压订单同比增长多少？"
 
 
+def test_a_topic_after_a_topic_replaces_it() -> None:
+    """"And Azure?" then "And gaming?" asks for gaming, not for Azure and gaming; a follow-up naming
+    only how (a swap, a quarter, a measure) still builds on the one before it."""
+    h = _h("What was Amazon's revenue in Q4 2025?", "And AWS?")
+    q = rewrite("And advertising?", h, CATALOG)
+    assert "advertising" in q and "AWS" not in q and "revenue" in q and "Q4 2025" in q
+    assert rewrite("那广告呢？", _h("亚马逊2025年第四季度营收是多少？", "那AWS呢？"), CATALOG) == \
+        "亚马逊2025年第四季度营收是多少？ 那广告呢？"
+    # Not a topic: a contrast, a measure or a period asked of the last answer keeps its topic.
+    assert "AWS" in rewrite("And operating income?", h, CATALOG)
+    assert "AWS" in rewrite("And in Q3?", h, CATALOG)
+    assert "AWS" in rewrite("And what about it a year ago?", h, CATALOG)
+
+
 def test_is_elliptical() -> None:
     assert is_elliptical("那环比呢？") and is_elliptical("And sequentially?") and is_elliptical("Why?")
     assert not is_elliptical("营业利润率是多少？") and not is_elliptical("What was Microsoft's revenue growth?")
