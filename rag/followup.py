@@ -12,7 +12,7 @@ from rag.cues import (
     ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_tokens, quarters_in, with_quarter, with_year, years_in,
 )
 from rag.glossary import groups, is_aspect, is_part, mask, without
-from rag.ingest.meta import PERIOD, period_parts, quarter_before
+from rag.ingest.meta import PERIOD, period_parts, period_spans, quarter_before
 from rag.lexical import tokenize
 from rag.scope import Catalog, Scope, detect, name_words, without_companies, without_comparisons
 from rag.text_lang import language
@@ -165,7 +165,16 @@ def _a_year_before(question: str) -> str | None:
     if fy := PERIOD.search(question):
         return question[:fy.start()] + f"FY{int(fy.group(1)) - 1}Q{fy.group(2)}" + question[fy.end():]
     years = years_in(question)
-    return with_year(question, next(iter(years)) - 1) if len(years) == 1 else None
+    if len(years) == 1:
+        return with_year(question, next(iter(years)) - 1)
+    # Shorthand no year reader above takes ("Q2'26", "2Q26", "26财年Q2"): the one period, written out.
+    spans = period_spans(question)
+    if years or len({p for _, _, p in spans}) != 1:
+        return None
+    year, quarter = period_parts(spans[0][2])
+    for start, end, _ in reversed(spans):
+        question = question[:start] + f"FY{year - 1}Q{quarter}" + question[end:]
+    return question
 
 
 def _qualifier_names(text: str) -> list[str]:

@@ -318,6 +318,10 @@ def test_a_year_ago_asks_the_same_quarter_of_the_year_before_where_the_index_hol
     for follow in ("And the same quarter a year ago?", "What about a year earlier?", "那去年同期呢？"):
         q = rewrite(follow, _h("What was Acme's revenue in Q2 FY2026?"), calls)
         assert detect(q, calls).doc_ids == ("ACME_Q2_2025_en", "mystery_call"), q
+    # The period in the sell side's shorthand moves as well.
+    for asked in ("Q2'26", "2Q26", "Q2-26"):
+        q = rewrite("And a year ago?", _h(f"What was Acme's revenue in {asked}?"), calls)
+        assert detect(q, calls).doc_ids == ("ACME_Q2_2025_en", "mystery_call"), q
     # Without that call, the call asked about answers: it states the year-ago figure beside its own.
     q = rewrite("And the same quarter a year ago?", _h("What was Acme's revenue in Q2 FY2026?"), Catalog(CALLS))
     assert detect(q, Catalog(CALLS)).doc_ids == ("ACME_Q2_2026_bilingual", "mystery_call"), q
