@@ -21,7 +21,8 @@ from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import STOPWORDS, tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
-from rag.reader import Pick, Reader, load_weights
+from rag.highlights import asks_highlights, headline_questions
+from rag.reader import Pick, Reader, load_weights, overlapping
 from rag.reader.features import read_passage
 from rag.retrieve import Filters, Retriever, Weights
 from rag.restate import restate
@@ -226,11 +227,15 @@ class Assistant:
             "scope": {"tickers": list(scope.tickers), "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
                       "latest": scope.latest},
         }
+        highlights = False
         if scope.out_of_index or not hits:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
             reply = self._people(standalone, lang, scope, common, vector, filters, office)
-        elif companies := self._which_company(standalone, scope, filters, hits):
+        elif backend == "extractive" and (highlights := asks_highlights(standalone)) and (call := self._one_call(scope)):
+            reply = self._highlights(lang, call, common, k, filters, trace, top_k)
+        elif companies := (self._companies_in(scope, filters) if backend == "extractive" and highlights
+                           else self._which_company(standalone, scope, filters, hits)):
             sep = "、" if lang == "zh" else ", "
             names = sep.join(companies[:WHICH_LISTED]) + (f"{sep}..." if len(companies) > WHICH_LISTED else "")
             # No figure: the companies are named as the replies name them (a ticker for "3M").
@@ -478,6 +483,45 @@ class Assistant:
             note = " ".join(_MESSAGES[lang]["silent"].format(who=w) for w in silent)
             reply = replace(reply, answer=f"{reply.answer} {note}")
         return reply
+
+    def _one_call(self, scope: Scope) -> Scope | None:
+        """`scope` narrowed to one company's one call (the newest it holds), or None when it holds
+        several companies' calls or none."""
+        docs = self.retriever.catalog.docs
+        held = scope.doc_ids or tuple(docs)  # none: the whole index
+        tickers = {(docs.get(d, {}).get("ticker") or "").upper() for d in held} - {""}
+        periods = {p for d in held if (p := docs.get(d, {}).get("period"))}
+        if len(tickers) != 1 or not periods:
+            return None
+        last = max(periods, key=lambda p: period_parts(p) or (0, 0))
+        return replace(scope, tickers=tuple(tickers), periods=(last,),
+                       doc_ids=tuple(d for d in held if docs.get(d, {}).get("period") == last))
+
+    def _companies_in(self, scope: Scope, filters: Filters | None) -> list[str]:
+        """The companies whose calls a scope naming none holds, when there are several: a call's
+        highlights asked of no company are asked back. [] when a company or filter narrows it."""
+        docs = self.retriever.catalog.docs
+        tickers = {(docs.get(d, {}).get("ticker") or "").upper() for d in scope.doc_ids or docs} - {""}
+        if scope.tickers or (filters and (filters.ticker or filters.company)) or len(tickers) < 2:
+            return []
+        return sorted(self._label(t) for t in tickers)
+
+    def _highlights(self, lang: str, call: Scope, common: dict, k: int, filters: Filters | None,
+                    trace: dict[str, Any] | None, top_k: int) -> Answer:
+        """A call's highlights (`rag.highlights`): the reader's sentence for each headline measure the
+        call states, each quoted once."""
+        asked = headline_questions(self._label(call.tickers[0]), lang)
+        picks: list[Pick] = []
+        hits: list[Hit] = []
+        for q, v in zip(asked, self.embedder.embed_queries(asked)):
+            _, got, ranked = self._read_in(q, call, v, k, filters)
+            if got and not any(overlapping(got[0], p) for p in picks):
+                picks.append(got[0])
+                hits += [h for h in ranked if h.row not in {x.row for x in hits}]
+        if trace is not None:
+            trace["hits"] = hits[:top_k]
+        return self._extractive(lang, hits, call, {**common, "scope": {**common["scope"], "doc_ids": list(call.doc_ids)}},
+                                picks)
 
     def _which_company(self, question: str, scope: Scope, filters: Filters | None, hits: list[Hit]) -> list[str]:
         """The companies to choose from when a question asks for a measure ("What was revenue last

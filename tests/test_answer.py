@@ -684,3 +684,24 @@ def test_a_quarter_the_call_speaks_of_is_not_read_as_a_call_of_its_own(two_quart
     # Only one of the quarters named has a call in the index: that call answers, as before.
     r = a.ask("How did Acme's revenue change from Q1 2024 to Q2 2024?")
     assert not r.abstained and {c.doc_id for c in r.citations} == {"ACME_FY24Q2_en"}, r.answer
+
+
+@pytest.mark.parametrize("question", ["Summarize Acme's Q2 2024 call", "What were the key takeaways from Acme's call?",
+                                      "总结一下阿克米的业绩"])
+def test_a_calls_highlights_quote_its_headline_figures(corpus, question: str) -> None:
+    """No one sentence answers "summarize the call": the headline measures are read one by one within
+    the call, each sentence quoted once and its figures checked."""
+    r = _assistant(corpus).ask(question)
+    assert not r.abstained and r.verified, r.answer
+    assert "$1.2 billion" in r.answer  # the top line
+    assert {c.doc_id for c in r.citations} == {"ACME_FY24Q2_en"}
+    for c in r.citations:
+        assert f"[{c.n}]" in r.answer
+    assert len({c.text for c in r.citations}) == len(r.citations)  # no sentence quoted twice
+
+
+def test_highlights_asked_of_no_company_are_asked_back(corpus) -> None:
+    r = _assistant(corpus).ask("Give me the highlights")
+    assert r.abstained and r.answer.startswith("Which company?") and "Acme Corp" in r.answer and not r.citations
+    # Naming a measure makes it an ordinary question.
+    assert not _assistant(corpus).ask("Summarize Globex's revenue growth").answer.startswith("Which company?")
