@@ -14,7 +14,8 @@ from rag.types import Chunk, DocMeta, Speaker, Transcript, Turn
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Sentence ends first so a split never cuts a sentence while a coarser cut is available.
 SEPARATORS = ["\n\n", "\n", "\\n", "。", "！", "？", "；", ". ", "? ", "! ", "; ", "，", ", ", " ", ""]
-_BOILERPLATE = re.compile(
+# Safe-harbor and call-logistics language (its sentences are also kept out of answers: `rag.reader`).
+BOILERPLATE = re.compile(
     r"forward[- ]looking statements?|safe harbor|risks and uncertainties|actual results (?:may|could) differ|"
     r"operator instructions|listen-only mode|press (?:star|\*)\s?\d|being recorded|polling procedure|"
     r"rejoin the queue|limit yourselves? to one question|前瞻性(?:陈述|声明)|风险和不确定性",
@@ -247,5 +248,5 @@ def _is_boilerplate(text: str, speakers: list[Speaker]) -> bool:
     # Boilerplate when most of the passage is sentences of safe-harbor or call-logistics language;
     # one such sentence inside a substantive passage does not make it boilerplate.
     sentences = [s for s in _SENTENCE.findall(text) if s.strip()]
-    flagged = sum(len(s) for s in sentences if _BOILERPLATE.search(s))
+    flagged = sum(len(s) for s in sentences if BOILERPLATE.search(s))
     return flagged >= 0.5 * max(1, sum(len(s) for s in sentences))

@@ -705,3 +705,22 @@ def test_highlights_asked_of_no_company_are_asked_back(corpus) -> None:
     assert r.abstained and r.answer.startswith("Which company?") and "Acme Corp" in r.answer and not r.citations
     # Naming a measure makes it an ordinary question.
     assert not _assistant(corpus).ask("Summarize Globex's revenue growth").answer.startswith("Which company?")
+
+
+SAFE_HARBOR = INJECTED.replace(
+    "Prepared Remarks:\n",
+    "Prepared Remarks:\n\nOperator\n\nToday's remarks include forward-looking statements that are subject to risks "
+    "and uncertainties. Actual results could materially differ because of the factors in the Risk Factors section "
+    "of our Form 10-K.\n",
+)
+
+
+def test_a_safe_harbor_statement_answers_no_question_but_one_about_it(tmp_path: Path) -> None:
+    """"What risks did Hooli mention?" is not answered by "subject to risks and uncertainties"."""
+    from rag.store import load_index
+
+    a = Assistant(load_index(fake_index(tmp_path, (), {"HOOL_FY24Q1_en.txt": SAFE_HARBOR})), FakeEmbedder())
+    r = a.ask("What risks did Hooli mention?")
+    assert "Risk Factors" not in r.answer and "uncertainties" not in r.answer, r.answer
+    asked = a.ask("What did Hooli say about forward-looking statements?")
+    assert "forward-looking statements" in asked.answer and not asked.abstained

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.chunk import BOILERPLATE
 from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
 from rag.reader.adapter import Adapter
@@ -24,6 +25,10 @@ from rag.sentences import Sentence
 from rag.types import Hit
 
 WEIGHTS = Path(__file__).with_name("weights.json")
+# What a passage flagged as boilerplate says (`rag.chunk`), and the rest of a safe-harbor statement,
+# sentence by sentence ("Actual results could materially differ ... the Risk Factors section of our Form 10-K").
+_NOT_AN_ANSWER = re.compile(BOILERPLATE.pattern + r"|actual results (?:may|could|might|will)\s+(?:\w+\s+)?differ|"
+                            r"\brisk factors\b|\bform 10-?[kq]s?\b|securities and exchange commission", re.I)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,10 @@ class Reader:
             # (An embedding model other than the one it was fitted for reads the plain similarity.)
             q = replace(q, adapted=self.weights.adapter.apply(vector))
         cands = candidates(hits)
+        if not _NOT_AN_ANSWER.search(question):
+            # Safe-harbor and call-logistics sentences answer no question but one about them: "What
+            # risks did X mention?" is not answered by "subject to risks and uncertainties".
+            cands = [c for c in cands if not _NOT_AN_ANSWER.search(c.sentence.text)]
         if not cands:
             return cands, np.zeros(0), 0.0
         x = matrix(q, cands, self.sentence_vectors)
