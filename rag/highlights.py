@@ -24,9 +24,13 @@ _CALL = re.compile(r"\bearnings\s+(?:conference\s+)?calls?\b|\bearnings\s+(?:rel
 
 # The headline measures, in the order a summary states them: the top line, earnings, profit, cash
 # and what management expects next. Generic finance vocabulary, read by the glossary in either language.
+# "This quarter": a call states its segments' figures too, and the quarter's own total is the headline.
 HEADLINES = {
-    "en": ("revenue", "earnings per share", "operating income", "free cash flow", "guidance outlook"),
-    "zh": ("营收", "每股收益", "营业利润", "自由现金流", "业绩指引展望"),
+    "en": ("What was {}'s revenue this quarter?", "What was {}'s earnings per share this quarter?",
+           "What was {}'s operating income this quarter?", "What was {}'s free cash flow this quarter?",
+           "What guidance outlook did {} give?"),
+    "zh": ("{}本季度营收是多少？", "{}本季度每股收益是多少？", "{}本季度营业利润是多少？", "{}本季度自由现金流是多少？",
+           "{}给出的业绩指引展望是多少？"),
 }
 
 
@@ -41,6 +45,4 @@ def asks_highlights(question: str) -> bool:
 
 def headline_questions(label: str, lang: str) -> list[str]:
     """One question per headline measure about `label` (the company, as replies name it)."""
-    if lang == "zh":
-        return [f"{label}的{m}是多少？" for m in HEADLINES["zh"]]
-    return [f"What was {label}'s {m}?" for m in HEADLINES["en"]]
+    return [q.format(label) for q in HEADLINES["zh" if lang == "zh" else "en"]]
