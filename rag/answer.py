@@ -16,13 +16,14 @@ from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_token
 from rag.embed import Embedder
 from rag.followup import rewrite
 from rag.glossary import groups, is_aspect, without
-from rag.ingest.meta import all_periods, period_parts, period_spans
+from rag.ingest.meta import all_periods, period_parts, period_spans, quarter_before
 from rag.ingest.text import squash, strip_invisible, unescape
 from rag.lexical import STOPWORDS, tokenize
 from rag.llm import NOT_IN_SOURCES, GeneratorError
 from rag.numbers import extract, same
 from rag.highlights import asks_highlights, headline_questions
 from rag.reader import Pick, Reader, load_weights, overlapping
+from rag.recent import recent_quarters, without_recent
 from rag.reader.features import read_passage
 from rag.retrieve import Filters, Retriever, Weights
 from rag.restate import restate
@@ -438,7 +439,16 @@ class Assistant:
             return []
         catalog = self.retriever.catalog
         own = catalog.by_ticker.get(scope.tickers[0], [])
-        held = [(p, tuple(sorted(d for d in own if catalog.docs[d].get("period") == p))) for p in all_periods(question)]
+        asked = all_periods(question)
+        if not asked and (n := recent_quarters(question)) and (
+                held_periods := {p for d in own if (p := catalog.docs[d].get("period")) and period_parts(p)}):
+            # "over the last three quarters", "the trend": the n quarters up to the newest call, those
+            # whose calls the index holds, oldest first.
+            window = [max(held_periods, key=period_parts)]
+            while len(window) < n:
+                window.append(quarter_before(*period_parts(window[-1])))
+            asked = [p for p in reversed(window) if p in held_periods]
+        held = [(p, tuple(sorted(d for d in own if catalog.docs[d].get("period") == p))) for p in asked]
         held = [(p, ds) for p, ds in held if ds]
         return held if len(held) >= 2 else []
 
@@ -453,11 +463,13 @@ class Assistant:
         parts = []
         for p, ds in calls:
             # Each call is read for its own quarter: the others named are blanked from what it reads.
-            own = question
+            own = question if spans else without_recent(question)
             for start, end, other in reversed(spans):
                 own = own[:start] + " " + own[end:] if other != p else own
             parts.append((f"{name} {p}", replace(scope, periods=(p,), doc_ids=ds), own))
-        return self._read_each(question, lang, scope, common, vector, k, filters, trace, top_k, parts)
+        # Each answer is labelled with its call; none is "the latest call" standing for the question.
+        return self._read_each(question, lang, replace(scope, latest=False), common, vector, k, filters, trace,
+                               top_k, parts)
 
     def _read_each(self, question: str, lang: str, scope: Scope, common: dict, vector: Any, k: int,
                    filters: Filters | None, trace: dict[str, Any] | None, top_k: int,

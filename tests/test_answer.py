@@ -672,6 +672,24 @@ def test_a_question_naming_several_quarters_is_answered_from_each_quarters_call(
     assert r.answer.index("1.2 billion") < r.answer.index("1.4 billion")
 
 
+@pytest.mark.parametrize("question", [
+    "How has Acme's revenue trended over the last two quarters?",
+    "Acme revenue over the past few quarters",
+    "阿克米最近几个季度的营收趋势",
+])
+def test_a_run_of_the_latest_quarters_is_read_from_each_call(two_quarters, question) -> None:
+    from rag.store import load_index
+
+    r = Assistant(load_index(two_quarters), FakeEmbedder()).ask(question)
+    assert not r.abstained and r.verified
+    assert [c.doc_id for c in r.citations] == ["ACME_FY24Q2_en", "ACME_FY24Q3_en"], r.answer
+    assert r.answer.index("1.2 billion") < r.answer.index("1.4 billion")
+    assert "latest" not in r.answer and "最新" not in r.answer  # each figure is labelled with its own call
+    # Not asked over a run: the newest call answers.
+    one = Assistant(load_index(two_quarters), FakeEmbedder()).ask("What was Acme's revenue?")
+    assert [c.doc_id for c in one.citations] == ["ACME_FY24Q3_en"], one.answer
+
+
 def test_a_quarter_the_call_speaks_of_is_not_read_as_a_call_of_its_own(two_quarters) -> None:
     from rag.store import load_index
 
