@@ -233,7 +233,7 @@ class Assistant:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
             reply = self._people(standalone, lang, scope, common, vector, filters, office)
-        elif backend == "extractive" and (highlights := asks_highlights(standalone)) and (call := self._one_call(scope)):
+        elif backend == "extractive" and (highlights := asks_highlights(standalone)) and (call := self._one_call(scope, filters)):
             reply = self._highlights(lang, call, common, k, filters, trace, top_k)
         elif companies := (self._companies_in(scope, filters) if backend == "extractive" and highlights
                            else self._which_company(standalone, scope, filters, hits)):
@@ -496,14 +496,24 @@ class Assistant:
             reply = replace(reply, answer=f"{reply.answer} {note}")
         return reply
 
-    def _one_call(self, scope: Scope) -> Scope | None:
-        """`scope` narrowed to one company's one call (the newest it holds), or None when it holds
-        several companies' calls or none."""
+    def _one_call(self, scope: Scope, filters: Filters | None) -> Scope | None:
+        """`scope` narrowed to one company's one call (the newest it holds; a ticker filter picks the
+        company), or None when it holds several companies' calls or none."""
         docs = self.retriever.catalog.docs
         held = scope.doc_ids or tuple(docs)  # none: the whole index
-        tickers = {(docs.get(d, {}).get("ticker") or "").upper() for d in held} - {""}
+
+        def ticker(d: str) -> str:
+            return (docs.get(d, {}).get("ticker") or "").upper()
+
+        if filters and filters.ticker:
+            held = tuple(d for d in held if ticker(d) == filters.ticker.upper())
+        tickers = {ticker(d) for d in held} - {""}
+        if len(tickers) != 1:
+            return None
+        # Only the company's own calls: a file no company is known for is not its call.
+        held = tuple(d for d in held if ticker(d) in tickers)
         periods = {p for d in held if (p := docs.get(d, {}).get("period"))}
-        if len(tickers) != 1 or not periods:
+        if not periods:
             return None
         last = max(periods, key=lambda p: period_parts(p) or (0, 0))
         return replace(scope, tickers=tuple(tickers), periods=(last,),
@@ -514,8 +524,8 @@ class Assistant:
         highlights asked of no company are asked back. [] when a company or filter narrows it."""
         docs = self.retriever.catalog.docs
         tickers = {(docs.get(d, {}).get("ticker") or "").upper() for d in scope.doc_ids or docs} - {""}
-        if scope.tickers or (filters and (filters.ticker or filters.company)) or len(tickers) < 2:
-            return []
+        if scope.tickers or scope.unconfirmed or (filters and (filters.ticker or filters.company)) or len(tickers) < 2:
+            return []  # (a name no company matched is refused as such, not asked back)
         return sorted(self._label(t) for t in tickers)
 
     def _highlights(self, lang: str, call: Scope, common: dict, k: int, filters: Filters | None,

@@ -710,6 +710,10 @@ def test_a_calls_highlights_quote_its_headline_figures(corpus, question: str) ->
 def test_highlights_asked_of_no_company_are_asked_back(corpus) -> None:
     r = _assistant(corpus).ask("Give me the highlights")
     assert r.abstained and r.answer.startswith("Which company?") and "Acme Corp" in r.answer and not r.citations
+    # A company filter names the company.
+    filtered = _assistant(corpus).ask("Give me the highlights", filters=Filters(ticker="ACME"))
+    assert not filtered.abstained and "$1.2 billion" in filtered.answer
+    assert {c.doc_id for c in filtered.citations} == {"ACME_FY24Q2_en"}
     # Naming a measure makes it an ordinary question.
     assert not _assistant(corpus).ask("Summarize Globex's revenue growth").answer.startswith("Which company?")
 
