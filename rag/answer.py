@@ -233,7 +233,7 @@ class Assistant:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
             reply = self._people(standalone, lang, scope, common, vector, filters, office)
-        elif backend == "extractive" and (highlights := asks_highlights(standalone)) and (call := self._one_call(scope, filters)):
+        elif backend == "extractive" and (highlights := asks_highlights(standalone, self._skip_terms(scope))) and (call := self._one_call(scope, filters)):
             reply = self._highlights(lang, call, common, k, filters, trace, top_k)
         elif companies := (self._companies_in(scope, filters) if backend == "extractive" and highlights
                            else self._which_company(standalone, scope, filters, hits)):
@@ -424,10 +424,9 @@ class Assistant:
         company, from that company's calls alone: read together, the company whose passages match
         best would answer for both. Each answers with its best sentence; one whose calls do not
         answer is said to be silent, not left out."""
-        docs = self.retriever.catalog.docs
         parts = []
         for t in scope.tickers:
-            own = tuple(d for d in scope.doc_ids if (docs.get(d, {}).get("ticker") or "").upper() == t)
+            own = tuple(d for d in scope.doc_ids if self._ticker(d) == t)
             parts.append((self._label(t), replace(scope, tickers=(t,), doc_ids=own), question))
         return self._read_each(question, lang, scope, common, vector, k, filters, trace, top_k, parts)
 
@@ -501,10 +500,7 @@ class Assistant:
         company), or None when it holds several companies' calls or none."""
         docs = self.retriever.catalog.docs
         held = scope.doc_ids or tuple(docs)  # none: the whole index
-
-        def ticker(d: str) -> str:
-            return (docs.get(d, {}).get("ticker") or "").upper()
-
+        ticker = self._ticker
         if filters and filters.ticker:
             held = tuple(d for d in held if ticker(d) == filters.ticker.upper())
         tickers = {ticker(d) for d in held} - {""}
@@ -519,11 +515,14 @@ class Assistant:
         return replace(scope, tickers=tuple(tickers), periods=(last,),
                        doc_ids=tuple(d for d in held if docs.get(d, {}).get("period") == last))
 
+    def _ticker(self, doc_id: str) -> str:
+        """The ticker of a call in the index, upper-case; "" for a file no company is known for."""
+        return (self.retriever.catalog.docs.get(doc_id, {}).get("ticker") or "").upper()
+
     def _companies_in(self, scope: Scope, filters: Filters | None) -> list[str]:
         """The companies whose calls a scope naming none holds, when there are several: a call's
         highlights asked of no company are asked back. [] when a company or filter narrows it."""
-        docs = self.retriever.catalog.docs
-        tickers = {(docs.get(d, {}).get("ticker") or "").upper() for d in scope.doc_ids or docs} - {""}
+        tickers = {self._ticker(d) for d in scope.doc_ids or self.retriever.catalog.docs} - {""}
         if scope.tickers or scope.unconfirmed or (filters and (filters.ticker or filters.company)) or len(tickers) < 2:
             return []  # (a name no company matched is refused as such, not asked back)
         return sorted(self._label(t) for t in tickers)
@@ -539,7 +538,8 @@ class Assistant:
             _, got, ranked = self._read_in(q, call, v, k, filters)
             if got and not any(overlapping(got[0], p) for p in picks):
                 picks.append(got[0])
-                hits += [h for h in ranked if h.row not in {x.row for x in hits}]
+                seen = {h.row for h in hits}
+                hits += [h for h in ranked if h.row not in seen]
         if trace is not None:
             trace["hits"] = hits[:top_k]
         return self._extractive(lang, hits, call, {**common, "scope": {**common["scope"], "doc_ids": list(call.doc_ids)}},

@@ -2,13 +2,15 @@
 takeaways?", 总结一下微软最新一季的业绩): no one sentence answers them, so the reader is asked the
 headline measures an analyst reads first, one at a time, within the call asked about, and each
 sentence it finds is quoted (figures checked as in any answer). A measure the call does not state is
-left out; a call stating none of them is said to be silent."""
+left out; for a call stating none of them the reply is that the transcripts do not say."""
 
 from __future__ import annotations
 
 import re
 
-from rag.glossary import groups, is_aspect, is_part
+from rag.cues import CALENDAR_WORDS, PERIOD_WORDS, question_tokens
+from rag.glossary import groups, is_aspect, is_part, mask
+from rag.lexical import STOPWORDS, tokenize
 
 _ASKS = re.compile(
     r"\bsummar(?:y|ies|i[sz]e|i[sz]ing)\b|\bhighlights?\b|\brecap\b|\btl;?dr\b|\boverview\b|"
@@ -34,13 +36,24 @@ HEADLINES = {
 }
 
 
-def asks_highlights(question: str) -> bool:
-    """The question asks for a call's highlights and names no measure of its own ("Summarize the
-    Azure commentary" is an ordinary question about Azure)."""
+# Words of such a question that name nothing to ask about ("a quick recap of Apple's latest quarter").
+_GENERIC = frozenset(tokenize("quick brief short latest recent last newest quarter quarterly fiscal year results "
+                              "performance company report numbers please 一下 简要 简单 最新 最近 一季 季度 本季度 上季度 公司"))
+
+
+def asks_highlights(question: str, names: set[str] | frozenset[str] = frozenset()) -> bool:
+    """The question asks for a call's highlights and names nothing to ask about but the company and
+    period (`names`: their tokens): "Summarize the Azure commentary", "What happened with Azure?" or
+    "Summarize the revenue comments" are ordinary questions about what they name."""
     if not _ASKS.search(question):
         return False
     rest = _CALL.sub(" ", _ASKS.sub(" ", question))
-    return not any(not is_aspect(g) and not is_part(g) for g in groups(rest))
+    for g in groups(rest):
+        if not is_aspect(g):
+            return False  # a measure or a part of the business
+        rest = mask(rest, g[0])
+    rest = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", rest))
+    return not set(tokenize(rest)) - question_tokens() - STOPWORDS - _GENERIC - set(names)
 
 
 def headline_questions(label: str, lang: str) -> list[str]:

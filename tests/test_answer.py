@@ -707,6 +707,16 @@ def test_a_calls_highlights_quote_its_headline_figures(corpus, question: str) ->
     assert len({c.text for c in r.citations}) == len(r.citations)  # no sentence quoted twice
 
 
+def test_a_summary_of_something_named_is_an_ordinary_question() -> None:
+    from rag.highlights import asks_highlights
+
+    assert asks_highlights("Can you give me a quick recap of Apple's latest quarter?", {"appl"})
+    assert asks_highlights("总结一下微软最新一季的业绩", {"微软"}) and asks_highlights("Give me the highlights")
+    for question in ("Summarize the Azure commentary", "What happened with Azure?", "Summarize the cloud segment",
+                     "Summarize Globex's revenue growth", "Recap of Apple's iPhone business"):
+        assert not asks_highlights(question, {"appl", "globex"}), question
+
+
 def test_highlights_asked_of_no_company_are_asked_back(corpus) -> None:
     r = _assistant(corpus).ask("Give me the highlights")
     assert r.abstained and r.answer.startswith("Which company?") and "Acme Corp" in r.answer and not r.citations
