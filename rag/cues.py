@@ -10,10 +10,12 @@ from functools import lru_cache
 from rag.lexical import tokenize
 
 # Question words and fillers that carry no content to match; words for the call, its parts and who
-# speaks on it ("the CFO said on the call", 电话会问答环节) say where, not what.
+# speaks on it ("the CFO said on the call", 电话会问答环节) say where, not what. Verbs that only ask
+# where a figure ended ("where did the CET1 ratio stand", "what did EPS come in at") name nothing either.
 QUESTION_WORDS = frozenset(
     """how much many what which when who whom why did does do say said tell talk comment mention was were is are
     company management call give gave provide update so far far current currently
+    stand stood come came land landed
     多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
     多大 多长 多久 多高 多快 规模 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右
     那个 这个 截至 截止
@@ -34,6 +36,23 @@ PERIOD_WORDS = re.compile(
     r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # month-named quarters
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季", re.I)
+
+# Shorthand for a quarter as analysts type it: "qtr", "the Dec qtr", "Sept. quarter". Read as written out
+# before anything else reads the question, so the period parsers see "the December quarter" and the
+# reader does not take "qtr" or "dec" for what is asked about.
+_QTR = re.compile(r"\b(qtr)(s?)\b", re.I)
+_MONTH_ABBR = {"jan": "January", "feb": "February", "mar": "March", "apr": "April", "jun": "June", "jul": "July",
+               "aug": "August", "sep": "September", "sept": "September", "oct": "October", "nov": "November",
+               "dec": "December"}
+_MONTH_QUARTER = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=(?:\s+(?:19|20)\d{2})?[- ]quarters?\b)", re.I)
+
+
+def spelled_out(question: str) -> str:
+    """`question` with a quarter's shorthand written out: "msft azure growth dec qtr" -> "msft azure
+    growth December quarter"."""
+    out = _QTR.sub(lambda m: "quarter" + m.group(2), question)
+    return _MONTH_QUARTER.sub(lambda m: _MONTH_ABBR[m.group(1).lower()], out)
+
 
 # A capitalised name past a sentence's first word: a run of capitalised words.
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])[A-Z][A-Za-z&-]+(?:\s+[A-Z][A-Za-z&-]+)*")

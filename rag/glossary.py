@@ -150,7 +150,7 @@ net charge-offs, net charge-off, charge-offs, charge-off | 净冲销, 冲销, �
 provision for credit losses, credit loss provision, provisions | 信贷损失准备, 信用损失准备, 拨备
 net interest margin, nim | 净息差
 return on equity, roe | 净资产收益率, 股本回报率
-cet1 ratio, common equity tier 1 | 普通股一级资本充足率, 核心一级资本充足率
+cet1 ratio, cet1 capital ratio, cet1, common equity tier 1 | 普通股一级资本充足率, 核心一级资本充足率
 book value per share, tangible book value | 每股账面价值, 有形账面价值
 efficiency ratio | 效率比率
 mortgage, mortgages | 抵押贷款, 房贷

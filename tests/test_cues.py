@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.cues import leads_with_guidance, quarters_in, years_in
+from rag.cues import leads_with_guidance, quarters_in, spelled_out, years_in
 from rag.numbers import extract
 
 
@@ -57,3 +57,14 @@ def test_quarters_as_questions_write_them() -> None:
     assert quarters_in("2021年第四季度") == {4}
     assert quarters_in("那上一季度呢？") == set() and quarters_in("前三季度的自由现金流") == set()
     assert quarters_in("本季度的营收") == set()
+
+
+def test_a_quarters_shorthand_is_written_out() -> None:
+    """"qtr" and an abbreviated month before it are read as written out, so the periods are found and
+    the reader does not look for "dec" or "qtr" in the calls; other words stay as typed."""
+    assert spelled_out("msft azure growth in fiscal q2 2026 (dec qtr)?") == "msft azure growth in fiscal q2 2026 (December quarter)?"
+    assert spelled_out("Sept. quarter revenue, last 2 qtrs") == "September quarter revenue, last 2 quarters"
+    assert spelled_out("the Dec 2025 qtr") == "the December 2025 quarter"
+    assert quarters_in(spelled_out("azure growth dec qtr")) == quarters_in("azure growth December quarter") != set()
+    for typed in ("decline in the quarter", "qtrly revenue", "Mar sales", "December quarter"):
+        assert spelled_out(typed) == typed
