@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_tokens, spelled_out
+from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, PERIOD_WORDS, question_tokens, spelled_history, spelled_out
 from rag.embed import Embedder
 from rag.followup import rewrite
 from rag.glossary import groups, is_aspect, without
@@ -201,8 +201,8 @@ class Assistant:
         if backend not in self.backends:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(self.backends)}")
         t0 = time.perf_counter()
-        standalone = self.retriever.spelled(spelled_out(rewrite(question, history, self.retriever.catalog,
-                                                                          self.retriever.scope)))
+        standalone = self.retriever.spelled(rewrite(spelled_out(question), spelled_history(history),
+                                                    self.retriever.catalog, self.retriever.scope))
         lang = language(question)
         scope = self.retriever.scope(standalone)
         # Chinese names no company's name matched, embedded once: as written (蒙哥DB) to read one as the

@@ -10,12 +10,10 @@ from functools import lru_cache
 from rag.lexical import tokenize
 
 # Question words and fillers that carry no content to match; words for the call, its parts and who
-# speaks on it ("the CFO said on the call", 电话会问答环节) say where, not what. Verbs that only ask
-# where a figure ended ("where did the CET1 ratio stand", "what did EPS come in at") name nothing either.
+# speaks on it ("the CFO said on the call", 电话会问答环节) say where, not what.
 QUESTION_WORDS = frozenset(
     """how much many what which when who whom why did does do say said tell talk comment mention was were is are
     company management call give gave provide update so far far current currently
-    stand stood come came land landed
     多少 什么 哪些 怎样 怎么 如何 公司 管理层 表示 提到 谈到 介绍 请 说 问 呢 吗 情况 方面 目前 当前 时候
     多大 多长 多久 多高 多快 规模 怎么样 分别 是否 有没有 能否 为何 为什么 哪个 哪家 哪位 时间 期间 之后 以来 左右
     那个 这个 截至 截止
@@ -44,7 +42,9 @@ _QTR = re.compile(r"\b(qtr)(s?)\b", re.I)
 _MONTH_ABBR = {"jan": "January", "feb": "February", "mar": "March", "apr": "April", "jun": "June", "jul": "July",
                "aug": "August", "sep": "September", "sept": "September", "oct": "October", "nov": "November",
                "dec": "December"}
-_MONTH_QUARTER = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=(?:\s+(?:19|20)\d{2})?[- ]quarters?\b)", re.I)
+# In lower or title case only: "NOV" and "MAR" in capitals are tickers; "APR quarter-over-quarter" no month.
+_MONTH_QUARTER = re.compile(r"\b((?i:j)an|(?i:f)eb|(?i:m)ar|(?i:a)pr|(?i:j)un|(?i:j)ul|(?i:a)ug|(?i:s)ept?|(?i:o)ct|(?i:n)ov|(?i:d)ec)"
+                            r"\.?(?=(?:\s+(?:19|20)\d{2})?[- ](?i:quarters?)\b(?![- ]over))")
 
 
 def spelled_out(question: str) -> str:
@@ -52,6 +52,12 @@ def spelled_out(question: str) -> str:
     growth December quarter"."""
     out = _QTR.sub(lambda m: "quarter" + m.group(2), question)
     return _MONTH_QUARTER.sub(lambda m: _MONTH_ABBR[m.group(1).lower()], out)
+
+
+def spelled_history(history):
+    """Earlier chat turns with their shorthand written out too: a follow-up takes its period from them."""
+    return [{**h, "content": spelled_out(h["content"])} if isinstance(h, dict) and isinstance(h.get("content"), str)
+            else h for h in history or []]
 
 
 # A capitalised name past a sentence's first word: a run of capitalised words.

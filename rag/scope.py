@@ -66,7 +66,7 @@ class Catalog:
                 if n and t and (n, t) not in seen and _name_pattern(n) is not None:
                     seen.add((n, t))
                     self.names.append((n, t))
-        self.names += _unique_prefixes(self.names) + _joined_initials(self.names)
+        self.names += _unique_prefixes(self.names)
         self.leading = _leading_words(self.names)
         self.lowered = _lowered_names(self.names)
         self.names.sort(key=lambda nt: -len(nt[0]))
@@ -129,19 +129,6 @@ def _unique_prefixes(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(prefix, next(iter(t))) for prefix, t in owners.items() if len(t) == 1]
 
 
-def _joined_initials(names: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The first word of a company's name when it joins letters with "&" ("M&T" of M&T Bank, "P&G" of
-    P&G Holdings) and begins no other company's name: how people call the company ("M&T's CET1 ratio").
-    Such a word is no English word, so two letters suffice (the leading-word rule wants three)."""
-    whole = {n.lower() for n, _ in names}
-    owners: dict[str, set[str]] = {}
-    for name, ticker in names:
-        words = name.split()
-        if len(words) > 1 and re.fullmatch(r"[A-Za-z]+&[A-Za-z]+", words[0]) and words[0].lower() not in whole:
-            owners.setdefault(words[0], set()).add(ticker)
-    return [(w, next(iter(t))) for w, t in owners.items() if len(t) == 1]
-
-
 def _leading_words(names: list[tuple[str, str]]) -> dict[str, str]:
     """The first word of a company's name of several words ("thermo" of Thermo Fisher Scientific, "yum"
     of Yum! Brands), lower-cased, -> that company, when no other company's name begins with it and it
@@ -174,7 +161,7 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
     # A period typed against the name ("United RentalsFY2021Q2", "AppleQ2", as Chinese text runs words
     # together) still ends it.
     bounded = rf"(?<![A-Za-z0-9])(?:{{}})(?:(?![A-Za-z0-9])|(?=FY\d|Q[1-4](?![A-Za-z])))"
-    if " " in name.strip() or re.fullmatch(r"[A-Za-z]+&[A-Za-z]+", name):  # "m&t" is no word either
+    if " " in name.strip():
         return re.compile(bounded.format(_spaced(name.strip())), re.I)
     return re.compile(bounded.format(f"{re.escape(name)}|{re.escape(name.upper())}"))
 

@@ -66,5 +66,7 @@ def test_a_quarters_shorthand_is_written_out() -> None:
     assert spelled_out("Sept. quarter revenue, last 2 qtrs") == "September quarter revenue, last 2 quarters"
     assert spelled_out("the Dec 2025 qtr") == "the December 2025 quarter"
     assert quarters_in(spelled_out("azure growth dec qtr")) == quarters_in("azure growth December quarter") != set()
-    for typed in ("decline in the quarter", "qtrly revenue", "Mar sales", "December quarter"):
+    # Months in capitals are tickers ("NOV", "MAR"); "APR quarter-over-quarter" names no month.
+    for typed in ("decline in the quarter", "qtrly revenue", "Mar sales", "December quarter", "NOV quarter revenue",
+                  "MAR quarter RevPAR?", "card apr quarter-over-quarter"):
         assert spelled_out(typed) == typed

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from rag.cues import spelled_history, spelled_out
 from rag.followup import is_elliptical, rewrite
-from rag.scope import Catalog
+from rag.scope import Catalog, detect
 from tests.test_scope import DOCS
 
 CATALOG = Catalog(DOCS)
@@ -335,3 +336,13 @@ def test_the_year_an_outlook_is_for_is_not_the_call_asked_about() -> None:
     # call's outlook, not a call of fiscal 2026.
     q = rewrite("And the guidance for fiscal 2026?", _h("What was Acme's revenue in Q4 FY2025?"), CATALOG)
     assert "Q4 FY2025" in q, q
+
+
+def test_a_follow_up_in_shorthand_moves_the_period() -> None:
+    """"And the third qtr?" after a Q2 question asks the third quarter (written out before the
+    follow-up is read, as `Assistant.ask` does; read after, the earlier period stayed), and a turn in
+    the history is written out too."""
+    history = _h("What was Microsoft revenue in Q2 2024?")
+    standalone = rewrite(spelled_out("And the third qtr?"), spelled_history(history), CATALOG)
+    assert detect(standalone, CATALOG).periods == ("FY2024Q3",)
+    assert spelled_history(_h("msft revenue in the dec qtr 2023?"))[0]["content"] == "msft revenue in the December quarter 2023?"

@@ -290,18 +290,6 @@ def test_a_name_written_without_its_ampersand_is_the_company() -> None:
         assert s.doc_ids == ("MMC_q3_2021",) and not s.out_of_index, q
 
 
-def test_a_name_leading_with_letters_joined_by_an_ampersand_is_the_company() -> None:
-    """"M&T's CET1 ratio" and "m&t cet1" name M&T Bank (its first word, which joins two letters with
-    "&", is how people call it); a word two companies' names begin with names neither."""
-    catalog = Catalog({"MTB_q1_2021": {"ticker": "MTB", "company": "M&T Bank", "period": "FY2021Q1"},
-                       "BKU_q1_2021": {"ticker": "BKU", "company": "BankUnited", "period": "FY2021Q1"}})
-    for q in ("Where did M&T's CET1 ratio stand in Q1 2021?", "m&t cet1 q1 2021", "M&T Q1 2021 NIM?"):
-        assert detect(q, catalog).doc_ids == ("MTB_q1_2021",), q
-    shared = Catalog({"A_q1_2021": {"ticker": "AAA", "company": "S&P Global", "period": "FY2021Q1"},
-                      "B_q1_2021": {"ticker": "BBB", "company": "S&P Dow Jones Indices", "period": "FY2021Q1"}})
-    assert detect("S&P revenue Q1 2021", shared).tickers == ()
-
-
 def test_a_word_inside_a_longer_name_is_not_a_company_the_index_lacks() -> None:
     """"City" is a listed company's short name (City Holding), but in "New York City" it is part of a
     place's name: the question is about the call the index holds, not one it lacks."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.cues import spelled_out
+from rag.cues import spelled_history, spelled_out
 from rag.evaluate import Case, company_of, numbers_found
 from rag.reader import Linear, Weights
 from rag.reader.adapter import Adapter, fit_adapter
@@ -85,7 +85,7 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
     ds = ds or Dataset()
     r = assistant.retriever
     for case in cases:
-        standalone = r.spelled(spelled_out(rewrite(case.question, list(case.history), r.catalog)))  # a misspelt name read as `ask` does
+        standalone = r.spelled(rewrite(spelled_out(case.question), spelled_history(case.history), r.catalog))  # a misspelt name read as `ask` does
         scope = r.scope(standalone)
         if scope.out_of_index:
             continue  # answered "no such call" before any sentence is read
