@@ -234,7 +234,8 @@ class Assistant:
             reply = self._abstain(lang, scope, hits, backend, common)
         elif (office := asked_office(standalone)) is not None or asks_who_asked(standalone):
             reply = self._people(standalone, lang, scope, common, vector, filters, office)
-        elif backend == "extractive" and (highlights := asks_highlights(standalone, self._skip_terms(scope))) and (call := self._one_call(scope, filters)):
+        elif (backend == "extractive" and (highlights := asks_highlights(standalone, self._skip_terms(scope)))
+              and (call := self._one_call(scope, filters))):
             reply = self._highlights(lang, call, common, k, filters, trace, top_k)
         elif companies := (self._companies_in(scope, filters) if backend == "extractive" and highlights
                            else self._which_company(standalone, scope, filters, hits)):

@@ -5,7 +5,9 @@ product or case."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from rag.lexical import tokenize
 
@@ -42,22 +44,25 @@ _QTR = re.compile(r"\b(qtr)(s?)\b", re.I)
 _MONTH_ABBR = {"jan": "January", "feb": "February", "mar": "March", "apr": "April", "jun": "June", "jul": "July",
                "aug": "August", "sep": "September", "sept": "September", "oct": "October", "nov": "November",
                "dec": "December"}
-# In lower or title case only: "NOV" and "MAR" in capitals are tickers; "APR quarter-over-quarter" no month.
-_MONTH_QUARTER = re.compile(r"\b((?i:j)an|(?i:f)eb|(?i:m)ar|(?i:a)pr|(?i:j)un|(?i:j)ul|(?i:a)ug|(?i:s)ept?|(?i:o)ct|(?i:n)ov|(?i:d)ec)"
-                            r"\.?(?=(?:\s+(?:19|20)\d{2})?[- ](?i:quarters?)\b(?![- ]over))")
+_MONTH_QUARTER = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
+                            r"(?=(?:\s+(?:19|20)\d{2})?[- ]quarters?\b(?![- ]over))", re.I)
+
+
+def _month(m: re.Match[str]) -> str:
+    # In capitals it is a ticker ("NOV quarter", "MAR quarter"), not a month.
+    return m.group(0) if m.group(1).isupper() else _MONTH_ABBR[m.group(1).lower()]
 
 
 def spelled_out(question: str) -> str:
     """`question` with a quarter's shorthand written out: "msft azure growth dec qtr" -> "msft azure
-    growth December quarter"."""
-    out = _QTR.sub(lambda m: "quarter" + m.group(2), question)
-    return _MONTH_QUARTER.sub(lambda m: _MONTH_ABBR[m.group(1).lower()], out)
+    growth December quarter" ("APR quarter-over-quarter" names no month)."""
+    return _MONTH_QUARTER.sub(_month, _QTR.sub(lambda m: "quarter" + m.group(2), question))
 
 
-def spelled_history(history):
+def spelled_history(history: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Earlier chat turns with their shorthand written out too: a follow-up takes its period from them."""
-    return [{**h, "content": spelled_out(h["content"])} if isinstance(h, dict) and isinstance(h.get("content"), str)
-            else h for h in history or []]
+    return [{**h, "content": spelled_out(h["content"])} if isinstance(h.get("content"), str) else h
+            for h in history or []]
 
 
 # A capitalised name past a sentence's first word: a run of capitalised words.

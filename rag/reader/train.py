@@ -85,7 +85,8 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
     ds = ds or Dataset()
     r = assistant.retriever
     for case in cases:
-        standalone = r.spelled(rewrite(spelled_out(case.question), spelled_history(case.history), r.catalog))  # a misspelt name read as `ask` does
+        # Shorthand written out and a misspelt name read as `ask` does.
+        standalone = r.spelled(rewrite(spelled_out(case.question), spelled_history(case.history), r.catalog))
         scope = r.scope(standalone)
         if scope.out_of_index:
             continue  # answered "no such call" before any sentence is read
