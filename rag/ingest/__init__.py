@@ -14,10 +14,11 @@ from rag.ingest import bilingual
 from rag.ingest.documents import SUFFIXES as DOCUMENT_SUFFIXES
 from rag.ingest.documents import document_text
 from rag.ingest.identify import from_body, from_title
-from rag.ingest.layouts import calls_json, fool, plain, refinitiv, tsv, zh_press
+from rag.ingest.layouts import calls_json, fool, labelled, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
+from rag.ingest.opening import from_opening
 from rag.ingest.parsed import Parsed
-from rag.ingest.text import strip_invisible
+from rag.ingest.text import strip_invisible, unescape
 from rag.ingest.walk import TRANSCRIPT_SUFFIXES, find_transcripts, is_transcript_name
 from rag.types import DocMeta, Transcript
 
@@ -31,10 +32,11 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
     ("fool-zh", fool.detect_translation, fool.parse_translation),
     ("zh-press", zh_press.detect, zh_press.parse),
     ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
+    ("labelled", labelled.detect, labelled.parse),
 ]
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 6
+INGEST_VERSION = 7
 # A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
 # is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024
@@ -146,8 +148,8 @@ def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
     )
 
 
-# Where metadata comes from, the most trusted last: the body (most-named company, a ticker in
-# parentheses), the file name, the text's own header (layout headers, then a title line), the sidecar.
+# Where metadata comes from, the most trusted last: the opening words, the body (most-named company, a
+# ticker in parentheses), the file name, the text's own header (layout headers, then a title line), the sidecar.
 def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]]:
     warnings: list[str] = []
     named = from_filename(path)
@@ -156,7 +158,9 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
         if key in header and key in named and header[key] != named[key]:
             warnings.append(f"{key} in text ({header[key]}) differs from file name ({named[key]}); using the text")
     body = from_body(text) if not (header.get("ticker") or named.get("ticker")) else {}
-    fields = {**body, **named, **header}
+    # Last of all, the call's own opening words ("Welcome to the Acme First Quarter 2021 Earnings Call").
+    spoken = from_opening([unescape(t.text[:600]) for t in parsed.turns[:3]]) if "spoken_name" not in header else {}
+    fields = {**spoken, **body, **named, **header}
     if body.get("ticker") and fields.get("ticker") == body["ticker"]:
         warnings.append(f"ticker {body['ticker']} read from the body (the company it names most often)")
     languages = {t.language for t in parsed.turns if t.language}

@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.companies import KNOWN
 from rag.ingest.meta import find_date, normalize_period
+from rag.ingest.opening import from_title_line
 
 # "Microsoft (NASDAQ: MSFT) Q4 2025 Earnings Call", "Snowflake(SNOW+7.02%)Q1 2025 Earnings Call"
 _FOOL_TITLE = re.compile(
@@ -23,6 +24,7 @@ _PAREN_TICKER = re.compile(
     r"[(（](?:(?:NYSE|NASDAQ|Nasdaq|NYSEMKT|AMEX)\s*[:：]\s*)?(?P<t>[A-Z]{1,5})(?:\.US)?(?:\s*[+\-−]\s*[\d.]+%)?[)）]"
 )
 _TITLE_LINES = 6
+_ZH_TITLE_NAME = re.compile(r"^(?P<name>[\u4e00-\u9fff][\u4e00-\u9fffA-Za-z&·]{1,19}?)\s*(?:20\d\d|FY|财年)")
 
 
 def from_title(text: str) -> dict[str, Any]:
@@ -41,12 +43,19 @@ def from_title(text: str) -> dict[str, Any]:
             if date:
                 out["call_date"] = date
             break
+    if "company" not in out:
+        # No ticker in the title: "Acme Corp Q1 2021 Earnings Conference Call".
+        out.update(next(filter(None, map(from_title_line, head_lines)), {}))
     if "period" not in out:
         for ln in head_lines:
             if re.search(r"财年|财季|季度", ln) and re.search(r"业绩|财报|电话会|会议", ln):
                 period = normalize_period(ln)
                 if period:
                     out["period"] = period
+                    # "示例科技2024年第一季度业绩电话会": the name the title opens with.
+                    m = _ZH_TITLE_NAME.match(ln)
+                    if m and "company" not in out:
+                        out["company"] = m.group("name").strip()
                     break
     if "call_date" not in out:
         for ln in head_lines:

@@ -96,3 +96,70 @@ def add_firms_from_handoffs(turns: list[Turn]) -> list[Turn]:
 
 def speaker(name: str | None, role: str, title: str | None = None, firm: str | None = None) -> Speaker:
     return Speaker(name=name or None, role=role, title=title or None, firm=firm or None)
+
+
+# A turn of the call as a layout reads it: (speaker's name as labelled, or None; content start; end).
+Labelled = tuple[str | None, int, int]
+
+
+def operators_of(text: str, raw: list[Labelled], listed: dict[str, Speaker], words: frozenset[str],
+                 handoff: re.Pattern[str]) -> set[str]:
+    """Names that run the call: the operator words, and a speaker none of the listed ones whose
+    turns mostly hand over to the next questioner (a named moderator)."""
+    turns: dict[str, list[str]] = {}
+    for n, s0, e0 in raw:
+        if n:
+            turns.setdefault(n, []).append(text[s0:e0])
+    out = {n for n in turns if n in words}
+    for n, said in turns.items():
+        if n in listed or n in out:
+            continue
+        handoffs = sum(1 for c in said if handoff.search(c) and len(c) < 400)
+        if handoffs * 2 > len(said):
+            out.add(n)
+    return out
+
+
+def roles_in_order(text: str, raw: list[Labelled], listed: dict[str, Speaker], operators: set[str],
+                   qa_cue: re.Pattern[str], qa_at: int | None = None) -> tuple[list[tuple[Speaker, str, int, int]], bool]:
+    """Each labelled turn's speaker and section, and whether a Q&A was found. The Q&A opens at
+    `qa_at` (a heading's offset) when the text has one, else at the operator's first hand-over to a
+    questioner once the company has spoken. Listed people keep their listed role; of the others,
+    those who speak before the Q&A present for the company, and in it the one the exchange opens
+    with asks while the rest answer."""
+    out: list[tuple[Speaker, str, int, int]] = []
+    qa_started = False
+    seen_exec = False
+    spoke_before_qa: set[str] = set()
+    asker: str | None = None  # the analyst of the current exchange
+    asked = False  # whether that analyst has spoken yet
+    for name, s0, e0 in raw:
+        if qa_at is not None and s0 >= qa_at:
+            qa_started = True
+        if name in operators:
+            sp = speaker(name, "operator", "Operator")
+            if seen_exec and qa_cue.search(text[s0:e0]):
+                qa_started = True
+            asker, asked = None, False
+        elif name in listed:
+            sp = listed[name]
+            if sp.role == "analyst":  # a questioner speaking: the Q&A has begun
+                asker, asked, qa_started = name, True, True
+            else:
+                seen_exec = True
+        elif name is None:
+            sp = speaker(None, "unknown")
+        elif qa_started:
+            # Who answers in Q&A: those who spoke before it (a translation may spell the same
+            # person differently, so also) anyone other than the exchange's analyst once they asked.
+            if name in spoke_before_qa or (asked and name != asker):
+                sp = speaker(name, "executive")
+            else:
+                sp = speaker(name, "analyst")
+                asker, asked = name, True
+        else:
+            # Non-listed speakers before Q&A present prepared remarks for the company (IR, presidents).
+            sp, seen_exec = speaker(name, "executive"), True
+            spoke_before_qa.add(name)
+        out.append((sp, "qa" if qa_started else "prepared", s0, e0))
+    return out, qa_started

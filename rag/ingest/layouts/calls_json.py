@@ -14,7 +14,7 @@ from dataclasses import replace
 from json.decoder import scanstring
 from typing import Any, NamedTuple
 
-from rag.ingest.meta import normalize_period
+from rag.ingest.opening import from_opening
 from rag.ingest.parsed import Parsed
 from rag.ingest.roles import (
     add_firms_from_handoffs,
@@ -30,38 +30,6 @@ from rag.types import Speaker
 SECTIONS = (("prepared_remarks", "prepared"), ("q_and_a", "qa"))
 _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
-# "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
-# American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
-# period or the word "earnings"/"conference call"/"results".
-_PERIOD = (r"(?:(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
-           r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
-           r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
-_NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
-_OPENERS = (
-    # "welcome to the Q1 2021 American Assets Trust, Inc. Earnings Conference Call", "thank you for
-    # joining Rayonier's Third Quarter 2021 Teleconference", "joining us today for Sun Communities First..."
-    re.compile(r"\b(?:welcome\s+(?:everyone\s+|you\s+(?:all\s+)?)?to|joining(?:\s+us)?(?:\s+today)?(?:\s+(?:for|on))?)"
-               r"\s+(?:the\s+|today's\s+)?(?:conference(?: call)?,?\s+)?"
-               r"(?:" + _PERIOD + r")?" + _NAME + r"\s+(?:" + _PERIOD
-               + r"|(?:earnings|conference call|call|financial results|results|quarterly)\b)", re.I),
-    # "... Financial Results Conference Call and Webcast for Zoetis.", "... Conference Call for Graco Inc."
-    # A full stop inside a name ("D.R. Horton") is not its end: one after an initial, or before a letter.
-    re.compile(r"\b(?:call|webcast)\s+for\s+" + _NAME + r"(?<!\b[A-Z])\s*[.,](?=\s|$)", re.I),
-    # "joining us to discuss Equity LifeStyle Properties' First Quarter 2021 results"
-    re.compile(r"\bto discuss\s+" + _NAME + r"\s+(?:" + _PERIOD + r")", re.I),
-)
-# A name ends where these words begin: what follows is about the call, not the company.
-_CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
-                         r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst|"
-                         r"quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
-# "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
-_CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
-                          re.I)
-# "the Earnings Call for Western Alliance Bancorp for First Quarter 2021": call words around the name.
-_LEAD = re.compile(r"^(?:(?:earnings|conference|results)\s+)*(?:call|webcast)\s+(?:for|of)\s+", re.I)
-_TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
-
-
 class Str(NamedTuple):
     """A JSON string value: its text, and where its content lies in the file (between the quotes)."""
 
@@ -106,7 +74,7 @@ def parse(text: str) -> Parsed:
     if not any(t.section == "qa" for t in p.turns):
         p.warnings.append("no Q&A section found")
     p.turns = add_firms_from_handoffs(_analysts_from_handoffs(p.turns))
-    p.header = _header(p)
+    p.header = from_opening([unescape(t.text[:600]) for t in p.turns[:3]])
     return p
 
 
@@ -149,43 +117,6 @@ def _analysts_from_handoffs(turns: list) -> list:
         elif t.section == "qa" and sp.role == "unknown" and sp.name and pending and same_person(pending, sp.name):
             t = replace(t, speaker=replace(sp, role="analyst"))
         out.append(t)
-    return out
-
-
-# "Q4", "FY2019", "Fourth", "Financial": what an opening names before the company ("the Q4, 2019 Kadant",
-# "the Second Quarter 2020 Financial Results ... for Zoetis"); call words are cut off before this.
-_NOT_A_NAME = re.compile(r"^(?:q[1-4]|fy\s?\d{2,4}|h[12]|[\d\s,.']+|(?:first|second|third|fourth|full|fiscal)"
-                         r"(?:[\s-]+(?:quarter|half|year))?|financial|annual|investors?)$", re.I)
-
-
-def _is_name(name: str) -> bool:
-    """A capitalised name of at least two letters that is not a period ("Q4") or a number."""
-    return name[:1].isupper() and sum(ch.isalpha() for ch in name) >= 2 and not _NOT_A_NAME.match(name)
-
-
-def _header(p: Parsed) -> dict[str, Any]:
-    """The company's name and the quarter as the call opens with them ("Welcome to the ADM First
-    Quarter 2021 Earnings Conference Call"); the file name's quarter is sometimes not the call's. The
-    name is a guess from speech, so a maintained table's name for the ticker goes before it."""
-    out: dict[str, Any] = {}
-    opening = [unescape(t.text[:600]) for t in p.turns[:3]]
-    for text in opening:
-        for pattern in _OPENERS:
-            m = pattern.search(text)
-            name = _LEAD.sub("", _TRAIL.sub("", m.group("name").strip(" ,"))) if m else ""
-            cut = _CALL_WORDS.search(name)  # "Oshkosh Corporation Reports", "CNA's discussion of its"
-            name = re.sub(r"(?:'s|’s|')$", "", name[:cut.start()].strip(" ,")) if cut else name
-            name = re.split(r"\s+for\s+", name)[0]
-            if _is_name(name):
-                out["spoken_name"] = name
-                break
-        if "spoken_name" in out:
-            break
-    stated = (m.group("period") for text in opening for m in _CALL_PERIOD.finditer(text))
-    period = next((x for x in (normalize_period(re.sub(r"\band\s+(?:full|fiscal)[- ]year\b", " ", q, flags=re.I))
-                               for q in stated) if x), None)
-    if period:
-        out["period"] = period
     return out
 
 

@@ -12,7 +12,9 @@ from rag.ingest.meta import find_date, normalize_period
 from rag.ingest.parsed import Parsed
 from rag.ingest.roles import (
     add_firms_from_handoffs,
+    operators_of,
     role_from_title,
+    roles_in_order,
     speaker,
     split_firm_title,
 )
@@ -292,56 +294,13 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int, vocab: Voca
         else:
             raw.append((None, max(ln.start, body_start), ln.end))
 
-    operators = _operators(text, raw, execs, vocab)
-    qa_started = False
-    seen_exec = False
-    spoke_before_qa: set[str] = set()
-    asker: str | None = None  # the analyst of the current exchange
-    asked = False  # whether that analyst has spoken yet
-    for name, s0, e0 in raw:
-        content = text[s0:e0]
-        if name in operators:
-            sp = speaker(name, "operator", "Operator")
-            if seen_exec and vocab.qa_cue.search(content):
-                qa_started = True
-            asker, asked = None, False
-        elif name in execs:
-            sp, seen_exec = execs[name], True
-        elif name is None:
-            sp = speaker(None, "unknown")
-        elif qa_started:
-            # Who answers in Q&A: those who spoke before it (a translation may spell the same
-            # person differently, so also) anyone other than the exchange's analyst once they asked.
-            if name in spoke_before_qa or (asked and name != asker):
-                sp = speaker(name, "executive")
-            else:
-                sp = speaker(name, "analyst")
-                asker, asked = name, True
-        else:
-            # Non-listed speakers before Q&A present prepared remarks for the company (IR, presidents).
-            sp, seen_exec = speaker(name, "executive"), True
-            spoke_before_qa.add(name)
-        p.add(text, s0, e0, sp, "qa" if qa_started else "prepared")
+    operators = operators_of(text, raw, execs, vocab.operators, vocab.handoff)
+    turns, qa_started = roles_in_order(text, raw, execs, operators, vocab.qa_cue)
+    for sp, section, s0, e0 in turns:
+        p.add(text, s0, e0, sp, section)
     if not qa_started:
         p.warnings.append("no Q&A section found")
     return p
-
-
-def _operators(text: str, raw: list[tuple[str | None, int, int]], execs: dict[str, Speaker], vocab: Vocab) -> set[str]:
-    """Names that run the call: the operator words, and a speaker none of the listed executives
-    whose turns mostly hand over to the next questioner (a named moderator)."""
-    turns: dict[str, list[str]] = {}
-    for n, s0, e0 in raw:
-        if n:
-            turns.setdefault(n, []).append(text[s0:e0])
-    out = {n for n in turns if n in vocab.operators}
-    for n, said in turns.items():
-        if n in execs or n in out:
-            continue
-        handoffs = sum(1 for c in said if vocab.handoff.search(c) and len(c) < 400)
-        if handoffs * 2 > len(said):
-            out.add(n)
-    return out
 
 
 def _is_residue(line: str, prev: str) -> bool:

@@ -1,0 +1,114 @@
+"""Which call a transcript is, as its opening turns say it: "Welcome to the ADM First Quarter 2021
+Earnings Conference Call", "thank you for joining Rayonier's Third Quarter 2021 Teleconference"."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rag.ingest.meta import normalize_period
+
+# "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
+# American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
+# period or the word "earnings"/"conference call"/"results".
+_PERIOD = (r"(?:(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
+           r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
+           r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
+_NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
+_OPENERS = (
+    # "welcome to the Q1 2021 American Assets Trust, Inc. Earnings Conference Call", "thank you for
+    # joining Rayonier's Third Quarter 2021 Teleconference", "joining us today for Sun Communities First..."
+    re.compile(r"\b(?:welcome\s+(?:everyone\s+|you\s+(?:all\s+)?)?to|joining(?:\s+us)?(?:\s+today)?(?:\s+(?:for|on))?)"
+               r"\s+(?:the\s+|today's\s+)?(?:conference(?: call)?,?\s+)?"
+               r"(?:" + _PERIOD + r")?" + _NAME + r"\s+(?:" + _PERIOD
+               + r"|(?:earnings|conference call|call|financial results|results|quarterly)\b)", re.I),
+    # "... Financial Results Conference Call and Webcast for Zoetis.", "... Conference Call for Graco Inc."
+    # A full stop inside a name ("D.R. Horton") is not its end: one after an initial, or before a letter.
+    re.compile(r"\b(?:call|webcast)\s+for\s+" + _NAME + r"(?<!\b[A-Z])\s*[.,](?=\s|$)", re.I),
+    # "joining us to discuss Equity LifeStyle Properties' First Quarter 2021 results"
+    re.compile(r"\bto discuss\s+" + _NAME + r"\s+(?:" + _PERIOD + r")", re.I),
+)
+# A name ends where these words begin: what follows is about the call, not the company.
+_CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
+                         r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst|"
+                         r"quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
+# "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
+_CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
+                          re.I)
+# "the Earnings Call for Western Alliance Bancorp for First Quarter 2021": call words around the name.
+_LEAD = re.compile(r"^(?:(?:earnings|conference|results)\s+)*(?:call|webcast)\s+(?:for|of)\s+", re.I)
+_TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
+# A title line naming the company and the quarter, no ticker needed: "Acme Corp Q1 2021 Earnings
+# Conference Call", "# Acme, Inc. — First Quarter 2021 Results", "Q1 2021 Acme Corp Earnings Call",
+# "ACME CORP (ACME) Q1 2021 EARNINGS CALL TRANSCRIPT".
+_TITLE = re.compile(r"^[#*_\s]*(?:(?P<before>" + _PERIOD + r"))?" + _NAME.replace("[A-Z]", "[A-Z0-9]", 1) + r"\s*(?:[(（][^()（）]{1,24}[)）])?\s*"
+                    r"[-—–:,|]?\s*(?:(?P<after>" + _PERIOD + r"))?(?:earnings|(?:financial\s+)?results|conference call|"
+                    r"quarterly)\b", re.I)
+_OPENING_WORDS = {"welcome", "thank", "thanks", "good", "hello", "hi", "our", "this", "today", "ladies"}
+_JOINING = {"and", "of", "the", "de", "du", "la", "le", "von", "van", "der", "da", "di", "y", "e"}
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
+
+# "Q4", "FY2019", "Fourth", "Financial": what an opening names before the company ("the Q4, 2019 Kadant",
+# "the Second Quarter 2020 Financial Results ... for Zoetis"); call words are cut off before this.
+_NOT_A_NAME = re.compile(r"^(?:q[1-4]|fy\s?\d{2,4}|h[12]|[\d\s,.']+|(?:first|second|third|fourth|full|fiscal)"
+                         r"(?:[\s-]+(?:quarter|half|year))?|financial|annual|investors?)$", re.I)
+
+
+def _is_name(name: str) -> bool:
+    """A capitalised name of at least two letters that is not a period ("Q4") or a number."""
+    return name[:1].isupper() and sum(ch.isalpha() for ch in name) >= 2 and not _NOT_A_NAME.match(name)
+
+
+def _cleaned(name: str) -> str:
+    """A name as matched, less the call words around it ("Oshkosh Corporation Reports", "CNA's
+    discussion of its", "the Earnings Call for Western Alliance Bancorp for ...")."""
+    name = _LEAD.sub("", _TRAIL.sub("", name.strip(" ,")))
+    cut = _CALL_WORDS.search(name)
+    name = re.sub(r"(?:'s|’s|')$", "", name[:cut.start()].strip(" ,")) if cut else name
+    return re.split(r"\s+for\s+", name)[0].strip(" ,-—–:|")
+
+
+def from_title_line(line: str) -> dict[str, Any]:
+    """`company` and `period` from a title line that names both (see `_TITLE`), else empty. A name in
+    capitals ("ACME CORP") is written as a name is; a short one ("IBM") is an acronym and stays."""
+    line = line.strip()
+    m = _TITLE.match(line) if len(line) <= 150 and not line.endswith((".", "?", "!")) else None
+    stated = m and (m.group("before") or m.group("after"))
+    period = normalize_period(stated) if stated else None
+    name = _cleaned(m.group("name")) if m else ""
+    if not (period and _titled(name) and (_is_name(name) or re.fullmatch(r"\d+[A-Z][\w&.'’\- ]*", name))):  # "3M"
+        return {}
+    if name.isupper() and sum(ch.isalpha() for ch in name) > 5:
+        name = _WORD.sub(lambda w: w.group(0).capitalize(), name)
+    return {"company": name, "period": period}
+
+
+def _titled(name: str) -> bool:
+    """Written as a name is: its words capitalised but for small joining ones, and not a greeting
+    ("Welcome to", "Good morning everyone and welcome to the")."""
+    words = _WORD.findall(name)
+    return bool(words) and words[0].lower() not in _OPENING_WORDS and all(
+        w[0].isupper() or w.lower() in _JOINING for w in words)
+
+
+def from_opening(opening: list[str]) -> dict[str, Any]:
+    """The company's name (`spoken_name`) and the quarter as the call opens with them ("Welcome to
+    the ADM First Quarter 2021 Earnings Conference Call"), read from the first turns' text; the file
+    name's quarter is sometimes not the call's. The name is a guess from speech, so a maintained
+    table's name for the ticker goes before it."""
+    out: dict[str, Any] = {}
+    for text in opening:
+        for pattern in _OPENERS:
+            m = pattern.search(text)
+            name = _cleaned(m.group("name")) if m else ""
+            if _is_name(name):
+                out["spoken_name"] = name
+                break
+        if "spoken_name" in out:
+            break
+    stated = (m.group("period") for text in opening for m in _CALL_PERIOD.finditer(text))
+    period = next((x for x in (normalize_period(re.sub(r"\band\s+(?:full|fiscal)[- ]year\b", " ", q, flags=re.I))
+                               for q in stated) if x), None)
+    if period:
+        out["period"] = period
+    return out
