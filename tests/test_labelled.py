@@ -212,3 +212,28 @@ def test_a_chinese_call_laid_out_by_speaker(tmp_path: Path) -> None:
                    ("主持人", "operator", "qa"), ("李明", "analyst", "qa"), ("王芳", "executive", "qa"),
                    ("李明", "analyst", "qa"), ("张伟", "executive", "qa")]
     assert t.turns[4].speaker.firm == "摩根士丹利" and t.turns[2].speaker.title == "首席财务官"
+
+
+@pytest.mark.parametrize("shape", ["stamp first", "stamp after", "stamp line"])
+def test_recordings_with_time_stamps(tmp_path: Path, shape: str) -> None:
+    rows = []
+    for k, (who, said) in enumerate(TURNS):
+        stamp = f"00:{k:02d}:15"
+        rows.append({"stamp first": f"[{stamp}] {who}: {said}", "stamp after": f"{who}: ({stamp})\n{said}",
+                     "stamp line": f"{who}  {k}:15\n{said}"}[shape])
+    path = tmp_path / "recording.txt"
+    path.write_text("\n\n".join(rows), encoding="utf-8")
+    _check(path)
+
+
+def test_numbered_speakers_of_an_automatic_transcription(tmp_path: Path) -> None:
+    who = {"Operator": "Speaker 1", "Jane Roe": "Speaker 2", "Bill Lumbergh": "Speaker 3", "Sam Park": "Speaker 4",
+           "Ann Lee": "Speaker 5"}
+    path = tmp_path / "auto.txt"
+    path.write_text("\n\n".join(f"{who[w]}: {s}" for w, s in TURNS), encoding="utf-8")
+    t = read_transcript(path)
+    assert t.meta.layout == "labelled"
+    assert [x.text for x in t.turns] == [s for _, s in TURNS]
+    assert [x.speaker.name for x in t.turns] == [who[w] for w, _ in TURNS]
+    # Speaker 1 hands over to the questioners: the operator, read from what it says.
+    assert [x.speaker.role for x in t.turns] == ROLES and [x.section for x in t.turns] == SECTIONS

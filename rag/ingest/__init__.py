@@ -31,12 +31,13 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
     ("refinitiv", refinitiv.detect, refinitiv.parse),
     ("fool-zh", fool.detect_translation, fool.parse_translation),
     ("zh-press", zh_press.detect, zh_press.parse),
-    ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
+    # Before ECTSum: a call by speaker printed to PDF keeps no blank lines, and reads as one sentence a line.
     ("labelled", labelled.detect, labelled.parse),
+    ("ectsum", plain.detect_ectsum, plain.parse_ectsum),
 ]
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 7
+INGEST_VERSION = 8
 # A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
 # is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024

@@ -31,6 +31,9 @@ _OPERATOR_WORDS = frozenset({"Operator", "Moderator", "Coordinator", "Conference
 _MARKUP = re.compile(r"^(?:\*\*|__|\*|_)+|(?:\*\*|__|\*|_)+$")
 # "Jane Doe: text", "**Jane Doe:** text", "Jane Doe (CFO): text", "张三：text"; the label is checked below.
 _INLINE = re.compile(r"^(?P<label>(?:\*\*|__)?[^\s:：*_][^:：\n]{0,79}?(?:\*\*|__)?)\s*[:：]\s*(?:\*\*|__)?[ \t]*(?=\S)")
+_STAMP_LEAD = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s+(?=\S)")
+_STAMP_TAIL = re.compile(r"\s*[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s*$")
+_NUMBERED = re.compile(r"(?:speaker|participant|caller|发言人)\s*\d{1,2}", re.I)  # automatic transcription
 _PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "del", "da", "di", "du", "dos", "bin", "al", "st.", "mc"}
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"}
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+$")
@@ -142,17 +145,22 @@ def _bare(s: str) -> str:
 
 
 def _label(ln: Line, nxt: Line | None) -> Label | None:
-    """The speaker label a line holds, if it can be one: the whole line, or a name before a colon."""
-    s = _bare(ln.stripped)
+    """The speaker label a line holds, if it can be one: the whole line, or a name before a colon.
+    A recording's time stamp before or after the label ("[00:01:23] Jane Doe:", "Jane Doe  0:03")
+    is no part of it."""
+    said = ln.text.lstrip()
+    lead = len(ln.text) - len(said)
+    stamp = _STAMP_LEAD.match(said)
+    if stamp:
+        lead, said = lead + stamp.end(), said[stamp.end():]
+    head = _STAMP_TAIL.sub("", said.rstrip())
+    s = _bare(head)
     if not s or _HEADING.match(s):
         return None
-    m = _INLINE.match(ln.stripped)
-    if m and m.end() < len(ln.stripped):
+    m = _INLINE.match(head)
+    if m and head[m.end():].strip():
         name, title = _split(_bare(m.group("label")))
-        lead = len(ln.text) - len(ln.text.lstrip())
-        if name:
-            return Label(name, title, ln.start + lead + m.end())
-        return None
+        return Label(name, title, ln.start + lead + m.end()) if name else None
     if len(s) > 90 or s.endswith((",", ";", "?", "!")) or nxt is None or (s.endswith(".") and len(s.split()[-1]) > 3):
         return None
     name, title = _split(s.rstrip(":：").strip())
@@ -184,7 +192,8 @@ def _split(label: str) -> tuple[str | None, str | None]:
 def _is_name(name: str) -> bool:
     """Written as a person's name ("Jane Doe", "J. P. de la Cruz Jr.", "O'Brien", "张三", "迈克·斯卡佩利")
     or the operator's."""
-    if name in _OPERATOR_WORDS or name.title() in _OPERATOR_WORDS or _CJK_NAME.match(name) or name.lower() in _ASKS | _ANSWERS:
+    if (name in _OPERATOR_WORDS or name.title() in _OPERATOR_WORDS or _CJK_NAME.match(name)
+            or name.lower() in _ASKS | _ANSWERS or _NUMBERED.fullmatch(name)):
         return True
     words = name.split()
     if not 1 <= len(words) <= 6 or len(name) > 50 or not words[0][:1].isupper():
