@@ -237,3 +237,17 @@ def test_numbered_speakers_of_an_automatic_transcription(tmp_path: Path) -> None
     assert [x.speaker.name for x in t.turns] == [who[w] for w, _ in TURNS]
     # Speaker 1 hands over to the questioners: the operator, read from what it says.
     assert [x.speaker.role for x in t.turns] == ROLES and [x.section for x in t.turns] == SECTIONS
+
+
+@pytest.mark.parametrize("name, company, ticker", [
+    ("Initech Corp Q1 2024 Earnings Call Transcript.txt", "Initech Corp", None),  # a name, not a ticker
+    ("acme-q1-2024.txt", None, "ACME"),  # lower case: a ticker, as many sites name files
+    ("INTC Q1 2024.txt", None, "INTC"),
+])
+def test_a_file_named_as_its_title(tmp_path: Path, name: str, company: str | None, ticker: str | None) -> None:
+    path = tmp_path / name
+    path.write_text("\n\n".join(f"{w}: {s}" for w, s in TURNS[1:]), encoding="utf-8")  # no title, no opening
+    t = read_transcript(path)
+    assert t.meta.period == "FY2024Q1" and t.meta.ticker == ticker
+    if company:
+        assert t.meta.company == company

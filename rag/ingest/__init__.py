@@ -16,7 +16,7 @@ from rag.ingest.documents import document_text
 from rag.ingest.identify import from_body, from_title
 from rag.ingest.layouts import calls_json, fool, labelled, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
-from rag.ingest.opening import from_opening
+from rag.ingest.opening import from_opening, from_title_line
 from rag.ingest.parsed import Parsed
 from rag.ingest.text import strip_invisible, unescape
 from rag.ingest.walk import TRANSCRIPT_SUFFIXES, find_transcripts, is_transcript_name
@@ -154,6 +154,8 @@ def read_transcript(path: str | Path, text: str | None = None) -> Transcript:
 def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]]:
     warnings: list[str] = []
     named = from_filename(path)
+    if "ticker" not in named:  # "Acme Corp Q1 2021 Earnings Call.pdf": a file named as its title
+        named = {**from_title_line(path.stem.replace("_", " ")), **named}
     header = {**from_title(text), **{k: v for k, v in parsed.header.items() if v}}
     for key in ("ticker", "period"):
         if key in header and key in named and header[key] != named[key]:

@@ -197,7 +197,9 @@ def from_filename(path: Path) -> dict[str, Any]:
     """
     words = [w for w in re.split(r"[_\-\s]+", path.stem) if w]
     out: dict[str, Any] = {}
-    if len(words) >= 2 and _TICKER_TOKEN.match(words[0]) and not _PERIOD_TOKEN.match(words[0]):
+    # "AAN_q1_2021", "aan-q1-2021" open with a ticker; "Acme Corp Q1 2021 Earnings Call" with a name.
+    cased = words[0].isupper() or words[0].islower()
+    if len(words) >= 2 and cased and _TICKER_TOKEN.match(words[0]) and not _PERIOD_TOKEN.match(words[0]):
         rest = " ".join(words[1:])
         period = normalize_period(rest)
         if period:
