@@ -251,3 +251,14 @@ def test_a_file_named_as_its_title(tmp_path: Path, name: str, company: str | Non
     assert t.meta.period == "FY2024Q1" and t.meta.ticker == ticker
     if company:
         assert t.meta.company == company
+
+
+def test_a_call_that_never_gives_its_ticker_gets_the_tables_ticker(tmp_path: Path) -> None:
+    path = tmp_path / "call-05.txt"
+    path.write_text("Eaton Corporation Q2 2020 Earnings Conference Call\n\n"
+                    + "\n\n".join(f"{w}: {s}" for w, s in TURNS[1:]), encoding="utf-8")
+    t = read_transcript(path)
+    assert (t.meta.company, t.meta.ticker, t.meta.period) == ("Eaton Corporation", "ETN", "FY2020Q2")
+    path.write_text("Initech Corp Q2 2020 Earnings Conference Call\n\n"  # in no table: no ticker made up
+                    + "\n\n".join(f"{w}: {s}" for w, s in TURNS[1:]), encoding="utf-8")
+    assert read_transcript(path).meta.ticker is None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.companies import aliases_for, name_for
+from rag.companies import aliases_for, name_for, ticker_for
 from rag.errors import TranscriptError
 from rag.ingest import bilingual
 from rag.ingest.documents import SUFFIXES as DOCUMENT_SUFFIXES
@@ -37,7 +37,7 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
 ]
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 8
+INGEST_VERSION = 9
 # A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
 # is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024
@@ -170,7 +170,7 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     fields["language"] = "en+zh" if len(languages) > 1 else detect_language(text)
     side = read_sidecar(path)
     fields.update(side)
-    ticker = fields.get("ticker")
+    ticker = fields.get("ticker") or ticker_for(fields.get("company"))
     company = fields.get("company") or name_for(ticker) or fields.get("spoken_name")
     if side.get("ticker") and not side.get("company"):
         company = name_for(ticker) or company
