@@ -226,7 +226,8 @@ class Assistant:
         common = {
             "question": standalone,
             "original_question": question if standalone != question else None,
-            "scope": {"tickers": list(scope.tickers), "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
+            # A company known by name only is keyed by its name (`rag.scope.name_key`): no ticker to show.
+            "scope": {"tickers": [t for t in scope.tickers if not t.startswith("~")], "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
                       "latest": scope.latest},
         }
         highlights = False
@@ -582,7 +583,7 @@ class Assistant:
         """A company as a reply names it: its name, or its ticker where the name holds a figure ("3M"
         would be a number no passage is cited for)."""
         name = self.retriever.catalog.company.get(ticker, ticker)
-        return ticker if extract(name) else name
+        return ticker if extract(name) and not ticker.startswith("~") else name
 
     def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,
                 filters: Filters | None, office: re.Pattern[str] | None) -> Answer:

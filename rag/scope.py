@@ -51,6 +51,12 @@ class Scope:
         return bool(self.missing_companies or self.missing_periods or self.unheard)
 
 
+def name_key(company: str) -> str:
+    """The key of a company known by name only: its name's shortest form, in capitals, marked so it
+    can never be a ticker a question writes ("~INITECH")."""
+    return "~" + " ".join(([company, *short_forms(company)][-1]).split()).upper()
+
+
 @dataclass
 class Catalog:
     """The index's documents as names to match: built once per loaded index."""
@@ -59,6 +65,10 @@ class Catalog:
     names: list[tuple[str, str]] = field(default_factory=list)  # (name as written, ticker)
 
     def __post_init__(self) -> None:
+        # A call whose company no table gives a ticker ("Initech Corp Q1 2024 Earnings Call") is keyed by
+        # its name, so a question naming it still finds its calls alone; the key is never shown.
+        self.docs = {doc_id: d if d.get("ticker") or not d.get("company") else {**d, "ticker": name_key(d["company"])}
+                     for doc_id, d in self.docs.items()}
         seen: set[tuple[str, str]] = set()
         for d in self.docs.values():
             t = (d.get("ticker") or "").upper()

@@ -390,3 +390,21 @@ def test_a_quarter_named_without_a_year_the_index_lacks_abstains() -> None:
 def test_a_quarter_counted_in_a_run_is_no_quarter_of_the_year(question: str) -> None:
     s = detect(question, Catalog(CALLS))
     assert not s.out_of_index and s.doc_ids == ("ACME_Q2_2026_bilingual", "mystery_call"), s
+
+
+def test_companies_known_by_name_only_are_told_apart() -> None:
+    """Calls whose text gives no ticker, of companies no table lists: each is found by its name."""
+    docs = {
+        "call-01": {"ticker": None, "company": "Initech Corp", "aliases": ["Initech"], "period": "FY2024Q1"},
+        "call-02": {"ticker": None, "company": "Globex Holdings, Inc.", "aliases": [], "period": "FY2024Q1"},
+        "call-03": {"ticker": None, "company": "Globex Holdings, Inc.", "aliases": [], "period": "FY2024Q2"},
+        "KO_FY21Q4_en_ectsum": DOCS["KO_FY21Q4_en_ectsum"],
+    }
+    catalog = Catalog(docs)
+    assert detect("What was Initech's revenue in Q1 2024?", catalog).doc_ids == ("call-01",)
+    assert detect("Globex Q2 2024 operating margin?", catalog).doc_ids == ("call-03",)
+    assert detect("Globex Holdings operating margin", catalog).doc_ids == ("call-03",)  # no quarter: the newest
+    assert detect("What was Coca-Cola's organic revenue growth?", catalog).doc_ids == ("KO_FY21Q4_en_ectsum",)
+    # The key stands for the name inside the catalog only; the documents keep no made-up ticker.
+    assert docs["call-01"]["ticker"] is None
+    assert catalog.company[catalog.docs["call-02"]["ticker"]] == "Globex Holdings, Inc."
