@@ -132,6 +132,8 @@ def test_text_that_only_looks_labelled_stays_paragraphs(tmp_path: Path, text: st
     ("Acme Corp Q1 2021 Earnings Conference Call", {"company": "Acme Corp", "period": "FY2021Q1"}),
     ("# Acme, Inc. — First Quarter 2021 Results", {"company": "Acme, Inc.", "period": "FY2021Q1"}),
     ("Q3 2022 Equinix Inc Earnings Call", {"company": "Equinix Inc", "period": "FY2022Q3"}),
+    ("Initech FY26 Q2 Earnings Call", {"company": "Initech", "period": "FY2026Q2"}),
+    ("Initech Fourth Quarter and Full Year 2021 Results", {"company": "Initech", "period": "FY2021Q4"}),
     ("ACME WIDGET CORP Q2 2023 EARNINGS CALL TRANSCRIPT", {"company": "Acme Widget Corp", "period": "FY2023Q2"}),
     ("Good morning everyone and welcome to the Q1 2021 earnings call", {}),
     ("Welcome to our fourth quarter 2021 earnings call.", {}),
@@ -262,3 +264,17 @@ def test_a_call_that_never_gives_its_ticker_gets_the_tables_ticker(tmp_path: Pat
     path.write_text("Initech Corp Q2 2020 Earnings Conference Call\n\n"  # in no table: no ticker made up
                     + "\n\n".join(f"{w}: {s}" for w, s in TURNS[1:]), encoding="utf-8")
     assert read_transcript(path).meta.ticker is None
+
+
+def test_a_participant_list_gives_roles_and_titles_the_turns_do_not(tmp_path: Path) -> None:
+    """Analysts are listed: when one speaks the Q&A has begun, with no operator hand-over to tell."""
+    turns = [t for t in TURNS if t[0] != "Operator"]
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(["参会人员：", "Jane Roe - CEO", "Bill Lumbergh - CFO", "Ann Lee - UBS - Analyst",
+                               "Sam Park - Morgan Stanley - Analyst", ""])
+                    + "\n\n".join(f"{w}: {s}" for w, s in turns), encoding="utf-8")
+    t = read_transcript(path)
+    got = {x.speaker.name: (x.speaker.role, x.speaker.title, x.speaker.firm) for x in t.turns}
+    assert got["Bill Lumbergh"][:2] == ("executive", "CFO")
+    assert got["Ann Lee"] == ("analyst", "Analyst", "UBS") and got["Sam Park"][0] == "analyst"
+    assert [x.section for x in t.turns] == ["prepared", "prepared", "qa", "qa", "qa", "qa", "qa", "qa"]

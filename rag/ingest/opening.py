@@ -11,7 +11,7 @@ from rag.ingest.meta import normalize_period
 # "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
 # American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
 # period or the word "earnings"/"conference call"/"results".
-_PERIOD = (r"(?:(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
+_PERIOD = (r"(?:fy\s?'?\d{2,4}\s+q[1-4]\s+|q[1-4]\s+fy\s?'?\d{2,4}\s+|(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
            r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
            r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
 _NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
@@ -59,6 +59,11 @@ def _is_name(name: str) -> bool:
     return name[:1].isupper() and sum(ch.isalpha() for ch in name) >= 2 and not _NOT_A_NAME.match(name)
 
 
+def _period_of(stated: str) -> str | None:
+    """The quarter a call's period words name ("Fourth Quarter and Full Year 2021" -> FY2021Q4)."""
+    return normalize_period(re.sub(r"\band\s+(?:full|fiscal)[- ]year\b", " ", stated, flags=re.I))
+
+
 def _cleaned(name: str) -> str:
     """A name as matched, less the call words around it ("Oshkosh Corporation Reports", "CNA's
     discussion of its", "the Earnings Call for Western Alliance Bancorp for ...")."""
@@ -74,7 +79,7 @@ def from_title_line(line: str) -> dict[str, Any]:
     line = line.strip()
     m = _TITLE.match(line) if len(line) <= 150 and not line.endswith((".", "?", "!")) else None
     stated = m and (m.group("before") or m.group("after"))
-    period = normalize_period(stated) if stated else None
+    period = _period_of(stated) if stated else None
     name = _cleaned(m.group("name")) if m else ""
     if not (period and _titled(name) and (_is_name(name) or re.fullmatch(r"\d+[A-Z][\w&.'’\- ]*", name))):  # "3M"
         return {}
@@ -107,8 +112,7 @@ def from_opening(opening: list[str]) -> dict[str, Any]:
         if "spoken_name" in out:
             break
     stated = (m.group("period") for text in opening for m in _CALL_PERIOD.finditer(text))
-    period = next((x for x in (normalize_period(re.sub(r"\band\s+(?:full|fiscal)[- ]year\b", " ", q, flags=re.I))
-                               for q in stated) if x), None)
+    period = next((x for x in map(_period_of, stated) if x), None)
     if period:
         out["period"] = period
     return out

@@ -3,8 +3,8 @@ copy-pastes lay them out when no other reader knows the layout: a name on a line
 Doe", "Jane Doe - Chief Financial Officer", "**Jane Doe:**", "JANE DOE:"), or a name that opens the
 paragraph ("Jane Doe: Thank you, operator."). A label is believed when it is the operator, a person
 the call's participant lists name, or a name labelled more than once; the Q&A opens at its heading,
-or at the operator's first hand-over to a questioner. The last reader tried before paragraphs of an
-unknown speaker."""
+or at the operator's first hand-over to a questioner. Tried after the layouts that announce
+themselves, and before the ECTSum reader (a call printed to PDF keeps no blank lines)."""
 
 from __future__ import annotations
 
@@ -27,33 +27,34 @@ from rag.ingest.roles import (
 from rag.ingest.text import Line, lines
 from rag.types import Speaker
 
-_OPERATOR_WORDS = frozenset({"Operator", "Moderator", "Coordinator", "Conference Operator", "主持人", "操作员", "接线员"})
+_OPERATOR_WORDS = frozenset({"Operator", "Moderator", "Coordinator", "Conference Operator",
+                             "主持人", "操作员", "接线员"})
 _MARKUP = re.compile(r"^(?:\*\*|__|\*|_)+|(?:\*\*|__|\*|_)+$")
 # "Jane Doe: text", "**Jane Doe:** text", "Jane Doe (CFO): text", "张三：text"; the label is checked below.
-_INLINE = re.compile(r"^(?P<label>(?:\*\*|__)?[^\s:：*_][^:：\n]{0,79}?(?:\*\*|__)?)\s*[:：]\s*(?:\*\*|__)?[ \t]*(?=\S)")
+_INLINE = re.compile(r"^(?P<label>(?:\*\*|__)?[^\s:：*_][^:：\n]{0,79}?(?:\*\*|__)?)\s*[:：]\s*"
+                     r"(?:\*\*|__)?[ \t]*(?=\S)")
 _STAMP_LEAD = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s+(?=\S)")
 _STAMP_TAIL = re.compile(r"\s*[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s*$")
 _NUMBERED = re.compile(r"(?:speaker|participant|caller|发言人)\s*\d{1,2}", re.I)  # automatic transcription
 _PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "del", "da", "di", "du", "dos", "bin", "al", "st.", "mc"}
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"}
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+$")
+_QA_WORDS = (r"questions?\s*(?:and|&)\s*answers?(?:\s+session)?|question-and-answer\s+session|q\s*&\s*a(?:\s+session)?|"
+             r"问答(?:环节|部分)?|提问环节")
+_PEOPLE_WORDS = (r"(?P<who>company|corporate|conference\s+call|call|executive|analyst)?\s*"
+                 r"(?P<list>participants|executives|analysts)|参会人员|与会(?:者|人员)|出席人员")
+_QA_HEADING = re.compile(rf"^(?:{_QA_WORDS})[:：]?$", re.I)
+_PEOPLE_HEADING = re.compile(rf"^(?:{_PEOPLE_WORDS})[:：]?$", re.I)
+# Headings end the turn before them and are no one's words.
 _HEADING = re.compile(
-    r"^(?:prepared\s+remarks|presentation|management\s+(?:remarks|discussion)|opening\s+remarks|"
-    r"questions?\s*(?:and|&)\s*answers?(?:\s+session)?|question-and-answer\s+session|q\s*&\s*a(?:\s+session)?|"
-    r"(?:company|corporate|conference\s+call|call|executive|analyst)?\s*participants|executives|analysts|"
-    r"operator\s+instructions|transcript|disclaimer|forward-looking\s+statements|"
-    r"问答(?:环节|部分)?|提问环节|管理层(?:发言|陈述)|参会人员|与会(?:者|人员)|出席人员)[:：]?$",
-    re.I,
-)
-_QA_HEADING = re.compile(r"^(?:questions?\s*(?:and|&)\s*answers?(?:\s+session)?|question-and-answer\s+session|"
-                         r"q\s*&\s*a(?:\s+session)?|问答(?:环节|部分)?|提问环节)[:：]?$", re.I)
-_PEOPLE_HEADING = re.compile(
-    r"^(?P<who>company|corporate|conference\s+call|call|executive|analyst)?\s*(?P<list>participants|executives|analysts)"
-    r"[:：]?$|^(?P<zh>参会人员|与会(?:者|人员)|出席人员)[:：]?$", re.I)
+    rf"^(?:{_QA_WORDS}|{_PEOPLE_WORDS.replace('?P<who>', '').replace('?P<list>', '')}|prepared\s+remarks|"
+    r"presentation|management\s+(?:remarks|discussion)|opening\s+remarks|operator\s+instructions|transcript|"
+    r"disclaimer|forward-looking\s+statements|管理层(?:发言|陈述))[:：]?$", re.I)
 _END = re.compile(r"^(?:copyright|©|disclaimer|duration:|this (?:article|transcript) (?:is|was|may)|"
                   r"all earnings call transcripts|call participants:)", re.I)
 # The operator opening the Q&A, in the words of the usual layouts and of conference-call services.
-_OPENS_LINE = r"|your line is (?:now )?open|operator instructions|please go ahead with your question|(?:open|turn) the (?:call|line|floor) (?:over )?(?:for|to) questions"
+_OPENS_LINE = (r"|your line is (?:now )?open|operator instructions|please go ahead with your question|"
+               r"(?:open|turn) the (?:call|line|floor) (?:over )?(?:for|to) questions")
 _QA_CUE = re.compile(CUES.qa_cue.pattern + _OPENS_LINE, re.I)
 _HANDOFF = re.compile(CUES.handoff.pattern + _OPENS_LINE, re.I)
 _ASKS, _ANSWERS = {"q", "question", "问"}, {"a", "answer", "答"}  # press write-ups: "Q: ...", "A: ..."
@@ -262,7 +263,8 @@ def _believed(body: list[Line], listed: dict[str, Speaker]) -> tuple[dict[int, L
     names: dict[str, str] = {}
     for key, n in counts.items():
         # One word labelled twice may be a field ("Note:", "Revenue:"); a person's name is seen thrice.
-        if written[key] in _OPERATOR_WORDS or _listed(listed, key) or n >= (2 if _full(key) or key in _ASKS | _ANSWERS else 3):
+        needed = 2 if _full(key) or key in _ASKS | _ANSWERS else 3
+        if written[key] in _OPERATOR_WORDS or _listed(listed, key) or n >= needed:
             names[key] = written[key]
     labels = {i: Label(_key(lb.name), lb.title, lb.content) for i, lb in labels.items()}
     used = sum(1 for lb in labels.values() if lb.name in names)
