@@ -278,3 +278,19 @@ def test_a_participant_list_gives_roles_and_titles_the_turns_do_not(tmp_path: Pa
     assert got["Bill Lumbergh"][:2] == ("executive", "CFO")
     assert got["Ann Lee"] == ("analyst", "Analyst", "UBS") and got["Sam Park"][0] == "analyst"
     assert [x.section for x in t.turns] == ["prepared", "prepared", "qa", "qa", "qa", "qa", "qa", "qa"]
+
+
+def test_bloomberg_style_sections_bullets_and_question_answer_marks(tmp_path: Path) -> None:
+    lines = ["Initech Corp (INTC) Q1 2024 Earnings Call", "Company Participants", "• Jane Roe, Chief Executive Officer",
+             "• Bill Lumbergh, Chief Financial Officer", "Other Participants", "• Sam Park, Analyst, Morgan Stanley",
+             "• Ann Lee, Analyst, UBS", "MANAGEMENT DISCUSSION SECTION"]
+    for k, (who, said) in enumerate(TURNS):
+        if k == 3:
+            lines.append("QUESTION AND ANSWER SECTION")
+        mark = "" if who == "Operator" or k < 3 else ("<A - {}>" if who in ("Jane Roe", "Bill Lumbergh") else "<Q - {}>")
+        lines.append(f"{mark.format(who) if mark else who}: {said}")
+    path = tmp_path / "bbg.txt"
+    path.write_text("\n\n".join(lines), encoding="utf-8")
+    _check(path)
+    t = read_transcript(path)
+    assert {x.speaker.name: x.speaker.title for x in t.turns}["Jane Roe"] == "Chief Executive Officer"

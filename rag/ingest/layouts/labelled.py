@@ -29,9 +29,10 @@ from rag.types import Speaker
 
 _OPERATOR_WORDS = frozenset({"Operator", "Moderator", "Coordinator", "Conference Operator",
                              "主持人", "操作员", "接线员"})
-_MARKUP = re.compile(r"^(?:\*\*|__|\*|_)+|(?:\*\*|__|\*|_)+$")
+# Emphasis and brackets around a label ("**Jane Doe:**", "<A - Jane Doe>"), a list's bullet ("• Jane Doe").
+_MARKUP = re.compile(r"^(?:\*\*|__|\*|_|<|[•·▪●]\s*)+|(?:\*\*|__|\*|_|>)+$")
 # "Jane Doe: text", "**Jane Doe:** text", "Jane Doe (CFO): text", "张三：text"; the label is checked below.
-_INLINE = re.compile(r"^(?P<label>(?:\*\*|__)?[^\s:：*_][^:：\n]{0,79}?(?:\*\*|__)?)\s*[:：]\s*"
+_INLINE = re.compile(r"^(?P<label>(?:\*\*|__|<)?[^\s:：*_][^:：\n]{0,79}?(?:\*\*|__|>)?)\s*[:：]\s*"
                      r"(?:\*\*|__)?[ \t]*(?=\S)")
 _STAMP_LEAD = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s+(?=\S)")
 _STAMP_TAIL = re.compile(r"\s*[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s*$")
@@ -39,16 +40,16 @@ _NUMBERED = re.compile(r"(?:speaker|participant|caller|发言人)\s*\d{1,2}", re
 _PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "del", "da", "di", "du", "dos", "bin", "al", "st.", "mc"}
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"}
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+$")
-_QA_WORDS = (r"questions?\s*(?:and|&)\s*answers?(?:\s+session)?|question-and-answer\s+session|q\s*&\s*a(?:\s+session)?|"
+_QA_WORDS = (r"(?:questions?\s*(?:and|&)\s*answers?|question-and-answer|q\s*&\s*a)(?:\s+(?:session|section))?|"
              r"问答(?:环节|部分)?|提问环节")
-_PEOPLE_WORDS = (r"(?P<who>company|corporate|conference\s+call|call|executive|analyst)?\s*"
+_PEOPLE_WORDS = (r"(?P<who>company|corporate|conference\s+call|call|executive|analyst|other)?\s*"
                  r"(?P<list>participants|executives|analysts)|参会人员|与会(?:者|人员)|出席人员")
 _QA_HEADING = re.compile(rf"^(?:{_QA_WORDS})[:：]?$", re.I)
 _PEOPLE_HEADING = re.compile(rf"^(?:{_PEOPLE_WORDS})[:：]?$", re.I)
 # Headings end the turn before them and are no one's words.
 _HEADING = re.compile(
     rf"^(?:{_QA_WORDS}|{_PEOPLE_WORDS.replace('?P<who>', '').replace('?P<list>', '')}|prepared\s+remarks|"
-    r"presentation|management\s+(?:remarks|discussion)|opening\s+remarks|operator\s+instructions|transcript|"
+    r"presentation|management\s+(?:remarks|discussion)(?:\s+section)?|opening\s+remarks|operator\s+instructions|transcript|"
     r"disclaimer|forward-looking\s+statements|管理层(?:发言|陈述))[:：]?$", re.I)
 _END = re.compile(r"^(?:copyright|©|disclaimer|duration:|this (?:article|transcript) (?:is|was|may)|"
                   r"all earnings call transcripts|call participants:)", re.I)
@@ -58,6 +59,7 @@ _OPENS_LINE = (r"|your line is (?:now )?open|operator instructions|please go ahe
 _QA_CUE = re.compile(CUES.qa_cue.pattern + _OPENS_LINE, re.I)
 _HANDOFF = re.compile(CUES.handoff.pattern + _OPENS_LINE, re.I)
 _ASKS, _ANSWERS = {"q", "question", "问"}, {"a", "answer", "答"}  # press write-ups: "Q: ...", "A: ..."
+_ASKED = re.compile(r"^(?P<qa>[QAqa])\s*[-–—]\s*(?P<name>\S.*)$")
 _UNNAMED = re.compile(r"^(?:unidentified|unknown|unnamed)\b", re.I)
 _TITLE_SEPARATORS = (" -- ", " — ", " – ", " - ", "--")
 MIN_LABELS = 6  # labelled turns a text needs before it is read this way
@@ -172,6 +174,9 @@ def _split(label: str) -> tuple[str | None, str | None]:
     """(name, title) of "Jane Doe - CFO", "Jane Doe (CFO)", "Jane Doe, Chief Financial Officer",
     "Jane Doe"; (None, None) when the name part is not written as a person's name or the operator."""
     name, title = label, None
+    asked = _ASKED.match(label)  # Bloomberg's "Q - Sam Park" (an analyst asks), "A - Jane Doe"
+    if asked and _is_name(asked.group("name")):
+        return asked.group("name"), ("Analyst" if asked.group("qa") in "Qq" else None)
     m = re.match(r"^(?P<name>[^()（）]+?)\s*[(（](?P<title>[^()（）]+)[)）]$", label)
     if m and (len(m.group("title")) > 12 or role_from_title(m.group("title")) != "unknown"):  # not a nickname
         name, title = m.group("name"), m.group("title")
@@ -225,7 +230,7 @@ def _people(ls: list[Line]) -> tuple[list[Line], dict[str, Speaker]]:
             i += 1
             continue
         who = (m.group("who") or m.group("list") or "").lower()
-        default = "analyst" if who.startswith(("conference", "analyst")) else "executive" \
+        default = "analyst" if who.startswith(("conference", "analyst", "other")) else "executive" \
             if who.startswith(("company", "corporate", "executive")) else None
         i += 1
         while i < len(ls):
