@@ -27,7 +27,7 @@ from rag.recent import recent_quarters, without_recent
 from rag.reader.features import read_passage
 from rag.retrieve import Filters, Retriever, Weights
 from rag.restate import restate
-from rag.scope import Scope, every_call
+from rag.scope import Scope, every_call, is_name_key
 from rag.store import Index
 from rag.text_lang import language
 from rag.types import Answer, Citation, Hit, Source
@@ -227,7 +227,7 @@ class Assistant:
             "question": standalone,
             "original_question": question if standalone != question else None,
             # A company known by name only is keyed by its name (`rag.scope.name_key`): no ticker to show.
-            "scope": {"tickers": [t for t in scope.tickers if not t.startswith("~")], "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
+            "scope": {"tickers": [t for t in scope.tickers if not is_name_key(t)], "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
                       "latest": scope.latest},
         }
         highlights = False
@@ -583,7 +583,7 @@ class Assistant:
         """A company as a reply names it: its name, or its ticker where the name holds a figure ("3M"
         would be a number no passage is cited for)."""
         name = self.retriever.catalog.company.get(ticker, ticker)
-        return ticker if extract(name) and not ticker.startswith("~") else name
+        return ticker if extract(name) and not is_name_key(ticker) else name
 
     def _people(self, question: str, lang: str, scope: Scope, common: dict, vector: Any,
                 filters: Filters | None, office: re.Pattern[str] | None) -> Answer:

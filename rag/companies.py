@@ -107,7 +107,7 @@ def name_for(ticker: str | None) -> str | None:
     return names[0] if names else listed().get(ticker.upper())
 
 
-def _core(name: str) -> str:
+def name_core(name: str) -> str:
     """A name as compared across tables: its shortest form, case and spacing aside ("The Aaron's
     Company, Inc." and "Aaron's" -> "aaron's")."""
     return " ".join(([name, *short_forms(name)][-1]).split()).casefold()
@@ -118,16 +118,16 @@ def _tickers_by_name() -> dict[str, str]:
     """Name core -> ticker over the company tables; a core two listings share names neither."""
     found: dict[str, set[str]] = {}
     for ticker, n in listed().items():
-        found.setdefault(_core(n), set()).add(ticker)
+        found.setdefault(name_core(n), set()).add(ticker)
     out = {core: next(iter(ts)) for core, ts in found.items() if len(ts) == 1 and len(core) >= 2}
-    out.update({_core(n): ticker for ticker, names in KNOWN.items() for n in names})  # the maintained table wins
+    out.update({name_core(n): ticker for ticker, names in KNOWN.items() for n in names})  # the maintained table wins
     return out
 
 
 def ticker_for(name: str | None) -> str | None:
     """The ticker of a company named as the tables name it ("Eaton Corporation" -> ETN), for a call
     whose text names its company but never its ticker, so that a question by ticker finds it."""
-    return _tickers_by_name().get(_core(name)) if name else None
+    return _tickers_by_name().get(name_core(name)) if name else None
 
 
 def short_forms(name: str) -> list[str]:

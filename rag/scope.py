@@ -12,7 +12,9 @@ from functools import lru_cache
 from typing import Any
 
 from rag.cedict import common_word, english
-from rag.companies import KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, name_for, short_forms
+from rag.companies import (
+    KNOWN, WITH_LEGAL_FORM, legal_form, listed, listed_abroad, name_core, name_for, short_forms,
+)
 from rag.cues import ASKS_GUIDANCE, CALENDAR_WORDS, quarters_in
 from rag.ingest.meta import find_date, normalize_period, period_spans
 from rag.glossary import groups, without
@@ -54,7 +56,12 @@ class Scope:
 def name_key(company: str) -> str:
     """The key of a company known by name only: its name's shortest form, in capitals, marked so it
     can never be a ticker a question writes ("~INITECH")."""
-    return "~" + " ".join(([company, *short_forms(company)][-1]).split()).upper()
+    return "~" + name_core(company).upper()
+
+
+def is_name_key(key: str) -> bool:
+    """Whether a scope's company key is `name_key`'s, with no ticker to show."""
+    return key.startswith("~")
 
 
 @dataclass
@@ -67,7 +74,11 @@ class Catalog:
     def __post_init__(self) -> None:
         # A call whose company no table gives a ticker ("Initech Corp Q1 2024 Earnings Call") is keyed by
         # its name, so a question naming it still finds its calls alone; the key is never shown.
-        self.docs = {doc_id: d if d.get("ticker") or not d.get("company") else {**d, "ticker": name_key(d["company"])}
+        # A call of a company another call gives a ticker takes that ticker.
+        given = {name_core(d["company"]): d["ticker"].upper() for d in self.docs.values()
+                 if d.get("ticker") and d.get("company")}
+        self.docs = {doc_id: d if d.get("ticker") or not d.get("company") else
+                     {**d, "ticker": given.get(name_core(d["company"])) or name_key(d["company"])}
                      for doc_id, d in self.docs.items()}
         seen: set[tuple[str, str]] = set()
         for d in self.docs.values():

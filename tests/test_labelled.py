@@ -294,3 +294,19 @@ def test_bloomberg_style_sections_bullets_and_question_answer_marks(tmp_path: Pa
     _check(path)
     t = read_transcript(path)
     assert {x.speaker.name: x.speaker.title for x in t.turns}["Jane Roe"] == "Chief Executive Officer"
+
+
+@pytest.mark.parametrize("title", ["Edited Transcript Q1 2024 Earnings Call", "Strong Q1 2024 Results Conference Call"])
+def test_a_title_that_names_no_company_leaves_the_tables_name(tmp_path: Path, title: str) -> None:
+    path = tmp_path / "KO_q1_2024.txt"
+    path.write_text(title + "\n\n" + "\n\n".join(f"{w}: {s}" for w, s in TURNS), encoding="utf-8")
+    t = read_transcript(path)
+    assert (t.meta.company, t.meta.ticker, t.meta.period) == ("Coca-Cola", "KO", "FY2024Q1")
+
+
+def test_a_title_guess_the_text_never_repeats_is_no_name(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    body = "\n\n".join(f"{w}: {s}" for w, s in TURNS[1:])  # the opening, which names Initech, left out
+    path.write_text("Initech Update Q1 2024 Earnings Call\n\n" + body, encoding="utf-8")
+    t = read_transcript(path)
+    assert t.meta.company is None and t.meta.period == "FY2024Q1"

@@ -118,7 +118,7 @@ def test_detect_language() -> None:
         ("Microsoft (NASDAQ: MSFT) Q4 2025 Earnings Call Transcript\n...",
          {"company": "Microsoft", "ticker": "MSFT", "period": "FY2025Q4"}),
         ("好未来(TAL+2.1%)2026财年第三季度财报电话会议\n", {"company": "好未来", "ticker": "TAL", "period": "FY2026Q3"}),
-        ("微软2026财年第一季度业绩电话会\n2025年10月29日", {"company": "微软", "period": "FY2026Q1", "call_date": "2025-10-29"}),
+        ("微软2026财年第一季度业绩电话会\n2025年10月29日", {"period": "FY2026Q1", "call_date": "2025-10-29"}),
         ("2025年8月27日星期三下午5点（美国东部时间）\n\n呼叫参与者", {"call_date": "2025-08-27"}),
         ("Thanks for joining. Revenue grew 12% in Q3 2024, versus Q3 2023.", {}),  # a body sentence is no title
     ],

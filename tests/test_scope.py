@@ -408,3 +408,10 @@ def test_companies_known_by_name_only_are_told_apart() -> None:
     # The key stands for the name inside the catalog only; the documents keep no made-up ticker.
     assert docs["call-01"]["ticker"] is None
     assert catalog.company[catalog.docs["call-02"]["ticker"]] == "Globex Holdings, Inc."
+
+
+def test_a_call_without_a_ticker_joins_its_companys_other_calls() -> None:
+    docs = {"INIT_FY24Q1": {"ticker": "INIT", "company": "Initech Corp", "aliases": ["Initech"], "period": "FY2024Q1"},
+            "Initech Q2 call": {"ticker": None, "company": "Initech Corporation", "aliases": [], "period": "FY2024Q2"}}
+    s = detect("What did Initech Corp say in Q2 2024?", Catalog(docs))
+    assert s.tickers == ("INIT",) and s.doc_ids == ("Initech Q2 call",) and not s.missing_periods

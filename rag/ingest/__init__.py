@@ -37,7 +37,7 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
 ]
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 11
+INGEST_VERSION = 12
 # A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
 # is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024
@@ -155,7 +155,8 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     warnings: list[str] = []
     named = from_filename(path)
     if "ticker" not in named:  # "Acme Corp Q1 2021 Earnings Call.pdf": a file named as its title
-        named = {**from_title_line(path.stem.replace("_", " ")), **named}
+        titled = from_title_line(path.stem.replace("_", " "))
+        named = {**({"titled_name": titled["company"], "period": titled["period"]} if titled else {}), **named}
     header = {**from_title(text), **{k: v for k, v in parsed.header.items() if v}}
     for key in ("ticker", "period"):
         if key in header and key in named and header[key] != named[key]:
@@ -170,11 +171,12 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     fields["language"] = "en+zh" if len(languages) > 1 else detect_language(text)
     side = read_sidecar(path)
     fields.update(side)
-    ticker = fields.get("ticker") or ticker_for(fields.get("company"))
-    company = fields.get("company") or name_for(ticker) or fields.get("spoken_name")
+    ticker = fields.get("ticker") or ticker_for(fields.get("company") or fields.get("titled_name"))
+    company = fields.get("company") or name_for(ticker) or fields.get("titled_name") or fields.get("spoken_name")
     if side.get("ticker") and not side.get("company"):
         company = name_for(ticker) or company
-    aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker), fields.get("spoken_name"))
+    aliases = aliases_for(ticker, company, *fields.get("aliases", ()), name_for(ticker), fields.get("titled_name"),
+                          fields.get("spoken_name"))
     missing = [k for k, v in (("company", company), ("period", fields.get("period"))) if not v]
     if missing:
         warnings.append(

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from rag.companies import KNOWN
+from rag.companies import KNOWN, short_forms
 from rag.ingest.meta import find_date, normalize_period
 from rag.ingest.opening import from_title_line
 
@@ -44,8 +44,16 @@ def from_title(text: str) -> dict[str, Any]:
                 out["call_date"] = date
             break
     if "company" not in out:
-        # No ticker in the title: "Acme Corp Q1 2021 Earnings Conference Call".
-        out.update(next(filter(None, map(from_title_line, head_lines)), {}))
+        # No ticker in the title: "Acme Corp Q1 2021 Earnings Conference Call". The name is a guess
+        # ("Edited Transcript Q1 2024 Earnings Call"), kept as one only where the text names it again,
+        # and a table's name for a ticker goes before it.
+        for ln in head_lines:
+            found = from_title_line(ln)
+            if found:
+                named = _mentions(found["company"], text) >= 2 or any(
+                    _mentions(f, text) >= 1 for f in short_forms(found["company"]) if len(f) >= 3)
+                out.update(period=found["period"], **({"titled_name": found["company"]} if named else {}))
+                break
     if "period" not in out:
         for ln in head_lines:
             if re.search(r"财年|财季|季度", ln) and re.search(r"业绩|财报|电话会|会议", ln):
@@ -54,8 +62,8 @@ def from_title(text: str) -> dict[str, Any]:
                     out["period"] = period
                     # "示例科技2024年第一季度业绩电话会": the name the title opens with.
                     m = _ZH_TITLE_NAME.match(ln)
-                    if m and "company" not in out:
-                        out["company"] = m.group("name").strip()
+                    if m and "company" not in out and _mentions(m.group("name").strip(), text) >= 2:
+                        out["titled_name"] = m.group("name").strip()
                     break
     if "call_date" not in out:
         for ln in head_lines:

@@ -14,7 +14,8 @@ from rag.ingest.meta import normalize_period
 _PERIOD = (r"(?:fy\s?'?\d{2,4}\s+q[1-4]\s+|q[1-4]\s+fy\s?'?\d{2,4}\s+|(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
            r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
            r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
-_NAME = r"(?P<name>[A-Z][\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
+_NAME_REST = r"[\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
+_NAME = r"(?P<name>[A-Z]" + _NAME_REST
 _OPENERS = (
     # "welcome to the Q1 2021 American Assets Trust, Inc. Earnings Conference Call", "thank you for
     # joining Rayonier's Third Quarter 2021 Teleconference", "joining us today for Sun Communities First..."
@@ -41,10 +42,13 @@ _TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
 # A title line naming the company and the quarter, no ticker needed: "Acme Corp Q1 2021 Earnings
 # Conference Call", "# Acme, Inc. — First Quarter 2021 Results", "Q1 2021 Acme Corp Earnings Call",
 # "ACME CORP (ACME) Q1 2021 EARNINGS CALL TRANSCRIPT".
-_TITLE = re.compile(r"^[#*_\s]*(?:(?P<before>" + _PERIOD + r"))?" + _NAME.replace("[A-Z]", "[A-Z0-9]", 1) + r"\s*(?:[(（][^()（）]{1,24}[)）])?\s*"
+_TITLE = re.compile(r"^[#*_\s]*(?:(?P<before>" + _PERIOD + r"))?" + r"(?P<name>[A-Z0-9]" + _NAME_REST + r"\s*(?:[(（][^()（）]{1,24}[)）])?\s*"
                     r"[-—–:,|]?\s*(?:(?P<after>" + _PERIOD + r"))?(?:earnings|(?:financial\s+)?results|conference call|"
                     r"quarterly)\b", re.I)
-_OPENING_WORDS = {"welcome", "thank", "thanks", "good", "hello", "hi", "our", "this", "today", "ladies"}
+# Words a title or greeting opens with that name no company ("Edited Transcript ...", "Strong Q1 2024 Results").
+_OPENING_WORDS = {"welcome", "thank", "thanks", "good", "hello", "hi", "our", "this", "today", "ladies", "edited",
+                  "unedited", "final", "corrected", "preliminary", "raw", "transcript", "highlights", "strong",
+                  "record", "solid"}
 _JOINING = {"and", "of", "the", "de", "du", "la", "le", "von", "van", "der", "da", "di", "y", "e"}
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 

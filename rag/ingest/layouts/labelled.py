@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.ingest.layouts.fool import CHINESE as CUES  # its cues are the English ones and their Chinese
 from rag.ingest.parsed import Parsed
@@ -27,8 +27,7 @@ from rag.ingest.roles import (
 from rag.ingest.text import Line, lines
 from rag.types import Speaker
 
-_OPERATOR_WORDS = frozenset({"Operator", "Moderator", "Coordinator", "Conference Operator",
-                             "主持人", "操作员", "接线员"})
+_OPERATOR_WORDS = CUES.operators | {"Moderator", "Coordinator", "Conference Operator"}
 # Emphasis and brackets around a label ("**Jane Doe:**", "<A - Jane Doe>"), a list's bullet ("• Jane Doe").
 _MARKUP = re.compile(r"^(?:\*\*|__|\*|_|<|[•·▪●]\s*)+|(?:\*\*|__|\*|_|>)+$")
 # "Jane Doe: text", "**Jane Doe:** text", "Jane Doe (CFO): text", "张三：text"; the label is checked below.
@@ -42,14 +41,15 @@ _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"}
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+$")
 _QA_WORDS = (r"(?:questions?\s*(?:and|&)\s*answers?|question-and-answer|q\s*&\s*a)(?:\s+(?:session|section))?|"
              r"问答(?:环节|部分)?|提问环节")
-_PEOPLE_WORDS = (r"(?P<who>company|corporate|conference\s+call|call|executive|analyst|other)?\s*"
-                 r"(?P<list>participants|executives|analysts)|参会人员|与会(?:者|人员)|出席人员")
+_WHO = r"company|corporate|conference\s+call|call|executive|analyst|other"
+_LIST = r"participants|executives|analysts"
+_ZH_PEOPLE = r"参会人员|与会(?:者|人员)|出席人员"
 _QA_HEADING = re.compile(rf"^(?:{_QA_WORDS})[:：]?$", re.I)
-_PEOPLE_HEADING = re.compile(rf"^(?:{_PEOPLE_WORDS})[:：]?$", re.I)
+_PEOPLE_HEADING = re.compile(rf"^(?:(?P<who>{_WHO})?\s*(?P<list>{_LIST})|{_ZH_PEOPLE})[:：]?$", re.I)
 # Headings end the turn before them and are no one's words.
 _HEADING = re.compile(
-    rf"^(?:{_QA_WORDS}|{_PEOPLE_WORDS.replace('?P<who>', '').replace('?P<list>', '')}|prepared\s+remarks|"
-    r"presentation|management\s+(?:remarks|discussion)(?:\s+section)?|opening\s+remarks|operator\s+instructions|transcript|"
+    rf"^(?:{_QA_WORDS}|(?:{_WHO})?\s*(?:{_LIST})|{_ZH_PEOPLE}|prepared\s+remarks|presentation|"
+    r"management\s+(?:remarks|discussion)(?:\s+section)?|opening\s+remarks|operator\s+instructions|transcript|"
     r"disclaimer|forward-looking\s+statements|管理层(?:发言|陈述))[:：]?$", re.I)
 _END = re.compile(r"^(?:copyright|©|disclaimer|duration:|this (?:article|transcript) (?:is|was|may)|"
                   r"all earnings call transcripts|call participants:)", re.I)
@@ -239,7 +239,10 @@ def _people(ls: list[Line]) -> tuple[list[Line], dict[str, Speaker]]:
                 i += 1
                 continue
             s = _bare(ln.stripped)
-            nxt = next((x for x in ls[i + 1:] if not x.blank), None)
+            j = i + 1
+            while j < len(ls) and ls[j].blank:
+                j += 1
+            nxt = ls[j] if j < len(ls) else None
             name, title = _split(s.rstrip(":："))
             if not name or name in _OPERATOR_WORDS or _PEOPLE_HEADING.match(s) or (nxt and len(nxt.stripped) > 120):
                 break
@@ -265,20 +268,49 @@ def _believed(body: list[Line], listed: dict[str, Speaker]) -> tuple[dict[int, L
     written: dict[str, str] = {}
     for lb in labels.values():
         written.setdefault(_key(lb.name), _written(lb.name))
+    lowered = _lower_case_words(body)
     names: dict[str, str] = {}
     for key, n in counts.items():
         # One word labelled twice may be a field ("Note:", "Revenue:"); a person's name is seen thrice.
+        # A name the text also writes in lower case is a field ("Net Sales:" beside "net sales").
         needed = 2 if _full(key) or key in _ASKS | _ANSWERS else 3
-        if written[key] in _OPERATOR_WORDS or _listed(listed, key) or n >= needed:
+        field = key in lowered and key not in _ASKS | _ANSWERS
+        if written[key] in _OPERATOR_WORDS or _listed(listed, key) or (n >= needed and not field):
             names[key] = written[key]
-    labels = {i: Label(_key(lb.name), lb.title, lb.content) for i, lb in labels.items()}
+    labels = {i: replace(lb, name=_key(lb.name)) for i, lb in labels.items()}
     used = sum(1 for lb in labels.values() if lb.name in names)
-    if used < MIN_LABELS or len(names) < MIN_SPEAKERS:
+    if used < MIN_LABELS or len(names) < MIN_SPEAKERS or not _a_call(body, names, listed):
         return None
     # Laid out by speaker, then: someone who speaks once ("Michael Doe: Thank you and good morning")
-    # is a speaker too, when labelled with a full name.
-    names.update({key: written[key] for key in counts if _full(key) and key not in names})
+    # is a speaker too, when labelled with a full name after the call has begun (before it, a line of
+    # its own is the document's title).
+    first = min(i for i, lb in labels.items() if lb.name in names)
+    once = {lb.name for i, lb in labels.items() if i > first}
+    names.update({key: written[key] for key in counts if _full(key) and key in once and key not in names
+                  and key not in lowered})
     return labels, names
+
+
+def _lower_case_words(body: list[Line]) -> set[str]:
+    """Every run of one to three words written in lower case, for telling fields from names."""
+    out: set[str] = set()
+    for ln in body:
+        words = re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", ln.text)
+        for k in range(len(words)):
+            for n in (1, 2, 3):
+                out.add(" ".join(words[k:k + n]))
+    return out
+
+
+def _a_call(body: list[Line], names: dict[str, str], listed: dict[str, Speaker]) -> bool:
+    """Whether the labelled text is a call or an interview, not a sheet of fields: an operator, a
+    participant list, question-and-answer labels or a heading, numbered speakers, or the operator's
+    words handing over to a questioner."""
+    if listed or any(n in _OPERATOR_WORDS or _NUMBERED.fullmatch(n) for n in names.values()):
+        return True
+    if any(key in _ASKS | _ANSWERS for key in names):
+        return True
+    return any(_QA_HEADING.match(_bare(ln.stripped)) or _QA_CUE.search(ln.text) for ln in body)
 
 
 def _full(key: str) -> bool:
