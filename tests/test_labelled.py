@@ -117,6 +117,14 @@ def test_someone_labelled_once_is_a_speaker_of_their_own(tmp_path: Path) -> None
     "\n\n".join(["Initech reports first quarter results.", "Revenue: $512 million, up 8%.",
                  "Net income: $40 million.", "Revenue: guidance raised.", "Note: figures are unaudited.",
                  "Note: see the appendix.", "Outlook: Revenue of $2.1 billion.", "Contact: Investor Relations."]),
+    # Results highlights: fields twice over, the text writing them in lower case too.
+    "\n".join(["Acme Corp Announces Fourth Quarter and Full Year 2023 Results", "", "Fourth Quarter Highlights",
+               "Net Sales: $1.2 billion, up 5%", "Gross Margin: 40.1%, up 50 basis points",
+               "Operating Income: $200 million, up 8%", "", "Full Year Highlights", "Net Sales: $4.8 billion, up 6%",
+               "Gross Margin: 39.8%", "Operating Income: $800 million, up 7%", "",
+               "Net sales rose on volume; gross margin and operating income both improved."]),
+    "\n\n".join(["营业收入：51.2亿元，同比增长8%", "净利润：5.1亿元", "毛利率：41.5%", "营业收入：全年210亿元",
+                  "净利润：全年20亿元", "毛利率：全年40.8%", "营业收入：指引上调"]),
     # Two people, too few turns to tell a layout by.
     "Jane Roe: Hello.\n\nSam Park: Hi.\n\nJane Roe: Revenue grew 8%.",
 ])
