@@ -6,6 +6,7 @@ its opening words, and real calls of the large corpus rendered into these shapes
 from __future__ import annotations
 
 import json
+import re
 import random
 from pathlib import Path
 
@@ -318,3 +319,20 @@ def test_a_title_guess_the_text_never_repeats_is_no_name(tmp_path: Path) -> None
     path.write_text("Initech Update Q1 2024 Earnings Call\n\n" + body, encoding="utf-8")
     t = read_transcript(path)
     assert t.meta.company is None and t.meta.period == "FY2024Q1"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["MSFT_FY24Q3_en.txt", "SNOW_FY25Q4_en.txt", "TAL_FY25Q4_en.txt"])
+def test_a_transcript_page_without_the_scrapers_header_reads_as_with_it(tmp_path: Path, name: str) -> None:
+    """The shared Fool calls carry a header block a scraper added; the page as a browser saves it has
+    none, and no reader claims it by its layout: it must still read speaker by speaker."""
+    src = SHARED_CORPUS_LARGE.parent / "transcripts" / name
+    if not src.is_file():
+        pytest.skip(f"{src} missing")
+    text = src.read_text(encoding="utf-8")
+    page = tmp_path / "page.txt"
+    page.write_text(re.split(r"^={10,}\s*$", text, flags=re.M)[-1].lstrip(), encoding="utf-8")
+    ref, got = read_transcript(src), read_transcript(page)
+    assert got.meta.layout == "labelled" and (got.meta.ticker, got.meta.period) == (ref.meta.ticker, ref.meta.period)
+    assert [(t.speaker.name, t.speaker.role, t.section) for t in got.turns if t.section != "summary"] == \
+        [(t.speaker.name, t.speaker.role, t.section) for t in ref.turns if t.section != "summary"]

@@ -61,7 +61,7 @@ _HANDOFF = re.compile(CUES.handoff.pattern + _OPENS_LINE, re.I)
 _ASKS, _ANSWERS = {"q", "question", "问"}, {"a", "answer", "答"}  # press write-ups: "Q: ...", "A: ..."
 _ASKED = re.compile(r"^(?P<qa>[QAqa])\s*[-–—]\s*(?P<name>\S.*)$")
 _UNNAMED = re.compile(r"^(?:unidentified|unknown|unnamed)\b", re.I)
-_TITLE_SEPARATORS = (" -- ", " — ", " – ", " - ", "--")
+_SEPARATOR = re.compile(r"\s*--\s*|\s+[—–-]\s+|\s*—\s*")
 MIN_LABELS = 6  # labelled turns a text needs before it is read this way
 MIN_SPEAKERS = 2
 SUMMARY_CHARS = 300  # text before the first turn longer than a title and a date: key figures, a summary
@@ -97,7 +97,7 @@ def parse(text: str) -> Parsed:
         if label is not None and label.name in names:
             raw.append((names[label.name], label.content, ln.end))
         elif _HEADING.match(_bare(s)):
-            if _QA_HEADING.match(_bare(s)) and qa_at is None:
+            if _QA_HEADING.match(_bare(s)) and qa_at is None and raw:  # not a contents list above the call
                 qa_at = ln.end
             if raw and raw[-1][0] is not None:
                 raw.append((None, ln.end, ln.end))  # a heading ends the turn before it
@@ -181,15 +181,17 @@ def _split(label: str) -> tuple[str | None, str | None]:
     if m and (len(m.group("title")) > 12 or role_from_title(m.group("title")) != "unknown"):  # not a nickname
         name, title = m.group("name"), m.group("title")
     else:
-        for sep in _TITLE_SEPARATORS:
-            if sep in label:
-                name, title = label.split(sep, 1)
-                break
+        # The first separator parts the name ("Keith Weiss--Morgan Stanley -- Analyst").
+        m = _SEPARATOR.search(label)
+        if m:
+            name, title = label[:m.start()], label[m.end():]
         else:
             head, _, rest = label.partition(", ")
             if rest and rest.lower().rstrip(".") not in _SUFFIXES and role_from_title(rest) != "unknown":
                 name, title = head, rest
     name = name.strip()
+    if title and role_from_title(name) != "unknown" and role_from_title(title) == "unknown" and _is_name(title.strip()):
+        name, title = title.strip(), name  # a list that puts the title first: "Chief Financial Officer — Amy Hood"
     # A nickname inside the name ("Aaron (A.J.) Nahmad", 'John "Jack" Doe') is part of it.
     plain = re.sub(r"\s*(?:\([^()]{1,12}\)|[\u0022“][^\u0022“”]{1,12}[\u0022”])\s*", " ", name).strip()
     return (name, title.strip() if title else None) if plain and _is_name(plain) else (None, None)
