@@ -336,3 +336,14 @@ def test_a_transcript_page_without_the_scrapers_header_reads_as_with_it(tmp_path
     assert got.meta.layout == "labelled" and (got.meta.ticker, got.meta.period) == (ref.meta.ticker, ref.meta.period)
     assert [(t.speaker.name, t.speaker.role, t.section) for t in got.turns if t.section != "summary"] == \
         [(t.speaker.name, t.speaker.role, t.section) for t in ref.turns if t.section != "summary"]
+
+
+def test_a_short_call_with_an_operator(tmp_path: Path) -> None:
+    """Six turns, the operator's twice and a speaker labelled once: a call still, read by speaker."""
+    turns = [TURNS[0], TURNS[1], ("Bill Lumbergh", TURNS[2][1]), ("Jane Roe", "That concludes our remarks."),
+             ("Operator", "This concludes today's conference call.")]
+    path = tmp_path / "short.txt"
+    path.write_text("\n\n".join(f"{w}: {s}" for w, s in turns), encoding="utf-8")
+    t = read_transcript(path)
+    assert t.meta.layout == "labelled"
+    assert [x.speaker.name for x in t.turns] == [w for w, _ in turns]

@@ -62,7 +62,7 @@ _ASKS, _ANSWERS = {"q", "question", "问"}, {"a", "answer", "答"}  # press writ
 _ASKED = re.compile(r"^(?P<qa>[QAqa])\s*[-–—]\s*(?P<name>\S.*)$")
 _UNNAMED = re.compile(r"^(?:unidentified|unknown|unnamed)\b", re.I)
 _SEPARATOR = re.compile(r"\s*--\s*|\s+[—–-]\s+|\s*—\s*")
-MIN_LABELS = 6  # labelled turns a text needs before it is read this way
+MIN_LABELS = 4  # labelled turns a text needs before it is read this way (and a sign it is a call)
 MIN_SPEAKERS = 2
 SUMMARY_CHARS = 300  # text before the first turn longer than a title and a date: key figures, a summary
 
