@@ -2,9 +2,11 @@
 copy-pastes lay them out when no other reader knows the layout: a name on a line of its own ("Jane
 Doe", "Jane Doe - Chief Financial Officer", "**Jane Doe:**", "JANE DOE:"), or a name that opens the
 paragraph ("Jane Doe: Thank you, operator."). A label is believed when it is the operator, a person
-the call's participant lists name, or a name labelled more than once; the Q&A opens at its heading,
-or at the operator's first hand-over to a questioner. Tried after the layouts that announce
-themselves, and before the ECTSum reader (a call printed to PDF keeps no blank lines)."""
+the call's participant lists name, or a name labelled more than once that the text never writes in
+lower case ("Net Sales:" is a field); a text is read this way only with a sign of a call (an
+operator, a participant list, questions and answers). The Q&A opens at its heading, or at the
+operator's first hand-over to a questioner. Tried after the layouts that announce themselves, and
+before the ECTSum reader (a call printed to PDF keeps no blank lines)."""
 
 from __future__ import annotations
 
