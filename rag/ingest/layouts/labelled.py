@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from rag.ingest.layouts.fool import CHINESE as CUES  # its cues are the English ones and their Chinese
 from rag.ingest.parsed import Parsed
@@ -76,15 +77,20 @@ class Label:
     content: int  # where the turn's own text starts: after an inline label, else the next line
 
 
-def detect(text: str) -> bool:
+@lru_cache(maxsize=2)
+def _reading(text: str) -> tuple[list[Line], dict[str, Speaker], tuple[dict[int, Label], dict[str, str]] | None]:
+    """The body lines, the listed people and the believed labels of a text, read once for `detect`
+    and `parse` (one after the other on the same text)."""
     body, listed = _people(lines(text))
-    return _believed(body, listed) is not None
+    return body, listed, _believed(body, listed)
+
+
+def detect(text: str) -> bool:
+    return _reading(text)[2] is not None
 
 
 def parse(text: str) -> Parsed:
-    ls = lines(text)
-    body, listed = _people(ls)
-    found = _believed(body, listed)
+    body, listed, found = _reading(text)
     p = Parsed(layout="labelled")
     if found is None:
         return p
@@ -272,7 +278,7 @@ def _believed(body: list[Line], listed: dict[str, Speaker]) -> tuple[dict[int, L
     written: dict[str, str] = {}
     for lb in labels.values():
         written.setdefault(_key(lb.name), _written(lb.name))
-    lowered = _lower_case_words(body)
+    lowered = _lower_case_words(body, {w for key in counts for w in key.split() if w.isascii() and w.isalpha()})
     names: dict[str, str] = {}
     for key, n in counts.items():
         # One word labelled twice may be a field ("Note:", "Revenue:"); a person's name is seen thrice.
@@ -295,14 +301,17 @@ def _believed(body: list[Line], listed: dict[str, Speaker]) -> tuple[dict[int, L
     return labels, names
 
 
-def _lower_case_words(body: list[Line]) -> set[str]:
-    """Every run of one to three words written in lower case, for telling fields from names."""
+def _lower_case_words(body: list[Line], label_words: set[str]) -> set[str]:
+    """The runs of one to three words written in lower case that open with a word of a label, for
+    telling fields from names (only those: a long text holds millions of runs)."""
+    if not label_words:
+        return set()
+    opening = "|".join(re.escape(w) for w in sorted(label_words, key=len, reverse=True))
+    runs = re.compile(rf"(?<![\w'’-])(?:{opening})(?![\w'’-])(?:[ \t]+[a-z][a-z'’-]*){{0,2}}")
     out: set[str] = set()
-    for ln in body:
-        words = re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", ln.text)
-        for k in range(len(words)):
-            for n in (1, 2, 3):
-                out.add(" ".join(words[k:k + n]))
+    for m in runs.finditer("\n".join(ln.text for ln in body)):
+        words = m.group(0).split()
+        out.update(" ".join(words[:n]) for n in range(1, len(words) + 1))
     return out
 
 
