@@ -77,7 +77,7 @@ class Label:
     content: int  # where the turn's own text starts: after an inline label, else the next line
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)  # detect, then parse, of the same text
 def _reading(text: str) -> tuple[list[Line], dict[str, Speaker], tuple[dict[int, Label], dict[str, str]] | None]:
     """The body lines, the listed people and the believed labels of a text, read once for `detect`
     and `parse` (one after the other on the same text)."""
