@@ -227,8 +227,8 @@ class Assistant:
             "question": standalone,
             "original_question": question if standalone != question else None,
             # A company known by name only is keyed by its name (`rag.scope.name_key`): no ticker to show.
-            "scope": {"tickers": [t for t in scope.tickers if not is_name_key(t)], "periods": list(scope.periods), "doc_ids": list(scope.doc_ids),
-                      "latest": scope.latest},
+            "scope": {"tickers": [t for t in scope.tickers if not is_name_key(t)], "periods": list(scope.periods),
+                      "doc_ids": list(scope.doc_ids), "latest": scope.latest},
         }
         highlights = False
         if scope.out_of_index or not hits:

@@ -347,3 +347,14 @@ def test_a_short_call_with_an_operator(tmp_path: Path) -> None:
     t = read_transcript(path)
     assert t.meta.layout == "labelled"
     assert [x.speaker.name for x in t.turns] == [w for w, _ in turns]
+
+
+def test_a_legal_form_in_the_title_is_no_mention_of_the_name(tmp_path: Path) -> None:
+    """ "Initech Corp" in the title holds "Initech": the text must name it elsewhere to be believed."""
+    path = tmp_path / "notes.txt"
+    path.write_text("Initech Corp Q1 2024 Earnings Call\n\n" + "\n\n".join(f"{w}: {s}" for w, s in TURNS[1:]),
+                    encoding="utf-8")
+    assert read_transcript(path).meta.company is None
+    path.write_text("Initech Corp Q1 2024 Earnings Call\n\n" + "\n\n".join(f"{w}: {s}" for w, s in TURNS),
+                    encoding="utf-8")  # the operator's welcome names Initech
+    assert read_transcript(path).meta.company == "Initech Corp"

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from rag.companies import KNOWN, short_forms
+from rag.companies import KNOWN, short_forms, ticker_for
 from rag.ingest.meta import find_date, normalize_period
 from rag.ingest.opening import from_title_line
 
@@ -45,13 +45,12 @@ def from_title(text: str) -> dict[str, Any]:
             break
     if "company" not in out:
         # No ticker in the title: "Acme Corp Q1 2021 Earnings Conference Call". The name is a guess
-        # ("Edited Transcript Q1 2024 Earnings Call"), kept as one only where the text names it again,
-        # and a table's name for a ticker goes before it.
+        # ("Edited Transcript Q1 2024 Earnings Call"), kept as one only where a company table knows it or
+        # the text names it again, and a table's name for a ticker goes before it.
         for ln in head_lines:
             found = from_title_line(ln)
             if found:
-                named = _mentions(found["company"], text) >= 2 or any(
-                    _mentions(f, text) >= 1 for f in short_forms(found["company"]) if len(f) >= 3)
+                named = ticker_for(found["company"]) is not None or _named_again(found["company"], ln, text)
                 out.update(period=found["period"], **({"titled_name": found["company"]} if named else {}))
                 break
     if "period" not in out:
@@ -62,7 +61,7 @@ def from_title(text: str) -> dict[str, Any]:
                     out["period"] = period
                     # "示例科技2024年第一季度业绩电话会": the name the title opens with.
                     m = _ZH_TITLE_NAME.match(ln)
-                    if m and "company" not in out and _mentions(m.group("name").strip(), text) >= 2:
+                    if m and "company" not in out and _named_again(m.group("name").strip(), ln, text):
                         out["titled_name"] = m.group("name").strip()
                     break
     if "call_date" not in out:
@@ -72,6 +71,16 @@ def from_title(text: str) -> dict[str, Any]:
                 out["call_date"] = date
                 break
     return {k: v for k, v in out.items() if v}
+
+
+def _named_again(name: str, title: str, text: str) -> bool:
+    """Whether the text names a title's company again, outside the title line itself: in full, short
+    ("Initech" of "Initech Corp") or by its first word as people call it ("Omega's CEO" of Omega
+    Healthcare Investors)."""
+    rest = text.replace(title, "", 1)
+    first = name.split()[0].strip(",")
+    forms = (name, *short_forms(name), *([first] if len(first) >= 4 and first[0].isupper() else []))
+    return any(_mentions(f, rest) >= 1 for f in forms if len(f) >= 2)
 
 
 def _mentions(name: str, text: str) -> int:

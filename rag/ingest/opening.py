@@ -11,7 +11,8 @@ from rag.ingest.meta import normalize_period
 # "Welcome to the Aaron's Company First Quarter 2021 Earnings Conference Call", "welcome to the Q1 2021
 # American Assets Trust, Inc. Earnings Conference Call": the name sits between "welcome to" and the
 # period or the word "earnings"/"conference call"/"results".
-_PERIOD = (r"(?:fy\s?'?\d{2,4}\s+q[1-4]\s+|q[1-4]\s+fy\s?'?\d{2,4}\s+|(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
+_PERIOD = (r"(?:fy\s?'?\d{2,4}\s+q[1-4]\s+|q[1-4]\s+fy\s?'?\d{2,4}\s+|"
+           r"(?:fiscal\s+)?(?:year\s+)?(?:20\d\d\s+)?(?:(?:first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter|"
            r"q[1-4]|full[- ]year|year[- ]end)\s+(?:and\s+year[- ]end\s+)?(?:(?:and\s+)?(?:full[- ]year\s+)?(?:fiscal\s+)?"
            r"(?:year\s+)?(?:20\d\d|'\d\d)\s+)?|(?:fiscal\s+)?(?:year\s+)?20\d\d\s+|fy\s?\d{2,4}\s+)")
 _NAME_REST = r"[\w&.'’,/\- ]{0,60}?)(?:'s|’s|')?"
@@ -42,9 +43,9 @@ _TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
 # A title line naming the company and the quarter, no ticker needed: "Acme Corp Q1 2021 Earnings
 # Conference Call", "# Acme, Inc. — First Quarter 2021 Results", "Q1 2021 Acme Corp Earnings Call",
 # "ACME CORP (ACME) Q1 2021 EARNINGS CALL TRANSCRIPT".
-_TITLE = re.compile(r"^[#*_\s]*(?:(?P<before>" + _PERIOD + r"))?" + r"(?P<name>[A-Z0-9]" + _NAME_REST + r"\s*(?:[(（][^()（）]{1,24}[)）])?\s*"
-                    r"[-—–:,|]?\s*(?:(?P<after>" + _PERIOD + r"))?(?:earnings|(?:financial\s+)?results|conference call|"
-                    r"quarterly)\b", re.I)
+_TITLE = re.compile(r"^[#*_\s]*(?:(?P<before>" + _PERIOD + r"))?(?P<name>[A-Z0-9]" + _NAME_REST
+                    + r"\s*(?:[(（][^()（）]{1,24}[)）])?\s*[-—–:,|]?\s*(?:(?P<after>" + _PERIOD
+                    + r"))?(?:earnings|(?:financial\s+)?results|conference call|quarterly)\b", re.I)
 # Words a title or greeting opens with that name no company ("Edited Transcript ...", "Strong Q1 2024 Results").
 _OPENING_WORDS = {"welcome", "thank", "thanks", "good", "hello", "hi", "our", "this", "today", "ladies", "edited",
                   "unedited", "final", "corrected", "preliminary", "raw", "transcript", "highlights", "strong",
@@ -85,7 +86,8 @@ def from_title_line(line: str) -> dict[str, Any]:
     stated = m and (m.group("before") or m.group("after"))
     period = _period_of(stated) if stated else None
     name = _cleaned(m.group("name")) if m else ""
-    if not (period and _titled(name) and (_is_name(name) or re.fullmatch(r"\d+[A-Z][\w&.'’\- ]*", name))):  # "3M"
+    named = _is_name(name) or re.fullmatch(r"\d+[A-Z][\w&.'’\- ]*", name)  # "3M"
+    if not (period and _titled(name) and named):
         return {}
     if name.isupper() and sum(ch.isalpha() for ch in name) > 5:
         name = _WORD.sub(lambda w: w.group(0).capitalize(), name)
