@@ -102,6 +102,30 @@ def test_company_and_quarter(tmp_path: Path) -> None:
     assert any("differs from file name" in w for w in t.warnings)
 
 
+@pytest.mark.parametrize("opening", [
+    # The quarter the call states, with the company's name between it and the call words; the file
+    # says another quarter (a file named for the wrong quarter is common in the large corpus).
+    "Welcome to the Q4 2019 Acme Widgets Inc. Earnings Conference Call.",
+    "And welcome to the Fourth Quarter 2019 Acme Widgets Earnings Conference Call.",
+    "Welcome to the fourth-quarter 2019 Acme earnings call.",
+    "Welcome and thank you for joining the Acme's fourth-quarter 2019 teleconference call.",
+])
+def test_the_quarter_before_the_name_beats_the_file_name(tmp_path: Path, opening: str) -> None:
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = opening
+    t = read_transcript(_write(tmp_path, "ZZZQ_q4_2020.txt", call))
+    assert t.meta.period == "FY2019Q4"
+    assert any("differs from file name" in w for w in t.warnings)
+
+
+def test_a_quarter_the_opening_corrects_is_not_read(tmp_path: Path) -> None:
+    # An operator correcting the year ("2020 -- 2021") states no quarter the reader can trust: the
+    # file name's stands.
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = "Good morning, and welcome to the Acme First Quarter 2020 -- 2021 Earnings Call."
+    assert read_transcript(_write(tmp_path, "ZZZQ_q1_2021.txt", call)).meta.period == "FY2021Q1"
+
+
 @pytest.mark.parametrize("opening, name", [
     # The period before the name, written with a comma: "Q4" is not a company.
     ("Welcome to the Q4, 2019 Acme Widgets Earnings Conference Call.", None),

@@ -34,9 +34,12 @@ _OPENERS = (
 _CALL_WORDS = re.compile(r"\b(?:quarter|fiscal|year|call|conference|teleconference|earnings|results|covering|"
                          r"discussing|discussion|webcast|today|our|this|announces|reports|hosted|analyst|"
                          r"quarterly|investor\s+(?:relations|analyst|conference|call))\b", re.I)
-# "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about.
-_CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:earnings|results|conference|financial results|quarterly)\b",
-                          re.I)
+# "Fourth Quarter and Full Year 2019 Earnings Conference Call": the quarter the call is about; also with
+# the company's name between ("the Q4 2019 PulteGroup Inc. Earnings Conference Call", "Rayonier's
+# fourth-quarter 2019 teleconference"): a file named for another quarter is common, so the quarter the
+# call states must be read wherever the opening puts it.
+_CALL_PERIOD = re.compile(r"(?P<period>" + _PERIOD + r")(?:(?-i:[A-Z])[\w&.,'’\-]*\s+){0,6}?"
+                          r"(?:earnings|results|conference|teleconference|financial results|quarterly)\b", re.I)
 # "the Earnings Call for Western Alliance Bancorp for First Quarter 2021": call words around the name.
 _LEAD = re.compile(r"^(?:(?:earnings|conference|results)\s+)*(?:call|webcast)\s+(?:for|of)\s+", re.I)
 _TRAIL = re.compile(r"\s+(?:for|of|on)$", re.I)
