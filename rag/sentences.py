@@ -21,15 +21,20 @@ _END = re.compile(
 )
 # Bump when sentence boundaries change: an index stores one vector per sentence, so a rebuild checks
 # the passages it would copy vectors from (rag/build.py).
-SPLIT_VERSION = 3
+SPLIT_VERSION = 4
 # Between two turns of a structured (JSON) call a passage holds the file's own syntax: the closing
 # quote, `},`, `{`, `"speaker": "Name",`, `"speech": "`. No sentence may run across it.
 _JSON_SEAM = re.compile(
     r'(?<!\\)"\s*[}\]](?:[\s,{}\[\]]|"\w+"\s*:\s*"(?:[^"\\\n]|\\.)*"\s*,|"\w+"\s*:\s*(?=[\[{]))*'
     r'(?:"\w+"\s*:\s*")?'
 )
-# "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst"
-_LABEL = re.compile(r"^[A-Z][\w.'’ \-]{1,60}?\s*--\s*\S.{0,100}$")
+# "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst": a name (capitalised
+# words) and a title with no figure and no sentence's end. Speech transcribed with dashes is no label:
+# "So we have -- on buybacks, we have $1 billion authorization.", "Dynamics 365 revenue-- Increased 21%".
+_NAME_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|di|du|del|der|van|von|la|le|bin|al|y|&)"
+_LABEL = re.compile(r"^[A-Z][\w.'’\-]*(?:\s+" + _NAME_WORD + r"){0,5}\s*--\s*(?=\S)(?!.*\d)"
+                    r"(?!.*(?<![\w'’])(?!(?:of|and|the|for|in|on|at|de|la|van|von|du|der|y)\b)[a-z])"
+                    r"(?:.{0,100}(?:\b(?:Inc|Co|Corp|Ltd|LLC|plc|Jr|Sr)\.|[^.?!]))$")
 _PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
 
 
