@@ -234,6 +234,19 @@ def test_chinese_translation_of_a_call(data_dir: Path) -> None:
     assert all("本文是为" not in x.text for x in t.turns)  # the publisher's footer
 
 
+def test_a_dated_key_figure_below_the_participants_is_the_summary_not_the_date_line(data_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    # A short summary line holding a date ("截至2025年6月30日的...") was taken for the call's date line and
+    # left out of every passage; the date line is the one above the participant list.
+    text = (data_dir / "ACME_Q1_2026_zh.txt").read_text(encoding="utf-8")
+    dated = "产品收入——截至2025年6月30日的第一财季产品收入为12亿美元，同比增长30%。"
+    text = text.replace("产品收入——第一财季产品收入为12亿美元，同比增长30%。", dated)
+    (tmp_path / "ACME_Q1_2026_zh.txt").write_text(text, encoding="utf-8")
+    t = read_transcript(tmp_path / "ACME_Q1_2026_zh.txt")
+    assert t.meta.call_date == "2025-08-20"
+    assert t.turns[0].section == "summary" and t.text[t.turns[0].start:].startswith(dated)
+
+
 def test_bilingual_json_is_read_once_per_language(data_dir: Path) -> None:
     path = data_dir / "ACME_Q2_2026_bilingual.json"
     t = read_transcript(path)

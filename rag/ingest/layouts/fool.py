@@ -246,13 +246,13 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int, vocab: Voca
     # Summary: everything between the header and the transcript marker, minus the participant lines.
     summary_start: int | None = None
     summary_end = ls[full_idx].start
-    in_participants = False
+    in_participants = seen_participants = False
     for ln in ls:
         if ln.start < after or ln.start >= summary_end or ln.blank:
             continue
         s = ln.stripped
         if vocab.participants.match(s):
-            in_participants = True
+            in_participants = seen_participants = True
             continue
         m = _PARTICIPANT.match(s)
         if in_participants and (m or s in vocab.operators):
@@ -260,8 +260,10 @@ def _parse_new(text: str, ls: list[Line], after: int, full_idx: int, vocab: Voca
                 execs[m.group("name").strip()] = speaker(m.group("name").strip(), "executive", m.group("title").strip())
             continue
         in_participants = False
-        if find_date(s) and len(s) < 60 and summary_start is None:
-            continue  # the call's date line
+        if find_date(s) and len(s) < 60 and summary_start is None and not seen_participants:
+            # The call's date line, above the participant list; a dated line below it is the summary's
+            # ("产品收入——截至2025年7月31日的财政第二季度产品收入为10.9亿美元").
+            continue
         if summary_start is None:
             summary_start = ln.start
     if summary_start is not None:
