@@ -286,6 +286,25 @@ def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> No
     assert reader.pick("How many dollars was Acme's net revenue retention?", hits, None) == []
 
 
+def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"GAAP net loss in dollars?" met first by a sentence naming the loss with no amount: a second,
+    nearly as probable sentence's amount (another measure's) does not make it an answer."""
+    from rag.types import Chunk, Hit
+
+    text = "The one-time stock compensation expense resulted in a GAAP net loss. Revenue was $274 million, up 38%."
+    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                          start=0, end=len(text)), row=0, score=1.0)
+    w = _weights(0.0)
+    reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
+                    lambda h: None)
+    cands = [c for c in candidates([hit]) if not c.pair]
+    probs = np.array([0.9 if "net loss" in c.sentence.text else 0.8 for c in cands])
+    monkeypatch.setattr(Reader, "score", lambda self, *a, **k: (cands, probs, 0.9))
+    loose = reader.pick("What was the GAAP net loss?", [hit], None)
+    assert [p.sentence.text[:14] for p in loose] == ["The one-time s", "Revenue was $2"]
+    assert reader.pick("What was the GAAP net loss in dollars?", [hit], None) == []
+
+
 @pytest.mark.parametrize("question, kinds", [
     ("How many employees did Acme have at year end?", {"count"}),
     ("艾克米第二季度末的员工总数是多少？", {"count"}),  # 总数 / 数量 / 人数: "the number of"
