@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.ingest.roles import NAME_PARTICLES, written_as_name
 from rag.ingest.text import JSON_ESCAPE, escaped_char, trim_breaks
 from rag.markup import FAKE_MARKER, chat_spans
 
@@ -28,13 +29,9 @@ _JSON_SEAM = re.compile(
     r'(?<!\\)"\s*[}\]](?:[\s,{}\[\]]|"\w+"\s*:\s*"(?:[^"\\\n]|\\.)*"\s*,|"\w+"\s*:\s*(?=[\[{]))*'
     r'(?:"\w+"\s*:\s*")?'
 )
-# "Satya Nadella--Chief Executive Officer", "Keith Weiss--Morgan Stanley -- Analyst": a name (capitalised
-# words) and a title with no figure and no sentence's end. Speech transcribed with dashes is no label:
-# "So we have -- on buybacks, we have $1 billion authorization.", "Dynamics 365 revenue-- Increased 21%".
-_NAME_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|di|du|del|der|van|von|la|le|bin|al|y|&)"
-_LABEL = re.compile(r"^[A-Z][\w.'’\-]*(?:\s+" + _NAME_WORD + r"){0,5}\s*--\s*(?=\S)(?!.*\d)"
-                    r"(?!.*(?<![\w'’])(?!(?:of|and|the|for|in|on|at|de|la|van|von|du|der|y)\b)[a-z])"
-                    r"(?:.{0,100}(?:\b(?:Inc|Co|Corp|Ltd|LLC|plc|Jr|Sr)\.|[^.?!]))$")
+# A title's words in lower case: "Head of Investor Relations", "JPMorgan Chase and Company -- Analyst".
+_TITLE_JOINERS = NAME_PARTICLES | {"of", "and", "the", "for", "in", "on", "at", "y"}
+_TITLE_END = re.compile(r"(?:\b(?:Inc|Co|Corp|Ltd|LLC|plc|Jr|Sr)\.|[^.?!])$")  # no sentence's end but "Co."
 _PREFIX = re.compile(r"^(?:[QA]|问|答)\s*[:：]\s*")
 
 
@@ -100,9 +97,21 @@ def _add(out: list[Sentence], text: str, s: int, e: int, offset: int) -> None:
     if m:
         s, seg = s + m.end(), seg[m.end():]
     seg = seg.rstrip()
-    if len(seg) < 6 or not re.search(r"\w", seg) or _LABEL.match(seg) or seg == "Operator":
+    if len(seg) < 6 or not re.search(r"\w", seg) or _is_label(seg) or seg == "Operator":
         return
     out.append(Sentence(seg, offset + s, offset + s + len(seg)))
+
+
+def _is_label(seg: str) -> bool:
+    """A participant line, "Satya Nadella--Chief Executive Officer" or "Keith Weiss--Morgan Stanley --
+    Analyst": a name, then a title with no figure, no lower-case word but joiners and no sentence's end.
+    Speech transcribed with dashes is no label: "So we have -- on buybacks, we have $1 billion
+    authorization.", "Dynamics 365 revenue-- Increased 21%"."""
+    name, dashes, title = seg.partition("--")
+    title = title.strip()
+    return (bool(dashes) and 0 < len(title) <= 100 and written_as_name(name) and not re.search(r"\d", title)
+            and not any(w[0].islower() and w not in _TITLE_JOINERS for w in re.findall(r"[A-Za-z][\w'’]*", title))
+            and bool(_TITLE_END.search(title)))
 
 
 def spans_in_embed_text(passage: str, embed_text: str) -> list[tuple[int, int]]:

@@ -17,6 +17,22 @@ _EXEC = re.compile(
 )
 
 
+# Words a person's name holds in lower case or after it ("Juan Carlos de la Vega", "John Doe Jr.").
+NAME_PARTICLES = frozenset({"de", "van", "von", "der", "den", "la", "le", "del", "da", "di", "du", "dos", "bin", "al",
+                            "st.", "mc"})
+NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"})
+
+
+def written_as_name(name: str) -> bool:
+    """One to six words written as a person's name: capitalised letters (with . ' ’ -), particles and
+    suffixes aside ("Juan Carlos de la Vega"; not "So we have", not "Revenue 2024")."""
+    words = name.split()
+    if not 1 <= len(words) <= 6 or len(name) > 50 or not words[0][:1].isupper():
+        return False
+    return all(w.lower() in NAME_PARTICLES | NAME_SUFFIXES or (w[0].isupper() and re.sub(r"[.'’\-]", "", w).isalpha())
+               for w in words)
+
+
 def role_from_title(title: str | None) -> str:
     if not title:
         return "unknown"

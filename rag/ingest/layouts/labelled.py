@@ -18,6 +18,7 @@ from functools import lru_cache
 from rag.ingest.layouts.fool import CHINESE as CUES  # its cues are the English ones and their Chinese
 from rag.ingest.parsed import Parsed
 from rag.ingest.roles import (
+    NAME_SUFFIXES,
     Labelled,
     add_firms_from_handoffs,
     operators_of,
@@ -26,6 +27,7 @@ from rag.ingest.roles import (
     same_person,
     speaker,
     split_firm_title,
+    written_as_name,
 )
 from rag.ingest.text import Line, lines
 from rag.types import Speaker
@@ -39,8 +41,6 @@ _INLINE = re.compile(r"^(?P<label>(?:\*\*|__|<)?[^\s:：*_][^:：\n]{0,79}?(?:\*
 _STAMP_LEAD = re.compile(r"^[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s+(?=\S)")
 _STAMP_TAIL = re.compile(r"\s*[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?[\])]?\s*$")
 _NUMBERED = re.compile(r"(?:speaker|participant|caller|发言人)\s*\d{1,2}", re.I)  # automatic transcription
-_PARTICLES = {"de", "van", "von", "der", "den", "la", "le", "del", "da", "di", "du", "dos", "bin", "al", "st.", "mc"}
-_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "cfa"}
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,8}(?:[·•][\u4e00-\u9fff]{1,8})+$")
 _QA_WORDS = (r"(?:questions?\s*(?:and|&)\s*answers?|question-and-answer|q\s*&\s*a)(?:\s+(?:session|section))?|"
              r"问答(?:环节|部分)?|提问环节")
@@ -195,7 +195,7 @@ def _split(label: str) -> tuple[str | None, str | None]:
             name, title = label[:m.start()], label[m.end():]
         else:
             head, _, rest = label.partition(", ")
-            if rest and rest.lower().rstrip(".") not in _SUFFIXES and role_from_title(rest) != "unknown":
+            if rest and rest.lower().rstrip(".") not in NAME_SUFFIXES and role_from_title(rest) != "unknown":
                 name, title = head, rest
     name = name.strip()
     if title and role_from_title(name) != "unknown" and role_from_title(title) == "unknown" and _is_name(title.strip()):
@@ -211,15 +211,7 @@ def _is_name(name: str) -> bool:
     if (name in _OPERATOR_WORDS or name.title() in _OPERATOR_WORDS or _CJK_NAME.match(name)
             or name.lower() in _ASKS | _ANSWERS or _NUMBERED.fullmatch(name)):
         return True
-    words = name.split()
-    if not 1 <= len(words) <= 6 or len(name) > 50 or not words[0][:1].isupper():
-        return False
-    for w in words:
-        if w.lower() in _PARTICLES | _SUFFIXES:
-            continue
-        if not (w[0].isupper() and re.sub(r"[.'’\-]", "", w).isalpha()):
-            return False
-    return True
+    return written_as_name(name)
 
 
 def _key(name: str) -> str:
