@@ -606,6 +606,21 @@ def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_
     assert parts_named("Acme公司（A&B）业务的营业利润率是多少？", skip) == ()
 
 
+def test_a_measure_written_with_digits_is_no_part_and_an_ampersand_name_is_one() -> None:
+    """"CET1" was read as a part called "CET" (the name reader stopped at the digit, so the glossary
+    never saw the measure) and "Digital & Betting" as two parts the answer had to name each."""
+    from rag.lexical import tokenize
+    from rag.reader.parts import parts_named
+
+    skip = set(tokenize("Acme Bank"))
+    assert parts_named("Where did Acme Bank's CET1 capital ratio stand at the end of Q1?", skip) == ()
+    assert parts_named("Acme FY25Q4电话会上，Nova的营业利润率是多少？", skip) == (tuple(tokenize("Nova")),)
+    both = parts_named("What did Acme's Digital & Betting business earn?", skip)
+    assert both == (tuple(tokenize("Digital Betting")),)
+    # A product with a generation number keeps it, and the plain product name matches too.
+    assert parts_named("How many Nova2 chips did Acme ship?", skip) == (("nova2", "nova"),)
+
+
 def test_a_part_the_answer_never_mentions_is_missing_unless_it_is_a_known_name() -> None:
     """"Filtration" asked, the best sentence gives the whole company's revenue: missing. Named near
     the answer, or the company called by its initials, it is not."""

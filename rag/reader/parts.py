@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.cues import CALENDAR_WORDS, NAME, PERIOD_WORDS, question_tokens
+from rag.cues import CALENDAR_WORDS, PERIOD_WORDS, question_tokens
 from rag.glossary import groups, mask
 from rag.lexical import tokenize
 from rag.types import Hit
@@ -27,6 +27,14 @@ _INITIALS_FROM = 3
 # "RentalsFY2021Q2", "哈雷2021年Pan America": a name runs into a period or a Chinese word with no space;
 # split there, or the period or the Chinese text would be read as part of the name.
 _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=[A-Za-z])")
+
+# A capitalised name in a question, as `rag.cues.NAME` reads one (not a sentence's first word, which is
+# capitalised whatever it is), with two differences: digits inside a word belong to it, so "CET1" is
+# masked as the measure it is instead of leaving a part called "CET" ("Trainium2" stays "trainium2"),
+# and "X & Y" is one name ("Digital & Betting", "Measurement & Control Solutions"), not two parts each
+# of which the answer must name. A period ("Q3", "FY25Q4", "H1") ends a name.
+_WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4])?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]+"
+_RUN = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])" + _WORD + r"(?:\s+(?:&\s+)?" + _WORD + ")*")
 
 
 def _name_tokens(names: Iterable[str]) -> set[str]:
@@ -46,7 +54,7 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
     names), a period, a role or a glossary measure."""
     known = _name_tokens(skip)
     out = []
-    for m in NAME.finditer(_JOINED.sub(" ", question)):
+    for m in _RUN.finditer(_JOINED.sub(" ", question)):
         # Measures are masked in the name's own words first: "EPS" and "Free Cash Flow" are no parts
         # ("AI" in "Voyage AI" is set aside, "Voyage" stays).
         rest = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
