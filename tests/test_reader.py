@@ -395,6 +395,15 @@ def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
     assert misfit[(f"{outlook} {result}", True)] == 1
 
 
+def test_a_quarter_in_the_sell_sides_shorthand_is_no_term_of_the_question() -> None:
+    """"On Acme's 1Q21 call, how large ...": scoping reads "1Q21" as a quarter; the reader read it as
+    the question's rarest word, hence its focus, which no sentence holds."""
+    for form in ("1Q21", "1Q FY21", "4QFY2021", "FQ3'21", "21Q3", "3Q"):
+        q = question_of(f"On Acme's {form} call, how large is the backlog?", None, lambda t: 1.0, {"acme"})
+        words = {t for alts, _ in q.terms for a in alts for t in a}
+        assert "backlog" in words and not {t for t in words if any(ch.isdigit() for ch in t) or "q" == t[-1:]}, form
+
+
 def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_one() -> None:
     """"What operating margin did Acme deliver?" asks for the margin, so a sentence stating it names
     what is asked; "How many cars did Acme deliver?" asks for deliveries."""
