@@ -327,15 +327,23 @@ _CALL_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|results|conference|investor|
                          r"|\s*(?:业绩|财报)?(?:电话会|财报会|业绩会)", re.I)
 
 
+def the_calls_period(question: str) -> tuple[int, int, str] | None:
+    """Where a question names the call it asks about by the call's period ("on its Q4 2019 call",
+    "在2019年第四季度业绩电话会上"): the span and the period."""
+    for start, end, p in period_spans(question):
+        if _CALL_AFTER.match(question, end):
+            return start, end, p
+    return None
+
+
 def asked_period(question: str) -> str | None:
     """The fiscal period a question asks about, comparison bases ("versus Q4 2020") left out; a half
     year ("H1 2024", "2024年上半年") or the first nine months ("2021年前三季度") is the quarter that closes it."""
     q = without_comparisons(question)
     # The quarter of the call named ("What did Acme expect for Q3 on its Q2 2024 call?", "在2025财年第四季度
     # 财报会上，对2026财年第一季度…"): the other quarters are what that call spoke of.
-    for _, end, p in period_spans(q):
-        if _CALL_AFTER.match(q, end):
-            return p
+    if call := the_calls_period(q):
+        return call[2]
     period = normalize_period(q)
     if period:
         return period

@@ -404,6 +404,19 @@ def test_a_quarter_in_the_sell_sides_shorthand_is_no_term_of_the_question() -> N
         assert "backlog" in words and not {t for t in words if any(ch.isdigit() for ch in t) or "q" == t[-1:]}, form
 
 
+def test_the_period_of_the_call_named_is_not_the_period_asked_when_another_is_named() -> None:
+    """"What 2020 EPS guidance did Acme give on its Q4 2019 call?" asks about 2020: the sentence naming
+    the fourth quarter is the quarter's result, not the outlook asked for."""
+    def periods(text: str) -> tuple[set[int], set[int]]:
+        q = question_of(text, None, lambda t: 1.0, {"acme"})
+        return set(q.years), set(q.quarters)
+
+    assert periods("What 2020 EPS guidance did Acme give on its Q4 2019 call?") == ({2020}, set())
+    assert periods("Acme在2021年第二季度业绩电话会上给出的第三季度收入指引是多少？") == (set(), {3})
+    # The call's period alone is the period asked.
+    assert periods("On Acme's Q3 2021 call, what was revenue?") == ({2021}, {3})
+
+
 def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_one() -> None:
     """"What operating margin did Acme deliver?" asks for the margin, so a sentence stating it names
     what is asked; "How many cars did Acme deliver?" asks for deliveries."""
