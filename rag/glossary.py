@@ -149,6 +149,7 @@ returned to shareholders, return to shareholders, shareholder returns | 返还�
 net charge-offs, net charge-off, charge-offs, charge-off | 净冲销, 冲销, 核销
 provision for credit losses, credit loss provision, provisions | 信贷损失准备, 信用损失准备, 拨备
 net interest margin, nim | 净息差
+pre-provision net revenue, ppnr, pre-provision profit, pre-provision income | 拨备前净收入, 拨备前利润
 return on equity, roe | 净资产收益率, 股本回报率
 cet1 ratio, cet1 capital ratio, cet1, common equity tier 1 | 普通股一级资本充足率, 核心一级资本充足率
 book value per share, tangible book value | 每股账面价值, 有形账面价值

@@ -15,6 +15,7 @@ def test_measures_of_banks_retailers_and_software_bridge_languages() -> None:
     assert "same-store sales" in translations("可比销售额增长了多少？")
     assert "annual recurring revenue" in translations("年度经常性收入是多少？")
     assert "visitors" in translations("主题乐园接待了多少游客？")
+    assert "拨备前利润" in translations("What PPNR did the bank report?")
     # Banks wrote the Paycheck Protection Program as "P3" as often as "PPP": a programme, not a measure.
     ppp = [g for g in groups("We funded $2.9 billion in P3 loans.") if "ppp" in g]
     assert ppp and is_part(ppp[0]) and "薪资保护计划" in translations("excluding PPP balances")
