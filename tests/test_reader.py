@@ -415,6 +415,8 @@ def test_the_period_of_the_call_named_is_not_the_period_asked_when_another_is_na
     assert periods("Acme在2021年第二季度业绩电话会上给出的第三季度收入指引是多少？") == (set(), {3})
     # The call's period alone is the period asked.
     assert periods("On Acme's Q3 2021 call, what was revenue?") == ({2021}, {3})
+    # ... and so is it when the other period is only a comparison's base.
+    assert periods("On Acme's Q3 2021 call, what was revenue versus 2020?") == ({2020, 2021}, {3})
 
 
 def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_one() -> None:

@@ -24,7 +24,7 @@ from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.reader.adapter import unit_rows
 from rag.reader.parts import parts_named
-from rag.scope import the_calls_period
+from rag.scope import the_calls_period, without_comparisons
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit
@@ -228,10 +228,11 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(plain) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
-    if (call := the_calls_period(text)) and (years_in(rest := text[: call[0]] + " " + text[call[1]:])
+    if (call := the_calls_period(text)) and (years_in(rest := without_comparisons(text[: call[0]] + " " + text[call[1]:]))
                                              or quarters_in(rest)):
         # "What 2020 guidance did Acme give on its Q4 2019 call?": the call's period picks the call
-        # (scoping); the figure asked about is of the other period the question names.
+        # (scoping); the figure asked about is of the other period the question names, unless that is
+        # only a comparison's base ("On its Q3 2021 call, how did revenue compare with 2020?").
         years, quarters = years_in(rest), quarters_in(rest)
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
