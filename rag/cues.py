@@ -36,9 +36,11 @@ PERIOD_WORDS = re.compile(
     r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # month-named quarters
     r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季"
-    # The sell side's shorthand ("1Q21", "3Q FY22", "4QFY2021", "FQ3'21", "21Q3"), which scoping reads
-    # (`rag.ingest.meta`): left in, "1q21" was the rarest word of the question, its focus.
-    r"|\bf?[1-4]q(?:\s*(?:fy\s*)?'?\d{2}(?:\d{2})?)?\b|\bfq[1-4](?:\s*['’-]?\s*\d{2}(?:\d{2})?)?\b|\b\d{2}q[1-4]\b", re.I)
+    # The sell side's shorthand ("1Q21", "3Q FY22", "4QFY2021", "FQ3'21", "21Q3", "Q1FY26", "FY21Q3", a
+    # bare "3Q"), most of which scoping reads (`rag.ingest.meta`): left in, "1q21" was the rarest word
+    # of the question, its focus.
+    r"|\bf?[1-4]q(?:\s*(?:fy\s*)?'?\d{2}(?:\d{2})?)?\b|\bfq[1-4](?:\s*(?:['’-]\s*)?\d{2}(?:\d{2})?)?\b|\b\d{2}q[1-4]\b"
+    r"|\bq[1-4]\s*fy\s*'?\d{2}(?:\d{2})?\b|\bfy\s*'?\d{2}(?:\d{2})?\s*q[1-4]\b", re.I)
 
 # Shorthand for a quarter as analysts type it: "qtr", "the Dec qtr", "Sept. quarter". Read as written out
 # before anything else reads the question, so the period parsers see "the December quarter" and the

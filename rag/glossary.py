@@ -155,7 +155,7 @@ cet1 ratio, cet1 capital ratio, cet1, common equity tier 1 | 普通股一级资�
 book value per share, tangible book value | 每股账面价值, 有形账面价值
 efficiency ratio | 效率比率
 mortgage, mortgages | 抵押贷款, 房贷
-@ppp, p3, paycheck protection program | 薪资保护计划, 工资保障计划
+@ppp, paycheck protection program, p3 loans, p3 loan, p3 balances, p3 fees, p3 forgiveness | 薪资保护计划, 工资保障计划
 credit card, credit cards | 信用卡
 payment volume, payments volume, gross dollar volume, total payment volume, tpv | 支付额, 支付交易额
 transactions, transaction | 交易笔数

@@ -19,6 +19,8 @@ def test_measures_of_banks_retailers_and_software_bridge_languages() -> None:
     # Banks wrote the Paycheck Protection Program as "P3" as often as "PPP": a programme, not a measure.
     ppp = [g for g in groups("We funded $2.9 billion in P3 loans.") if "ppp" in g]
     assert ppp and is_part(ppp[0]) and "薪资保护计划" in translations("excluding PPP balances")
+    # A bare "P3" is also a public-private partnership or a cloud instance type.
+    assert not [g for g in groups("two P3 divestitures and EC2 P3 instances") if "ppp" in g]
 
 
 def test_the_longest_phrase_is_one_measure() -> None:

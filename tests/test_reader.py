@@ -398,7 +398,7 @@ def test_a_pair_holding_an_outlook_sentence_counts_as_guidance() -> None:
 def test_a_quarter_in_the_sell_sides_shorthand_is_no_term_of_the_question() -> None:
     """"On Acme's 1Q21 call, how large ...": scoping reads "1Q21" as a quarter; the reader read it as
     the question's rarest word, hence its focus, which no sentence holds."""
-    for form in ("1Q21", "1Q FY21", "4QFY2021", "FQ3'21", "21Q3", "3Q"):
+    for form in ("1Q21", "1Q FY21", "4QFY2021", "FQ3'21", "21Q3", "3Q", "Q1FY26", "FY21Q3"):
         q = question_of(f"On Acme's {form} call, how large is the backlog?", None, lambda t: 1.0, {"acme"})
         words = {t for alts, _ in q.terms for a in alts for t in a}
         assert "backlog" in words and not {t for t in words if any(ch.isdigit() for ch in t) or "q" == t[-1:]}, form
@@ -415,8 +415,10 @@ def test_the_period_of_the_call_named_is_not_the_period_asked_when_another_is_na
     assert periods("Acme在2021年第二季度业绩电话会上给出的第三季度收入指引是多少？") == (set(), {3})
     # The call's period alone is the period asked.
     assert periods("On Acme's Q3 2021 call, what was revenue?") == ({2021}, {3})
-    # ... and so is it when the other period is only a comparison's base.
+    # A comparison's base is no period asked: the question reads as it did before (the quarter named
+    # decides; the years are read only when no quarter is).
     assert periods("On Acme's Q3 2021 call, what was revenue versus 2020?") == ({2020, 2021}, {3})
+    assert periods("On Acme's Q3 2021 call, how did revenue compare with 2020?") == ({2020, 2021}, {3})
 
 
 def test_a_verb_asking_for_a_figure_is_not_the_measure_when_the_question_names_one() -> None:
@@ -639,6 +641,8 @@ def test_a_measure_written_with_digits_is_no_part_and_an_ampersand_name_is_one()
     skip = set(tokenize("Acme Bank"))
     assert parts_named("Where did Acme Bank's CET1 capital ratio stand at the end of Q1?", skip) == ()
     assert parts_named("Acme FY25Q4电话会上，Nova的营业利润率是多少？", skip) == (tuple(tokenize("Nova")),)
+    assert parts_named("What did Acme report for Nova in Q1FY26?", skip) == (tuple(tokenize("Nova")),)
+    assert parts_named("What did COVID-19 cost Acme?", skip) == (("covid",),)
     both = parts_named("What did Acme's Digital & Betting business earn?", skip)
     assert both == (tuple(tokenize("Digital Betting")),)
     # A product with a generation number keeps it, and the plain product name matches too.

@@ -32,8 +32,8 @@ _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[
 # capitalised whatever it is), with two differences: digits inside a word belong to it, so "CET1" is
 # masked as the measure it is instead of leaving a part called "CET" ("Trainium2" stays "trainium2"),
 # and "X & Y" is one name ("Digital & Betting", "Measurement & Control Solutions"), not two parts each
-# of which the answer must name. A period ("Q3", "FY25Q4", "H1") ends a name.
-_WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4])?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]+"
+# of which the answer must name. A period ("Q3", "FY25Q4", "Q1FY26", "H1") ends a name.
+_WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4]|FY'?\d+)?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]+"
 _RUN = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])" + _WORD + r"(?:\s+(?:&\s+)?" + _WORD + ")*")
 
 
@@ -60,7 +60,8 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
         rest = CALENDAR_WORDS.sub(" ", PERIOD_WORDS.sub(" ", m.group(0).lower()))
         for g in groups(rest):
             rest = mask(rest, g[0])
-        words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1)
+        words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1
+                      and not t.isdigit())  # "COVID-19": the 19 is no word of the name to find
         # A long name is also matched by its initials: "Affiliated Managers Group" is AMG.
         capitals = re.findall(r"[A-Za-z]+", m.group(0))
         initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) >= _INITIALS_FROM else ()
