@@ -258,7 +258,7 @@ def _guidance_docs(catalog: Catalog, tickers: set[str], period: str, guidance: b
 
 # A comparison base is not the period asked about: "revenue versus Q4 2020", "比2024财年第一季度".
 _COMPARISON = re.compile(
-    r"(?:\b(?:versus|vs\.?|compared? (?:to|with)|compares (?:to|with)|relative to|from|than|over|against|since)\s+"
+    r"(?:\b(?:versus|vs\.?|compare[ds]? (?:to|with)|relative to|from|than|over|against|since)\s+"
     r"(?:(?:the|a|last|prior|our|same)\s+)*(?:(?:period|quarter)\s+(?:in|of)\s+)?"
     r"|(?:较|比|相比|相较于?|对比|同比|环比)\s*)"
     r"(?:(?:fiscal|full[- ]year|calendar)\s+)?(?:year\s+)?"

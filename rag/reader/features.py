@@ -228,12 +228,14 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(plain) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
-    if (call := the_calls_period(text)) and (years_in(rest := without_comparisons(text[: call[0]] + " " + text[call[1]:]))
-                                             or quarters_in(rest)):
+    if call := the_calls_period(text):
         # "What 2020 guidance did Acme give on its Q4 2019 call?": the call's period picks the call
         # (scoping); the figure asked about is of the other period the question names, unless that is
         # only a comparison's base ("On its Q3 2021 call, how did revenue compare with 2020?").
-        years, quarters = years_in(rest), quarters_in(rest)
+        rest = without_comparisons(text[: call[0]] + " " + text[call[1]:])
+        other = years_in(rest), quarters_in(rest)
+        if any(other):
+            years, quarters = other
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
