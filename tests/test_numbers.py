@@ -110,6 +110,8 @@ EXTRACT = [
     ("Thursday, April 24, 2025 at 8 a.m. ET", [("date", 20250424.0, None)]),
     ("我们在 11 月宣布了协议", [("date", 1100.0, None)]),
     ("2026年2月6日", [("date", 20260206.0, None)]),
+    # a decimal after a month is a figure, not the month's day ("at the end of June 1.8 times EBITDA")
+    ("at the end of June 1.8 times EBITDA", [("date", 600.0, None), ("multiple", 1.8, None)]),
     ("our 47th consecutive quarter", [("ordinal", 47.0, None)]),
     # identifiers, quarters, times and citation markers are not numbers
     ("Trainium2", []),
