@@ -34,7 +34,7 @@ PERIOD_WORDS = re.compile(
     r"\bfy\d{4}q[1-4]\b"  # the normalised form a rewritten follow-up carries: "(Figma, FY2025Q4)"
     r"|(?:\bfiscal\s+(?:year\s+)?)?\b(?:q[1-4]|fy\s?'?\d{2,4}|(?:19|20)\d{2})\b(?:\s+(?:fiscal|fy)\s*'?\d{2,4})?"
     r"|\b(?:march|june|september|december)(?:\s+(?:19|20)\d{2})?[- ]quarter\b"  # month-named quarters
-    r"|\b(?:first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
+    r"|\b(?:first|second|third|fourth)[\s-]+(?:fiscal\s+)?quarter\b|\bfull[- ](?:fiscal[- ])?year\b|\bfiscal\b"
     r"|\d{2,4}\s*(?:财年|年)|第?[一二三四1-4]\s*(?:财季|季度)|财年|财季"
     # The sell side's shorthand ("1Q21", "3Q FY22", "4QFY2021", "FQ3'21", "21Q3", "Q1FY26", "FY21Q3", a
     # bare "3Q"), most of which scoping reads (`rag.ingest.meta`): left in, "1q21" was the rarest word

@@ -325,13 +325,20 @@ def without_comparisons(question: str) -> str:
 
 _CALL_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|results|conference|investor|analyst)\s+)*(?:call|conference)\b"
                          r"|\s*(?:业绩|财报)?(?:电话会|财报会|业绩会)", re.I)
+# "when it reported fourth-quarter 2019 results", "with its Q3 2021 report", "公布2019年第四季度业绩时": the
+# results a call presents name it as well as "call" does; a bare "Q3 2021 results" is the period asked.
+_REPORTED_BEFORE = re.compile(r"(?:\b(?:report(?:ed|ing|s)?|announc(?:ed|ing|es)?|releas(?:ed|ing|es)?|posted|"
+                              r"(?:with|alongside|in|following|after)\s+(?:its|their|the))\s+(?:its\s+|their\s+|the\s+)?"
+                              r"|(?:公布|发布|披露)\s*)$", re.I)
+_RESULTS_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|financial|quarterly)\s+)?(?:results|report)\b|\s*的?(?:业绩|财报)", re.I)
 
 
 def the_calls_period(question: str) -> tuple[int, int, str] | None:
     """Where a question names the call it asks about by the call's period ("on its Q4 2019 call",
-    "在2019年第四季度业绩电话会上"): the span and the period."""
+    "在2019年第四季度业绩电话会上", "when it reported Q4 2019 results"): the span and the period."""
     for start, end, p in period_spans(question):
-        if _CALL_AFTER.match(question, end):
+        if _CALL_AFTER.match(question, end) or (
+                _RESULTS_AFTER.match(question, end) and _REPORTED_BEFORE.search(question[:start])):
             return start, end, p
     return None
 

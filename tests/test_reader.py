@@ -415,6 +415,15 @@ def test_the_period_of_the_call_named_is_not_the_period_asked_when_another_is_na
     assert periods("Acme在2021年第二季度业绩电话会上给出的第三季度收入指引是多少？") == (set(), {3})
     # The call's period alone is the period asked.
     assert periods("On Acme's Q3 2021 call, what was revenue?") == ({2021}, {3})
+    # A call named by the results it reported, in any spelling of its quarter; the reporting words
+    # are no terms of the question.
+    assert periods("What EBITDA range did Acme guide to for 2020 when it reported fourth-quarter 2019 results?") \
+        == ({2020}, set())
+    assert periods("Following its Q3 2020 results, what full-year 2020 EPS range did Acme guide to?") == ({2020}, set())
+    assert periods("Acme在公布2021年第二季度业绩时给出的第三季度收入指引是多少？") == (set(), {3})
+    q = question_of("What EBITDA range did Acme guide to for 2020 when it reported fourth-quarter 2019 results?",
+                    None, lambda t: 1.0, {"acme"})
+    assert not {t for alts, _ in q.terms for a in alts for t in a} & {"report", "result", "fourth"}
     # A comparison's base is no period asked: the question reads as it did before (the quarter named
     # decides; the years are read only when no quarter is).
     assert periods("On Acme's Q3 2021 call, what was revenue versus 2020?") == ({2020, 2021}, {3})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.scope import Catalog, asked_period, detect, name_words
+from rag.scope import Catalog, asked_period, detect, name_words, the_calls_period
 
 DOCS = {
     "AMZN_FY25Q4_zh": {"ticker": "AMZN", "company": "亚马逊", "aliases": ["Amazon", "AWS"], "period": "FY2025Q4"},
@@ -340,6 +340,23 @@ def test_a_legal_form_written_short_names_the_company() -> None:
 ])
 def test_a_part_of_the_year_to_date_is_the_quarter_that_closes_it(question: str, period: str) -> None:
     assert asked_period(question) == period
+
+
+@pytest.mark.parametrize("question, period", [
+    ("What 2020 EBITDA range did Acme guide to when it reported fourth-quarter 2019 results?", "FY2019Q4"),
+    ("Following its Q3 2020 results, what full-year EPS range did Acme guide to?", "FY2020Q3"),
+    ("What 2022 capex did Acme plan in its Q4 2021 earnings results?", "FY2021Q4"),
+    ("艾克米在公布2019年第四季度业绩时给出的2020年指引是多少？", "FY2019Q4"),
+])
+def test_a_call_named_by_the_results_it_reported_is_the_call_asked(question: str, period: str) -> None:
+    """The results a call presents name the call as "call" does: the other period is what it spoke of."""
+    assert the_calls_period(question)[2] == period
+    assert asked_period(question) == period
+
+
+def test_a_periods_results_alone_do_not_name_a_call() -> None:
+    assert the_calls_period("What were Acme's Q3 2021 results for revenue?") is None
+    assert the_calls_period("艾克米2021年第三季度的业绩如何？") is None
 
 
 def test_companies_typed_as_words() -> None:

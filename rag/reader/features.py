@@ -172,7 +172,11 @@ _ASKING_VERBS = frozenset({"deliver", "delivered"})
 
 # The call itself ("on its Q3 earnings call", "the earnings release"): no measure asked about, though
 # the glossary reads "earnings" as net income.
-_CALL = re.compile(r"\bearnings (?:conference )?calls?\b|\bearnings (?:release|report|presentation)s?\b", re.I)
+# The call named, by itself or by the results it reported ("when it reported fourth-quarter 2019 results",
+# its period already stripped): which call, not what is asked.
+_CALL = re.compile(r"\bearnings (?:conference )?calls?\b|\bearnings (?:release|report|presentation)s?\b|"
+                   r"\b(?:report(?:ed|ing)|announc(?:ed|ing)|releas(?:ed|ing)|posted|following|after|with|alongside)"
+                   r"\s+(?:its\s+|their\s+|the\s+)?(?:(?:earnings|financial|quarterly)\s+)?results\b", re.I)
 
 
 def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False,
