@@ -271,6 +271,13 @@ _COMPARISON = re.compile(
 _HALF = re.compile(r"\b(?P<first>first|1st)[\s-]+(?:half|six months)\b|\bH1\b|上半年|前六个月"
                    r"|\b(?P<second>second|2nd)[\s-]+half\b|\bH2\b|(?P<zh2>下半年)"
                    r"|(?P<nine>\b(?:first[\s-]+)?nine[\s-]+months\b|\b9M\b|前三个?季度|前[九9]个月)", re.I)
+
+
+def names_part_of_year(text: str) -> bool:
+    """The text names a half year or the first nine months ("H1 2024", "2024年上半年"), not a whole year."""
+    return bool(_HALF.search(text))
+
+
 _YEAR = re.compile(r"(?<![\d.])(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?P<y>20\d{2})(?![\d.%])|\bFY\s?'?(?P<yy>\d{2})\b", re.I)
 # "on the January 2026 call", "2026年1月的电话会"
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

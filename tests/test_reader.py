@@ -698,3 +698,26 @@ def test_the_answerability_model_sees_a_part_no_sentence_near_the_answer_names()
         x = matrix(q, cands, lambda h: None)
         p = np.array([1.0 if (not c.pair and c.sentence.text.startswith("Revenue")) else 0.1 for c in cands])
         assert case_features(q, hits, cands, x, p)[col] == missing
+
+
+def test_a_year_asked_is_met_by_the_whole_year_not_by_one_of_its_quarters() -> None:
+    """"What full-year 2021 EBITDA range did Acme project?" is met by "Full year adjusted EBITDA is
+    projected to be between ..." (no year written) and not by "EBITDA was $139 million in the third
+    quarter of 2021"; a half year asked is no whole year."""
+    from rag.types import Chunk, Hit
+
+    def same(question: str, sentence: str) -> bool:
+        q = question_of(question, None, lambda t: 1.0, {"acme"})
+        hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=sentence,
+                              embed_text=sentence, start=0, end=len(sentence)), row=0, score=1.0)
+        c = next(c for c in candidates([hit]) if not c.pair)
+        return bool(matrix(q, [c], lambda h: None)[0, FEATURES.index("period_same")])
+
+    asked = "What full-year 2021 adjusted EBITDA range did Acme project?"
+    assert same(asked, "Full year adjusted EBITDA is projected to be between $424 and $430 million.")
+    assert same(asked, "For 2021, adjusted EBITDA will be $430 million.")
+    assert not same(asked, "Adjusted EBITDA was $139 million in the third quarter of 2021.")
+    assert not same(asked, "Full year 2020 adjusted EBITDA was $300 million.")
+    assert not same("What was Acme's gross margin in the first half of 2024?",
+                    "Full year gross margin is expected at 84%.")
+    assert same("What was Acme's gross margin in Q3 2021?", "Gross margin was 40% in the third quarter.")

@@ -24,7 +24,7 @@ from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.reader.adapter import unit_rows
 from rag.reader.parts import parts_named
-from rag.scope import the_calls_period, without_comparisons
+from rag.scope import names_part_of_year, the_calls_period, without_comparisons
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit
@@ -43,6 +43,7 @@ class Info:
     guidance_led: bool
     figures: tuple[int, ...]  # where each figure starts (offsets in the source)
     pairs: frozenset[tuple[str, str]] = frozenset()  # adjacent tokens ("product revenue", 产品 收入)
+    full_year: bool = False  # it speaks of a whole year ("full year", "for the year", 全年)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Question:
     pairs: frozenset[tuple[str, str]] = frozenset()  # its adjacent content words, names and periods left out
     parts: tuple[tuple[str, ...], ...] = ()  # capitalised names of parts of the business (`parts_named`)
     adapted: np.ndarray | None = None  # `vector` through the fitted adapter (`rag.reader.adapter`); None: none
+    whole_year: bool = False  # it asks about a year as a whole: a year named, no quarter, half or nine months
 
 
 # Feature groups, for the ablation (`bench/reader_ablation.py`): each group can be dropped in turn.
@@ -242,9 +244,10 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
             years, quarters = other
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
+    whole_year = bool(years) and not quarters and not names_part_of_year(text)
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
-                    pinned_kinds(text), _pairs(words), parts_named(text, skip))
+                    pinned_kinds(text), _pairs(words), parts_named(text, skip), whole_year=whole_year)
 
 
 def _at(text: str, phrasing: tuple[str, ...]) -> int:
@@ -263,6 +266,11 @@ _SPAN_AFTER = re.compile(r"\s*(?:(?:consecutive|straight|full|more|fiscal)\s+)?(
                          r"|\s*个?(?:季度|财季|年|月)", re.I)
 
 
+# A whole year's figure as a sentence names it, with or without the year's number.
+_FULL_YEAR = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:for|in) the (?:full |fiscal |whole |entire )?year\b|"
+                        r"全年|全财年|整个财年", re.I)
+
+
 def _info(s: Sentence) -> Info:
     quantities = [q for q in extract(s.text) if q.kind not in _YEARISH
                   and not (q.kind == "count" and _SPAN_AFTER.match(s.text, q.end))]
@@ -270,7 +278,7 @@ def _info(s: Sentence) -> Info:
     return Info(frozenset(tokens), frozenset(q.kind for q in quantities),
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
                 leads_with_guidance(s.text, first_figure_at(quantities)),
-                tuple(s.start + q.start for q in quantities), _pairs(tokens))
+                tuple(s.start + q.start for q in quantities), _pairs(tokens), bool(_FULL_YEAR.search(s.text)))
 
 
 @lru_cache(maxsize=8192)
@@ -352,6 +360,18 @@ def _names_in(text: str) -> tuple[tuple[str, ...], ...]:
         if words:
             out.append(words)
     return tuple(out)
+
+
+def _same_period(q: Question, c: Candidate, years: frozenset[int], quarters: frozenset[int]) -> bool:
+    """The candidate names the period asked. A quarter asked is matched by the quarter named; a year
+    asked (no quarter) by the year named without a quarter ("2021 revenue", not "third quarter of 2021
+    revenue"), or by a whole year ("Full year EBITDA is projected ...") of no other year."""
+    if q.quarters:
+        return bool(q.quarters & quarters)
+    if not q.years:
+        return False
+    whole = q.whole_year and any(i.full_year for i in c.info)
+    return (bool(q.years & years) and not quarters) or (whole and (not years or bool(q.years & years)))
 
 
 def _all_kinds(asked: frozenset[str], held: frozenset[str]) -> bool:
@@ -444,8 +464,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors,
             "has_figure": float(bool(kinds)),
             "kind_fit": float(bool(q.kinds & kinds)),
             "kind_all": float(bool(q.kinds) and _all_kinds(q.kinds, kinds)),
-            # A quarter asked is matched by the quarter named: a year alone names the full year's figure.
-            "period_same": float(bool(q.quarters & said_quarters) if q.quarters else bool(q.years & said_years)),
+            "period_same": float(_same_period(q, c, said_years, said_quarters)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
             "rank": 1.0 / (1 + c.rank),
