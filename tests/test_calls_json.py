@@ -118,6 +118,34 @@ def test_the_quarter_before_the_name_beats_the_file_name(tmp_path: Path, opening
     assert any("differs from file name" in w for w in t.warnings)
 
 
+@pytest.mark.parametrize("name, remarks, period", [
+    # A fourth-quarter call guides the year ahead: guidance for the file name's year is the year before's Q4.
+    ("ZZZQ_q4_2020.txt", "Revenue was $4 billion. Turning to our 2020 outlook, we expect revenue of $14 billion.",
+     "FY2019Q4"),
+    ("ZZZQ_q4_2020.txt", "For 2020, we expect EPS of $3.50 to $3.70.", "FY2019Q4"),
+    # Guidance for the year after the file name's: the name is right.
+    ("ZZZQ_q4_2020.txt", "Our 2021 guidance calls for revenue of $15 billion, up from 2020.", "FY2020Q4"),
+    # No guidance at all, or a call of another quarter: the name stands.
+    ("ZZZQ_q4_2020.txt", "Revenue was $4 billion, up 8% from 2019.", "FY2020Q4"),
+    ("ZZZQ_q3_2020.txt", "We now expect our 2020 guidance to hold.", "FY2020Q3"),
+])
+def test_a_fourth_quarter_call_that_guides_the_file_names_year_is_the_year_befores(
+        tmp_path: Path, name: str, remarks: str, period: str) -> None:
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = "Welcome to the Acme Earnings Call."
+    call["prepared_remarks"][1]["speech"] = remarks
+    t = read_transcript(_write(tmp_path, name, call))
+    assert t.meta.period == period
+    assert any(w.startswith("period read as") for w in t.warnings) == (period == "FY2019Q4")
+
+
+def test_a_quarter_the_call_states_is_not_second_guessed_by_its_guidance(tmp_path: Path) -> None:
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = "Welcome to the Acme Fourth Quarter 2020 Earnings Call."
+    call["prepared_remarks"][1]["speech"] = "Our 2020 guidance was met."
+    assert read_transcript(_write(tmp_path, "ZZZQ_q4_2020.txt", call)).meta.period == "FY2020Q4"
+
+
 def test_a_quarter_the_opening_corrects_is_not_read(tmp_path: Path) -> None:
     # An operator correcting the year ("2020 -- 2021") states no quarter the reader can trust: the
     # file name's stands.
@@ -198,6 +226,9 @@ def test_one_word_names_match_as_written() -> None:
     # "the Sensient Technologies Corporation 2019 Fourth Quarter and Year End Earnings Conference Call":
     # the call says which quarter it is about, and the file's name ("q4_2020") is the year it was held.
     ("SXT_q4_2020", "Sensient Technologies", "FY2019Q4", None),
+    # "Welcome to the Textron Earnings Call" states no quarter; "our 2020 financial guidance" and no
+    # word of 2021 make the file named q4_2020 the fourth quarter of 2019.
+    ("TXT_q4_2020", "Textron", "FY2019Q4", None),
 ])
 def test_real_files_of_the_large_corpus(doc_id: str, company: str, period: str, analyst) -> None:
     path = SHARED_CORPUS_LARGE / f"{doc_id}.txt"

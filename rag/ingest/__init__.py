@@ -16,7 +16,7 @@ from rag.ingest.documents import document_text
 from rag.ingest.identify import from_body, from_title
 from rag.ingest.layouts import calls_json, fool, labelled, plain, refinitiv, tsv, zh_press
 from rag.ingest.meta import detect_language, from_filename, read_sidecar, sidecar_path
-from rag.ingest.opening import from_opening, from_title_line
+from rag.ingest.opening import fourth_quarter_before, from_opening, from_title_line
 from rag.ingest.parsed import Parsed
 from rag.ingest.text import strip_invisible, unescape
 from rag.ingest.walk import TRANSCRIPT_SUFFIXES, find_transcripts, is_transcript_name
@@ -37,7 +37,7 @@ LAYOUTS: list[tuple[str, Callable[[str], bool], Callable[[str], Parsed]]] = [
 ]
 # Bump when reading changes what a file yields (turns, speakers, metadata), so rebuilds re-read
 # every transcript even though no file changed (vectors of unchanged passages are reused).
-INGEST_VERSION = 18
+INGEST_VERSION = 19
 # A call transcript is 20-200 KB (the longest seen, a bilingual reading copy, 190 KB). A file far larger
 # is not a transcript, and is refused before it is read, so it costs neither the memory nor the time.
 MAX_BYTES = 20 * 1024 * 1024
@@ -165,6 +165,15 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     # Last of all, the call's own opening words ("Welcome to the Acme First Quarter 2021 Earnings Call").
     spoken = from_opening([unescape(t.text[:600]) for t in parsed.turns[:3]]) if "spoken_name" not in header else {}
     fields = {**spoken, **body, **named, **header}
+    if fields.get("period") and fields["period"] == named.get("period") and not header.get("period") \
+            and not spoken.get("period"):
+        # Only the file name gives the period: the call's own guidance may say it is a year earlier.
+        before = fourth_quarter_before(fields["period"], (t.text for t in parsed.turns if t.section == "prepared"))
+        if before:
+            year = int(fields["period"][2:6])
+            warnings.append(f"period read as {before}, not the file name's {fields['period']}: the call gives "
+                            f"guidance for {year} and none for {year + 1}, as a fourth-quarter call of {year - 1} does")
+            fields["period"] = before
     if body.get("ticker") and fields.get("ticker") == body["ticker"]:
         warnings.append(f"ticker {body['ticker']} read from the body (the company it names most often)")
     languages = {t.language for t in parsed.turns if t.language}
