@@ -651,9 +651,9 @@ def _opens_the_sentence(name: str, question: str) -> bool:
 
 def _modifier(name: str, question: str) -> bool:
     """`name` qualifies a word of the question rather than being asked about: "the Philips recall",
-    "the Toyota partnership" (a lower-case word after it that is no measure: "Samsung revenue" asks for
-    Samsung's figure, and so does "Samsung's")."""
-    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}\s+([a-z][a-z-]+)\b", question)
+    "the Toyota partnership", "the Safran LEAP contract" (a lower-case word after it, past a product's
+    name or two, that is no measure: "Samsung revenue" asks for Samsung's figure, and so does "Samsung's")."""
+    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}\s+(?:[A-Z][\w-]*\s+){{0,2}}([a-z][a-z-]+)\b", question)
     return m is not None and m.group(1) not in STOPWORDS and not groups(m.group(1))
 
 
