@@ -161,7 +161,7 @@ payment volume, payments volume, gross dollar volume, total payment volume, tpv 
 transactions, transaction | 交易笔数
 premiums, net premiums written | 保费
 combined ratio | 综合成本率
-loss ratio, loss ratios | 赔付率, 损失率
+loss ratio, loss ratios, claim ratio, claims ratio, claim ratios | 赔付率, 损失率
 catastrophe losses, catastrophe loss, cat losses | 巨灾损失
 incurred but not reported, ibnr | 已发生未报告, 已发生未报案
 medical care ratio, medical loss ratio | 医疗赔付率
