@@ -161,7 +161,7 @@ payment volume, payments volume, gross dollar volume, total payment volume, tpv 
 transactions, transaction | 交易笔数
 premiums, net premiums written | 保费
 combined ratio | 综合成本率
-loss ratio, loss ratios, claim ratio, claims ratio, claim ratios | 赔付率, 损失率
+loss ratio, loss ratios, claim ratio, claims ratio, claim ratios | 赔付率
 catastrophe losses, catastrophe loss, cat losses | 巨灾损失
 incurred but not reported, ibnr | 已发生未报告, 已发生未报案
 medical care ratio, medical loss ratio | 医疗赔付率
@@ -180,7 +180,7 @@ throughput | 吞吐量, 加工量
 occupancy, occupancy rate | 入住率, 出租率
 utilization, utilization rate | 利用率
 rent, rents, rental | 租金
-collection rate, collection rates, rent collections, rent collection, collections | 回收率, 收缴率, 租金回收率, 租金收缴率
+collection rate, collection rates, rent collections, rent collection, cash collections | 收缴率, 租金回收率, 租金收缴率
 funds from operations, ffo | 运营资金
 adjusted funds from operations, affo | 调整后运营资金
 net operating income, noi | 净营业收入

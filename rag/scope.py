@@ -273,9 +273,14 @@ _HALF = re.compile(r"\b(?P<first>first|1st)[\s-]+(?:half|six months)\b|\bH1\b|�
                    r"|(?P<nine>\b(?:first[\s-]+)?nine[\s-]+months\b|\b9M\b|前三个?季度|前[九9]个月)", re.I)
 
 
+# The year so far ("YTD 2021", "year-to-date", "first three quarters", 年初至今): no whole year either.
+_SO_FAR = re.compile(r"\bytd\b|\byear[- ]to[- ]date\b|\bfirst (?:two|three) quarters\b|年初至今", re.I)
+
+
 def names_part_of_year(text: str) -> bool:
-    """The text names a half year or the first nine months ("H1 2024", "2024年上半年"), not a whole year."""
-    return bool(_HALF.search(text))
+    """The text names a half year, the first nine months or the year so far ("H1 2024", "2024年上半年",
+    "YTD 2021"), not a whole year."""
+    return bool(_HALF.search(text) or _SO_FAR.search(text))
 
 
 _YEAR = re.compile(r"(?<![\d.])(?:(?:FY|fiscal(?:\s+year)?)\s*'?)?(?P<y>20\d{2})(?![\d.%])|\bFY\s?'?(?P<yy>\d{2})\b", re.I)
@@ -332,20 +337,30 @@ def without_comparisons(question: str) -> str:
 
 _CALL_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|results|conference|investor|analyst)\s+)*(?:call|conference)\b"
                          r"|\s*(?:业绩|财报)?(?:电话会|财报会|业绩会)", re.I)
-# "when it reported fourth-quarter 2019 results", "with its Q3 2021 report", "公布2019年第四季度业绩时": the
-# results a call presents name it as well as "call" does; a bare "Q3 2021 results" is the period asked.
-_REPORTED_BEFORE = re.compile(r"(?:\b(?:report(?:ed|ing|s)?|announc(?:ed|ing|es)?|releas(?:ed|ing|es)?|posted|"
-                              r"(?:with|alongside|in|following|after)\s+(?:its|their|the))\s+(?:its\s+|their\s+|the\s+)?"
-                              r"|(?:公布|发布|披露)\s*)$", re.I)
-_RESULTS_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|financial|quarterly)\s+)?(?:results|report)\b|\s*的?(?:业绩|财报)", re.I)
+# "when it reported fourth-quarter 2019 results", "with its Q3 2021 report", "after Q4 2019 earnings",
+# "公布2019年第四季度业绩时": the results a call presents name it as well as "call" does; a bare "Q3 2021
+# results" is the period asked.
+_REPORTING_VERB = r"report(?:ed|ing|s)?|announc(?:ed|ing|es)?|releas(?:ed|ing|es)?|posted"
+_REPORTED_BEFORE = re.compile(rf"(?:\b(?:(?:{_REPORTING_VERB}|following|after)\s+(?:(?:its|their|the)\s+)?|"
+                              r"(?:with|alongside|in)\s+(?:its|their|the)\s+)|(?:公布|发布|披露)\s*)$", re.I)
+_RESULTS_AFTER = re.compile(r"[\s'’s]*(?:(?:earnings|financial|quarterly)\s+)?(?:results|report|earnings)\b"
+                            r"|\s*的?(?:业绩|财报)", re.I)
+# The words that name the call by its results, once it is named: which call, not what is asked.
+REPORTING_WORDS = re.compile(rf"\b(?:{_REPORTING_VERB}|results?)\b|公布|发布|披露", re.I)
 
 
 def the_calls_period(question: str) -> tuple[int, int, str] | None:
     """Where a question names the call it asks about by the call's period ("on its Q4 2019 call",
-    "在2019年第四季度业绩电话会上", "when it reported Q4 2019 results"): the span and the period."""
-    for start, end, p in period_spans(question):
-        if _CALL_AFTER.match(question, end) or (
-                _RESULTS_AFTER.match(question, end) and _REPORTED_BEFORE.search(question[:start])):
+    "在2019年第四季度业绩电话会上", "when it reported Q4 2019 results"): the span and the period. A
+    period followed by "call" is the call before one introduced as results reported ("the Q3 2021
+    results, as discussed on its Q4 2021 call": Q4)."""
+    spans = period_spans(question)
+    for start, end, p in spans:
+        if _CALL_AFTER.match(question, end):
+            return start, end, p
+    for start, end, p in spans:
+        # The few words before the period, not the whole question before it (no quadratic search).
+        if _RESULTS_AFTER.match(question, end) and _REPORTED_BEFORE.search(question, max(0, start - 40), start):
             return start, end, p
     return None
 
@@ -649,11 +664,16 @@ def _opens_the_sentence(name: str, question: str) -> bool:
     return " " not in name and re.match(rf"\W*{re.escape(name)}(?:\s+|-)[a-z]", question) is not None
 
 
+# A product's code: capitals ("LEAP", "CPAP") or a digit ("A320", "F-150"), never a period ("Q4", "FY2026").
+_CODE = r"(?!(?:Q[1-4]|H[12]|FY\s?'?\d{2,4}|(?:19|20)\d{2}|[1-4]Q\d{2})\b)(?:[A-Z][A-Z0-9-]+|[A-Za-z-]*\d[\w-]*)"
+
+
 def _modifier(name: str, question: str) -> bool:
     """`name` qualifies a word of the question rather than being asked about: "the Philips recall",
-    "the Toyota partnership", "the Safran LEAP contract" (a lower-case word after it, past a product's
-    name or two, that is no measure: "Samsung revenue" asks for Samsung's figure, and so does "Samsung's")."""
-    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}\s+(?:[A-Z][\w-]*\s+){{0,2}}([a-z][a-z-]+)\b", question)
+    "the Toyota partnership", "the Acme XR-7 program" (a lower-case word after it, past a product's code
+    or two, that is no measure: "Samsung revenue" asks for Samsung's figure, and so does "Samsung's").
+    A code is written in capitals or with a digit, and is no period ("Philips Q4 numbers" asks about Philips)."""
+    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(name)}\s+(?:{_CODE}\s+){{0,2}}([a-z][a-z-]+)\b", question)
     return m is not None and m.group(1) not in STOPWORDS and not groups(m.group(1))
 
 

@@ -128,6 +128,10 @@ def test_the_quarter_before_the_name_beats_the_file_name(tmp_path: Path, opening
     # No guidance at all, or a call of another quarter: the name stands.
     ("ZZZQ_q4_2020.txt", "Revenue was $4 billion, up 8% from 2019.", "FY2020Q4"),
     ("ZZZQ_q3_2020.txt", "We now expect our 2020 guidance to hold.", "FY2020Q3"),
+    # Guidance looked back on is none given, and the year ahead is named in other words too.
+    ("ZZZQ_q4_2020.txt", "We exceeded our 2020 guidance. For the full year 2021, we see revenue of $15 billion.",
+     "FY2020Q4"),
+    ("ZZZQ_q4_2020.txt", "In 2020, we expected a recovery that came late.", "FY2020Q4"),
 ])
 def test_a_fourth_quarter_call_that_guides_the_file_names_year_is_the_year_befores(
         tmp_path: Path, name: str, remarks: str, period: str) -> None:
@@ -139,11 +143,26 @@ def test_a_fourth_quarter_call_that_guides_the_file_names_year_is_the_year_befor
     assert any(w.startswith("period read as") for w in t.warnings) == (period == "FY2019Q4")
 
 
-def test_a_quarter_the_call_states_is_not_second_guessed_by_its_guidance(tmp_path: Path) -> None:
+@pytest.mark.parametrize("opening", [
+    "Welcome to the Acme Fourth Quarter 2020 Earnings Call.",
+    "Welcome to the Acme Fiscal 2020 Year-End Earnings Call.",
+])
+def test_a_period_the_call_states_is_not_second_guessed_by_its_guidance(tmp_path: Path, opening: str) -> None:
     call = json.loads(json.dumps(CALL))
-    call["prepared_remarks"][0]["speech"] = "Welcome to the Acme Fourth Quarter 2020 Earnings Call."
-    call["prepared_remarks"][1]["speech"] = "Our 2020 guidance was met."
-    assert read_transcript(_write(tmp_path, "ZZZQ_q4_2020.txt", call)).meta.period == "FY2020Q4"
+    call["prepared_remarks"][0]["speech"] = opening
+    call["prepared_remarks"][1]["speech"] = "Our 2020 guidance calls for revenue of $14 billion."
+    t = read_transcript(_write(tmp_path, "ZZZQ_q4_2020.txt", call))
+    assert t.meta.period == "FY2020Q4" and not any(w.startswith("period read as") for w in t.warnings)
+
+
+def test_a_sidecars_period_is_not_second_guessed_by_the_calls_guidance(tmp_path: Path) -> None:
+    call = json.loads(json.dumps(CALL))
+    call["prepared_remarks"][0]["speech"] = "Welcome to the Acme Earnings Call."
+    call["prepared_remarks"][1]["speech"] = "Our 2020 guidance calls for revenue of $14 billion."
+    path = _write(tmp_path, "ZZZQ_q4_2020.txt", call)
+    (tmp_path / "ZZZQ_q4_2020.meta.json").write_text(json.dumps({"period": "FY2020Q4"}), encoding="utf-8")
+    t = read_transcript(path)
+    assert t.meta.period == "FY2020Q4" and not any(w.startswith("period read as") for w in t.warnings)
 
 
 def test_a_quarter_the_opening_corrects_is_not_read(tmp_path: Path) -> None:

@@ -112,6 +112,7 @@ EXTRACT = [
     ("2026年2月6日", [("date", 20260206.0, None)]),
     # a decimal after a month is a figure, not the month's day ("at the end of June 1.8 times EBITDA")
     ("at the end of June 1.8 times EBITDA", [("date", 600.0, None), ("multiple", 1.8, None)]),
+    ("in June 3,000 units shipped", [("date", 600.0, None), ("count", 3000.0, None)]),
     ("our 47th consecutive quarter", [("ordinal", 47.0, None)]),
     # identifiers, quarters, times and citation markers are not numbers
     ("Trainium2", []),

@@ -720,4 +720,8 @@ def test_a_year_asked_is_met_by_the_whole_year_not_by_one_of_its_quarters() -> N
     assert not same(asked, "Full year 2020 adjusted EBITDA was $300 million.")
     assert not same("What was Acme's gross margin in the first half of 2024?",
                     "Full year gross margin is expected at 84%.")
+    assert not same("What was Acme's YTD 2021 revenue?", "Full year revenue is expected at $9 billion.")
+    # "the year-ago quarter" is no whole year
+    assert not same("What was Acme's 2021 revenue?", "Fourth-quarter revenue was $6.1 billion, up from $5.2 billion "
+                    "in the year-ago quarter.")
     assert same("What was Acme's gross margin in Q3 2021?", "Gross margin was 40% in the third quarter.")

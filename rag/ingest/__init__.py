@@ -165,10 +165,12 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
     # Last of all, the call's own opening words ("Welcome to the Acme First Quarter 2021 Earnings Call").
     spoken = from_opening([unescape(t.text[:600]) for t in parsed.turns[:3]]) if "spoken_name" not in header else {}
     fields = {**spoken, **body, **named, **header}
+    side = read_sidecar(path)
     if fields.get("period") and fields["period"] == named.get("period") and not header.get("period") \
-            and not spoken.get("period"):
+            and not spoken.get("period") and not side.get("period"):
         # Only the file name gives the period: the call's own guidance may say it is a year earlier.
-        before = fourth_quarter_before(fields["period"], (t.text for t in parsed.turns if t.section == "prepared"))
+        before = fourth_quarter_before(fields["period"], (t.text for t in parsed.turns if t.section == "prepared"),
+                                       " ".join(unescape(t.text[:600]) for t in parsed.turns[:3]))
         if before:
             year = int(fields["period"][2:6])
             warnings.append(f"period read as {before}, not the file name's {fields['period']}: the call gives "
@@ -178,7 +180,6 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
         warnings.append(f"ticker {body['ticker']} read from the body (the company it names most often)")
     languages = {t.language for t in parsed.turns if t.language}
     fields["language"] = "en+zh" if len(languages) > 1 else detect_language(text)
-    side = read_sidecar(path)
     fields.update(side)
     ticker = fields.get("ticker") or ticker_for(fields.get("company") or fields.get("titled_name"))
     company = fields.get("company") or name_for(ticker) or fields.get("titled_name") or fields.get("spoken_name")

@@ -133,23 +133,41 @@ def from_opening(opening: list[str]) -> dict[str, Any]:
 # fiscal 2021", "For 2020, we expect".
 _GUIDED_YEAR = re.compile(
     r"\b(20\d\d)\s+(?:financial\s+)?(?:guidance|outlook|forecast|plan)\b"
-    r"|\b(?:guidance|outlook|forecast)\s+(?:range\s+)?for\s+(?:fiscal\s+|full[- ]year\s+|the\s+full\s+year\s+|"
+    r"|\b(?:guidance|outlook|forecast)\s+(?:range\s+)?for\s+(?:fiscal\s+|full[- ]year\s+|the\s+full\s+year\s+(?:of\s+)?|"
     r"calendar\s+)?(?:year\s+)?(20\d\d)\b"
     r"|\b(?:in|for)\s+(?:fiscal\s+|full[- ]year\s+)?(20\d\d),?\s+we\s+(?:now\s+)?(?:expect|anticipate|project|"
-    r"are\s+expecting|are\s+projecting)", re.I)
+    r"are\s+expecting|are\s+projecting)\b", re.I)
+# Guidance looked back on ("we exceeded our 2020 guidance") is no guidance given.
+_LOOKED_BACK = re.compile(r"\b(?:exceed\w*|beat|met|meet|above|below|achiev\w*|deliver\w*|surpass\w*|ahead of|"
+                          r"in line with|versus|vs\.?|compared (?:to|with))\s+(?:\w+\s+){0,3}$", re.I)
+# The year after named as the one ahead in other words ("For the full year 2021", "Looking ahead to 2021").
+_AHEAD = re.compile(r"\b(?:full[- ]year|for the (?:full )?year(?: of)?|ahead to|into|for fiscal|next year,?)\s+(20\d\d)\b", re.I)
+
+# The opening naming the call as a year's end ("the Fiscal 2020 Year-End Earnings Call", "year-end 2020").
+_YEAR_END_NAMED = re.compile(r"\b(?:fiscal\s+)?(20\d\d)\s+(?:year[- ]end|full[- ]year|annual)\b|"
+                             r"\b(?:year[- ]end|full[- ]year)\s+(?:fiscal\s+)?(20\d\d)\b", re.I)
 
 
-def fourth_quarter_before(period: str, remarks: Iterable[str]) -> str | None:
+def fourth_quarter_before(period: str, remarks: Iterable[str], opening: str = "") -> str | None:
     """The fourth quarter of the year before `period` (a fourth quarter, "FY2020Q4") when the prepared
     remarks give guidance for `period`'s year and none for the next: a fourth-quarter call guides the
     year ahead, so a call filed as "q4_2020" that guides 2020 is the fourth quarter of 2019 (files are
-    often named for the year the call was held in). None: nothing says so. For a file name's period
-    only, when the call states none itself: on the 235 fourth-quarter calls of ../shared/corpus-large
-    that state their period, this fired 85 times, right 83 (eval/README.md, thirty-second session)."""
+    often named for the year the call was held in). None: nothing says so, or the call's `opening`
+    names `period`'s year itself ("the Fiscal 2020 Year-End Earnings Call"). For a file name's period
+    only, when the call states no quarter itself: on the 235 fourth-quarter calls of
+    ../shared/corpus-large that state their period, this fires 76 times, right 74 (eval/README.md,
+    thirty-second session)."""
     if not re.fullmatch(r"FY\d{4}Q4", period):
         return None
     year = int(period[2:6])
-    guided = Counter(int(next(g for g in m.groups() if g)) for text in remarks for m in _GUIDED_YEAR.finditer(text))
+    if any(str(year) in m.groups() for m in _YEAR_END_NAMED.finditer(opening)):
+        return None
+    guided: Counter[int] = Counter()
+    for text in remarks:
+        for m in _GUIDED_YEAR.finditer(text):
+            if not _LOOKED_BACK.search(text, max(0, m.start() - 60), m.start()):
+                guided[int(next(g for g in m.groups() if g))] += 1
+        guided.update(int(m.group(1)) for m in _AHEAD.finditer(text) if int(m.group(1)) == year + 1)
     if guided[year] and guided[year] == max(guided.values()) and not guided[year + 1]:
         return f"FY{year - 1}Q4"
     return None

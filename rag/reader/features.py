@@ -24,7 +24,7 @@ from rag.lexical import tokenize
 from rag.numbers import extract
 from rag.reader.adapter import unit_rows
 from rag.reader.parts import parts_named
-from rag.scope import names_part_of_year, the_calls_period, without_comparisons
+from rag.scope import REPORTING_WORDS, names_part_of_year, the_calls_period, without_comparisons
 from rag.sentences import Sentence, contiguous, split
 from rag.text_lang import language
 from rag.types import Hit
@@ -174,11 +174,7 @@ _ASKING_VERBS = frozenset({"deliver", "delivered"})
 
 # The call itself ("on its Q3 earnings call", "the earnings release"): no measure asked about, though
 # the glossary reads "earnings" as net income.
-# The call named, by itself or by the results it reported ("when it reported fourth-quarter 2019 results",
-# its period already stripped): which call, not what is asked.
-_CALL = re.compile(r"\bearnings (?:conference )?calls?\b|\bearnings (?:release|report|presentation)s?\b|"
-                   r"\b(?:report(?:ed|ing)|announc(?:ed|ing)|releas(?:ed|ing)|posted|following|after|with|alongside)"
-                   r"\s+(?:its\s+|their\s+|the\s+)?(?:(?:earnings|financial|quarterly)\s+)?results\b", re.I)
+_CALL = re.compile(r"\bearnings (?:conference )?calls?\b|\bearnings (?:release|report|presentation)s?\b", re.I)
 
 
 def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead: bool = False,
@@ -196,6 +192,9 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     qualifiers: list[tuple[tuple[frozenset[str], ...], float]] = []
     # Periods are matched by the period features; here they would pass for the measure asked about.
     plain = _CALL.sub(" ", PERIOD_WORDS.sub(" ", text.lower()))
+    call = the_calls_period(text)
+    if call:  # "when it reported Q4 2019 results": which call, not what is asked
+        plain = REPORTING_WORDS.sub(" ", plain)
     rest = plain
     found = groups(rest)
     other_measure = any(not is_aspect(g) and g[0].lower() not in _ASKING_VERBS for g in found)
@@ -234,7 +233,7 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(plain) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
-    if call := the_calls_period(text):
+    if call:
         # "What 2020 guidance did Acme give on its Q4 2019 call?": the call's period picks the call
         # (scoping); the figure asked about is of the other period the question names, unless that is
         # only a comparison's base ("On its Q3 2021 call, how did revenue compare with 2020?").
@@ -244,7 +243,8 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
             years, quarters = other
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
-    whole_year = bool(years) and not quarters and not names_part_of_year(text)
+    whole_year = bool(years) and not quarters and not names_part_of_year(
+        text[: call[0]] + " " + text[call[1]:] if call else text)
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
                     pinned_kinds(text), _pairs(words), parts_named(text, skip), whole_year=whole_year)
@@ -267,8 +267,8 @@ _SPAN_AFTER = re.compile(r"\s*(?:(?:consecutive|straight|full|more|fiscal)\s+)?(
 
 
 # A whole year's figure as a sentence names it, with or without the year's number.
-_FULL_YEAR = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:for|in) the (?:full |fiscal |whole |entire )?year\b|"
-                        r"全年|全财年|整个财年", re.I)
+_FULL_YEAR = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:for|in) the (?:full |fiscal |whole |entire )?year"
+                        r"\b(?![- ](?:ago|over|earlier|before|prior))|全年|全财年|整个财年", re.I)
 
 
 def _info(s: Sentence) -> Info:
