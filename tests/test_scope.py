@@ -361,6 +361,9 @@ def test_a_call_named_by_the_results_it_reported_is_the_call_asked(question: str
 
 def test_a_periods_results_alone_do_not_name_a_call() -> None:
     assert the_calls_period("What were Acme's Q3 2021 results for revenue?") is None
+    # A period followed by "call" names the call before one introduced as results reported.
+    assert the_calls_period("What revenue did Acme record in the Q3 2021 results, as discussed on its Q4 2021 "
+                            "call?")[2] == "FY2021Q4"
     assert the_calls_period("艾克米2021年第三季度的业绩如何？") is None
 
 

@@ -163,14 +163,14 @@ def _metadata(path: Path, text: str, parsed: Parsed) -> tuple[DocMeta, list[str]
             warnings.append(f"{key} in text ({header[key]}) differs from file name ({named[key]}); using the text")
     body = from_body(text) if not (header.get("ticker") or named.get("ticker")) else {}
     # Last of all, the call's own opening words ("Welcome to the Acme First Quarter 2021 Earnings Call").
-    spoken = from_opening([unescape(t.text[:600]) for t in parsed.turns[:3]]) if "spoken_name" not in header else {}
+    opening = [unescape(t.text[:600]) for t in parsed.turns[:3]]
+    spoken = from_opening(opening) if "spoken_name" not in header else {}
     fields = {**spoken, **body, **named, **header}
     side = read_sidecar(path)
-    if fields.get("period") and fields["period"] == named.get("period") and not header.get("period") \
-            and not spoken.get("period") and not side.get("period"):
+    if named.get("period") and not (header.get("period") or spoken.get("period") or side.get("period")):
         # Only the file name gives the period: the call's own guidance may say it is a year earlier.
         before = fourth_quarter_before(fields["period"], (t.text for t in parsed.turns if t.section == "prepared"),
-                                       " ".join(unescape(t.text[:600]) for t in parsed.turns[:3]))
+                                       " ".join(opening))
         if before:
             year = int(fields["period"][2:6])
             warnings.append(f"period read as {before}, not the file name's {fields['period']}: the call gives "

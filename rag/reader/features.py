@@ -233,18 +233,18 @@ def question_of(text: str, vector: np.ndarray | None, idf, skip: set[str], ahead
     named = skip | set(tokenize(" ".join(skip)))  # names as written and as tokens ("snowflake", "snowflak")
     words = [t for t in tokenize(plain) if t not in named and t not in question_tokens()]
     years, quarters = years_in(text), quarters_in(text)
+    beside_call = text[: call[0]] + " " + text[call[1]:] if call else text  # the question less the call's period
     if call:
         # "What 2020 guidance did Acme give on its Q4 2019 call?": the call's period picks the call
         # (scoping); the figure asked about is of the other period the question names, unless that is
         # only a comparison's base ("On its Q3 2021 call, how did revenue compare with 2020?").
-        rest = without_comparisons(text[: call[0]] + " " + text[call[1]:])
+        rest = without_comparisons(beside_call)
         other = years_in(rest), quarters_in(rest)
         if any(other):
             years, quarters = other
     if not quarters and not years and (parts := period_parts(period)):
         years, quarters = {parts[0]}, {parts[1]}
-    whole_year = bool(years) and not quarters and not names_part_of_year(
-        text[: call[0]] + " " + text[call[1]:] if call else text)
+    whole_year = bool(years) and not quarters and not names_part_of_year(beside_call)
     return Question(text, language(text), vector, terms, metrics, content, focus, years, quarters,
                     ahead or bool(ASKS_GUIDANCE.search(text)), asked_kinds(text, phrasings[:metrics]),
                     pinned_kinds(text), _pairs(words), parts_named(text, skip), whole_year=whole_year)
@@ -362,10 +362,12 @@ def _names_in(text: str) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
-def _same_period(q: Question, c: Candidate, years: frozenset[int], quarters: frozenset[int]) -> bool:
+def _same_period(q: Question, c: Candidate) -> bool:
     """The candidate names the period asked. A quarter asked is matched by the quarter named; a year
     asked (no quarter) by the year named without a quarter ("2021 revenue", not "third quarter of 2021
     revenue"), or by a whole year ("Full year EBITDA is projected ...") of no other year."""
+    years = frozenset().union(*(i.years for i in c.info))
+    quarters = frozenset().union(*(i.quarters for i in c.info))
     if q.quarters:
         return bool(q.quarters & quarters)
     if not q.years:
@@ -445,8 +447,6 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors,
         in_own, in_context = _covered(q, own, context)
         kinds = c.kinds
         text = c.sentence.text
-        said_years = frozenset().union(*(i.years for i in c.info))
-        said_quarters = frozenset().union(*(i.quarters for i in c.info))
         # A pair is forward-looking when either sentence is: its figures may be the outlook's.
         guidance_led = any(i.guidance_led for i in c.info)
         rows.append({
@@ -464,7 +464,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors,
             "has_figure": float(bool(kinds)),
             "kind_fit": float(bool(q.kinds & kinds)),
             "kind_all": float(bool(q.kinds) and _all_kinds(q.kinds, kinds)),
-            "period_same": float(_same_period(q, c, said_years, said_quarters)),
+            "period_same": float(_same_period(q, c)),
             "guidance_fit": float(q.guidance and guidance_led),
             "guidance_misfit": float(not q.guidance and guidance_led),
             "rank": 1.0 / (1 + c.rank),
