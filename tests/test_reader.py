@@ -310,8 +310,8 @@ def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypa
     ("艾克米第二季度末的员工总数是多少？", {"count"}),  # 总数 / 数量 / 人数: "the number of"
     ("What was Acme's revenue in dollars?", {"money", "count"}),
     ("What was diluted EPS in Q3?", {"money", "count"}),
-    ("What was the gross margin?", {"percent", "pp", "fraction"}),
-    ("毛利率是多少？", {"percent", "pp", "fraction"}),
+    ("What was the gross margin?", {"percent", "fraction"}),
+    ("毛利率是多少？", {"percent", "fraction"}),
     ("第四季度营收是多少美元？", {"money", "count"}),
     # Any currency, not only dollars; growth "in kroner" is still a change.
     ("What were Acme's total sales in Danish kroner for 2024?", {"money", "count"}),
@@ -322,14 +322,20 @@ def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypa
     ("What was revenue in Q4?", set()),  # revenue may be asked as an amount or a growth: any kind
     ("What was the annualized revenue run rate?", set()),  # a run rate is an amount, not a ratio
     ("What did the CFO say about demand?", set()),
-    ("What share of revenue came from cloud?", {"percent", "pp", "fraction"}),
-    ("cloud as a percentage of sales", {"percent", "pp", "fraction"}),
+    ("What share of revenue came from cloud?", {"percent", "fraction"}),
+    ("cloud as a percentage of sales", {"percent", "fraction"}),
     ("How many bps did price/mix contribute?", {"percent", "pp", "fraction"}),  # points, not a count
+    # A share's level is a percentage: "occupancy up 480 basis points" does not say what it is; points
+    # answer a share only when a move is asked, in `_CHANGE`'s words or others.
+    ("What was same-store occupancy, as a percentage, at quarter end?", {"percent", "fraction"}),
+    ("How much did gross margin expand year over year?", {"percent", "pp", "fraction", "multiple"}),
+    ("CL 3Q21 gross margin contraction y/y?", {"percent", "pp", "fraction", "multiple"}),
+    ("预计全年营业利润率扩张多少个基点？", {"count", "percent", "pp", "fraction", "multiple"}),  # 多少个 reads as a count
     ("How many times more often do tours convert?", {"multiple"}),
     ("收入是去年的几倍？", {"multiple"}),
     # A currency word inside a measure's own name pins nothing: net dollar retention is a rate.
     ("What was Acme's net dollar retention in Q3?", set()),
-    ("What was Acme's dollar-based net retention rate?", {"percent", "pp", "fraction"}),
+    ("What was Acme's dollar-based net retention rate?", {"percent", "fraction"}),
     ("What was gross dollar volume in dollars?", {"money", "count"}),
 ])
 def test_pinned_kinds_read_only_what_the_wording_fixes(question: str, kinds: set[str]) -> None:
@@ -622,6 +628,24 @@ def test_a_count_of_quarters_or_years_is_no_figure() -> None:
     assert kinds("In the first 9 months of 2025, sales grew 12%.") == ["percent"]
     assert kinds("We ended the quarter with 5,000 customers.") == ["count"]
     assert kinds("In Q1 2026, revenue grew 46% year-over-year to $333 million.") == ["money", "percent"]
+    # Written with a hyphen the span is the same: "12-month" answers no "how much, in dollars?".
+    assert kinds("We achieved a trailing 12-month free cash flow margin of more than 11%.") == ["percent"]
+
+
+def test_a_measure_named_as_what_a_figure_is_a_part_of_is_not_next_to_its_own_figure() -> None:
+    """"$135 million or 25% of total revenue" states a product's revenue: for "what was total
+    revenue?" the figure beside "revenue" is not revenue's; asked for the share, it is."""
+    from rag.reader.features import _figure_near_focus
+    from rag.types import Chunk, Hit
+
+    text = "Silicon photonics reached a record $135.1 million or 25% of total revenue. Revenue of $543.3 million was a record."
+    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                          start=0, end=len(text)), row=0, score=1.0)
+    part, whole = [c for c in candidates([hit]) if not c.pair]
+    asked = question_of("What total revenue did Acme report for Q1?", None, lambda t: 1.0, {"acme"})
+    share = question_of("What share of total revenue did silicon photonics make up?", None, lambda t: 1.0, {"acme"})
+    assert not _figure_near_focus(asked, part) and _figure_near_focus(asked, whole)
+    assert _figure_near_focus(share, part)
 
 
 def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_a_measure() -> None:
@@ -652,8 +676,13 @@ def test_a_measure_written_with_digits_is_no_part_and_an_ampersand_name_is_one()
     assert parts_named("Acme FY25Q4电话会上，Nova的营业利润率是多少？", skip) == (tuple(tokenize("Nova")),)
     assert parts_named("What did Acme report for Nova in Q1FY26?", skip) == (tuple(tokenize("Nova")),)
     assert parts_named("What did COVID-19 cost Acme?", skip) == (("covid",),)
+    # "Cullen/Frost" is one name (the company's, when the index knows it as "Frost"), and a part of two
+    # words is also found by its initials ("IP segment operating margin").
+    assert parts_named("What was Cullen/Frost's net interest margin?", set(tokenize("Frost"))) == ()
+    assert parts_named("What margin did Acme's Industrial Process segment hit?", skip) == (
+        tuple(tokenize("Industrial Process")) + ("ip",),)
     both = parts_named("What did Acme's Digital & Betting business earn?", skip)
-    assert both == (tuple(tokenize("Digital Betting")),)
+    assert both == (tuple(tokenize("Digital Betting")) + ("db",),)
     # A product with a generation number keeps it, and the plain product name matches too.
     assert parts_named("How many Nova2 chips did Acme ship?", skip) == (("nova2", "nova"),)
 

@@ -126,15 +126,23 @@ _AMOUNT = re.compile(r"\bhow much (?:money|cash)\b|"
                      r"\bper (?:diluted |basic )?share\b|\bEPS\b|"
                      r"多少[万亿千百]*(?:美元|美金|元|钱|欧元|日元|英镑|人民币|(?:丹麦)?克朗)|多少亿|金额|每股|美元计", re.I)
 _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|fraction)\b|\bpercentage\b|"
-                    r"\b(?:how many|what) (?:percentage |basis )?(?:points|bps|pts)\b|\bmargin\b|(?<!run )(?<!run-)\brate\b|"
-                    r"百分之|百分比|百分点|占比|比例|比重|(?<![效汇频概])率", re.I)
+                    r"\bmargin\b|(?<!run )(?<!run-)\brate\b|"
+                    r"百分之|百分比|占比|比例|比重|(?<![效汇频概])率", re.I)
+# Points asked for ("how many basis points", 百分点): a change of a share, or a share stated so.
+_POINTS = re.compile(r"\b(?:points|bps|pts)\b|百分点|基点", re.I)
+# How a share moved, beyond `_CHANGE`'s words: "margin expansion", "how much did FX help", 扩张.
+_MOVED = re.compile(r"expan|contract|improv|compress|deteriorat|\b(?:help|hurt|impact|benefit|drag)|headwind|tailwind|"
+                    r"\by/y\b|\bq/q\b|扩张|扩大|收窄|改善|压缩|恶化|影响|拖累", re.I)
 # A part of a whole asked for ("Atlas share of revenue", "as a % of sales", 占总营收的比例): a percentage,
 # whatever the measure it is a part of.
 _PART_OF = re.compile(r"\b(?:share|portion|proportion|fraction|percent(?:age)?)\s+of\b|\bas\s+a\s+(?:%|percent(?:age)?|share)"
                       r"|%\s*of\b|占[^，。？?]{0,12}(?:比例|比重|百分比)|占比", re.I)
 # "How many times" asks a multiple (3x, 三倍), not a count.
 _TIMES = re.compile(r"\bhow many times\b|多少倍|几倍", re.I)
-_PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "pp", "fraction"}), (_PART_OF, {"percent", "pp", "fraction"}),
+# A share's level is stated as a percentage; points state how it moved ("occupancy up 480 basis
+# points" does not say what occupancy is), so they answer a share only when a change is asked.
+_PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "fraction"}), (_PART_OF, {"percent", "fraction"}),
+           (_POINTS, {"pp", "percent", "fraction"}),
            (_COUNT, {"count"}), (_TIMES, {"multiple"}))
 
 
@@ -149,7 +157,7 @@ def pinned_kinds(text: str) -> frozenset[str]:
         measures_blanked = without(measures_blanked, g[0])
     if _CURRENCY.search(measures_blanked):
         kinds |= {"money", "count"}
-    if kinds and _CHANGE.search(text):
+    if kinds and (_CHANGE.search(text) or _MOVED.search(text)):
         kinds |= {"percent", "pp", "fraction", "multiple"}
     return frozenset(kinds)
 
@@ -262,7 +270,7 @@ def _pairs(tokens: list[str]) -> frozenset[tuple[str, str]]:
 
 # A count of quarters, years or months is a span of time, not a figure ("accelerated for 2 consecutive
 # quarters", "连续两个季度", "the first 9 months").
-_SPAN_AFTER = re.compile(r"\s*(?:(?:consecutive|straight|full|more|fiscal)\s+)?(?:quarters?|years?|months?)\b"
+_SPAN_AFTER = re.compile(r"[\s-]*(?:(?:consecutive|straight|full|more|fiscal)\s+)?(?:quarters?|years?|months?)\b"
                          r"|\s*个?(?:季度|财季|年|月)", re.I)
 
 
@@ -328,13 +336,22 @@ def _coverage(q: Question, held: list[bool], n: int | None = None) -> float:
     return sum(w for (_, w), h in zip(chosen, held) if h) / total
 
 
+_DENOMINATOR = re.compile(r"(?:\bof|\bto)\s+(?:(?:total|overall|our|the|its|net|consolidated|company|group)\s+)*$|"
+                          r"占(?:总|全部|公司|集团)?$")
+
+
 def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int = 90) -> bool:
     """A figure stands right after (or just before) where the candidate names what is asked."""
     text = c.sentence.text.lower()
     figures = [f - c.sentence.start for i in c.info for f in i.figures]
+    whole = not _PART_OF.search(q.text)
     for phrase in q.focus:
         at = text.find(phrase)
         while at >= 0:
+            # "$135 million or 25% of total revenue": the measure is what the figure is a part of.
+            if whole and _DENOMINATOR.search(text, max(0, at - 30), at):
+                at = text.find(phrase, at + 1)
+                continue
             if any(at - before <= f <= at + len(phrase) + after for f in figures):
                 return True
             at = text.find(phrase, at + 1)

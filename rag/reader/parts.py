@@ -22,8 +22,11 @@ from rag.types import Hit
 _NOT_PARTS = frozenset(tokenize("fy h1 h2 ceo cfo coo cto chief officer president chairman chairwoman director "
                                 "board executive vice dr mr mrs ms"))
 # Initials stand for a name of three words or more ("Affiliated Managers Group" is AMG): two-letter
-# initials of two-word names (a speaker's) would collide with other names ("North America").
+# initials of two-word names (a speaker's) would collide with other names ("North America"). A part the
+# question names is looked for by its initials from two words on ("Industrial Process" is "IP segment"
+# on the call): there they only find the part, never stand for a company or a person.
 _INITIALS_FROM = 3
+_PART_INITIALS_FROM = 2
 # "RentalsFY2021Q2", "哈雷2021年Pan America": a name runs into a period or a Chinese word with no space;
 # split there, or the period or the Chinese text would be read as part of the name.
 _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=[A-Za-z])")
@@ -32,8 +35,8 @@ _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[
 # capitalised whatever it is), with two differences: digits inside a word belong to it, so "CET1" is
 # masked as the measure it is instead of leaving a part called "CET" ("Trainium2" stays "trainium2"),
 # and "X & Y" is one name ("Digital & Betting", "Measurement & Control Solutions"), not two parts each
-# of which the answer must name. A period ("Q3", "FY25Q4", "Q1FY26", "H1") ends a name.
-_WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4]|FY'?\d+)?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]+"
+# of which the answer must name, nor is "Cullen/Frost". A period ("Q3", "FY25Q4", "Q1FY26", "H1") ends a name.
+_WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4]|FY'?\d+)?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]*(?:/[A-Z][A-Za-z0-9&-]*)*[A-Za-z0-9&-]"
 _RUN = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])" + _WORD + r"(?:\s+(?:&\s+)?" + _WORD + ")*")
 
 
@@ -64,7 +67,9 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
                       and not t.isdigit())  # "COVID-19": the 19 is no word of the name to find
         # A long name is also matched by its initials: "Affiliated Managers Group" is AMG.
         capitals = re.findall(r"[A-Za-z]+", m.group(0))
-        initials = ("".join(w[0] for w in capitals).lower(),) if len(capitals) >= _INITIALS_FROM else ()
+        # Two-word initials only of a name both of whose words are the part's ("Nova AI" is no "NA").
+        long = len(capitals) >= _INITIALS_FROM or len(capitals) == len(words) >= _PART_INITIALS_FROM
+        initials = ("".join(w[0] for w in capitals).lower(),) if long else ()
         if words and not set(words + initials) & known and not set(initials) & _NOT_PARTS:  # "Chief Financial Officer"
             out.append(words + initials)
     return tuple(out)
