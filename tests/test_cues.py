@@ -37,7 +37,9 @@ def test_a_question_about_next_year_or_quarter_asks_for_an_outlook() -> None:
     from rag.cues import ASKS_GUIDANCE
 
     for q in ("Deere net income next year", "What EPS range are they planning for next fiscal year?",
-              "IBM free cash flow next quarter?", "苹果下个季度的毛利率是多少？", "明年的营收预计是多少？"):
+              "IBM free cash flow next quarter?", "苹果下个季度的毛利率是多少？", "明年的营收预计是多少？",
+              # A budget or a 预测 (forecast) is what the call guided, not what was spent or earned.
+              "What's Acme's capex budget for fiscal 2022?", "艾克米把2020年全年盈利预测区间收窄到多少？"):
         assert ASKS_GUIDANCE.search(q), q
     for q in ("What was Deere's net income for fiscal 2021?", "How did revenue grow last quarter?", "去年的营收是多少？"):
         assert not ASKS_GUIDANCE.search(q), q
