@@ -148,6 +148,7 @@ payout ratio | 派息率, 分红率
 returned to shareholders, return to shareholders, shareholder returns | 返还股东, 股东回报
 net charge-offs, net charge-off, charge-offs, charge-off | 净冲销, 冲销, 核销
 provision for credit losses, credit loss provision, provisions | 信贷损失准备, 信用损失准备, 拨备
+allowance for credit losses, allowance for loan losses, allowance for loan and lease losses, loan loss reserve, loan loss reserves, reserve for credit losses | 信贷损失准备金, 信用损失准备金, 贷款损失准备金
 net interest margin, nim | 净息差
 pre-provision net revenue, ppnr, pre-provision profit, pre-provision income | 拨备前净收入, 拨备前利润
 return on equity, roe | 净资产收益率, 股本回报率
