@@ -305,6 +305,30 @@ def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypa
     assert reader.pick("What was the GAAP net loss in dollars?", [hit], None) == []
 
 
+def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"What was total ARR in dollars?" met by "Total ARR grew by $11 million sequentially": the amount
+    says how much ARR moved, not what it was, so the answer says the call does not state it; asked
+    how much ARR grew, the same sentence answers."""
+    from rag.reader.features import level_kinds
+    from rag.types import Chunk, Hit
+
+    assert level_kinds("Total ARR grew by $11 million sequentially.") == frozenset()
+    assert level_kinds("Net income fell by $4.1 million or $0.09 per share.") == frozenset()  # restated, still a move
+    assert level_kinds("Revenue increased 10% to $500 million.") == {"percent", "money"}
+    assert level_kinds("EPS was $1.20, up $0.10 from last year.") == {"money"}
+    assert level_kinds("收入增加了5亿美元。") == frozenset()
+    text = "Total ARR grew by $11 million sequentially."
+    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                          start=0, end=len(text)), row=0, score=1.0)
+    w = _weights(0.0)
+    reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
+                    lambda h: None)
+    cands = [c for c in candidates([hit]) if not c.pair]
+    monkeypatch.setattr(Reader, "score", lambda self, *a, **k: (cands, np.array([0.9] * len(cands)), 0.9))
+    assert reader.pick("What was Acme's total ARR in dollars at the end of Q3?", [hit], None) == []
+    assert reader.pick("How much did Acme's total ARR grow in dollars in Q3?", [hit], None)
+
+
 @pytest.mark.parametrize("question, kinds", [
     ("How many employees did Acme have at year end?", {"count"}),
     ("艾克米第二季度末的员工总数是多少？", {"count"}),  # 总数 / 数量 / 人数: "the number of"

@@ -19,7 +19,7 @@ from rag.ingest.text import squash
 from rag.reader.adapter import Adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import (
-    FEATURES, Candidate, Question, asked_tokens, candidates, matrix, pinned_kinds, question_of,
+    FEATURES, Candidate, Question, asked_tokens, asks_a_move, candidates, level_kinds, matrix, pinned_kinds, question_of,
 )
 from rag.sentences import Sentence
 from rag.types import Hit
@@ -172,7 +172,8 @@ class Reader:
         picks = picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score
                              and not not_the_figure_asked(question, q.sentence.text)]
         pinned = pinned_kinds(question)
-        if pinned and not pinned & picks[0].kinds:
+        held = picks[0].kinds if asks_a_move(question) else level_kinds(picks[0].sentence.text)
+        if pinned and not pinned & held:
             # The wording fixes the kind of figure ("in dollars", "what percentage", "how many") and
             # the answer's sentence states none of it: "Azure revenue in dollars?" met by a growth rate.
             # A second sentence does not rescue it ("GAAP net loss in dollars?" met by a bullet naming

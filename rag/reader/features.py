@@ -146,6 +146,38 @@ _PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "fraction"}), (_P
            (_COUNT, {"count"}), (_TIMES, {"multiple"}))
 
 
+# An amount stated as how much something moved ("ARR grew by $11 million", "up $53.3 million", "a net
+# decrease ... of $4.1 million") is no level: it answers "how much did X grow", not "what was X".
+_DELTA_BEFORE = re.compile(r"(?:\b(?:by|up|down|grew|rose|fell|gained|lost|declined|increased|decreased|improved|"
+                           r"higher|lower|increase of|decrease of|decline of|growth of|improvement of|"
+                           r"increase in [a-z ]{1,30}? of|decrease (?:to|in) [a-z' ]{1,40}? of)"
+                           r"|增加了?|减少了?|增长了?|下降了?)\s*(?:(?:about|approximately|roughly|nearly|almost|over|"
+                           r"more than|some|another|an additional|约|近)\s*)?$", re.I)
+
+
+_OR = re.compile(r"\s*,?\s*(?:or|and|,)\s*$")
+
+
+def level_kinds(text: str) -> frozenset[str]:
+    """The kinds of the figures `text` states as levels: amounts stated as a move are left out, and so is
+    a figure restating one ("up $4.1 million or $0.09 per share")."""
+    out, moved, end = set(), False, -1
+    for q in extract(text):
+        if q.kind in _YEARISH:
+            continue
+        restates = end >= 0 and bool(_OR.fullmatch(text, end, q.start))
+        moved = moved if restates else bool(_DELTA_BEFORE.search(text, max(0, q.start - 60), q.start))
+        end = q.end
+        if not (moved and q.kind in ("money", "count")):
+            out.add(q.kind)
+    return frozenset(out)
+
+
+def asks_a_move(text: str) -> bool:
+    """The question asks how a figure moved (grew, expanded, 同比), not only what it was."""
+    return bool(_CHANGE.search(text) or _MOVED.search(text))
+
+
 def pinned_kinds(text: str) -> frozenset[str]:
     """The kinds of figure a question's wording allows, whatever it asks about (empty: any kind)."""
     kinds: set[str] = set()
@@ -157,7 +189,7 @@ def pinned_kinds(text: str) -> frozenset[str]:
         measures_blanked = without(measures_blanked, g[0])
     if _CURRENCY.search(measures_blanked):
         kinds |= {"money", "count"}
-    if kinds and (_CHANGE.search(text) or _MOVED.search(text)):
+    if kinds and asks_a_move(text):
         kinds |= {"percent", "pp", "fraction", "multiple"}
     return frozenset(kinds)
 
