@@ -654,6 +654,9 @@ def test_a_count_of_quarters_or_years_is_no_figure() -> None:
     assert kinds("In Q1 2026, revenue grew 46% year-over-year to $333 million.") == ["money", "percent"]
     # Written with a hyphen the span is the same: "12-month" answers no "how much, in dollars?".
     assert kinds("We achieved a trailing 12-month free cash flow margin of more than 11%.") == ["percent"]
+    # A page of the deck is pointed at, not stated: "Please turn to Page 7." holds no figure.
+    assert kinds("Please turn to Page 7. The effect is that we're building tangible book value.") == []
+    assert kinds("Turning to slide 9, revenue was $5 million.") == ["money"]
 
 
 def test_a_measure_named_as_what_a_figure_is_a_part_of_is_not_next_to_its_own_figure() -> None:

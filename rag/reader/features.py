@@ -162,9 +162,7 @@ def level_kinds(text: str) -> frozenset[str]:
     """The kinds of the figures `text` states as levels: amounts stated as a move are left out, and so is
     a figure restating one ("up $4.1 million or $0.09 per share")."""
     out, moved, end = set(), False, -1
-    for q in extract(text):
-        if q.kind in _YEARISH:
-            continue
+    for q in figures_in(text):
         restates = end >= 0 and bool(_OR.fullmatch(text, end, q.start))
         moved = moved if restates else bool(_DELTA_BEFORE.search(text, max(0, q.start - 60), q.start))
         end = q.end
@@ -311,9 +309,21 @@ _FULL_YEAR = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:for|in) the (?:fu
                         r"\b(?![- ](?:ago|over|earlier|before|prior))|全年|全财年|整个财年", re.I)
 
 
+# A number naming a page of the deck ("Please turn to Page 7", "slide 13 summarizes") points at a
+# figure, it is none.
+_REFERENCE_BEFORE = re.compile(r"\b(?:pages?|slides?|charts?|exhibits?|tables?|appendix|footnotes?)\s*#?\s*$", re.I)
+
+
+def figures_in(text: str) -> list:
+    """The figures `text` states (`rag.numbers` quantities): not years or dates, spans of time or
+    references to a page."""
+    return [q for q in extract(text) if q.kind not in _YEARISH
+            and not (q.kind == "count" and (_SPAN_AFTER.match(text, q.end)
+                                            or _REFERENCE_BEFORE.search(text, max(0, q.start - 12), q.start)))]
+
+
 def _info(s: Sentence) -> Info:
-    quantities = [q for q in extract(s.text) if q.kind not in _YEARISH
-                  and not (q.kind == "count" and _SPAN_AFTER.match(s.text, q.end))]
+    quantities = figures_in(s.text)
     tokens = tokenize(s.text)
     return Info(frozenset(tokens), frozenset(q.kind for q in quantities),
                 frozenset(years_in(s.text)), frozenset(quarters_in(s.text)),
