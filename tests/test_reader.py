@@ -305,6 +305,31 @@ def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypa
     assert reader.pick("What was the GAAP net loss in dollars?", [hit], None) == []
 
 
+def test_the_basis_asked_is_read_from_a_nearly_as_likely_sentence_that_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Adjusted EPS?" whose likeliest sentence is the GAAP figure: a sentence naming the adjusted
+    figure, nearly as likely, answers; with none, the answer says the call does not give it."""
+    from rag.types import Chunk, Hit
+
+    text = ("Second quarter GAAP earnings per share of $1.33 was $1.93 ahead of last year. "
+            "Excluding restructuring charges, our adjusted EPS was $1.41. Revenue was $1.5 billion.")
+    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                          start=0, end=len(text)), row=0, score=1.0)
+    w = _weights(0.0)
+    reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
+                    lambda h: None)
+    cands = [c for c in candidates([hit]) if not c.pair]
+    gaap, adjusted, revenue = cands
+
+    def scored(p_adjusted: float):
+        return lambda self, *a, **k: (cands, np.array([0.6, p_adjusted, 0.5]), 0.9)
+
+    monkeypatch.setattr(Reader, "score", scored(0.3))
+    assert [p.sentence.text for p in reader.pick("What was adjusted EPS in Q2?", [hit], None)] == [adjusted.sentence.text]
+    assert reader.pick("What was GAAP EPS in Q2?", [hit], None)[0].sentence.text == gaap.sentence.text
+    monkeypatch.setattr(Reader, "score", scored(0.05))  # far less likely: no answer, not a guess
+    assert reader.pick("What was adjusted EPS in Q2?", [hit], None) == []
+
+
 def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch) -> None:
     """"What was total ARR in dollars?" met by "Total ARR grew by $11 million sequentially": the amount
     says how much ARR moved, not what it was, so the answer says the call does not state it; asked
