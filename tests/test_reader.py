@@ -286,18 +286,24 @@ def test_an_answer_without_the_kind_the_wording_fixes_is_no_answer(corpus) -> No
     assert reader.pick("How many dollars was Acme's net revenue retention?", hits, None) == []
 
 
-def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"GAAP net loss in dollars?" met first by a sentence naming the loss with no amount: a second,
-    nearly as probable sentence's amount (another measure's) does not make it an answer."""
+def _one_passage(text: str):
+    """A passage holding `text`, a reader whose own rules (not its scores: tests set those) decide,
+    and the passage's single-sentence candidates."""
     from rag.types import Chunk, Hit
 
-    text = "The one-time stock compensation expense resulted in a GAAP net loss. Revenue was $274 million, up 38%."
     hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
                           start=0, end=len(text)), row=0, score=1.0)
     w = _weights(0.0)
     reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
                     lambda h: None)
-    cands = [c for c in candidates([hit]) if not c.pair]
+    return hit, reader, [c for c in candidates([hit]) if not c.pair]
+
+
+def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """"GAAP net loss in dollars?" met first by a sentence naming the loss with no amount: a second,
+    nearly as probable sentence's amount (another measure's) does not make it an answer."""
+    text = "The one-time stock compensation expense resulted in a GAAP net loss. Revenue was $274 million, up 38%."
+    hit, reader, cands = _one_passage(text)
     probs = np.array([0.9 if "net loss" in c.sentence.text else 0.8 for c in cands])
     monkeypatch.setattr(Reader, "score", lambda self, *a, **k: (cands, probs, 0.9))
     loose = reader.pick("What was the GAAP net loss?", [hit], None)
@@ -305,37 +311,11 @@ def test_the_kind_the_wording_fixes_must_be_in_the_answers_own_sentence(monkeypa
     assert reader.pick("What was the GAAP net loss in dollars?", [hit], None) == []
 
 
-def test_the_basis_asked_is_read_from_a_nearly_as_likely_sentence_that_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"Adjusted EPS?" whose likeliest sentence is the GAAP figure: a sentence naming the adjusted
-    figure, nearly as likely, answers; with none, the answer says the call does not give it."""
-    from rag.types import Chunk, Hit
-
-    text = ("Second quarter GAAP earnings per share of $1.33 was $1.93 ahead of last year. "
-            "Excluding restructuring charges, our adjusted EPS was $1.41. Revenue was $1.5 billion.")
-    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
-                          start=0, end=len(text)), row=0, score=1.0)
-    w = _weights(0.0)
-    reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
-                    lambda h: None)
-    cands = [c for c in candidates([hit]) if not c.pair]
-    gaap, adjusted, revenue = cands
-
-    def scored(p_adjusted: float):
-        return lambda self, *a, **k: (cands, np.array([0.6, p_adjusted, 0.5]), 0.9)
-
-    monkeypatch.setattr(Reader, "score", scored(0.3))
-    assert [p.sentence.text for p in reader.pick("What was adjusted EPS in Q2?", [hit], None)] == [adjusted.sentence.text]
-    assert reader.pick("What was GAAP EPS in Q2?", [hit], None)[0].sentence.text == gaap.sentence.text
-    monkeypatch.setattr(Reader, "score", scored(0.05))  # far less likely: no answer, not a guess
-    assert reader.pick("What was adjusted EPS in Q2?", [hit], None) == []
-
-
 def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch) -> None:
     """"What was total ARR in dollars?" met by "Total ARR grew by $11 million sequentially": the amount
     says how much ARR moved, not what it was, so the answer says the call does not state it; asked
     how much ARR grew, the same sentence answers."""
     from rag.reader.features import level_kinds
-    from rag.types import Chunk, Hit
 
     assert level_kinds("Total ARR grew by $11 million sequentially.") == frozenset()
     assert level_kinds("Net income fell by $4.1 million or $0.09 per share.") == frozenset()  # restated, still a move
@@ -343,12 +323,7 @@ def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch)
     assert level_kinds("EPS was $1.20, up $0.10 from last year.") == {"money"}
     assert level_kinds("收入增加了5亿美元。") == frozenset()
     text = "Total ARR grew by $11 million sequentially."
-    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
-                          start=0, end=len(text)), row=0, score=1.0)
-    w = _weights(0.0)
-    reader = Reader(Weights(w.features, w.mean, w.scale, w.coef, w.intercept, 0.0, {}, None, 0.5), lambda t: 1.0,
-                    lambda h: None)
-    cands = [c for c in candidates([hit]) if not c.pair]
+    hit, reader, cands = _one_passage(text)
     monkeypatch.setattr(Reader, "score", lambda self, *a, **k: (cands, np.array([0.9] * len(cands)), 0.9))
     assert reader.pick("What was Acme's total ARR in dollars at the end of Q3?", [hit], None) == []
     assert reader.pick("How much did Acme's total ARR grow in dollars in Q3?", [hit], None)

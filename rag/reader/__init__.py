@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rag.chunk import BOILERPLATE
-from rag.cues import bases_of, not_the_figure_asked, other_basis
+from rag.cues import not_the_figure_asked
 from rag.ingest.text import squash
 from rag.reader.adapter import Adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
@@ -29,11 +29,6 @@ WEIGHTS = Path(__file__).with_name("weights.json")
 # sentence by sentence ("Actual results could materially differ ... the Risk Factors section of our Form 10-K").
 _NOT_AN_ANSWER = re.compile(BOILERPLATE.pattern + r"|actual results (?:may|could|might|will)\s+(?:\w+\s+)?differ|"
                             r"\brisk factors\b|\bform 10-?[kq]s?\b|securities and exchange commission", re.I)
-
-
-# How probable, against the likeliest sentence, one naming the accounting basis asked must be to answer
-# in its place (`Reader.read`).
-BASIS_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -168,17 +163,6 @@ class Reader:
         if not len(cands) or answers <= 0.0 or answers < self.weights.threshold:
             return [], ranked
         picks = distinct(cands, p, 2)
-        if other_basis(question, picks[0].sentence.text):
-            # The likeliest sentence states the other accounting basis ("GAAP EPS of $1.33" for the
-            # adjusted EPS asked): a nearly as likely one naming the basis asked states the figure
-            # ("adjusted EPS was $1.41"); without one, the call does not give it.
-            asked = bases_of(question)
-            named = [i for i in np.argsort(-p, kind="stable")[:12] if p[i] >= BASIS_SHARE * picks[0].score
-                     and asked <= bases_of(cands[i].sentence.text) and not not_the_figure_asked(question, cands[i].sentence.text)]
-            if named:
-                keep = np.zeros_like(p)
-                keep[named] = p[named]
-                picks = distinct(cands, keep, 1)
         if not_the_figure_asked(question, picks[0].sentence.text):
             # The likeliest sentence gives the figure on the other accounting basis, or for a longer span
             # than the quarter asked for on its own: the one asked for is not stated there, and a weaker
