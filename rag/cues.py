@@ -93,7 +93,10 @@ _Q_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "一": 1, "二": 2
             "march": 13, "june": 16, "september": 19, "december": 22}
 # A question about guidance wants a forward-looking sentence.
 ASKS_GUIDANCE = re.compile(r"\bguid|outlook|forecast|\bexpect|anticipat|\bplan(?:s|ned|ning)? (?:to|for)\b|\bwill\b|"
-                           r"\bbudget|\bnext (?:fiscal )?(?:year|quarter)\b|指引|预期|预计|预测|预算|展望|计划|明年|"
+                           # A budget ahead, not spending measured against one ("came in under budget").
+                           r"(?<!under )(?<!over )(?<!on )(?<!versus )(?<!vs )(?<!vs\. )(?<!against )(?<!within )"
+                           r"\bbudget(?:s|ed)?\b(?!-conscious)|\bnext (?:fiscal )?(?:year|quarter)\b|指引|预期|预计|"
+                           r"(?<!市场)(?<!分析师)(?<!超出)(?<!高于)(?<!低于)预测|展望|计划|明年|"
                            r"下一?个?(?:财年|财季|季度)", re.I)
 
 

@@ -41,7 +41,8 @@ def test_a_question_about_next_year_or_quarter_asks_for_an_outlook() -> None:
               # A budget or a 预测 (forecast) is what the call guided, not what was spent or earned.
               "What's Acme's capex budget for fiscal 2022?", "艾克米把2020年全年盈利预测区间收窄到多少？"):
         assert ASKS_GUIDANCE.search(q), q
-    for q in ("What was Deere's net income for fiscal 2021?", "How did revenue grow last quarter?", "去年的营收是多少？"):
+    for q in ("What was Deere's net income for fiscal 2021?", "How did revenue grow last quarter?", "去年的营收是多少？",
+              "Did Acme's Q3 opex come in under budget?", "上季度营收是否超出市场预测？"):
         assert not ASKS_GUIDANCE.search(q), q
     plan = "For fiscal 2022, we plan for a new EPS record between $2.50 and $2.66."
     from rag.cues import first_figure_at

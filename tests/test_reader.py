@@ -322,6 +322,11 @@ def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch)
     assert level_kinds("Revenue increased 10% to $500 million.") == {"percent", "money"}
     assert level_kinds("EPS was $1.20, up $0.10 from last year.") == {"money"}
     assert level_kinds("收入增加了5亿美元。") == frozenset()
+    assert level_kinds("收入提升了2亿元。") == frozenset()
+    # A cause after "by", a verb's "down", a segment that "lost" money: levels, not moves.
+    assert level_kinds("Margin was partially offset by $20 million of restructuring charges.") == {"money"}
+    assert level_kinds("We paid down $500 million of debt in the quarter.") == {"money"}
+    assert level_kinds("The Energy segment lost $12 million in the quarter.") == {"money"}
     text = "Total ARR grew by $11 million sequentially."
     hit, reader, cands = _one_passage(text)
     monkeypatch.setattr(Reader, "score", lambda self, *a, **k: (cands, np.array([0.9] * len(cands)), 0.9))
@@ -354,6 +359,9 @@ def test_an_amount_stated_as_a_move_is_no_level(monkeypatch: pytest.MonkeyPatch)
     ("What was same-store occupancy, as a percentage, at quarter end?", {"percent", "fraction"}),
     ("How much did gross margin expand year over year?", {"percent", "pp", "fraction", "multiple"}),
     ("CL 3Q21 gross margin contraction y/y?", {"percent", "pp", "fraction", "multiple"}),
+    # "points" outside a figure's sense, and a word that only contains a move's stem, pin nothing new.
+    ("What pain points did Acme's customers mention?", set()),
+    ("How many contracts did Acme sign in Q3?", {"count"}),
     ("预计全年营业利润率扩张多少个基点？", {"count", "percent", "pp", "fraction", "multiple"}),  # 多少个 reads as a count
     ("How many times more often do tours convert?", {"multiple"}),
     ("收入是去年的几倍？", {"multiple"}),
@@ -673,6 +681,11 @@ def test_a_measure_named_as_what_a_figure_is_a_part_of_is_not_next_to_its_own_fi
     share = question_of("What share of total revenue did silicon photonics make up?", None, lambda t: 1.0, {"acme"})
     assert not _figure_near_focus(asked, part) and _figure_near_focus(asked, whole)
     assert _figure_near_focus(share, part)
+    # Only a share's "of": "Turning to revenue, we reported $543 million" is revenue's own figure.
+    text = "Turning to revenue, we reported $543 million for the quarter."
+    hit = Hit(chunk=Chunk(id="c1", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                          start=0, end=len(text)), row=0, score=1.0)
+    assert _figure_near_focus(asked, next(c for c in candidates([hit]) if not c.pair))
 
 
 def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_a_measure() -> None:
@@ -708,6 +721,9 @@ def test_a_measure_written_with_digits_is_no_part_and_an_ampersand_name_is_one()
     assert parts_named("What was Cullen/Frost's net interest margin?", set(tokenize("Frost"))) == ()
     assert parts_named("What margin did Acme's Industrial Process segment hit?", skip) == (
         tuple(tokenize("Industrial Process")) + ("ip",),)
+    # Initials that are a role, a period or a measure are left out, the words kept.
+    assert parts_named("What did Acme's Mission Systems earn?", skip) == (tuple(tokenize("Mission Systems")),)
+    assert parts_named("What did Acme's Advanced Imaging unit earn?", skip) == (tuple(tokenize("Advanced Imaging")),)
     both = parts_named("What did Acme's Digital & Betting business earn?", skip)
     assert both == (tuple(tokenize("Digital Betting")) + ("db",),)
     # A product with a generation number keeps it, and the plain product name matches too.

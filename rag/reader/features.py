@@ -129,10 +129,12 @@ _SHARE = re.compile(r"\bwhat (?:percent|percentage|share|portion|proportion|frac
                     r"\bmargin\b|(?<!run )(?<!run-)\brate\b|"
                     r"百分之|百分比|占比|比例|比重|(?<![效汇频概])率", re.I)
 # Points asked for ("how many basis points", 百分点): a change of a share, or a share stated so.
-_POINTS = re.compile(r"\b(?:points|bps|pts)\b|百分点|基点", re.I)
+_POINTS = re.compile(r"\b(?:how many|what|in)\s+(?:percentage\s+|basis\s+)?(?:points|bps|pts)\b|\bbasis points?\b|"
+                     r"\bpercentage points?\b|\bbps\b|百分点|基点", re.I)
 # How a share moved, beyond `_CHANGE`'s words: "margin expansion", "how much did FX help", 扩张.
-_MOVED = re.compile(r"expan|contract|improv|compress|deteriorat|\b(?:help|hurt|impact|benefit|drag)|headwind|tailwind|"
-                    r"\by/y\b|\bq/q\b|扩张|扩大|收窄|改善|压缩|恶化|影响|拖累", re.I)
+_MOVED = re.compile(r"\bexpan(?:d|ded|ding|sion)\b(?!\s+capex)|\bcontract(?:ed|ion)\b|\bimprov(?:e|ed|ement|ing)\b|"
+                    r"\bcompress(?:ed|ion)?\b|\bdeteriorat\w*|\b(?:help|helped|hurt|impact|impacted|drag)\b|"
+                    r"\bbenefit(?:ed)? from\b|\b(?:head|tail)winds?\b|\by/y\b|\bq/q\b|扩张|扩大|收窄|改善|压缩|恶化|影响|拖累", re.I)
 # A part of a whole asked for ("Atlas share of revenue", "as a % of sales", 占总营收的比例): a percentage,
 # whatever the measure it is a part of.
 _PART_OF = re.compile(r"\b(?:share|portion|proportion|fraction|percent(?:age)?)\s+of\b|\bas\s+a\s+(?:%|percent(?:age)?|share)"
@@ -148,11 +150,17 @@ _PINNED = ((_AMOUNT, {"money", "count"}), (_SHARE, {"percent", "fraction"}), (_P
 
 # An amount stated as how much something moved ("ARR grew by $11 million", "up $53.3 million", "a net
 # decrease ... of $4.1 million") is no level: it answers "how much did X grow", not "what was X".
-_DELTA_BEFORE = re.compile(r"(?:\b(?:by|up|down|grew|rose|fell|gained|lost|declined|increased|decreased|improved|"
+_DELTA_BEFORE = re.compile(r"(?:\b(?:by|up|down|grew|rose|fell|declined|increased|decreased|improved|"
                            r"higher|lower|increase of|decrease of|decline of|growth of|improvement of|"
                            r"increase in [a-z ]{1,30}? of|decrease (?:to|in) [a-z' ]{1,40}? of)"
-                           r"|增加了?|减少了?|增长了?|下降了?)\s*(?:(?:about|approximately|roughly|nearly|almost|over|"
-                           r"more than|some|another|an additional|约|近)\s*)?$", re.I)
+                           r"|增加了?|减少了?|增长了?|下降了?|提升了?|上升了?|提高了?|下滑了?)\s*(?:(?:about|approximately|"
+                           r"roughly|nearly|almost|over|more than|some|another|an additional|约|近)\s*)?$", re.I)
+# ... unless "by" names a cause ("offset by $20 million of charges") and "down"/"up" belong to a verb
+# ("paid down $500 million of debt", "wrote down $50 million").
+_NOT_A_MOVE = re.compile(r"\b(?:offset|funded|driven|impacted|affected|followed|led|caused|generated|supported|financed|"
+                         r"represented|accounted for|funded|helped|hurt)\s+by\s*\S*\s*$|"
+                         r"\b(?:paid|pay|paying|wrote|write|written|ramped|built|picked|took|taken|brought|scaled|stepped)\s+"
+                         r"(?:up|down)\s*\S*\s*$", re.I)
 
 
 _OR = re.compile(r"\s*,?\s*(?:or|and|,)\s*$")
@@ -164,7 +172,8 @@ def level_kinds(text: str) -> frozenset[str]:
     out, moved, end = set(), False, -1
     for q in figures_in(text):
         restates = end >= 0 and bool(_OR.fullmatch(text, end, q.start))
-        moved = moved if restates else bool(_DELTA_BEFORE.search(text, max(0, q.start - 60), q.start))
+        moved = moved if restates else bool(_DELTA_BEFORE.search(text, max(0, q.start - 60), q.start)
+                                            and not _NOT_A_MOVE.search(text, max(0, q.start - 60), q.start))
         end = q.end
         if not (moved and q.kind in ("money", "count")):
             out.add(q.kind)
@@ -378,8 +387,8 @@ def _coverage(q: Question, held: list[bool], n: int | None = None) -> float:
     return sum(w for (_, w), h in zip(chosen, held) if h) / total
 
 
-_DENOMINATOR = re.compile(r"(?:\bof|\bto)\s+(?:(?:total|overall|our|the|its|net|consolidated|company|group)\s+)*$|"
-                          r"占(?:总|全部|公司|集团)?$")
+_DENOMINATOR = re.compile(r"(?:%|\bpercent(?:age)?|\bper cent|\bshare|\bportion|\bproportion|\bfraction)\s+of\s+"
+                          r"(?:(?:total|overall|our|the|its|net|consolidated|company|group|[a-z]+'s)\s+)*$|占(?:总|全部|公司|集团)?$", re.I)
 
 
 def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int = 90) -> bool:

@@ -37,7 +37,7 @@ _JOINED = re.compile(r"(?<=[a-z])(?=FY\d)|(?<=[A-Za-z])(?=[\u4e00-\u9fff])|(?<=[
 # and "X & Y" is one name ("Digital & Betting", "Measurement & Control Solutions"), not two parts each
 # of which the answer must name, nor is "Cullen/Frost". A period ("Q3", "FY25Q4", "Q1FY26", "H1") ends a name.
 _WORD = r"(?!(?:FY'?\d*|F?Q[1-4]|H[12])(?:Q[1-4]|FY'?\d+)?(?![A-Za-z0-9]))[A-Z][A-Za-z0-9&-]*(?:/[A-Z][A-Za-z0-9&-]*)*[A-Za-z0-9&-]"
-_RUN = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'])" + _WORD + r"(?:\s+(?:&\s+)?" + _WORD + ")*")
+_RUN = re.compile(r"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9'/])" + _WORD + r"(?:\s+(?:&\s+)?" + _WORD + ")*")
 
 
 def _name_tokens(names: Iterable[str]) -> set[str]:
@@ -70,6 +70,8 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
         # Two-word initials only of a name both of whose words are the part's ("Nova AI" is no "NA").
         long = len(capitals) >= _INITIALS_FROM or len(capitals) == len(words) >= _PART_INITIALS_FROM
         initials = ("".join(w[0] for w in capitals).lower(),) if long else ()
+        if len(capitals) < _INITIALS_FROM and (set(initials) & _NOT_PARTS or any(groups(i) for i in initials)):
+            initials = ()  # "Mission Systems" is no "MS", "Advanced Imaging" no "AI": the words stand alone
         if words and not set(words + initials) & known and not set(initials) & _NOT_PARTS:  # "Chief Financial Officer"
             out.append(words + initials)
     return tuple(out)
