@@ -669,23 +669,23 @@ def test_a_count_of_quarters_or_years_is_no_figure() -> None:
 
 def test_a_measure_named_as_what_a_figure_is_a_part_of_is_not_next_to_its_own_figure() -> None:
     """"$135 million or 25% of total revenue" states a product's revenue: for "what was total
-    revenue?" the figure beside "revenue" is not revenue's; asked for the share, it is."""
-    from rag.reader.features import _figure_near_focus
+    revenue?" the figure beside "revenue" is not revenue's; asked for the share, it is (the
+    `focus_figure` feature as the reader computes it)."""
     from rag.types import Chunk, Hit
 
+    def beside(question: str, text: str) -> list[float]:
+        hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
+                              start=0, end=len(text)), row=0, score=1.0)
+        q = question_of(question, None, lambda t: 1.0, {"acme"})
+        x = matrix(q, [c for c in candidates([hit]) if not c.pair], lambda h: None)
+        return x[:, FEATURES.index("focus_figure")].tolist()
+
     text = "Silicon photonics reached a record $135.1 million or 25% of total revenue. Revenue of $543.3 million was a record."
-    hit = Hit(chunk=Chunk(id="c0", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
-                          start=0, end=len(text)), row=0, score=1.0)
-    part, whole = [c for c in candidates([hit]) if not c.pair]
-    asked = question_of("What total revenue did Acme report for Q1?", None, lambda t: 1.0, {"acme"})
-    share = question_of("What share of total revenue did silicon photonics make up?", None, lambda t: 1.0, {"acme"})
-    assert not _figure_near_focus(asked, part) and _figure_near_focus(asked, whole)
-    assert _figure_near_focus(share, part)
+    assert beside("What total revenue did Acme report for Q1?", text) == [0.0, 1.0]
+    assert beside("What share of total revenue did silicon photonics make up?", text)[0] == 1.0
     # Only a share's "of": "Turning to revenue, we reported $543 million" is revenue's own figure.
-    text = "Turning to revenue, we reported $543 million for the quarter."
-    hit = Hit(chunk=Chunk(id="c1", doc_id="d", section="prepared", speakers=(), text=text, embed_text=text,
-                          start=0, end=len(text)), row=0, score=1.0)
-    assert _figure_near_focus(asked, next(c for c in candidates([hit]) if not c.pair))
+    assert beside("What total revenue did Acme report for Q1?",
+                  "Turning to revenue, we reported $543 million for the quarter.") == [1.0]
 
 
 def test_parts_named_are_capitalised_names_that_are_not_the_company_a_period_or_a_measure() -> None:

@@ -21,7 +21,7 @@ from rag.cedict import english
 from rag.glossary import groups, is_aspect, mask, without
 from rag.ingest.meta import period_parts
 from rag.lexical import tokenize
-from rag.numbers import extract
+from rag.numbers import Quantity, extract
 from rag.reader.adapter import unit_rows
 from rag.reader.parts import parts_named
 from rag.scope import REPORTING_WORDS, names_part_of_year, the_calls_period, without_comparisons
@@ -158,7 +158,7 @@ _DELTA_BEFORE = re.compile(r"(?:\b(?:by|up|down|grew|rose|fell|declined|increase
 # ... unless "by" names a cause ("offset by $20 million of charges") and "down"/"up" belong to a verb
 # ("paid down $500 million of debt", "wrote down $50 million").
 _NOT_A_MOVE = re.compile(r"\b(?:offset|funded|driven|impacted|affected|followed|led|caused|generated|supported|financed|"
-                         r"represented|accounted for|funded|helped|hurt)\s+by\s*\S*\s*$|"
+                         r"represented|accounted for|helped|hurt)\s+by\s*\S*\s*$|"
                          r"\b(?:paid|pay|paying|wrote|write|written|ramped|built|picked|took|taken|brought|scaled|stepped)\s+"
                          r"(?:up|down)\s*\S*\s*$", re.I)
 
@@ -323,7 +323,7 @@ _FULL_YEAR = re.compile(r"\bfull[- ](?:fiscal[- ])?year\b|\b(?:for|in) the (?:fu
 _REFERENCE_BEFORE = re.compile(r"\b(?:pages?|slides?|charts?|exhibits?|tables?|appendix|footnotes?)\s*#?\s*$", re.I)
 
 
-def figures_in(text: str) -> list:
+def figures_in(text: str) -> list[Quantity]:
     """The figures `text` states (`rag.numbers` quantities): not years or dates, spans of time or
     references to a page."""
     return [q for q in extract(text) if q.kind not in _YEARISH
@@ -387,15 +387,17 @@ def _coverage(q: Question, held: list[bool], n: int | None = None) -> float:
     return sum(w for (_, w), h in zip(chosen, held) if h) / total
 
 
+# What a figure is a share of, as a sentence writes it just before the measure ("25% of the company's
+# total revenue", 占总收入): the measure there is the whole, not what the figure states.
 _DENOMINATOR = re.compile(r"(?:%|\bpercent(?:age)?|\bper cent|\bshare|\bportion|\bproportion|\bfraction)\s+of\s+"
                           r"(?:(?:total|overall|our|the|its|net|consolidated|company|group|[a-z]+'s)\s+)*$|占(?:总|全部|公司|集团)?$", re.I)
 
 
-def _figure_near_focus(q: Question, c: Candidate, before: int = 20, after: int = 90) -> bool:
-    """A figure stands right after (or just before) where the candidate names what is asked."""
+def _figure_near_focus(q: Question, c: Candidate, whole: bool, before: int = 20, after: int = 90) -> bool:
+    """A figure stands right after (or just before) where the candidate names what is asked. `whole`:
+    the question asks no share, so a measure named as what a share is of has no figure of its own."""
     text = c.sentence.text.lower()
     figures = [f - c.sentence.start for i in c.info for f in i.figures]
-    whole = not _PART_OF.search(q.text)
     for phrase in q.focus:
         at = text.find(phrase)
         while at >= 0:
@@ -500,6 +502,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors,
     question_tokens_of: dict[int, set[str]] = {}
     rows = []
     asked = set(tokenize(q.text))
+    whole = not _PART_OF.search(q.text)  # read once, not per candidate
     vecs, has = vectors or candidate_vectors(cands, sentence_vectors)
     # The passage's similarity where a sentence has no vector of its own.
     passage = np.array([c.hit.dense if c.hit.dense is not None else 0.0 for c in cands], dtype=np.float32)
@@ -526,7 +529,7 @@ def matrix(q: Question, cands: list[Candidate], sentence_vectors,
             "metric_coverage": _coverage(q, in_own, q.metrics) if q.metrics else 0.0,
             "focus": float(focus is not None and any(a <= own for a in focus[0])),
             "focus_context": float(focus is not None and any(a <= context for a in focus[0])),
-            "focus_figure": float(_figure_near_focus(q, c)),
+            "focus_figure": float(_figure_near_focus(q, c, whole)),
             # the question's words in its order ("product revenue", not "revenue" here and "product" there)
             "phrase": len(q.pairs & frozenset().union(*(i.pairs for i in c.info))) / len(q.pairs) if q.pairs else 0.0,
             "has_figure": float(bool(kinds)),

@@ -65,16 +65,22 @@ def parts_named(question: str, skip: Iterable[str]) -> tuple[tuple[str, ...], ..
             rest = mask(rest, g[0])
         words = tuple(t for t in tokenize(rest) if t not in question_tokens() and t not in _NOT_PARTS and len(t) > 1
                       and not t.isdigit())  # "COVID-19": the 19 is no word of the name to find
-        # A long name is also matched by its initials: "Affiliated Managers Group" is AMG.
-        capitals = re.findall(r"[A-Za-z]+", m.group(0))
-        # Two-word initials only of a name both of whose words are the part's ("Nova AI" is no "NA").
-        long = len(capitals) >= _INITIALS_FROM or len(capitals) == len(words) >= _PART_INITIALS_FROM
-        initials = ("".join(w[0] for w in capitals).lower(),) if long else ()
-        if len(capitals) < _INITIALS_FROM and (set(initials) & _NOT_PARTS or any(groups(i) for i in initials)):
-            initials = ()  # "Mission Systems" is no "MS", "Advanced Imaging" no "AI": the words stand alone
+        initials = _initials(re.findall(r"[A-Za-z]+", m.group(0)), words)
         if words and not set(words + initials) & known and not set(initials) & _NOT_PARTS:  # "Chief Financial Officer"
             out.append(words + initials)
     return tuple(out)
+
+
+def _initials(capitals: list[str], words: tuple[str, ...]) -> tuple[str, ...]:
+    """The initials a part is also matched by: of a long name ("Affiliated Managers Group" is AMG), or
+    of two words that are both the part's ("Industrial Process" is IP; "Nova AI" is no "NA") and that
+    are no role, period or measure themselves ("Mission Systems" is no "MS", "Advanced Imaging" no "AI")."""
+    found = "".join(w[0] for w in capitals).lower()
+    if len(capitals) >= _INITIALS_FROM:
+        return (found,)
+    if len(capitals) == len(words) >= _PART_INITIALS_FROM and found not in _NOT_PARTS and not groups(found):
+        return (found,)
+    return ()
 
 
 def people_and_firms(hits: list[Hit]) -> set[str]:
