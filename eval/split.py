@@ -93,10 +93,15 @@ def assign(files: dict[str, list[dict]]) -> dict[str, str]:
     others = [n for n in files if n not in ("seed.jsonl", "shared.jsonl", "later.jsonl", "large.jsonl")]
     for name in sorted(others, key=lambda n: (ADDED.index(n) if n in ADDED else len(ADDED), n)):
         cases = files[name]
-        own_test = _draw([c for c in cases if company(c) not in side])
+        one = ONE_SIDE.get(name)
+        own_test = set() if one else _draw([c for c in cases if company(c) not in side])
         for c in cases:
-            drawn = "test" if company(c) in own_test else "dev"
-            out[c["id"]] = ONE_SIDE.get(name) or side.get(company(c)) or drawn
+            had = side.get(company(c))
+            if one and had and had != one and c["gold_doc"]:
+                # A document on both sides would let test be tuned through its dev cases.
+                raise ValueError(f"{name}: {c['id']} is about {company(c)}, already on {had}, "
+                                 f"but {name} puts every case on {one}")
+            out[c["id"]] = one or had or ("test" if company(c) in own_test else "dev")
             side.setdefault(company(c), out[c["id"]])
     return out
 

@@ -85,3 +85,31 @@ def test_cases_are_valid_json_lines() -> None:
     for f in CASES.glob("*.jsonl"):
         for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             assert not line.strip() or isinstance(json.loads(line), dict), f"{f.name}:{n}"
+
+
+def _split_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_split", CASES.parent / "split.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_documented_draw_reproduces_every_committed_split() -> None:
+    """`python eval/split.py` rewrites no case's side: the split in the files is the documented one."""
+    files = {p.name: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+             for p in sorted(CASES.glob("*.jsonl"))}
+    drawn = _split_module().assign(files)
+    moved = [c["id"] for cases in files.values() for c in cases if drawn[c["id"]] != c["split"]]
+    assert not moved, f"eval/split.py would move {moved[:10]}"
+
+
+def test_a_one_sided_file_never_puts_a_document_on_both_sides() -> None:
+    split = _split_module()
+    files = {"seed.jsonl": [], "later.jsonl": [],
+             "shared.jsonl": [{"id": "a", "tags": ["en", "acme"], "gold_doc": "ACME_1"}],
+             "outside.jsonl": [{"id": "b", "tags": ["en", "acme"], "gold_doc": "ACME_2"}]}
+    assert split.assign({**files, "outside.jsonl": []})["a"] == "test"  # the draw puts acme on test
+    with pytest.raises(ValueError, match="already on test"):
+        split.assign(files)
