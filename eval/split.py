@@ -15,8 +15,9 @@ A fixed, documented draw, so anyone can reproduce it (`python eval/split.py`):
   by the same rule (sha1 order into `test` until it holds at least 45% of those cases), files taken
   oldest first, so a company keeps its side in every later file.
 - Two files put the companies nothing before has on one side, not drawn (ONE_SIDE): `unseen.jsonl`
-  all test (written to be a fresh test file), `outside.jsonl` and `outside2.jsonl` all dev (questions from outside sets
-  whose failures were read while deciding changes in earlier sessions: they cannot report, only teach).
+  all test (written to be a fresh test file), `outside.jsonl`, `outside2.jsonl` and `outside3.jsonl` all dev
+  (questions from outside sets whose failures were read while deciding changes in earlier sessions, or
+  measured once and then made training data: they cannot report, only teach).
   Their companies are ones no earlier file has, but for one unanswerable case of `unseen.jsonl` about
   a company no index holds (Costco, also asked in absent.jsonl on dev): no document to split.
 Rules, features, weights and thresholds are chosen on `dev`; `test` is run to report.
@@ -39,9 +40,9 @@ MIN_LATER_FILES = 3
 ADDED = ("analyst.jsonl", "short.jsonl", "more.jsonl", "more-large.jsonl", "more-test.jsonl", "basic.jsonl",
          "fresh.jsonl", "more-fresh.jsonl", "wide.jsonl", "zh-names.jsonl", "absent.jsonl", "latest.jsonl",
          "snow-now.jsonl", "wide2.jsonl", "followups.jsonl", "wide3.jsonl", "wide4.jsonl", "wide5.jsonl",
-         "wide6.jsonl", "unseen.jsonl", "outside.jsonl", "outside2.jsonl")  # other case files, oldest first
+         "wide6.jsonl", "unseen.jsonl", "outside.jsonl", "outside2.jsonl", "outside3.jsonl")  # other case files, oldest first
 # Files whose new companies all take one side instead of a draw (see the docstring).
-ONE_SIDE = {"unseen.jsonl": "test", "outside.jsonl": "dev", "outside2.jsonl": "dev"}
+ONE_SIDE = {"unseen.jsonl": "test", "outside.jsonl": "dev", "outside2.jsonl": "dev", "outside3.jsonl": "dev"}
 
 
 def _key(s: str) -> str:
