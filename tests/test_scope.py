@@ -440,3 +440,13 @@ def test_a_call_without_a_ticker_joins_its_companys_other_calls() -> None:
             "Initech Q2 call": {"ticker": None, "company": "Initech Corporation", "aliases": [], "period": "FY2024Q2"}}
     s = detect("What did Initech Corp say in Q2 2024?", Catalog(docs))
     assert s.tickers == ("INIT",) and s.doc_ids == ("Initech Q2 call",) and not s.missing_periods
+
+
+def test_a_name_of_a_digit_and_a_letter_is_the_company() -> None:
+    """"3M" names the call the index holds in English and in Chinese text; before, a name needed two
+    letters, so "3M" scoped nothing and another company's Q4 2021 guidance answered for it."""
+    catalog = Catalog({"MMM_q4_2021": {"ticker": "MMM", "company": "3M", "period": "FY2021Q4"},
+                       "RTX_q4_2021": {"ticker": "RTX", "company": "RTX Corporation", "period": "FY2021Q4"}})
+    for q in ("What 2022 EPS guidance did 3M give on its Q4 2021 call?", "3M在2021年第四季度给出的2022年EPS指引是多少？"):
+        assert detect(q, catalog).doc_ids == ("MMM_q4_2021",), q
+    assert detect("3MM units in Q4 2021?", catalog).doc_ids != ("MMM_q4_2021",)
