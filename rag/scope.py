@@ -171,10 +171,10 @@ def _leading_words(names: list[tuple[str, str]]) -> dict[str, str]:
 # Compiled once per name: an index of hundreds of companies has more patterns than `re`'s own cache.
 @lru_cache(maxsize=None)
 def _name_pattern(name: str) -> re.Pattern[str] | None:
-    """How a question names the company called `name`; None for no usable name (under two letters or digits, or no letter).
-    A name of several words matches in any case ("bank of america"). A one-word name is often also a
-    word ("Regions", "Target", "Box") or an abbreviation ("NOV" is not "Nov 2025"), so it matches only
-    as the company writes it or in capitals. A digit counts beside a letter: "3M" is a name."""
+    """How a question names the company called `name`; None for no usable name (fewer than two letters
+    and digits, or no letter: "3M" is a name). A name of several words matches in any case ("bank of
+    america"). A one-word name is often also a word ("Regions", "Target", "Box") or an abbreviation
+    ("NOV" is not "Nov 2025"), so it matches only as the company writes it or in capitals."""
     if sum(ch.isalnum() for ch in name) < 2 or not any(ch.isalpha() for ch in name):
         return None
     if re.search(r"[\u4e00-\u9fff]", name):
