@@ -16,7 +16,9 @@ from rag.embed import Embedder
 from rag.glossary import expand, groups
 from rag.ingest.meta import normalize_period
 from rag.lexical import STOPWORDS, tokenize
-from rag.scope import Catalog, Scope, detect, name_words, subject_names, typed_companies, without_companies
+from rag.scope import (
+    Catalog, Scope, detect, initials, name_words, subject_names, typed_companies, without_companies,
+)
 from rag.text_lang import language
 from rag.types import ROLES, SECTIONS, Hit, Where
 
@@ -159,6 +161,12 @@ class Retriever:
         names = subject_names(question)
         unheard = self._unheard(names)
         latin = tuple(n for n in unheard if not _HAN.search(n))
+        spelt = {t for n in latin if (t := self.catalog.acronyms.get(initials(n)))}
+        if len(spelt) == 1:
+            # "Ajax Consolidated Mining Enterprises" where the calls say only "ACME": the name spelt out
+            # is the one company whose ticker, or name in capitals, its initials are (a name no passage
+            # holds is otherwise a company the index does not know).
+            return detect(question, self.catalog, also=frozenset(spelt))
         if latin:
             return replace(found, doc_ids=(), unheard=latin)
         han = tuple(n for n in names if _HAN.search(n))
@@ -223,7 +231,7 @@ class Retriever:
         CC-CEDICT senses (英特尔 is heard where "Intel" is, 北美 where "North America" is), and Latin
         names of several words no one passage holds together ("Affiliated Managers Group" where calls
         say "affiliated", "managers" and "group" but never in one passage: a company the index does
-        not know by that name)."""
+        not know by that name, unless its initials are one it does, see `scope`)."""
         words = {n: _parts(tokenize(n)) for n in names}
         senses = {w: [tokenize(e) for e in english(w)] for ws in words.values() for w in ws}
         every = [*(w for ws in words.values() for w in ws), *(t for fs in senses.values() for f in fs for t in f)]

@@ -103,6 +103,7 @@ class Catalog:
             else:
                 self.unidentified.append(doc_id)
         self.position = {doc_id: i for i, doc_id in enumerate(self.docs)}
+        self.acronyms = _acronyms(self.names, self.tickers)
         # A company's name as most of its calls give it: one call may not say it (Harley-Davidson's
         # first-quarter call never names the company), and the ticker would then stand for the name.
         self.company: dict[str, str] = {}
@@ -115,6 +116,27 @@ class Catalog:
         if not tickers:
             return list(self.docs)
         return sorted((d for t in tickers for d in self.by_ticker.get(t, ())), key=self.position.__getitem__)
+
+
+def initials(name: str) -> str:
+    """The initials of a name of at least three capitalised words ("Affiliated Managers Group" -> "AMG",
+    "Archer-Daniels-Midland" -> "ADM"); "" for a shorter name. Lower-case words ("of", "and") are left
+    out, as acronyms leave them."""
+    words = [w for w in re.split(r"[\s-]+", name) if w[:1].isupper()]
+    return "".join(w[0] for w in words) if len(words) >= 3 else ""
+
+
+def _acronyms(names: list[tuple[str, str]], tickers: set[str]) -> dict[str, str]:
+    """Acronyms of three letters or more a company goes by -> its ticker: a name in capitals its calls
+    give ("AMG") and its ticker, when no other company has the same one."""
+    owners: dict[str, set[str]] = {}
+    for name, ticker in names:
+        if re.fullmatch(r"[A-Z]{3,}", name):
+            owners.setdefault(name, set()).add(ticker)
+    for ticker in tickers:
+        if re.fullmatch(r"[A-Z]{3,}", ticker):
+            owners.setdefault(ticker, set()).add(ticker)
+    return {a: next(iter(t)) for a, t in owners.items() if len(t) == 1}
 
 
 def _lowered_names(names: list[tuple[str, str]]) -> dict[str, str]:
@@ -677,6 +699,15 @@ def _modifier(name: str, question: str) -> bool:
     return m is not None and m.group(1) not in STOPWORDS and not groups(m.group(1))
 
 
+def _counterparty(name: str, question: str) -> bool:
+    """`name` is the other side of the figure asked about: a customer, supplier or payee ("revenue from
+    Amazon", "the fee paid to Willis Towers Watson", "the deal with Toyota"), not a company whose own
+    figure is asked, as in a comparison ("compared with FedEx") or a possessive ("from Amazon's cloud")."""
+    n = re.escape(name)
+    m = re.search(rf"(?:^|\W)(\w+\s+)?(?:from|to|with|by)\s+(?:the\s+)?{n}(?![\w'’])", question, re.I)
+    return m is not None and not re.match(r"compar|contrast|relative|versus|than", m.group(1) or "", re.I)
+
+
 def without_companies(text: str, tickers: set[str], catalog: Catalog) -> str:
     """`text` with these companies' names and tickers blanked out, as `detect` finds them (a follow-up
     that names another company replaces the earlier question's)."""
@@ -728,7 +759,7 @@ def detect(question: str, catalog: Catalog, implied: tuple[str, tuple[str, ...]]
                     if any(by_name.get(sense) not in (None, *indexed) for sense in english(w))]
     if tickers or implied:  # beside a company the index holds, an analyst's firm is who asked, not what is asked about
         missing = [n for n in missing if not _affiliation(n, question) and not _opens_the_sentence(n, question)
-                   and not _modifier(n, question)]
+                   and not _modifier(n, question) and not _counterparty(n, question)]
     all_docs = catalog.docs
     # Documents whose company or period could not be read are never hidden by scoping: a company
     # the index seems not to hold may be what such a document is about, so it is searched instead.

@@ -229,6 +229,23 @@ def test_a_name_no_passage_holds_leaves_nothing_to_answer(retriever: Retriever, 
         assert not s.doc_ids and not s.tickers
 
 
+@pytest.mark.parametrize("question, tickers, unheard", [
+    # A name spelt out whose initials are one indexed company's ticker (or the name in capitals its
+    # calls give) is that company, however its calls never spell it out...
+    ("What did Gamma Lumen Beacon Xylo say about pricing?", ("GLBX",), ()),
+    ("What did Ajax Consolidated Mining Enterprises say about pricing?", ("ACME",), ()),
+    # ...but not initials no company goes by, nor those of a name of two words.
+    ("What did Zentrix Quorra Lumen say about pricing?", (), ("Zentrix Quorra Lumen",)),
+    ("What did Ingram Tools say about pricing?", (), ("Ingram Tools",)),
+])
+def test_a_name_spelt_out_is_the_company_its_initials_name(retriever: Retriever, question: str, tickers: tuple,
+                                                           unheard: tuple) -> None:
+    s = retriever.scope(question)
+    assert (s.tickers, s.unheard) == (tickers, unheard)
+    if tickers:
+        assert s.doc_ids and all(retriever.catalog.docs[d]["ticker"] == tickers[0] for d in s.doc_ids)
+
+
 @pytest.mark.parametrize("question, missing", [
     # A listed company the index holds no call of, typed in lower case or by its ticker: "not in the
     # index", as its capitalised name gets, not another company's figures.

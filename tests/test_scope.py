@@ -276,6 +276,12 @@ def test_words_that_may_be_names(question: str, words: list[str]) -> None:
     ("How much did Acme book on the Philips X100 recall in fiscal 2026?", ()),
     ("Acme revenue versus Philips X100 revenue in fiscal 2026?", ("Philips",)),
     ("How did Acme's fiscal 2026 growth compare with Philips Q4 numbers?", ("Philips",)),
+    # The other side of the figure asked (a customer, a payee) is mentioned, not asked about; a company
+    # compared with, or whose own business is the source, is asked about.
+    ("What share of Acme's fiscal 2026 revenue came from Philips?", ()),
+    ("How much did Acme pay to Philips in fiscal 2026?", ()),
+    ("How did Acme's fiscal 2026 growth compare to Philips?", ("Philips",)),
+    ("How much of Acme's fiscal 2026 revenue came from Philips's hospitals?", ("Philips",)),
 ])
 def test_an_analysts_firm_or_an_opening_word_is_not_a_company_asked_about(question: str, missing: tuple) -> None:
     from rag.companies import listed
