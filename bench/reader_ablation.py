@@ -61,7 +61,7 @@ def main() -> int:
         if args.threshold is not None:
             weights = replace(weights, threshold=args.threshold)
         probs, answers = apply(weights, ds["test"])
-        test = case_outcomes(ds["test"], probs, weights.threshold, answers, second=weights.second)
+        test = case_outcomes(ds["test"], probs, weights.threshold, answers, second=weights.shares())
         dev = min(report["curve"], key=lambda r: abs(r["threshold"] - weights.threshold))
         rows.append((dropped, len(features), dev, test))
     print(f"\ndev cases {len(ds['dev'].real())}, test cases {len(ds['test'].real())}; 'right' = the chosen "

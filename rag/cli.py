@@ -250,7 +250,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
           f"{len(set(ds.groups))} companies), candidates {weights.info['candidates']}, "
           f"positives {weights.info['positives']}; C = {report['C']}; best candidate right "
           f"{report['ranked']:.3f} ({'the kept model' if keep else 'out of fold'}); second sentence at >= "
-          f"{report['second']:g} x the best's probability")
+          f"{report['second'][0]:g} x the best's probability ({report['second'][1]:g} x for a question asking two things)")
     print("\nthreshold | cases right (figures) | best sentence right | abstention precision | abstention recall | "
           "abstained | answerable abstained")
     for r in report["curve"]:

@@ -17,7 +17,7 @@ from rag.embed import FakeEmbedder
 from tests.conftest import SHIPPED_WEIGHTS
 from rag.reader import Reader, Weights, load_weights
 from rag.reader.answerable import CASE_FEATURES, case_features
-from rag.reader.features import FEATURES, GROUPS, candidate_vectors, candidates, matrix, question_of
+from rag.reader.features import FEATURES, GROUPS, asks_two_things, candidate_vectors, candidates, matrix, question_of
 from rag.store import load_index
 
 DATA = Path(__file__).parent / "data"
@@ -109,6 +109,27 @@ def test_reader_answers_with_the_most_probable_sentence_or_abstains(corpus) -> N
     assert Reader(_weights(0.999), a.index.idf, sentences).pick("What was Acme's net revenue retention?", hits, None) == []
 
 
+@pytest.mark.parametrize("question, two", [
+    ("What was Acme's revenue in Q2, and how much did it grow?", True),
+    ("What was Acme's revenue in Q2? And the operating margin?", True),
+    ("艾克米第二季度的净利润和每股收益分别是多少？", True),
+    ("艾克米第二季度的收入是多少？同比增长多少？", True),
+    ("What was Acme's revenue and operating margin growth in Q2?", False),  # one measure phrase, one ask
+    ("On Acme's Q2 call, what did the CFO say about pricing?", False),
+    ("艾克米第二季度的收入是多少？", False),
+])
+def test_a_question_asking_two_things_takes_the_second_sentence_at_its_own_share(question: str, two: bool,
+                                                                                 tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    assert asks_two_things(question) == two
+    w = replace(_weights(0.5), second=0.2, second_two=0.0)
+    assert w.second_for(question) == (0.0 if two else 0.2)
+    assert replace(w, second_two=None).second_for(question) == 0.2  # weights fitted before it: one share
+    (tmp_path / "w.json").write_text(json.dumps(w.to_dict()))
+    assert load_weights(tmp_path / "w.json").shares() == (0.2, 0.0)
+
+
 def test_weights_round_trip_and_errors_name_the_file(tmp_path: Path) -> None:
     w = _weights(0.4)
     path = tmp_path / "w.json"
@@ -176,7 +197,8 @@ def test_train_reader_on_a_small_sample(corpus, tmp_path: Path, monkeypatch: pyt
     printed = capsys.readouterr().out
     assert code == 0 and "candidate model kept" in printed, printed
     k = load_weights(kept)
-    assert (k.features, k.intercept, k.second) == (w.features, w.intercept, w.second)
+    assert (k.features, k.intercept, k.shares()) == (w.features, w.intercept, w.shares())
+    assert w.second_two is not None  # chosen for questions asking two things, on their own grid
     assert np.allclose(k.coef, w.coef, atol=1e-6) and k.info["candidates_kept"] and k.info["answerable_cases"] == 5
     assert k.threshold == 0.07 and k.answerable is not None
     assert k.adapter is not None and np.allclose(k.adapter.a, w.adapter.a, atol=1e-6)

@@ -19,7 +19,8 @@ from rag.ingest.text import squash
 from rag.reader.adapter import Adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import (
-    FEATURES, Candidate, Question, asked_tokens, asks_a_move, candidates, level_kinds, matrix, pinned_kinds, question_of,
+    FEATURES, Candidate, Question, asked_tokens, asks_a_move, asks_two_things, candidates, level_kinds, matrix, pinned_kinds,
+    question_of,
 )
 from rag.sentences import Sentence
 from rag.types import Hit
@@ -78,10 +79,21 @@ class Weights(Linear):
     # best one's (a question asking two figures is often answered by two sentences); > 1: never.
     second: float = 2.0
     adapter: Adapter | None = None  # the question vector's adapter (`rag.reader.adapter`); None: none fitted
+    # The same share for a question asking two things at once (`asks_two_things`); None: `second`.
+    second_two: float | None = None
+
+    def shares(self) -> tuple[float, float]:
+        """The second-sentence shares for a question asking one thing and for one asking two."""
+        return self.second, self.second if self.second_two is None else self.second_two
+
+    def second_for(self, question: str) -> float:
+        return self.shares()[1] if asks_two_things(question) else self.second
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "threshold": round(float(self.threshold), 4),
-                "second": round(float(self.second), 4), "answerable": self.answerable.to_dict() if self.answerable else None,
+                "second": round(float(self.second), 4),
+                **({"second_two": round(float(self.second_two), 4)} if self.second_two is not None else {}),
+                "answerable": self.answerable.to_dict() if self.answerable else None,
                 "info": self.info, "adapter": self.adapter.to_dict() if self.adapter else None}
 
 
@@ -93,7 +105,8 @@ def load_weights(path: Path | None = None) -> Weights:
         c = Linear.from_dict(d)
         w = Weights(c.features, c.mean, c.scale, c.coef, c.intercept, float(d["threshold"]), d.get("info", {}),
                     Linear.from_dict(d["answerable"]) if d.get("answerable") else None, float(d.get("second", 2.0)),
-                    Adapter.from_dict(d["adapter"]) if d.get("adapter") else None)
+                    Adapter.from_dict(d["adapter"]) if d.get("adapter") else None,
+                    float(d["second_two"]) if d.get("second_two") is not None else None)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: cannot read the reader's weights ({e}); run `rag train-reader`") from e
     if w.answerable is not None and set(w.answerable.features) - set(CASE_FEATURES):
@@ -169,7 +182,7 @@ class Reader:
             # sentence would only guess (rules, not features: fitted as one, the basis did not help on
             # dev; eval/README.md, fourteenth session).
             return [], ranked
-        picks = picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second * picks[0].score
+        picks = picks[:1] + [q for q in picks[1:] if q.score >= self.weights.second_for(question) * picks[0].score
                              and not not_the_figure_asked(question, q.sentence.text)]
         pinned = pinned_kinds(question)
         held = picks[0].kinds if asks_a_move(question) else level_kinds(picks[0].sentence.text)

@@ -180,6 +180,17 @@ def level_kinds(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Two things asked in one question: two question marks ("Revenue? And the margin?"), a second clause
+# ("..., and how much did it grow?"), or 分别/以及/各是 ("净利润和每股收益分别是多少？").
+_TWO_ASKS = re.compile(r"[?？].*\S.*[?？]|\b(?:and|as well as)\s+(?:how|what|which|when|where|by how)\b|分别|以及|各(?:是|为|自)",
+                       re.I | re.S)
+
+
+def asks_two_things(text: str) -> bool:
+    """The question asks for two things at once, so its answer needs the second sentence too."""
+    return bool(_TWO_ASKS.search(text))
+
+
 def asks_a_move(text: str) -> bool:
     """The question asks how a figure moved (grew, expanded, 同比), not only what it was."""
     return bool(_CHANGE.search(text) or _MOVED.search(text))

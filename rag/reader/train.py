@@ -18,7 +18,7 @@ from rag.reader import Linear, Weights
 from rag.reader.adapter import Adapter, fit_adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import (
-    FEATURES, Candidate, Question, candidate_vectors, candidates, matrix, question_of, similarity,
+    FEATURES, Candidate, Question, asks_two_things, candidate_vectors, candidates, matrix, question_of, similarity,
 )
 from rag.types import Hit
 from rag.text_lang import language
@@ -29,6 +29,9 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 # out-of-fold curve shows (stop 43: 0.037 out of fold, 0.052 on the test split, a factor of 1.4).
 MAX_ANSWERABLE_ABSTAINED = 0.035
 SECOND_GRID = (2.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)  # 2.0: never a second sentence
+# For a question asking two things (`asks_two_things`) the share may go to 0: always the next sentence.
+SECOND_TWO_GRID = (*SECOND_GRID, 0.1, 0.05, 0.02, 0.0)
+Shares = float | tuple[float, float]  # the second-sentence share, or (for one thing asked, for two)
 
 
 @dataclass
@@ -115,9 +118,17 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
     return ds
 
 
-def _picked(ds: Dataset, k: int, p: np.ndarray, second: float) -> list[int]:
+def _share(ds: Dataset, k: int, second: Shares) -> float:
+    """Case k's second-sentence share (`Weights.second_for`)."""
+    if isinstance(second, tuple):
+        return second[1] if asks_two_things(ds.questions[k].text) else second[0]
+    return second
+
+
+def _picked(ds: Dataset, k: int, p: np.ndarray, second: Shares) -> list[int]:
     """The candidates an answer quotes: the best, and the next one not overlapping it when its
-    probability is at least `second` times the best's (as `Reader.pick` does)."""
+    probability is at least `second` (`_share`) times the best's (as `Reader.pick` does)."""
+    second = _share(ds, k, second)
     order = np.argsort(-p, kind="stable")
     best = int(order[0])
     doc, start, end = ds.spans[k][best]
@@ -130,7 +141,7 @@ def _picked(ds: Dataset, k: int, p: np.ndarray, second: float) -> list[int]:
 
 
 def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float, answers: np.ndarray | None = None,
-                  rows: list[int] | None = None, second: float = 2.0) -> dict[str, float]:
+                  rows: list[int] | None = None, second: Shares = 2.0) -> dict[str, float]:
     """Case-level results at threshold t over `rows` (default: the real cases): "right", the best
     candidate holds the gold quote; "numbers", the answer (one or two candidates, see `_picked`)
     states every gold number; abstention precision and recall. A case answers when `answers[k]`
@@ -202,7 +213,7 @@ def _oof(ds: Dataset, cols: list[int], c: float, folds: int) -> list[np.ndarray]
     return out
 
 
-def _answerable_rows(ds: Dataset, probs: list[np.ndarray], second: float) -> tuple[np.ndarray, np.ndarray]:
+def _answerable_rows(ds: Dataset, probs: list[np.ndarray], second: Shares) -> tuple[np.ndarray, np.ndarray]:
     """Case features and targets (1: answering is right, as `case_outcomes` counts it)."""
     x = np.array([case_features(q, h, candidates(h), xx, p) for q, h, xx, p in zip(ds.questions, ds.hits, ds.x, probs)])
     y = np.array([int(not ds.held_out[k] and case_outcomes(ds, probs, 0.0, rows=[k], second=second)["numbers"] == 1)
@@ -264,7 +275,7 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
         ds = replace(ds, x=[_adapted_x(ds, k, adapter) for k in range(len(ds.cases))])
         cols = [FEATURES.index(f) for f in keep.features]
         probs = [keep.probabilities(x[:, cols]) for x in ds.x]
-        c, second, candidate = keep.info.get("C"), keep.second, keep
+        c, second, candidate = keep.info.get("C"), keep.shares(), keep
         ranked = case_outcomes(ds, probs, 0.0)["right"]
     else:
         ds, adapter = with_adapter(ds, folds) if adapt else (ds, None)
@@ -278,8 +289,12 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
         assert best is not None
         ranked, c, probs = best
         # A second sentence when nearly as probable: the share that states the most gold figures with no
-        # abstention (ties: the stricter share).
-        second = max(SECOND_GRID, key=lambda r: (case_outcomes(ds, probs, 0.0, second=r)["numbers"], r))
+        # abstention (ties: the stricter share), for questions asking one thing and for those asking two.
+        asks_two = {k for k in real if asks_two_things(ds.questions[k].text)}
+        one, two = [k for k in real if k not in asks_two], sorted(asks_two)
+        shares = [max(grid, key=lambda r: (case_outcomes(ds, probs, 0.0, rows=rows, second=r)["numbers"], r))
+                  for rows, grid in ((one, SECOND_GRID), (two, SECOND_TWO_GRID)) if rows]
+        second = (shares[0], shares[-1])
         x = np.concatenate([ds.x[i][:, cols] for i in real])
         y = np.concatenate([ds.y[i] for i in real])
         candidate = _linear(features, *_logistic(x, y, c))
@@ -308,12 +323,12 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
     info = {"C": c, "answerable_C": answer_c, "cases": len(real), "held_out_cases": len(ds.cases) - len(real),
             "candidates": n, "positives": positives, "companies": len(set(ds.groups)),
             "folds": min(folds, len(set(ds.groups))), "dev_out_of_fold_ranked": round(ranked, 4),
-            "dev_out_of_fold_numbers": round(right, 4), "second": second}
+            "dev_out_of_fold_numbers": round(right, 4), "second": second[0], "second_two": second[1]}
     if keep is not None:  # the kept model's own record, with what this fit added
         info = {**keep.info, "answerable_cases": len(real), "answerable_held_out_cases": len(ds.cases) - len(real),
                 "answerable_out_of_fold_numbers": round(right, 4), "candidates_kept": True}
     weights = Weights(candidate.features, candidate.mean, candidate.scale, candidate.coef, candidate.intercept,
-                      threshold, info, answerable, second, adapter)
+                      threshold, info, answerable, second[0], adapter, second[1])
     return weights, {"curve": curve, "C": c, "threshold": threshold, "right": right, "ranked": ranked,
                      "second": second}
 
@@ -343,6 +358,6 @@ def apply(weights: Weights, ds: Dataset) -> tuple[list[np.ndarray], np.ndarray]:
     probs = [weights.probabilities(x[:, cols]) for x in ds.x]
     if weights.answerable is None:
         return probs, np.array([p.max() for p in probs])
-    ax, _ = _answerable_rows(ds, probs, weights.second)
+    ax, _ = _answerable_rows(ds, probs, weights.shares())
     acols = [CASE_FEATURES.index(f) for f in weights.answerable.features]
     return probs, weights.answerable.probabilities(ax[:, acols])
