@@ -161,12 +161,12 @@ class Retriever:
         names = subject_names(question)
         unheard = self._unheard(names)
         latin = tuple(n for n in unheard if not _HAN.search(n))
-        spelt = {t for n in latin if (t := self.catalog.acronyms.get(initials(n)))}
-        if len(spelt) == 1:
+        spelt = [self.catalog.acronyms.get(initials(n)) for n in latin]
+        if latin and all(spelt) and len(set(spelt)) == 1:
             # "Ajax Consolidated Mining Enterprises" where the calls say only "ACME": the name spelt out
             # is the one company whose ticker, or name in capitals, its initials are (a name no passage
             # holds is otherwise a company the index does not know).
-            return detect(question, self.catalog, also=frozenset(spelt))
+            return detect(question, self.catalog, also=frozenset(spelt))  # (every unheard name is it)
         if latin:
             return replace(found, doc_ids=(), unheard=latin)
         han = tuple(n for n in names if _HAN.search(n))

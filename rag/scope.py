@@ -699,13 +699,19 @@ def _modifier(name: str, question: str) -> bool:
     return m is not None and m.group(1) not in STOPWORDS and not groups(m.group(1))
 
 
+# A comparison anywhere in the question: the other company's own figure is asked too ("How did Acme's
+# growth compare, in Q2, with X?", "the growth reported by X", "stack up to X", "beat that of X").
+_COMPARED = re.compile(r"\b(?:compar\w*|contrast\w*|relative|versus|vs\.?|than|similar|stacks?\s+up|opposed|"
+                       r"beat\w*|outpac\w*|against|reported\s+by|posted\s+by)(?!\w)", re.I)
+
+
 def _counterparty(name: str, question: str) -> bool:
     """`name` is the other side of the figure asked about: a customer, supplier or payee ("revenue from
     Amazon", "the fee paid to Willis Towers Watson", "the deal with Toyota"), not a company whose own
-    figure is asked, as in a comparison ("compared with FedEx") or a possessive ("from Amazon's cloud")."""
-    n = re.escape(name)
-    m = re.search(rf"(?:^|\W)(\w+\s+)?(?:from|to|with|by)\s+(?:the\s+)?{n}(?![\w'’])", question, re.I)
-    return m is not None and not re.match(r"compar|contrast|relative|versus|than", m.group(1) or "", re.I)
+    figure is asked, as in any comparison or a possessive ("from Amazon's cloud")."""
+    if _COMPARED.search(question):
+        return False
+    return re.search(rf"\b(?:from|to|with)\s+(?:the\s+)?{re.escape(name)}(?![\w'’])", question, re.I) is not None
 
 
 def without_companies(text: str, tickers: set[str], catalog: Catalog) -> str:

@@ -117,6 +117,7 @@ def test_reader_answers_with_the_most_probable_sentence_or_abstains(corpus) -> N
     ("What was Acme's revenue and operating margin growth in Q2?", False),  # one measure phrase, one ask
     ("On Acme's Q2 call, what did the CFO say about pricing?", False),
     ("艾克米第二季度的收入是多少？", False),
+    ("艾克米对供应链以及库存的看法是什么？", False),  # 以及 joins two topics of one ask
 ])
 def test_a_question_asking_two_things_takes_the_second_sentence_at_its_own_share(question: str, two: bool,
                                                                                  tmp_path: Path) -> None:

@@ -237,6 +237,9 @@ def test_a_name_no_passage_holds_leaves_nothing_to_answer(retriever: Retriever, 
     # ...but not initials no company goes by, nor those of a name of two words.
     ("What did Zentrix Quorra Lumen say about pricing?", (), ("Zentrix Quorra Lumen",)),
     ("What did Ingram Tools say about pricing?", (), ("Ingram Tools",)),
+    # Beside another name no company goes by, neither is read as a company.
+    ("How did Ajax Consolidated Mining Enterprises compare with Zentrix Quorra Lumen?", (),
+     ("Ajax Consolidated Mining Enterprises", "Zentrix Quorra Lumen")),
 ])
 def test_a_name_spelt_out_is_the_company_its_initials_name(retriever: Retriever, question: str, tickers: tuple,
                                                            unheard: tuple) -> None:

@@ -281,6 +281,9 @@ def test_words_that_may_be_names(question: str, words: list[str]) -> None:
     ("What share of Acme's fiscal 2026 revenue came from Philips?", ()),
     ("How much did Acme pay to Philips in fiscal 2026?", ()),
     ("How did Acme's fiscal 2026 growth compare to Philips?", ("Philips",)),
+    ("How did Acme's fiscal 2026 revenue compare year over year with Philips?", ("Philips",)),
+    ("How did Acme's fiscal 2026 growth compare to the growth reported by Philips?", ("Philips",)),
+    ("How does Acme's fiscal 2026 margin stack up to Philips?", ("Philips",)),
     ("How much of Acme's fiscal 2026 revenue came from Philips's hospitals?", ("Philips",)),
 ])
 def test_an_analysts_firm_or_an_opening_word_is_not_a_company_asked_about(question: str, missing: tuple) -> None:

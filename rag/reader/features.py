@@ -181,8 +181,9 @@ def level_kinds(text: str) -> frozenset[str]:
 
 
 # Two things asked in one question: two question marks ("Revenue? And the margin?"), a second clause
-# ("..., and how much did it grow?"), or 分别/以及/各是 ("净利润和每股收益分别是多少？").
-_TWO_ASKS = re.compile(r"[?？].*\S.*[?？]|\b(?:and|as well as)\s+(?:how|what|which|when|where|by how)\b|分别|以及|各(?:是|为|自)",
+# ("..., and how much did it grow?"), or 分别/各是 ("净利润和每股收益分别是多少？"); not 以及, which as often
+# joins two topics of one question ("对供应链以及库存的看法").
+_TWO_ASKS = re.compile(r"[?？].*\S.*[?？]|\b(?:and|as well as)\s+(?:how|what|which|when|where|by how)\b|分别|各(?:是|为|自)",
                        re.I | re.S)
 
 

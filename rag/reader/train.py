@@ -292,9 +292,12 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
         # abstention (ties: the stricter share), for questions asking one thing and for those asking two.
         asks_two = {k for k in real if asks_two_things(ds.questions[k].text)}
         one, two = [k for k in real if k not in asks_two], sorted(asks_two)
-        shares = [max(grid, key=lambda r: (case_outcomes(ds, probs, 0.0, rows=rows, second=r)["numbers"], r))
-                  for rows, grid in ((one, SECOND_GRID), (two, SECOND_TWO_GRID)) if rows]
-        second = (shares[0], shares[-1])
+        def share(rows: list[int], grid: tuple[float, ...]) -> float:
+            return max(grid, key=lambda r: (case_outcomes(ds, probs, 0.0, rows=rows, second=r)["numbers"], r))
+
+        # (A split with no question of one kind takes its share from the other's cases.)
+        one_share = share(one or two, SECOND_GRID)
+        second = (one_share, share(two, SECOND_TWO_GRID) if two else one_share)
         x = np.concatenate([ds.x[i][:, cols] for i in real])
         y = np.concatenate([ds.y[i] for i in real])
         candidate = _linear(features, *_logistic(x, y, c))
