@@ -165,8 +165,8 @@ class Retriever:
         if latin and all(spelt) and len(set(spelt)) == 1:
             # "Ajax Consolidated Mining Enterprises" where the calls say only "ACME": the name spelt out
             # is the one company whose ticker, or name in capitals, its initials are (a name no passage
-            # holds is otherwise a company the index does not know).
-            return detect(question, self.catalog, also=frozenset(spelt))  # (every unheard name is it)
+            # holds is otherwise a company the index does not know). Only when every unheard name is it.
+            return detect(question, self.catalog, also=frozenset(spelt))
         if latin:
             return replace(found, doc_ids=(), unheard=latin)
         han = tuple(n for n in names if _HAN.search(n))

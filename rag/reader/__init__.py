@@ -87,7 +87,7 @@ class Weights(Linear):
         return self.second, self.second if self.second_two is None else self.second_two
 
     def second_for(self, question: str) -> float:
-        return self.shares()[1] if asks_two_things(question) else self.second
+        return share_for(self.shares(), question)
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "threshold": round(float(self.threshold), 4),
@@ -95,6 +95,11 @@ class Weights(Linear):
                 **({"second_two": round(float(self.second_two), 4)} if self.second_two is not None else {}),
                 "answerable": self.answerable.to_dict() if self.answerable else None,
                 "info": self.info, "adapter": self.adapter.to_dict() if self.adapter else None}
+
+
+def share_for(shares: tuple[float, float], question: str) -> float:
+    """The second-sentence share for `question` of (for one thing asked, for two: `asks_two_things`)."""
+    return shares[1] if asks_two_things(question) else shares[0]
 
 
 def load_weights(path: Path | None = None) -> Weights:

@@ -14,7 +14,7 @@ import numpy as np
 
 from rag.cues import spelled_history, spelled_out
 from rag.evaluate import Case, company_of, numbers_found
-from rag.reader import Linear, Weights
+from rag.reader import Linear, Weights, share_for
 from rag.reader.adapter import Adapter, fit_adapter
 from rag.reader.answerable import CASE_FEATURES, case_features
 from rag.reader.features import (
@@ -31,7 +31,7 @@ MAX_ANSWERABLE_ABSTAINED = 0.035
 SECOND_GRID = (2.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)  # 2.0: never a second sentence
 # For a question asking two things (`asks_two_things`) the share may go to 0: always the next sentence.
 SECOND_TWO_GRID = (*SECOND_GRID, 0.1, 0.05, 0.02, 0.0)
-Shares = float | tuple[float, float]  # the second-sentence share, or (for one thing asked, for two)
+Shares = tuple[float, float]  # the second-sentence shares (for one thing asked, for two: `share_for`)
 
 
 @dataclass
@@ -118,17 +118,10 @@ def collect(assistant, cases: list[Case], top_k: int, ds: Dataset | None = None)
     return ds
 
 
-def _share(ds: Dataset, k: int, second: Shares) -> float:
-    """Case k's second-sentence share (`Weights.second_for`)."""
-    if isinstance(second, tuple):
-        return second[1] if asks_two_things(ds.questions[k].text) else second[0]
-    return second
-
-
-def _picked(ds: Dataset, k: int, p: np.ndarray, second: Shares) -> list[int]:
+def _picked(ds: Dataset, k: int, p: np.ndarray, shares: Shares) -> list[int]:
     """The candidates an answer quotes: the best, and the next one not overlapping it when its
-    probability is at least `second` (`_share`) times the best's (as `Reader.pick` does)."""
-    second = _share(ds, k, second)
+    probability is at least the question's share (`share_for`) of the best's (as `Reader.pick` does)."""
+    second = share_for(shares, ds.questions[k].text)
     order = np.argsort(-p, kind="stable")
     best = int(order[0])
     doc, start, end = ds.spans[k][best]
@@ -141,7 +134,7 @@ def _picked(ds: Dataset, k: int, p: np.ndarray, second: Shares) -> list[int]:
 
 
 def case_outcomes(ds: Dataset, probs: list[np.ndarray], t: float, answers: np.ndarray | None = None,
-                  rows: list[int] | None = None, second: Shares = 2.0) -> dict[str, float]:
+                  rows: list[int] | None = None, second: Shares = (2.0, 2.0)) -> dict[str, float]:
     """Case-level results at threshold t over `rows` (default: the real cases): "right", the best
     candidate holds the gold quote; "numbers", the answer (one or two candidates, see `_picked`)
     states every gold number; abstention precision and recall. A case answers when `answers[k]`
@@ -293,7 +286,7 @@ def fit(ds: Dataset, features: tuple[str, ...] = FEATURES, folds: int = 5,
         asks_two = {k for k in real if asks_two_things(ds.questions[k].text)}
         one, two = [k for k in real if k not in asks_two], sorted(asks_two)
         def share(rows: list[int], grid: tuple[float, ...]) -> float:
-            return max(grid, key=lambda r: (case_outcomes(ds, probs, 0.0, rows=rows, second=r)["numbers"], r))
+            return max(grid, key=lambda r: (case_outcomes(ds, probs, 0.0, rows=rows, second=(r, r))["numbers"], r))
 
         # (A split with no question of one kind takes its share from the other's cases.)
         one_share = share(one or two, SECOND_GRID)
