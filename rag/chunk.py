@@ -3,12 +3,14 @@ to a size limit at sentence ends (Chinese and English), with stable content-hash
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from rag.ingest.text import squash
+from rag.sentences import split
 from rag.types import Chunk, DocMeta, Speaker, Transcript, Turn
 
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -23,7 +25,7 @@ BOILERPLATE = re.compile(
 )
 _SENTENCE = re.compile(r"[^。！？.!?\n]+(?:[。！？.!?]+|\n|$)")
 # Bump when chunk boundaries or texts change, so rebuilds re-chunk every transcript.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 _SECTION_LABEL = {"summary": "Summary", "prepared": "Prepared remarks", "qa": "Q&A"}
 
 
@@ -142,6 +144,7 @@ def _pieces(text: str, start: int, end: int, splitter, max_tokens: int, overlap_
         return [(start, end)]
     segs = _segments(body, splitter)
     pieces: list[tuple[int, int]] = []
+    sentences: list[tuple[int, int]] | None = None  # as the reader splits them, read when first needed
     i = 0
     while i < len(segs):
         j = i + 1
@@ -154,8 +157,25 @@ def _pieces(text: str, start: int, end: int, splitter, max_tokens: int, overlap_
         k = j
         while k - 1 > i and approx_tokens(body[segs[k - 1][0] : segs[j - 1][1]]) <= overlap_tokens:
             k -= 1
-        i = k
+        if sentences is None:
+            sentences = [(x.start, x.end) for x in split(body)]
+        i = min(k, _sentence_start(body, segs, sentences, i, j, max_tokens))
     return pieces
+
+
+def _sentence_start(body: str, segs: list[tuple[int, int]], sentences: list[tuple[int, int]], i: int, j: int,
+                    max_tokens: int) -> int:
+    """Where the piece after segs[i:j] must start so that the sentence the cut runs through lies whole
+    in it: a long sentence is split at commas, and an overlap of segments alone left 0.26% of
+    sentences (0.37% of those with a figure) whole in no passage, so no answer could quote them. `j`
+    when no sentence is cut, or when that sentence does not fit in a piece or began before this one."""
+    cut = segs[j][0]
+    at = bisect.bisect_left(sentences, (cut,)) - 1  # the last sentence starting before the cut
+    if at < 0 or sentences[at][1] <= cut:
+        return j
+    a, b = sentences[at]
+    m = max((x for x in range(i + 1, j) if segs[x][0] <= a), default=j)
+    return m if m < j and approx_tokens(body[segs[m][0] : b]) <= max_tokens else j
 
 
 def _header(meta: DocMeta, section: str, speakers: list[Speaker], question: str | None) -> str:

@@ -78,6 +78,31 @@ def test_long_answer_is_split_and_every_piece_carries_the_question(tmp_path: Pat
         assert b.start < a.end and approx_tokens(t.text[b.start : a.end]) <= 30
 
 
+def test_a_sentence_cut_at_a_comma_lies_whole_in_the_next_piece(tmp_path: Path) -> None:
+    # Sentences longer than a segment are split at commas; a piece that ends inside one must not leave
+    # its figure's sentence whole in no passage (no answer could quote it).
+    long = [
+        f"In region {i}, which we entered in {2000 + i}, revenue grew {i}% to ${i}.{i} million, "
+        f"helped by pricing, by volume in the second half, by new customers in the north, "
+        f"and by a lower tax rate of {10 + i}% against {20 + i}% a year ago."
+        for i in range(1, 30)
+    ]
+    f = tmp_path / "CO_FY24Q1_en.tsv"
+    f.write_text("Speaker\tTitle\tContent\n"
+                 f"Carl Exec\tChief Executive Officer at Co\t{' '.join(long)}\n")
+    t = read_transcript(f)
+    chunks = chunk_transcript(t, max_tokens=90, overlap_tokens=20)
+    _check(t, chunks)
+    assert len(chunks) >= 4
+    # Some piece ends inside a sentence (at a comma), so the rule is exercised, not bypassed.
+    assert any(not c.text.endswith(".") for c in chunks[:-1])
+    for sentence in long:
+        at = t.text.index(sentence)
+        assert any(c.start <= at and at + len(sentence) <= c.end for c in chunks), sentence[:40]
+    for c in chunks:
+        assert approx_tokens(c.text) <= 90
+
+
 def test_zh_seed_sample_exchanges(data_dir: Path) -> None:
     t = read_transcript(data_dir / "SEED_FY25Q4_zh.txt")
     chunks = chunk_transcript(t)
