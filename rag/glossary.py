@@ -18,7 +18,7 @@ gross margin, gross margins | 毛利率
 adjusted ebitda, ebitda | 调整后ebitda, 息税折旧摊销前利润
 gross profit | 毛利, 毛利润
 net income, net profit, earnings | 净利润, 净收入, 盈利
-earnings per share, eps | 每股收益, 每股盈利
+earnings per share, eps, per diluted share | 每股收益, 每股盈利
 capital expenditures, capital expenditure, capex, capital spending | 资本支出, 资本开支
 free cash flow, fcf | 自由现金流
 cash flow | 现金流

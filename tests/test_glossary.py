@@ -23,6 +23,14 @@ def test_measures_of_banks_retailers_and_software_bridge_languages() -> None:
     assert not [g for g in groups("two P3 divestitures and EC2 P3 instances") if "ppp" in g]
 
 
+def test_eps_is_stated_per_diluted_share() -> None:
+    # Calls state EPS as "net income of $73.6 million or $0.35 per diluted share" far more often than
+    # they write "EPS": the measure asked must be found where it is stated.
+    assert "per diluted share" in translations("What was diluted EPS in Q4?")
+    assert "earnings per share" in translations("$0.35 per diluted share")
+    assert "每股收益" in translations("$0.35 per diluted share")
+
+
 def test_the_longest_phrase_is_one_measure() -> None:
     # "net charge-offs" is one measure, not also "charge-off"; "net loss" is not "net income".
     assert _heads("net charge-offs rose") == ["net charge-offs"]
