@@ -14,15 +14,15 @@ organic revenue, organic revenues, organic sales | 有机收入, 有机营收
 revenue, revenues, rev, sales, top line, net revenues | 营收, 收入, 营业收入, 销售额
 operating margin, operating margins, op margin, operating profit margin | 营业利润率, 经营利润率, 运营利润率
 operating income, op income, operating profit | 营业利润, 经营利润, 运营利润
-gross margin, gross margins | 毛利率
+gross margin, gross margins, gross profit margin, gross profit percentage | 毛利率
 adjusted ebitda, ebitda | 调整后ebitda, 息税折旧摊销前利润
 gross profit | 毛利, 毛利润
 net income, net profit, earnings | 净利润, 净收入, 盈利
 earnings per share, eps, per diluted share | 每股收益, 每股盈利
-capital expenditures, capital expenditure, capex, capital spending | 资本支出, 资本开支
+capital expenditures, capital expenditure, capex, capital spending, capital additions, capital plan | 资本支出, 资本开支
 free cash flow, fcf | 自由现金流
 cash flow | 现金流
-guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate | 指引, 展望, 预期, 预测, 预计
+guidance, guide, guiding, guided, outlook, forecast, expect, expects, expected, anticipate, projecting, projected | 指引, 展望, 预期, 预测, 预计
 ~year over year, year-over-year, yoy, y/y, compared to last year | 同比
 ~quarter over quarter, quarter-over-quarter, sequential, sequentially, qoq, q/q | 环比
 ~basis points, bps, basis point | 基点

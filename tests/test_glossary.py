@@ -31,6 +31,16 @@ def test_eps_is_stated_per_diluted_share() -> None:
     assert "每股收益" in translations("$0.35 per diluted share")
 
 
+def test_measures_as_calls_phrase_them() -> None:
+    # Gross margin stated as a gross profit percentage; a capital plan or capital additions as capex;
+    # guidance as what management is "projecting".
+    assert "毛利率" in translations("the gross profit percentage increased to 31%")
+    assert _heads("gross profit margin was 40%") == ["gross profit margin"]
+    assert "capex" in translations("its projected capital plan of approximately $14 billion")
+    assert "capex" in translations("Capital additions are expected to be approximately $460 million")
+    assert "指引" in translations("We are projecting EPS in the range of $3.50 to $3.70")
+
+
 def test_the_longest_phrase_is_one_measure() -> None:
     # "net charge-offs" is one measure, not also "charge-off"; "net loss" is not "net income".
     assert _heads("net charge-offs rose") == ["net charge-offs"]
