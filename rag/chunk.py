@@ -137,7 +137,8 @@ def _pieces(text: str, start: int, end: int, splitter, max_tokens: int, overlap_
     The langchain splitter cuts the text into sentence-sized segments; they are packed greedily up
     to `max_tokens`. Packing ourselves keeps a short question together with the start of its long
     answer (the splitter alone would emit the question as a piece of its own), and lets the next
-    piece repeat the trailing sentences of the previous one, up to `overlap_tokens`.
+    piece repeat the trailing sentences of the previous one, up to `overlap_tokens`, or start where
+    the sentence a cut runs through starts (`_sentence_start`).
     """
     body = text[start:end]
     if approx_tokens(body) <= max_tokens:
